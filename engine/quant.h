@@ -1,0 +1,72 @@
+/* quant.h — weight formats, bit-exact with the GGUF/ggml block layouts.
+ *
+ * Two ways to take a dot product of a weight row with activations:
+ *  - float path: ai_dot_f32_ref(type, row, x) — dequantize and multiply in
+ *    float; the plain reference for every format.
+ *  - integer path: activations are quantized once per matmul into the
+ *    format's companion type (ai_vec_type: Q8_0, Q8_1 or Q8_K, like ggml),
+ *    then ai_vec_dot(type) multiplies blocks in integers. The scalar version
+ *    (ai_vec_dot_ref) is kept forever as the oracle for the SIMD versions
+ *    that ai_vec_dot_get picks from the CPU's features.
+ */
+#ifndef AI_QUANT_H
+#define AI_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+/* ggml type ids, as stored in GGUF tensor infos. */
+typedef enum ai_dtype {
+    AI_F32 = 0, AI_F16 = 1, AI_Q4_0 = 2, AI_Q4_1 = 3,
+    AI_Q5_0 = 6, AI_Q5_1 = 7, AI_Q8_0 = 8, AI_Q8_1 = 9,
+    AI_Q2_K = 10, AI_Q3_K = 11, AI_Q4_K = 12, AI_Q5_K = 13, AI_Q6_K = 14,
+    AI_Q8_K = 15, AI_BF16 = 30, AI_DTYPE_MAX = 40
+} ai_dtype;
+
+typedef struct ai_dtype_info {
+    const char *name;    /* "q4_0" ... ; NULL for ids we do not know */
+    int block;           /* elements per block */
+    int type_size;       /* bytes per block */
+    bool weight;         /* usable as a model weight here */
+} ai_dtype_info;
+
+/* NULL for an id outside the table or unknown. */
+const ai_dtype_info *ai_dtype_get(uint32_t type);
+/* Look a type up by name ("q4_k", "Q4_K" ...); -1 when unknown. */
+int ai_dtype_from_name(const char *name);
+/* Bytes of a row of n elements; 0 when n is not a multiple of the block. */
+size_t ai_row_bytes(uint32_t type, int64_t n);
+
+/* fp16 / bf16 conversions (round to nearest even). */
+float ai_f16_to_f32(uint16_t h);
+uint16_t ai_f32_to_f16(float f);
+float ai_bf16_to_f32(uint16_t h);
+uint16_t ai_f32_to_bf16(float f);
+
+/* Scalar references. n must be a multiple of the block size. */
+void ai_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
+float ai_dot_f32_ref(uint32_t type, const void *row, const float *x, int64_t n);
+/* Reference quantizer (round-to-nearest, ggml's reference algorithms);
+ * defined for F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q4_K,
+ * Q5_K, Q6_K, Q8_K. Returns bytes written, 0 when unsupported. */
+size_t ai_quantize_row(uint32_t type, const float *src, void *dst, int64_t n);
+
+/* Integer path. */
+uint32_t ai_vec_type(uint32_t weight_type);   /* companion activation type */
+float ai_vec_dot_ref(uint32_t type, const void *row, const void *xq, int64_t n);
+
+typedef float (*ai_vec_dot_fn)(const void *row, const void *xq, int64_t n);
+typedef void (*ai_quantize_fn)(const float *x, void *dst, int64_t n);
+
+/* CPU feature levels the kernels can use. */
+typedef enum ai_isa { AI_ISA_SCALAR = 0, AI_ISA_AVX2 = 1, AI_ISA_AVX512 = 2,
+                      AI_ISA_NEON = 3 } ai_isa;
+ai_isa ai_isa_detect(void);               /* best level this CPU runs */
+const char *ai_isa_name(ai_isa isa);
+/* Fastest kernels for `type` at or below `isa` (never NULL for a weight
+ * type: falls back to the scalar reference). */
+ai_vec_dot_fn ai_vec_dot_get(uint32_t type, ai_isa isa);
+ai_quantize_fn ai_quantize_act_get(uint32_t vec_type, ai_isa isa);
+
+#endif

@@ -1,0 +1,69 @@
+/* tokenizer.h — tokenizers built from a GGUF's tokenizer.ggml.* metadata:
+ * byte-level BPE (with the pre-tokenizer regexes that tokenizer.ggml.pre
+ * names, via PCRE2) and SentencePiece-style (llama-spm, gemma). */
+#ifndef AI_TOKENIZER_H
+#define AI_TOKENIZER_H
+
+#include "autoinfer.h"
+#include "gguf.h"
+
+typedef struct ai_tokenizer ai_tokenizer;
+
+ai_tokenizer *ai_tokenizer_load(const gguf_file *f, ai_error *err);
+void ai_tokenizer_free(ai_tokenizer *t);
+
+int ai_tokenizer_n_vocab(const ai_tokenizer *t);
+int32_t ai_tokenizer_bos(const ai_tokenizer *t);  /* -1 when none */
+int32_t ai_tokenizer_eos(const ai_tokenizer *t);
+int32_t ai_tokenizer_eot(const ai_tokenizer *t);  /* end of turn, -1 if none */
+bool ai_tokenizer_add_bos(const ai_tokenizer *t); /* model wants BOS */
+/* True for EOS, EOT and other end-of-generation tokens. */
+bool ai_tokenizer_is_eog(const ai_tokenizer *t, int32_t tok);
+const char *ai_tokenizer_kind(const ai_tokenizer *t); /* "bpe" / "spm" */
+const char *ai_tokenizer_pre(const ai_tokenizer *t);  /* pre-tokenizer name */
+
+/* Encode. Returns the token count (may exceed cap; only cap written), -1 on
+ * error. add_bos honours the model's BOS. parse_special: text such as
+ * "<|im_start|>" becomes its special token. */
+int ai_tokenizer_encode(const ai_tokenizer *t, const char *text, size_t len,
+                        bool add_bos, bool parse_special, int32_t *out,
+                        int cap, ai_error *err);
+
+/* Raw bytes of one token (byte tokens decoded, SPM ▁ as space, BPE byte
+ * mapping undone). Control tokens give their text only if `special`.
+ * Returns byte count (may exceed cap). */
+int ai_tokenizer_piece(const ai_tokenizer *t, int32_t tok, bool special,
+                       char *out, int cap);
+
+/* Streaming detokenizer: feed tokens one at a time, get back only complete
+ * UTF-8 characters; a split character is held until its last byte. */
+typedef struct ai_detok {
+    char pending[8];
+    int n_pending;
+    bool first;       /* SPM: drop the leading space of the first piece */
+} ai_detok;
+void ai_detok_init(ai_detok *d);
+/* Appends printable bytes for `tok` to out (cap bytes); returns count. */
+int ai_detok_push(ai_detok *d, const ai_tokenizer *t, int32_t tok,
+                  char *out, int cap);
+/* Flush what is left at the end of a stream (invalid bytes → U+FFFD). */
+int ai_detok_flush(ai_detok *d, char *out, int cap);
+
+/* Decode a whole sequence (no special tokens) into out; returns length. */
+int ai_tokenizer_decode(const ai_tokenizer *t, const int32_t *toks, int n,
+                        char *out, int cap);
+
+/* ---- chat templates ---- */
+typedef enum { AI_CHAT_NONE = 0, AI_CHAT_CHATML, AI_CHAT_LLAMA3,
+               AI_CHAT_GEMMA } ai_chat_family;
+
+/* Recognise the family of a Jinja template text; AI_CHAT_NONE if unknown. */
+ai_chat_family ai_chat_detect(const char *tmpl);
+const char *ai_chat_family_name(ai_chat_family f);
+/* Render system (may be NULL) + user, ending with the assistant header, the
+ * way the template does (including BOS text where the template emits it).
+ * Returns the length, or -1 (message in err) when it does not fit. */
+int ai_chat_render(ai_chat_family f, const char *system, const char *user,
+                   char *out, size_t cap, ai_error *err);
+
+#endif

@@ -1,0 +1,31 @@
+/* testutil.h — small helpers shared by the cmocka tests. */
+#ifndef AI_TESTUTIL_H
+#define AI_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* The default model (fetched by `make model`). */
+#define TU_MODEL AI_SOURCE_DIR "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+/* The autoinfer binary of this build. */
+#define TU_BIN AI_BINARY
+
+/* Run a shell command; stdout+stderr go to out (NUL-terminated, truncated
+ * to cap). Returns the exit status, or 128+signal when killed. */
+int tu_run(const char *cmd, char *out, size_t cap);
+/* printf-style variant of tu_run. */
+int tu_runf(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Write bytes to a new temporary file; returns its path (static storage of
+ * the caller's choosing: copied into path, cap bytes). */
+void tu_write_temp(const void *data, size_t n, const char *suffix, char *path,
+                   size_t cap);
+/* Whole file into a malloc'd NUL-terminated buffer (NULL if unreadable). */
+char *tu_read_file(const char *path, size_t *len);
+/* A fresh temporary directory (mkdtemp); path is written into out. */
+void tu_temp_dir(char *out, size_t cap);
+
+#endif
