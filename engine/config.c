@@ -1,0 +1,248 @@
+/* config.c — the pipeline's knobs: their table (domain, values worth
+ * searching, tradeoff) and pipeline.conf parsing/validation.
+ *
+ * A new knob is one row here plus the code that reads it (settings.c); the
+ * loop and the change monitor learn about it from this table alone. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "autoinfer.h"
+#include "config.h"
+
+static const ai_knob_info KNOBS[] = {
+    {"temperature", AI_KNOB_FLOAT, "0.7", "0..2", "0",
+     "temperature 0 is argmax decoding: deterministic output, no sampling diversity",
+     "sampling temperature; 0 = greedy (argmax)"},
+    {"top_p", AI_KNOB_FLOAT, "0.9", "0..1", "1",
+     "top_p 1 keeps the whole tail: more diverse but less focused samples",
+     "nucleus sampling: keep the smallest set of tokens with this much probability"},
+    {"top_k", AI_KNOB_INT, "0", "0..1000", "40",
+     "top_k restricts sampling to the k likeliest tokens: less diversity",
+     "keep only the k likeliest tokens (0 = off)"},
+    {"min_p", AI_KNOB_FLOAT, "0", "0..1", "0.05",
+     "min_p drops tokens below a fraction of the top probability: less diversity",
+     "drop tokens whose probability is below min_p x the top one (0 = off)"},
+    {"repeat_penalty", AI_KNOB_FLOAT, "1", "0.5..2", "",
+     "repetition penalty changes which tokens are chosen: output differs from the model's own",
+     "divide logits of recently seen tokens by this (1 = off)"},
+    {"repeat_last_n", AI_KNOB_INT, "64", "0..4096", "",
+     "a longer penalty window changes outputs more",
+     "how many recent tokens the repetition penalty looks at"},
+    {"seed", AI_KNOB_INT, "42", "0..2147483647", "",
+     "another seed gives other samples (same distribution)",
+     "seed of the sampler's random generator"},
+    {"threads", AI_KNOB_INT, "2", "1..256", "1,2,3,4",
+     "more threads than free cores oversubscribes the CPU; fewer leaves cores idle",
+     "worker threads for matrix products and attention"},
+    {"spin", AI_KNOB_CHOICE, "yield", "spin|yield", "spin",
+     "spinning burns a core while waiting: faster barriers, noisier neighbours",
+     "how idle worker threads wait: busy spin, or spin then yield the CPU"},
+    {"kernels", AI_KNOB_CHOICE, "auto", "auto|scalar|avx2|avx512", "avx2,scalar",
+     "forcing a lower kernel level gives up SIMD speed",
+     "kernel family: auto = best this CPU supports"},
+    {"kv_type", AI_KNOB_CHOICE, "f32", "f32|f16|q8_0|q4_0", "f16,q8_0,q4_0",
+     "a quantized KV cache loses precision: quality risk, worst on long context",
+     "element type of the KV cache"},
+    {"kv_window", AI_KNOB_INT, "0", "0..1048576", "1024",
+     "a rotating KV window forgets everything older than the window",
+     "keep only the last N positions in the KV cache (0 = keep all)"},
+    {"ctx", AI_KNOB_INT, "2048", "16..131072", "",
+     "a shorter context refuses long prompts; a longer one costs memory",
+     "context length the KV cache is sized for"},
+    {"prefill_chunk", AI_KNOB_INT, "64", "1..4096", "16,32,128,256,512",
+     "large prefill chunks raise peak memory; small ones lose batching",
+     "prompt tokens processed per forward pass during prefill"},
+};
+#define N_KNOBS ((int)(sizeof KNOBS / sizeof KNOBS[0]))
+
+const ai_knob_info *ai_knobs(int *count) {
+    *count = N_KNOBS;
+    return KNOBS;
+}
+
+static const ai_knob_info *find_knob(const char *name) {
+    for (int i = 0; i < N_KNOBS; i++)
+        if (!strcmp(KNOBS[i].name, name)) return &KNOBS[i];
+    return NULL;
+}
+
+/* Checks `value` against the knob's kind and domain; message on failure. */
+static int validate(const ai_knob_info *k, const char *value, char *why, size_t cap) {
+    if (k->kind == AI_KNOB_CHOICE) {
+        const char *d = k->domain;
+        size_t n = strlen(value);
+        while (*d) {
+            const char *bar = strchr(d, '|');
+            size_t len = bar ? (size_t)(bar - d) : strlen(d);
+            if (len == n && !strncmp(d, value, n)) return 0;
+            d += len + (bar ? 1 : 0);
+        }
+        snprintf(why, cap, "expected one of %s", k->domain);
+        return -1;
+    }
+    double lo, hi;
+    if (sscanf(k->domain, "%lf..%lf", &lo, &hi) != 2) {
+        snprintf(why, cap, "knob table has a bad domain '%s'", k->domain);
+        return -1;
+    }
+    char *end;
+    errno = 0;
+    double v;
+    if (k->kind == AI_KNOB_INT) {
+        long long iv = strtoll(value, &end, 10);
+        v = (double)iv;
+    } else {
+        v = strtod(value, &end);
+    }
+    if (end == value || *end || errno || !isfinite(v)) {
+        snprintf(why, cap, "expected %s in %s",
+                 k->kind == AI_KNOB_INT ? "an integer" : "a number", k->domain);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        snprintf(why, cap, "out of range %s", k->domain);
+        return -1;
+    }
+    return 0;
+}
+
+void ai_conf_defaults(ai_conf *conf) {
+    memset(conf, 0, sizeof *conf);
+    for (int i = 0; i < N_KNOBS; i++) {
+        snprintf(conf->keys[i], sizeof conf->keys[i], "%s", KNOBS[i].name);
+        snprintf(conf->values[i], sizeof conf->values[i], "%s", KNOBS[i].default_value);
+    }
+    conf->n = N_KNOBS;
+}
+
+const char *ai_conf_get(const ai_conf *conf, const char *key) {
+    for (int i = 0; i < conf->n; i++)
+        if (!strcmp(conf->keys[i], key)) return conf->values[i];
+    return NULL;
+}
+
+/* Sets one validated value; `where` prefixes messages ("file:line" or "--set"). */
+static int conf_put(ai_conf *conf, const char *key, const char *value,
+                    const char *where, ai_error *err) {
+    const ai_knob_info *k = find_knob(key);
+    if (!k) {
+        char names[1024] = "";
+        for (int i = 0; i < N_KNOBS; i++) {
+            strncat(names, KNOBS[i].name, sizeof names - strlen(names) - 1);
+            if (i + 1 < N_KNOBS) strncat(names, ", ", sizeof names - strlen(names) - 1);
+        }
+        return ai_error_set(err, "%s: unknown knob '%s' (known: %s)", where, key, names);
+    }
+    char why[160];
+    if (validate(k, value, why, sizeof why))
+        return ai_error_set(err, "%s: bad value '%s' for %s: %s", where, value, key, why);
+    if (strlen(value) >= sizeof conf->values[0])
+        return ai_error_set(err, "%s: value for %s is too long", where, key);
+    for (int i = 0; i < conf->n; i++) {
+        if (!strcmp(conf->keys[i], key)) {
+            snprintf(conf->values[i], sizeof conf->values[i], "%s", value);
+            return 0;
+        }
+    }
+    return ai_error_set(err, "%s: knob '%s' missing from the configuration", where, key);
+}
+
+/* Trims spaces in place; returns the start. */
+static char *trim(char *s) {
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    return s;
+}
+
+int ai_conf_set(ai_conf *conf, const char *key_eq_value, ai_error *err) {
+    char buf[256];
+    if (strlen(key_eq_value) >= sizeof buf)
+        return ai_error_set(err, "setting '%.40s...' is too long", key_eq_value);
+    snprintf(buf, sizeof buf, "%s", key_eq_value);
+    char *eq = strchr(buf, '=');
+    if (!eq)
+        return ai_error_set(err, "setting '%s': expected KEY=VALUE", key_eq_value);
+    *eq = 0;
+    char where[300];
+    snprintf(where, sizeof where, "setting '%s'", key_eq_value);
+    return conf_put(conf, trim(buf), trim(eq + 1), where, err);
+}
+
+int ai_conf_load(ai_conf *conf, const char *path, ai_error *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return ai_error_set(err, "%s: cannot open configuration: %s", path, strerror(errno));
+    char line[512];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char where[600];
+        snprintf(where, sizeof where, "%s:%d", path, lineno);
+        if (!strchr(line, '\n') && !feof(f)) {
+            rc = ai_error_set(err, "%s: line too long", where);
+            break;
+        }
+        char *hash = strchr(line, '#');
+        if (hash) *hash = 0;
+        char *s = trim(line);
+        if (!*s) continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            rc = ai_error_set(err, "%s: expected 'key = value', got '%s'", where, s);
+            break;
+        }
+        *eq = 0;
+        if ((rc = conf_put(conf, trim(s), trim(eq + 1), where, err))) break;
+    }
+    fclose(f);
+    return rc;
+}
+
+int ai_settings_from_conf(const ai_conf *conf, ai_settings *s, ai_error *err) {
+    ai_conf defaults;
+    if (!conf) {
+        ai_conf_defaults(&defaults);
+        conf = &defaults;
+    }
+    /* Every knob must be present: a conf built by hand could miss one. */
+    for (int i = 0; i < N_KNOBS; i++)
+        if (!ai_conf_get(conf, KNOBS[i].name))
+            return ai_error_set(err, "configuration lacks knob '%s'", KNOBS[i].name);
+#define GETF(k) ((float)atof(ai_conf_get(conf, k)))
+#define GETI(k) (atoi(ai_conf_get(conf, k)))
+    s->temperature = GETF("temperature");
+    s->top_p = GETF("top_p");
+    s->top_k = GETI("top_k");
+    s->min_p = GETF("min_p");
+    s->repeat_penalty = GETF("repeat_penalty");
+    s->repeat_last_n = GETI("repeat_last_n");
+    s->seed = (uint64_t)strtoull(ai_conf_get(conf, "seed"), NULL, 10);
+    s->threads = GETI("threads");
+    s->spin = !strcmp(ai_conf_get(conf, "spin"), "spin");
+    s->ctx = GETI("ctx");
+    s->kv_window = GETI("kv_window");
+    s->prefill_chunk = GETI("prefill_chunk");
+#undef GETF
+#undef GETI
+    const char *kv = ai_conf_get(conf, "kv_type");
+    s->kv_type = (uint32_t)ai_dtype_from_name(kv);
+
+    const char *kern = ai_conf_get(conf, "kernels");
+    ai_isa best = ai_isa_detect();
+    if (!strcmp(kern, "auto")) {
+        s->isa = best;
+    } else {
+        ai_isa want = !strcmp(kern, "scalar") ? AI_ISA_SCALAR
+                    : !strcmp(kern, "avx2")   ? AI_ISA_AVX2
+                                              : AI_ISA_AVX512;
+        if (want > best || (best == AI_ISA_NEON && want != AI_ISA_SCALAR))
+            return ai_error_set(err, "kernels = %s: this CPU supports at most %s",
+                                kern, ai_isa_name(best));
+        s->isa = want;
+    }
+    return 0;
+}

@@ -1,0 +1,29 @@
+/* config.h — the knobs of pipeline.conf as typed settings for the engine. */
+#ifndef AI_CONFIG_H
+#define AI_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "autoinfer.h"
+#include "quant.h"
+
+typedef struct ai_settings {
+    /* sampler */
+    float temperature, top_p, min_p, repeat_penalty;
+    int top_k, repeat_last_n;
+    uint64_t seed;
+    /* execution */
+    int threads;
+    bool spin;
+    ai_isa isa;          /* kernel level actually used (auto resolved) */
+    uint32_t kv_type;    /* AI_F32, AI_F16, AI_Q8_0, AI_Q4_0 */
+    int kv_window;       /* 0 = keep all positions */
+    int ctx;
+    int prefill_chunk;
+} ai_settings;
+
+/* Typed view of a validated configuration (NULL = defaults). */
+int ai_settings_from_conf(const ai_conf *conf, ai_settings *s, ai_error *err);
+
+#endif
