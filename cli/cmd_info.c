@@ -1,9 +1,283 @@
-/* cmd_info.c — placeholder until the 'info' command lands. */
+/* cmd_info.c — `autoinfer info MODEL`: what a GGUF holds, read straight from
+ * its metadata (no model load), so it works on any GGUF, even one the
+ * engine cannot run yet. */
+#include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-int ai_cmd_info(int argc, char **argv);
+#include "commands.h"
+#include "gguf.h"
+#include "quant.h"
+#include "tokenizer.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: autoinfer info [options] MODEL.gguf\n"
+            "\n"
+            "Describe a GGUF model: architecture, parameter count, hyperparameters,\n"
+            "tensor types and sizes, tokenizer and chat template family.\n"
+            "\n"
+            "options:\n"
+            "  -t, --tensors   also list every tensor (name, type, shape, bytes)\n"
+            "  -h, --help      show this help\n");
+}
+
+/* 134.5M, 1.2B, 900K */
+static void human_count(char *out, size_t cap, double n) {
+    if (n >= 1e9) snprintf(out, cap, "%.2fB", n / 1e9);
+    else if (n >= 1e6) snprintf(out, cap, "%.1fM", n / 1e6);
+    else if (n >= 1e3) snprintf(out, cap, "%.1fK", n / 1e3);
+    else snprintf(out, cap, "%.0f", n);
+}
+
+static void human_bytes(char *out, size_t cap, double b) {
+    if (b >= 1024.0 * 1024 * 1024) snprintf(out, cap, "%.2f GiB", b / (1024.0 * 1024 * 1024));
+    else if (b >= 1024.0 * 1024) snprintf(out, cap, "%.1f MiB", b / (1024.0 * 1024));
+    else if (b >= 1024.0) snprintf(out, cap, "%.1f KiB", b / 1024.0);
+    else snprintf(out, cap, "%.0f B", b);
+}
+
+/* A metadata value as text, short: scalars in full, strings clipped,
+ * arrays as "[n x type]". */
+static void kv_text(const gguf_kv *kv, char *out, size_t cap) {
+    switch (kv->type) {
+    case GGUF_UINT8: case GGUF_UINT16: case GGUF_UINT32: case GGUF_UINT64:
+        snprintf(out, cap, "%" PRIu64, kv->v.u64);
+        break;
+    case GGUF_INT8: case GGUF_INT16: case GGUF_INT32: case GGUF_INT64:
+        snprintf(out, cap, "%" PRId64, kv->v.i64);
+        break;
+    case GGUF_FLOAT32: case GGUF_FLOAT64:
+        snprintf(out, cap, "%g", kv->v.f64);
+        break;
+    case GGUF_BOOL:
+        snprintf(out, cap, "%s", kv->v.b ? "true" : "false");
+        break;
+    case GGUF_STRING: {
+        int n = kv->v.str.len > 60 ? 60 : (int)kv->v.str.len;
+        snprintf(out, cap, "%.*s%s", n, kv->v.str.ptr, kv->v.str.len > 60 ? "..." : "");
+        break;
+    }
+    case GGUF_ARRAY:
+        snprintf(out, cap, "[%" PRIu64 " x %s]", kv->arr_n, gguf_type_name(kv->arr_type));
+        break;
+    default:
+        snprintf(out, cap, "?");
+    }
+}
+
+/* Copy a string value into buf (clipped), or "" when absent / not a string. */
+static const char *str_or(const gguf_file *f, const char *key, char *buf, size_t cap,
+                          const char *dflt) {
+    const gguf_kv *kv = gguf_find(f, key);
+    if (!kv || kv->type != GGUF_STRING) return dflt;
+    size_t n = kv->v.str.len < cap - 1 ? (size_t)kv->v.str.len : cap - 1;
+    memcpy(buf, kv->v.str.ptr, n);
+    buf[n] = 0;
+    /* Keep the one-line-per-field layout even for odd names. */
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] == '\n' || buf[i] == '\r') buf[i] = ' ';
+    return buf;
+}
+
+/* llama.cpp's general.file_type values (the "mostly" type of a file). */
+static const char *file_type_name(uint64_t ft) {
+    switch (ft) {
+    case 0: return "all f32";
+    case 1: return "mostly f16";
+    case 2: return "mostly q4_0";
+    case 3: return "mostly q4_1";
+    case 7: return "mostly q8_0";
+    case 8: return "mostly q5_0";
+    case 9: return "mostly q5_1";
+    case 10: return "mostly q2_k";
+    case 11: return "mostly q3_k_s";
+    case 12: return "mostly q3_k_m";
+    case 13: return "mostly q3_k_l";
+    case 14: return "mostly q4_k_s";
+    case 15: return "mostly q4_k_m";
+    case 16: return "mostly q5_k_s";
+    case 17: return "mostly q5_k_m";
+    case 18: return "mostly q6_k";
+    case 32: return "mostly bf16";
+    default: return NULL;
+    }
+}
+
+static void print_hparams(const gguf_file *f, const char *arch) {
+    static const char *const KEYS[] = {
+        "context_length", "embedding_length", "block_count", "feed_forward_length",
+        "attention.head_count", "attention.head_count_kv", "attention.key_length",
+        "attention.value_length", "rope.dimension_count", "rope.freq_base",
+        "attention.layer_norm_rms_epsilon", "attention.layer_norm_epsilon",
+        "attention.sliding_window", "vocab_size", "rope.scaling.type",
+        "rope.scaling.factor", "rope.scaling.original_context_length",
+        "rope.scaling.low_freq_factor", "rope.scaling.high_freq_factor",
+    };
+    printf("hyperparameters:\n");
+    int shown = 0;
+    for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++) {
+        char key[256], val[128];
+        snprintf(key, sizeof key, "%s.%s", arch, KEYS[i]);
+        const gguf_kv *kv = gguf_find(f, key);
+        if (!kv) continue;
+        kv_text(kv, val, sizeof val);
+        printf("  %-34s %s\n", KEYS[i], val);
+        shown++;
+    }
+    if (!shown) printf("  (none found under '%s.')\n", arch);
+}
+
+static void print_tensor_summary(const gguf_file *f) {
+    uint64_t count[AI_DTYPE_MAX] = {0}, bytes[AI_DTYPE_MAX] = {0};
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        const gguf_tensor *t = &f->tensors[i];
+        /* The reader only admits known type ids, all < AI_DTYPE_MAX. */
+        count[t->type]++;
+        bytes[t->type] += t->size;
+    }
+    char b[32];
+    uint64_t total = 0;
+    for (uint64_t i = 0; i < f->n_tensors; i++) total += f->tensors[i].size;
+    human_bytes(b, sizeof b, (double)total);
+    printf("tensors:           %" PRIu64 " (%s)\n", f->n_tensors, b);
+    for (int t = 0; t < AI_DTYPE_MAX; t++) {
+        if (!count[t]) continue;
+        const ai_dtype_info *d = ai_dtype_get((uint32_t)t);
+        human_bytes(b, sizeof b, (double)bytes[t]);
+        printf("  %-6s %5" PRIu64 " tensors, %s%s\n", d->name, count[t], b,
+               d->weight ? "" : " (not supported as a weight by this engine)");
+    }
+}
+
+static void print_tensors(const gguf_file *f) {
+    printf("tensor list:\n");
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        const gguf_tensor *t = &f->tensors[i];
+        char shape[128];
+        int o = 0;
+        for (uint32_t d = 0; d < t->n_dims; d++)
+            o += snprintf(shape + o, sizeof shape - (size_t)o, "%s%" PRId64, d ? " x " : "",
+                          t->ne[d]);
+        int nl = t->name.len > 64 ? 64 : (int)t->name.len;
+        printf("  %-40.*s %-6s %-24s %" PRIu64 "\n", nl, t->name.ptr,
+               ai_dtype_get(t->type)->name, shape, t->size);
+    }
+}
+
+static void print_vocab(const gguf_file *f) {
+    char buf[128];
+    printf("tokenizer:         %s", str_or(f, "tokenizer.ggml.model", buf, sizeof buf, "(none)"));
+    const char *pre = str_or(f, "tokenizer.ggml.pre", buf, sizeof buf, NULL);
+    if (pre) printf(", pre-tokenizer %s", pre);
+    printf("\n");
+    const gguf_kv *tok = gguf_find(f, "tokenizer.ggml.tokens");
+    if (tok && tok->type == GGUF_ARRAY)
+        printf("vocabulary:        %" PRIu64 " tokens\n", tok->arr_n);
+    static const char *const IDS[][2] = {
+        {"tokenizer.ggml.bos_token_id", "bos"}, {"tokenizer.ggml.eos_token_id", "eos"},
+        {"tokenizer.ggml.eot_token_id", "eot"}, {"tokenizer.ggml.padding_token_id", "pad"},
+        {"tokenizer.ggml.unknown_token_id", "unk"},
+    };
+    int any = 0;
+    for (size_t i = 0; i < sizeof IDS / sizeof IDS[0]; i++) {
+        uint32_t id;
+        ai_error err;
+        if (gguf_opt_u32(f, IDS[i][0], &id, &err) != 1) continue;
+        char piece[48] = "";
+        if (tok && tok->type == GGUF_ARRAY && tok->arr_type == GGUF_STRING && id < tok->arr_n) {
+            int n = tok->strs[id].len > 40 ? 40 : (int)tok->strs[id].len;
+            snprintf(piece, sizeof piece, " '%.*s'", n, tok->strs[id].ptr);
+        }
+        printf("%s%s %" PRIu32 "%s", any ? ", " : "special tokens:    ", IDS[i][1], id, piece);
+        any = 1;
+    }
+    if (any) printf("\n");
+}
+
+static void print_chat(const gguf_file *f) {
+    const gguf_kv *kv = gguf_find(f, "tokenizer.chat_template");
+    if (!kv || kv->type != GGUF_STRING) {
+        printf("chat template:     (none)\n");
+        return;
+    }
+    char *tmpl = malloc(kv->v.str.len + 1);
+    if (!tmpl) {
+        printf("chat template:     (out of memory)\n");
+        return;
+    }
+    memcpy(tmpl, kv->v.str.ptr, kv->v.str.len);
+    tmpl[kv->v.str.len] = 0;
+    /* engine/chat.c (ai_chat_detect) is not in the tree yet: show the
+     * template's start so the family can be told by eye. */
+    char head[64];
+    size_t n = 0;
+    for (const char *p = tmpl; *p && n < 60; p++) head[n++] = (*p == '\n' || *p == '\r') ? ' ' : *p;
+    head[n] = 0;
+    printf("chat template:     %" PRIu64 " bytes: %s%s\n", kv->v.str.len, head,
+           kv->v.str.len > 60 ? "..." : "");
+    free(tmpl);
+}
 
 int ai_cmd_info(int argc, char **argv) {
-    fprintf(stderr, "autoinfer info: not built yet\n");
-    return 1;
+    static const struct option OPTS[] = {
+        {"tensors", no_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int list = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "th", OPTS, NULL)) != -1) {
+        switch (c) {
+        case 't': list = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "autoinfer info: expected one MODEL argument\n");
+        usage(stderr);
+        return 2;
+    }
+    const char *path = argv[optind];
+    ai_error err = {{0}};
+    gguf_file *f = gguf_open(path, &err);
+    if (!f) {
+        fprintf(stderr, "autoinfer info: %s\n", err.msg);
+        return 1;
+    }
+    char arch[64], name[160], b[32];
+    str_or(f, "general.architecture", arch, sizeof arch, NULL);
+    if (!gguf_find(f, "general.architecture")) snprintf(arch, sizeof arch, "(none)");
+    double params = 0;
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        const gguf_tensor *t = &f->tensors[i];
+        params += (double)t->ne[0] * (double)t->ne[1] * (double)t->ne[2] * (double)t->ne[3];
+    }
+    printf("file:              %s\n", path);
+    human_bytes(b, sizeof b, (double)f->map_size);
+    printf("size:              %s\n", b);
+    printf("gguf version:      %" PRIu32 " (alignment %" PRIu64 ", %" PRIu64 " metadata keys)\n",
+           f->version, f->alignment, f->n_kv);
+    printf("architecture:      %s\n", arch);
+    printf("name:              %s\n", str_or(f, "general.name", name, sizeof name, "(none)"));
+    const gguf_kv *ft = gguf_find(f, "general.file_type");
+    if (ft) {
+        char v[64];
+        kv_text(ft, v, sizeof v);
+        const char *ftn = ft->type == GGUF_UINT32 || ft->type == GGUF_INT32
+                              ? file_type_name(ft->v.u64) : NULL;
+        printf("file type:         %s%s%s%s\n", v, ftn ? " (" : "", ftn ? ftn : "", ftn ? ")" : "");
+    }
+    human_count(b, sizeof b, params);
+    printf("parameters:        %s (%.0f)\n", b, params);
+    print_hparams(f, arch);
+    print_tensor_summary(f);
+    print_vocab(f);
+    print_chat(f);
+    if (list) print_tensors(f);
+    gguf_close(f);
+    return 0;
 }
