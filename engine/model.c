@@ -1,0 +1,528 @@
+/* model.c — loading a llama/qwen2 GGUF and the forward pass.
+ *
+ * The forward pass reads top to bottom like llama2.c's run.c: embedding,
+ * then per layer RMSNorm → QKV → RoPE → cache → attention → output
+ * projection → residual → RMSNorm → SwiGLU MLP → residual, then the final
+ * norm and the output head. A batch of tokens goes through together, so
+ * prefill and single-token decode are the same code. */
+#include "model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- loading --------------------------------------------------------- */
+
+static int hp_u32(const gguf_file *f, const char *arch, const char *suffix,
+                  int *out, bool required, int fallback, ai_error *err) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    uint32_t v;
+    int r = gguf_opt_u32(f, key, &v, err);
+    if (r < 0) return -1;
+    if (r == 0) {
+        if (required)
+            return ai_error_set(err, "%s: missing hyperparameter '%s'", f->path, key);
+        *out = fallback;
+        return 0;
+    }
+    if (v == 0 || v > (1u << 24))
+        return ai_error_set(err, "%s: hyperparameter '%s' = %u is out of range", f->path, key, v);
+    *out = (int)v;
+    return 0;
+}
+
+static int hp_f32(const gguf_file *f, const char *arch, const char *suffix,
+                  float *out, bool required, float fallback, ai_error *err) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    int r = gguf_opt_f32(f, key, out, err);
+    if (r < 0) return -1;
+    if (r == 0) {
+        if (required)
+            return ai_error_set(err, "%s: missing hyperparameter '%s'", f->path, key);
+        *out = fallback;
+    }
+    if (!isfinite(*out) || *out <= 0)
+        return ai_error_set(err, "%s: hyperparameter '%s' = %g is out of range", f->path, key, *out);
+    return 0;
+}
+
+/* Binds tensor `name` expecting [rows x cols]; vectors (rows == 1) must be
+ * f32. A missing optional tensor leaves w->data NULL. */
+static int bind(const gguf_file *f, const char *name, int64_t cols, int64_t rows,
+                bool required, ai_weight *w, ai_error *err) {
+    memset(w, 0, sizeof *w);
+    const gguf_tensor *t = gguf_find_tensor(f, name);
+    if (!t) {
+        if (required) return ai_error_set(err, "%s: tensor '%s' is missing", f->path, name);
+        return 0;
+    }
+    const ai_dtype_info *d = ai_dtype_get(t->type);
+    if (!d || !d->weight)
+        return ai_error_set(err, "%s: tensor '%s' has type %s, which autoinfer does not support "
+                            "(supported: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k)",
+                            f->path, name, d ? d->name : "unknown");
+    int64_t t_rows = 1;
+    for (uint32_t i = 1; i < t->n_dims; i++) t_rows *= t->ne[i];
+    if (t->ne[0] != cols || t_rows != rows)
+        return ai_error_set(err, "%s: tensor '%s' has shape [%lld x %lld], expected [%lld x %lld]",
+                            f->path, name, (long long)t->ne[0], (long long)t_rows,
+                            (long long)cols, (long long)rows);
+    if (rows == 1 && t->type != AI_F32)
+        return ai_error_set(err, "%s: tensor '%s' has type %s, expected f32 for a vector",
+                            f->path, name, d->name);
+    w->type = t->type;
+    w->rows = rows;
+    w->cols = cols;
+    w->row_bytes = ai_row_bytes(t->type, cols);
+    w->data = t->data;
+    return 0;
+}
+
+static int load_hparams(const gguf_file *f, ai_hparams *hp, ai_error *err) {
+    if (gguf_get_str(f, "general.architecture", hp->arch, sizeof hp->arch, err)) return -1;
+    if (strcmp(hp->arch, "llama") && strcmp(hp->arch, "qwen2"))
+        return ai_error_set(err, "%s: architecture '%s' is not supported (supported: llama, qwen2)",
+                            f->path, hp->arch);
+    const char *a = hp->arch;
+    if (hp_u32(f, a, "embedding_length", &hp->n_embd, true, 0, err) ||
+        hp_u32(f, a, "block_count", &hp->n_layer, true, 0, err) ||
+        hp_u32(f, a, "feed_forward_length", &hp->n_ff, true, 0, err) ||
+        hp_u32(f, a, "attention.head_count", &hp->n_head, true, 0, err) ||
+        hp_u32(f, a, "attention.head_count_kv", &hp->n_head_kv, false, hp->n_head, err) ||
+        hp_u32(f, a, "context_length", &hp->n_ctx_train, false, 2048, err) ||
+        hp_f32(f, a, "attention.layer_norm_rms_epsilon", &hp->rms_eps, true, 0, err) ||
+        hp_f32(f, a, "rope.freq_base", &hp->rope_base, false, 10000.0f, err))
+        return -1;
+    if (hp->n_embd % hp->n_head)
+        return ai_error_set(err, "%s: %s.embedding_length %d is not a multiple of attention.head_count %d",
+                            f->path, a, hp->n_embd, hp->n_head);
+    if (hp_u32(f, a, "attention.key_length", &hp->head_dim, false, hp->n_embd / hp->n_head, err) ||
+        hp_u32(f, a, "rope.dimension_count", &hp->n_rot, false, hp->head_dim, err))
+        return -1;
+    if (hp->n_head % hp->n_head_kv)
+        return ai_error_set(err, "%s: %s.attention.head_count %d is not a multiple of head_count_kv %d",
+                            f->path, a, hp->n_head, hp->n_head_kv);
+    if (hp->n_rot > hp->head_dim || hp->n_rot % 2)
+        return ai_error_set(err, "%s: %s.rope.dimension_count %d must be even and <= head size %d",
+                            f->path, a, hp->n_rot, hp->head_dim);
+    hp->rope_neox = !strcmp(a, "qwen2");
+    hp->has_qkv_bias = !strcmp(a, "qwen2");
+    const gguf_tensor *emb = gguf_find_tensor(f, "token_embd.weight");
+    if (!emb) return ai_error_set(err, "%s: tensor 'token_embd.weight' is missing", f->path);
+    if (emb->n_dims != 2 || emb->ne[1] <= 0 || emb->ne[1] > (1 << 24))
+        return ai_error_set(err, "%s: tensor 'token_embd.weight' has an unexpected shape", f->path);
+    hp->n_vocab = (int)emb->ne[1];
+    return 0;
+}
+
+ai_model *ai_model_load(gguf_file *f, ai_error *err) {
+    ai_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        ai_error_set(err, "out of memory");
+        return NULL;
+    }
+    ai_hparams *hp = &m->hp;
+    if (load_hparams(f, hp, err)) goto fail;
+    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    if (!m->layers) {
+        ai_error_set(err, "out of memory");
+        goto fail;
+    }
+    const int64_t d = hp->n_embd, dq = (int64_t)hp->n_head * hp->head_dim,
+                  dkv = (int64_t)hp->n_head_kv * hp->head_dim, ff = hp->n_ff;
+    if (bind(f, "token_embd.weight", d, hp->n_vocab, true, &m->tok_embd, err) ||
+        bind(f, "output_norm.weight", d, 1, true, &m->output_norm, err) ||
+        bind(f, "output.weight", d, hp->n_vocab, false, &m->output, err))
+        goto fail;
+    if (!m->output.data) m->output = m->tok_embd; /* tied embeddings */
+
+    const gguf_tensor *rf = gguf_find_tensor(f, "rope_freqs.weight");
+    if (rf) {
+        if (rf->type != AI_F32 || rf->ne[0] != hp->n_rot / 2) {
+            ai_error_set(err, "%s: tensor 'rope_freqs.weight' must be f32 [%d]", f->path, hp->n_rot / 2);
+            goto fail;
+        }
+        m->rope_freq_factors = rf->data;
+    }
+
+    for (int l = 0; l < hp->n_layer; l++) {
+        ai_layer *L = &m->layers[l];
+        char n[96];
+#define BIND(field, suffix, cols, rows, req)                        \
+    snprintf(n, sizeof n, "blk.%d.%s", l, suffix);                  \
+    if (bind(f, n, cols, rows, req, &L->field, err)) goto fail;
+        BIND(attn_norm, "attn_norm.weight", d, 1, true);
+        BIND(wq, "attn_q.weight", d, dq, true);
+        BIND(wk, "attn_k.weight", d, dkv, true);
+        BIND(wv, "attn_v.weight", d, dkv, true);
+        BIND(wo, "attn_output.weight", dq, d, true);
+        BIND(bq, "attn_q.bias", dq, 1, hp->has_qkv_bias);
+        BIND(bk, "attn_k.bias", dkv, 1, hp->has_qkv_bias);
+        BIND(bv, "attn_v.bias", dkv, 1, hp->has_qkv_bias);
+        BIND(ffn_norm, "ffn_norm.weight", d, 1, true);
+        BIND(w_gate, "ffn_gate.weight", d, ff, true);
+        BIND(w_up, "ffn_up.weight", d, ff, true);
+        BIND(w_down, "ffn_down.weight", ff, d, true);
+#undef BIND
+    }
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        const gguf_tensor *t = &f->tensors[i];
+        int64_t ne = 1;
+        for (uint32_t j = 0; j < t->n_dims; j++) ne *= t->ne[j];
+        m->n_params += ne;
+    }
+    m->gguf = f;
+    return m;
+fail:
+    free(m->layers);
+    free(m);
+    return NULL;
+}
+
+void ai_model_free(ai_model *m) {
+    if (!m) return;
+    gguf_close(m->gguf);
+    free(m->layers);
+    free(m);
+}
+
+uint64_t ai_model_bytes_per_token(const ai_model *m) {
+    uint64_t b = 0;
+    for (int l = 0; l < m->hp.n_layer; l++) {
+        const ai_layer *L = &m->layers[l];
+        const ai_weight *ws[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->bq, &L->bk,
+                                 &L->bv, &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+            if (ws[i]->data) b += ws[i]->row_bytes * (uint64_t)ws[i]->rows;
+    }
+    b += m->output.row_bytes * (uint64_t)m->output.rows + m->output_norm.row_bytes;
+    return b;
+}
+
+/* ---- state ----------------------------------------------------------- */
+
+void ai_state_free(ai_state *st) {
+    if (!st) return;
+    ai_pool_free(st->pool);
+    if (st->kv.k)
+        for (int l = 0; l < st->m->hp.n_layer; l++) free(st->kv.k[l]);
+    if (st->kv.v)
+        for (int l = 0; l < st->m->hp.n_layer; l++) free(st->kv.v[l]);
+    free(st->kv.k);
+    free(st->kv.v);
+    free(st->x); free(st->xb); free(st->xb2); free(st->q); free(st->k); free(st->v);
+    free(st->att_out); free(st->hb); free(st->hb2); free(st->att); free(st->kvrow);
+    free(st->xq); free(st->logits); free(st->logits_all);
+    free(st->rope_cos); free(st->rope_sin);
+    free(st);
+}
+
+ai_state *ai_state_new(const ai_model *m, const ai_settings *s, ai_error *err) {
+    const ai_hparams *hp = &m->hp;
+    ai_state *st = calloc(1, sizeof *st);
+    if (!st) {
+        ai_error_set(err, "out of memory");
+        return NULL;
+    }
+    st->m = m;
+    st->s = s;
+    st->max_batch = s->prefill_chunk;
+    int dkv = hp->n_head_kv * hp->head_dim, dq = hp->n_head * hp->head_dim;
+    if (s->kv_type != AI_F32 && s->kv_type != AI_F16 && hp->head_dim % 32) {
+        ai_error_set(err, "kv_type = %s needs a head size that is a multiple of 32 (this model: %d)",
+                     ai_dtype_get(s->kv_type)->name, hp->head_dim);
+        goto fail;
+    }
+    st->kv.type = s->kv_type;
+    st->kv.rotating = s->kv_window > 0 && s->kv_window < s->ctx;
+    st->kv.n_slots = st->kv.rotating ? s->kv_window : s->ctx;
+    st->kv.row_bytes = ai_row_bytes(s->kv_type, dkv);
+    st->kv.k = calloc((size_t)hp->n_layer, sizeof(uint8_t *));
+    st->kv.v = calloc((size_t)hp->n_layer, sizeof(uint8_t *));
+    if (!st->kv.k || !st->kv.v) goto oom;
+    for (int l = 0; l < hp->n_layer; l++) {
+        st->kv.k[l] = malloc(st->kv.row_bytes * (size_t)st->kv.n_slots);
+        st->kv.v[l] = malloc(st->kv.row_bytes * (size_t)st->kv.n_slots);
+        if (!st->kv.k[l] || !st->kv.v[l]) goto oom;
+    }
+    size_t B = (size_t)st->max_batch;
+    int maxd = hp->n_embd > dq ? hp->n_embd : dq;
+    if (hp->n_ff > maxd) maxd = hp->n_ff;
+    st->x = malloc(B * hp->n_embd * sizeof(float));
+    st->xb = malloc(B * maxd * sizeof(float));
+    st->xb2 = malloc(B * hp->n_embd * sizeof(float));
+    st->q = malloc(B * dq * sizeof(float));
+    st->k = malloc(B * dkv * sizeof(float));
+    st->v = malloc(B * dkv * sizeof(float));
+    st->att_out = malloc(B * dq * sizeof(float));
+    st->hb = malloc(B * hp->n_ff * sizeof(float));
+    st->hb2 = malloc(B * hp->n_ff * sizeof(float));
+    st->xq = malloc(B * (size_t)maxd * sizeof(float) + 4096);
+    st->logits = malloc((size_t)hp->n_vocab * sizeof(float));
+    st->rope_cos = malloc(B * (hp->n_rot / 2) * sizeof(float));
+    st->rope_sin = malloc(B * (hp->n_rot / 2) * sizeof(float));
+    st->pool = ai_pool_new(s->threads, s->spin);
+    if (!st->pool) goto oom;
+    st->att = malloc((size_t)s->threads * st->kv.n_slots * sizeof(float));
+    st->kvrow = malloc((size_t)s->threads * hp->head_dim * 2 * sizeof(float));
+    if (!st->x || !st->xb || !st->xb2 || !st->q || !st->k || !st->v || !st->att_out ||
+        !st->hb || !st->hb2 || !st->xq || !st->logits || !st->rope_cos || !st->rope_sin ||
+        !st->att || !st->kvrow)
+        goto oom;
+    return st;
+oom:
+    ai_error_set(err, "out of memory allocating the KV cache and activations (ctx %d)", s->ctx);
+fail:
+    ai_state_free(st);
+    return NULL;
+}
+
+/* ---- building blocks --------------------------------------------------- */
+
+static void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+/* Rotates pairs of each head in place. Normal ordering pairs (2i, 2i+1);
+ * NeoX pairs (i, i + n_rot/2). cos/sin hold the n_rot/2 angles. */
+static void rope(float *v, int n_heads, int head_dim, int n_rot, bool neox,
+                 const float *cos_t, const float *sin_t) {
+    int half = n_rot / 2;
+    for (int h = 0; h < n_heads; h++) {
+        float *x = v + h * head_dim;
+        for (int i = 0; i < half; i++) {
+            int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+            float x0 = x[a], x1 = x[b];
+            x[a] = x0 * cos_t[i] - x1 * sin_t[i];
+            x[b] = x0 * sin_t[i] + x1 * cos_t[i];
+        }
+    }
+}
+
+static void rope_angles(const ai_model *m, int pos, float *cos_t, float *sin_t) {
+    const ai_hparams *hp = &m->hp;
+    for (int i = 0; i < hp->n_rot / 2; i++) {
+        double theta = pos * pow(hp->rope_base, -2.0 * i / hp->n_rot);
+        if (m->rope_freq_factors) theta /= m->rope_freq_factors[i];
+        cos_t[i] = (float)cos(theta);
+        sin_t[i] = (float)sin(theta);
+    }
+}
+
+/* y[t][r] = W[r] · x[t] (+ bias[r]) for up to three weights that share the
+ * input, so one pool job (one barrier) covers q, k and v, or gate and up. */
+typedef struct {
+    int n_w, n_tok;
+    const ai_weight *w[3];
+    const float *bias[3];
+    float *y[3];
+    const void *xq;
+    size_t xq_stride;
+    ai_vec_dot_fn dot[3];
+} matmul_job;
+
+static void matmul_worker(void *ctx, int ith, int nth) {
+    const matmul_job *j = ctx;
+    for (int wi = 0; wi < j->n_w; wi++) {
+        const ai_weight *w = j->w[wi];
+        int64_t per = (w->rows + nth - 1) / nth;
+        int64_t r0 = per * ith, r1 = r0 + per < w->rows ? r0 + per : w->rows;
+        const uint8_t *base = w->data;
+        for (int64_t r = r0; r < r1; r++) {
+            const void *row = base + (size_t)r * w->row_bytes;
+            float b = j->bias[wi] ? j->bias[wi][r] : 0.0f;
+            for (int t = 0; t < j->n_tok; t++) {
+                const void *x = (const uint8_t *)j->xq + (size_t)t * j->xq_stride;
+                j->y[wi][(size_t)t * w->rows + r] = j->dot[wi](row, x, w->cols) + b;
+            }
+        }
+    }
+}
+
+/* Quantizes x (n_tok rows of w[0]->cols) once and runs the products. */
+static void matmul(ai_state *st, int n_tok, const float *x, int n_w, const ai_weight **w,
+                   const ai_weight **bias, float **y) {
+    matmul_job j = {.n_w = n_w, .n_tok = n_tok};
+    int64_t cols = w[0]->cols;
+    uint32_t vt = ai_vec_type(w[0]->type);
+    for (int i = 0; i < n_w; i++) {
+        j.w[i] = w[i];
+        j.bias[i] = bias && bias[i] && bias[i]->data ? bias[i]->data : NULL;
+        j.y[i] = y[i];
+        j.dot[i] = ai_vec_dot_get(w[i]->type, st->s->isa);
+        /* weights sharing an input must share the activation format */
+        if (ai_vec_type(w[i]->type) != vt) vt = AI_F32;
+    }
+    if (vt == AI_F32) {
+        j.xq = x;
+        j.xq_stride = (size_t)cols * sizeof(float);
+        for (int i = 0; i < n_w; i++)
+            if (ai_vec_type(w[i]->type) != AI_F32) j.dot[i] = NULL;
+    } else {
+        ai_quantize_fn q = ai_quantize_act_get(vt, st->s->isa);
+        j.xq_stride = ai_row_bytes(vt, cols);
+        for (int t = 0; t < n_tok; t++)
+            q(x + (size_t)t * cols, (uint8_t *)st->xq + (size_t)t * j.xq_stride, cols);
+        j.xq = st->xq;
+    }
+    /* Mixed activation formats in one job: fall back to separate products. */
+    for (int i = 0; i < n_w; i++) {
+        if (!j.dot[i]) {
+            for (int k = 0; k < n_w; k++) matmul(st, n_tok, x, 1, &w[k], bias ? &bias[k] : NULL, &y[k]);
+            return;
+        }
+    }
+    ai_pool_run(st->pool, matmul_worker, &j);
+}
+
+/* Stores one position's K and V rows into the cache in its element type. */
+static void kv_store(ai_state *st, int layer, int pos, const float *k, const float *v) {
+    ai_kv_cache *kv = &st->kv;
+    size_t slot = (size_t)(pos % kv->n_slots);
+    int n = st->m->hp.n_head_kv * st->m->hp.head_dim;
+    ai_quantize_row(kv->type, k, kv->k[layer] + slot * kv->row_bytes, n);
+    ai_quantize_row(kv->type, v, kv->v[layer] + slot * kv->row_bytes, n);
+}
+
+/* Pointer to head `h` of a cached row, as floats (dequantized into buf). */
+static const float *kv_head(const ai_kv_cache *kv, const uint8_t *row, int h, int head_dim,
+                            float *buf) {
+    if (kv->type == AI_F32) return (const float *)row + (size_t)h * head_dim;
+    size_t off = ai_row_bytes(kv->type, (int64_t)h * head_dim);
+    ai_dequantize_row(kv->type, row + off, buf, head_dim);
+    return buf;
+}
+
+typedef struct {
+    ai_state *st;
+    int layer, n_tok, pos;
+} attn_job;
+
+static void attention_worker(void *ctx, int ith, int nth) {
+    const attn_job *j = ctx;
+    ai_state *st = j->st;
+    const ai_hparams *hp = &st->m->hp;
+    const ai_kv_cache *kv = &st->kv;
+    int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
+    float *att = st->att + (size_t)ith * kv->n_slots;
+    float *kbuf = st->kvrow + (size_t)ith * hd * 2, *vbuf = kbuf + hd;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = ith; h < hp->n_head; h += nth) {
+        int kvh = h / group;
+        for (int t = 0; t < j->n_tok; t++) {
+            int p = j->pos + t;
+            int first = kv->rotating && p >= kv->n_slots ? p - kv->n_slots + 1 : 0;
+            const float *q = st->q + ((size_t)t * hp->n_head + h) * hd;
+            float maxs = -INFINITY;
+            for (int i = first; i <= p; i++) {
+                const uint8_t *row = kv->k[j->layer] + (size_t)(i % kv->n_slots) * kv->row_bytes;
+                const float *kr = kv_head(kv, row, kvh, hd, kbuf);
+                float s = 0;
+                for (int e = 0; e < hd; e++) s += q[e] * kr[e];
+                s *= scale;
+                att[i - first] = s;
+                if (s > maxs) maxs = s;
+            }
+            float sum = 0;
+            for (int i = 0; i <= p - first; i++) {
+                att[i] = expf(att[i] - maxs);
+                sum += att[i];
+            }
+            float *out = st->att_out + ((size_t)t * hp->n_head + h) * hd;
+            memset(out, 0, (size_t)hd * sizeof(float));
+            for (int i = first; i <= p; i++) {
+                const uint8_t *row = kv->v[j->layer] + (size_t)(i % kv->n_slots) * kv->row_bytes;
+                const float *vr = kv_head(kv, row, kvh, hd, vbuf);
+                float a = att[i - first] / sum;
+                for (int e = 0; e < hd; e++) out[e] += a * vr[e];
+            }
+        }
+    }
+}
+
+/* ---- the forward pass ---------------------------------------------------- */
+
+int ai_forward(ai_state *st, const int32_t *tokens, int n, int pos, bool all_logits,
+               ai_error *err) {
+    const ai_model *m = st->m;
+    const ai_hparams *hp = &m->hp;
+    const int d = hp->n_embd, hd = hp->head_dim;
+    const int dq = hp->n_head * hd, dkv = hp->n_head_kv * hd, half = hp->n_rot / 2;
+    if (n < 1 || n > st->max_batch)
+        return ai_error_set(err, "forward: batch of %d tokens (1..%d allowed)", n, st->max_batch);
+    if (!st->kv.rotating && pos + n > st->kv.n_slots)
+        return ai_error_set(err, "context overflow: %d tokens do not fit the context of %d "
+                            "(raise ctx in pipeline.conf or shorten the prompt)",
+                            pos + n, st->kv.n_slots);
+
+    /* token embeddings */
+    for (int t = 0; t < n; t++) {
+        if (tokens[t] < 0 || tokens[t] >= hp->n_vocab)
+            return ai_error_set(err, "token id %d is outside the vocabulary (0..%d)", tokens[t],
+                                hp->n_vocab - 1);
+        const uint8_t *row = (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes;
+        ai_dequantize_row(m->tok_embd.type, row, st->x + (size_t)t * d, d);
+        rope_angles(m, pos + t, st->rope_cos + (size_t)t * half, st->rope_sin + (size_t)t * half);
+    }
+
+    for (int l = 0; l < hp->n_layer; l++) {
+        const ai_layer *L = &m->layers[l];
+
+        /* attention: norm, q/k/v, rope, cache, attend, project, residual */
+        for (int t = 0; t < n; t++)
+            rmsnorm(st->xb + (size_t)t * d, st->x + (size_t)t * d, L->attn_norm.data, d, hp->rms_eps);
+        const ai_weight *qkv[3] = {&L->wq, &L->wk, &L->wv};
+        const ai_weight *qkv_b[3] = {&L->bq, &L->bk, &L->bv};
+        float *qkv_out[3] = {st->q, st->k, st->v};
+        matmul(st, n, st->xb, 3, qkv, qkv_b, qkv_out);
+        for (int t = 0; t < n; t++) {
+            const float *c = st->rope_cos + (size_t)t * half, *s = st->rope_sin + (size_t)t * half;
+            rope(st->q + (size_t)t * dq, hp->n_head, hd, hp->n_rot, hp->rope_neox, c, s);
+            rope(st->k + (size_t)t * dkv, hp->n_head_kv, hd, hp->n_rot, hp->rope_neox, c, s);
+            kv_store(st, l, pos + t, st->k + (size_t)t * dkv, st->v + (size_t)t * dkv);
+        }
+        attn_job aj = {st, l, n, pos};
+        ai_pool_run(st->pool, attention_worker, &aj);
+        const ai_weight *wo = &L->wo;
+        matmul(st, n, st->att_out, 1, &wo, NULL, &st->xb2);
+        for (size_t i = 0; i < (size_t)n * d; i++) st->x[i] += st->xb2[i];
+
+        /* MLP: norm, silu(gate) * up, down, residual */
+        for (int t = 0; t < n; t++)
+            rmsnorm(st->xb + (size_t)t * d, st->x + (size_t)t * d, L->ffn_norm.data, d, hp->rms_eps);
+        const ai_weight *gu[2] = {&L->w_gate, &L->w_up};
+        float *gu_out[2] = {st->hb, st->hb2};
+        matmul(st, n, st->xb, 2, gu, NULL, gu_out);
+        for (size_t i = 0; i < (size_t)n * hp->n_ff; i++) {
+            float g = st->hb[i];
+            st->hb[i] = g / (1.0f + expf(-g)) * st->hb2[i];
+        }
+        const ai_weight *wd = &L->w_down;
+        matmul(st, n, st->hb, 1, &wd, NULL, &st->xb2);
+        for (size_t i = 0; i < (size_t)n * d; i++) st->x[i] += st->xb2[i];
+    }
+
+    /* final norm and the output head */
+    int first = all_logits ? 0 : n - 1, n_out = n - first;
+    for (int t = first; t < n; t++)
+        rmsnorm(st->xb + (size_t)(t - first) * d, st->x + (size_t)t * d, m->output_norm.data, d,
+                hp->rms_eps);
+    float *out = st->logits;
+    if (all_logits) {
+        if (!st->logits_all) {
+            /* allocated on first use: generation never needs it */
+            st->logits_all = malloc((size_t)st->max_batch * hp->n_vocab * sizeof(float));
+            if (!st->logits_all) return ai_error_set(err, "out of memory for logits");
+        }
+        out = st->logits_all;
+    }
+    const ai_weight *wout = &m->output;
+    matmul(st, n_out, st->xb, 1, &wout, NULL, &out);
+    return 0;
+}

@@ -1,0 +1,135 @@
+/* sampler.c — see sampler.h. The order follows common practice: penalty,
+ * then (unless greedy) top-k, temperature, softmax, min-p, top-p, draw. */
+#include "sampler.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ai_cand {
+    float logit;
+    int32_t id;
+} ai_cand;
+
+ai_sampler *ai_sampler_new(const ai_settings *st, int n_vocab) {
+    ai_sampler *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->temperature = st->temperature;
+    s->top_p = st->top_p;
+    s->min_p = st->min_p;
+    s->top_k = st->top_k;
+    s->repeat_penalty = st->repeat_penalty;
+    s->repeat_last_n = st->repeat_last_n;
+    s->seed = st->seed;
+    s->n_vocab = n_vocab;
+    s->cand = malloc((size_t)n_vocab * sizeof *s->cand);
+    s->recent = malloc((size_t)(s->repeat_last_n > 0 ? s->repeat_last_n : 1) * sizeof *s->recent);
+    if (!s->cand || !s->recent) {
+        ai_sampler_free(s);
+        return NULL;
+    }
+    ai_sampler_reset(s);
+    return s;
+}
+
+void ai_sampler_free(ai_sampler *s) {
+    if (!s) return;
+    free(s->cand);
+    free(s->recent);
+    free(s);
+}
+
+void ai_sampler_reset(ai_sampler *s) {
+    s->rng = s->seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull;
+    s->n_recent = 0;
+    s->recent_pos = 0;
+}
+
+void ai_sampler_accept(ai_sampler *s, int32_t tok) {
+    if (s->repeat_last_n <= 0) return;
+    s->recent[s->recent_pos] = tok;
+    s->recent_pos = (s->recent_pos + 1) % s->repeat_last_n;
+    if (s->n_recent < s->repeat_last_n) s->n_recent++;
+}
+
+/* splitmix64: small, fast, and good enough for sampling. */
+static double next_uniform(ai_sampler *s) {
+    uint64_t z = (s->rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static int cmp_cand_desc(const void *a, const void *b) {
+    const ai_cand *x = a, *y = b;
+    if (x->logit != y->logit) return x->logit < y->logit ? 1 : -1;
+    return x->id - y->id;
+}
+
+static int32_t argmax(const float *logits, int n) {
+    int32_t best = 0;
+    for (int i = 1; i < n; i++)
+        if (logits[i] > logits[best]) best = i;
+    return best;
+}
+
+int32_t ai_sampler_sample(ai_sampler *s, float *logits) {
+    int n = s->n_vocab;
+    if (s->repeat_penalty != 1.0f) {
+        /* Penalise each distinct recent token once. */
+        for (int i = 0; i < s->n_recent; i++) {
+            int32_t t = s->recent[i];
+            bool seen = false;
+            for (int j = 0; j < i && !seen; j++) seen = s->recent[j] == t;
+            if (seen || t < 0 || t >= n) continue;
+            logits[t] = logits[t] > 0 ? logits[t] / s->repeat_penalty
+                                      : logits[t] * s->repeat_penalty;
+        }
+    }
+    if (s->temperature <= 0.0f) return argmax(logits, n);
+
+    ai_cand *c = s->cand;
+    for (int i = 0; i < n; i++) {
+        c[i].logit = logits[i];
+        c[i].id = i;
+    }
+    qsort(c, (size_t)n, sizeof *c, cmp_cand_desc);
+    int keep = n;
+    if (s->top_k > 0 && s->top_k < keep) keep = s->top_k;
+
+    /* softmax over the kept candidates (reusing logit as probability) */
+    float maxl = c[0].logit;
+    double sum = 0;
+    for (int i = 0; i < keep; i++) {
+        float p = expf((c[i].logit - maxl) / s->temperature);
+        c[i].logit = p;
+        sum += p;
+    }
+    for (int i = 0; i < keep; i++) c[i].logit = (float)(c[i].logit / sum);
+
+    if (s->min_p > 0.0f) {
+        float floor_p = s->min_p * c[0].logit;
+        int k = 1;
+        while (k < keep && c[k].logit >= floor_p) k++;
+        keep = k;
+    }
+    if (s->top_p < 1.0f) {
+        double cum = 0;
+        int k = 0;
+        while (k < keep) {
+            cum += c[k].logit;
+            k++;
+            if (cum >= s->top_p) break;
+        }
+        keep = k;
+    }
+    double total = 0;
+    for (int i = 0; i < keep; i++) total += c[i].logit;
+    double r = next_uniform(s) * total;
+    for (int i = 0; i < keep; i++) {
+        r -= c[i].logit;
+        if (r <= 0) return c[i].id;
+    }
+    return c[keep - 1].id;
+}
