@@ -369,7 +369,7 @@ static int read_tensor(cursor *c, gguf_file *f, uint64_t i) {
         return ai_error_set(c->err,
                             "%s: tensor '%s' row length %" PRId64 " is not a multiple of the %s block at offset %" PRIu64
                             " (expected a multiple of %d)",
-                            c->name, name, t->ne[0], dt->name, d_at, dt->block);
+                            c->name, name, t->ne[0], dt->name, d_at + 4, dt->block);
     /* bytes = (nel / block) * type_size: no overflow in the division. */
     uint64_t size;
     if (__builtin_mul_overflow((uint64_t)(nel / dt->block), (uint64_t)dt->type_size, &size))
