@@ -1,9 +1,191 @@
-/* cmd_generate.c — placeholder until the 'generate' command lands. */
+/* cmd_generate.c — `autoinfer generate`: stream a completion to stdout and a
+ * one-line summary (tokens and speeds) to stderr. */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
-int ai_cmd_generate(int argc, char **argv);
+#include "autoinfer.h"
+#include "cliutil.h"
+#include "commands.h"
+
+#define DEFAULT_MODEL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+static void usage(FILE *out) {
+    fprintf(out,
+        "usage: autoinfer generate [-m MODEL] (-p PROMPT | -f FILE) [options]\n"
+        "  -m, --model FILE        GGUF model (default " DEFAULT_MODEL ")\n"
+        "  -p, --prompt TEXT       the prompt\n"
+        "  -f, --file FILE         read the prompt from FILE\n"
+        "      --chat              format the prompt with the model's chat template\n"
+        "      --system TEXT       system message (with --chat)\n"
+        "  -n, --n-predict N       tokens to generate at most (default 256)\n"
+        "      --ignore-eos        keep generating past end-of-sequence\n"
+        "      --temp X            sampling temperature (0 = greedy)\n"
+        "      --top-k N  --top-p X  --min-p X  --repeat-penalty X  --seed N\n"
+        "  -t, --threads N         worker threads\n"
+        "      --conf FILE         pipeline configuration (default ./pipeline.conf if present)\n"
+        "      --set KEY=VALUE     override one knob (repeatable)\n");
+}
+
+typedef struct {
+    int n_tokens;
+    double t_first, t_last;
+} gen_stats;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int on_token(void *user, int32_t tok, const char *text, size_t len) {
+    gen_stats *s = user;
+    double t = now_s();
+    if (s->n_tokens == 0) s->t_first = t;
+    s->t_last = t;
+    s->n_tokens++;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+static char *read_text_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (cap - n - 1 == 0) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) { free(buf); buf = NULL; }
+            else buf = nb;
+        }
+    }
+    fclose(f);
+    if (buf) buf[n] = 0;
+    return buf;
+}
 
 int ai_cmd_generate(int argc, char **argv) {
-    fprintf(stderr, "autoinfer generate: not built yet\n");
-    return 1;
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'}, {"prompt", required_argument, 0, 'p'},
+        {"file", required_argument, 0, 'f'}, {"chat", no_argument, 0, 'c'},
+        {"system", required_argument, 0, 'S'}, {"n-predict", required_argument, 0, 'n'},
+        {"ignore-eos", no_argument, 0, 'E'}, {"temp", required_argument, 0, 1},
+        {"top-k", required_argument, 0, 2}, {"top-p", required_argument, 0, 3},
+        {"min-p", required_argument, 0, 4}, {"repeat-penalty", required_argument, 0, 5},
+        {"seed", required_argument, 0, 6}, {"threads", required_argument, 0, 't'},
+        {"conf", required_argument, 0, 'C'}, {"set", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const char *flag_key[] = {NULL, "temperature", "top_k", "top_p", "min_p",
+                                     "repeat_penalty", "seed"};
+    const char *model = DEFAULT_MODEL, *prompt = NULL, *file = NULL, *system = NULL;
+    bool chat = false, ignore_eos = false;
+    long n_predict = 256;
+    ai_cli_conf cc = {0};
+    char kv_store[AI_CLI_MAX_SETS][96];
+    int n_kv = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:p:f:n:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'p': prompt = optarg; break;
+        case 'f': file = optarg; break;
+        case 'c': chat = true; break;
+        case 'S': system = optarg; break;
+        case 'E': ignore_eos = true; break;
+        case 'C': cc.conf_path = optarg; break;
+        case 's': if (ai_cli_set(&cc, "generate", optarg)) return 2; break;
+        case 'n': {
+            char *end;
+            n_predict = strtol(optarg, &end, 10);
+            if (*end || end == optarg || n_predict < 0 || n_predict > 1000000) {
+                fprintf(stderr, "autoinfer generate: -n expects a token count 0..1000000, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        }
+        case 't': case 1: case 2: case 3: case 4: case 5: case 6: {
+            if (n_kv >= AI_CLI_MAX_SETS) return 2;
+            snprintf(kv_store[n_kv], sizeof kv_store[n_kv], "%s=%s",
+                     c == 't' ? "threads" : flag_key[c], optarg);
+            if (ai_cli_set(&cc, "generate", kv_store[n_kv++])) return 2;
+            break;
+        }
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "autoinfer generate: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (!!prompt == !!file) {
+        fprintf(stderr, "autoinfer generate: give exactly one of -p PROMPT or -f FILE\n");
+        return 2;
+    }
+    if (system && !chat) {
+        fprintf(stderr, "autoinfer generate: --system needs --chat\n");
+        return 2;
+    }
+    ai_conf conf;
+    if (ai_cli_build_conf(&cc, "generate", &conf)) return 2;
+
+    char *file_text = NULL;
+    if (file) {
+        file_text = read_text_file(file);
+        if (!file_text) {
+            fprintf(stderr, "autoinfer generate: cannot read prompt file '%s'\n", file);
+            return 1;
+        }
+        prompt = file_text;
+    }
+    int rc = 1;
+    int32_t *tokens = NULL;
+    char *formatted = NULL;
+    ai_pipeline *p = ai_cli_open("generate", model, &conf);
+    if (!p) goto done;
+    ai_error err;
+    const char *text = prompt;
+    if (chat) {
+        size_t cap = strlen(prompt) + (system ? strlen(system) : 0) + 4096;
+        formatted = malloc(cap);
+        if (!formatted || ai_chat_format(p, system, prompt, formatted, cap, &err) < 0) {
+            fprintf(stderr, "autoinfer generate: %s\n", formatted ? err.msg : "out of memory");
+            goto done;
+        }
+        text = formatted;
+    }
+    int cap = (int)strlen(text) + 16;
+    tokens = malloc((size_t)cap * sizeof *tokens);
+    int n = tokens ? ai_tokenize(p, text, 1, chat, tokens, cap, &err) : -1;
+    if (n < 0) {
+        fprintf(stderr, "autoinfer generate: %s\n", tokens ? err.msg : "out of memory");
+        goto done;
+    }
+    gen_stats st = {0};
+    ai_gen_params gp = {.max_tokens = (int)n_predict, .ignore_eos = ignore_eos};
+    double t0 = now_s();
+    int got = ai_generate(p, tokens, n, &gp, on_token, &st, &err);
+    if (got < 0) {
+        fprintf(stderr, "\nautoinfer generate: %s\n", err.msg);
+        goto done;
+    }
+    printf("\n");
+    double prefill_s = st.n_tokens ? st.t_first - t0 : 0;
+    double decode_s = st.n_tokens > 1 ? st.t_last - st.t_first : 0;
+    fprintf(stderr, "prompt tokens: %d, generated tokens: %d, prefill: %.1f tok/s, decode: %.1f tok/s\n",
+            n, got, prefill_s > 0 ? n / prefill_s : 0.0,
+            decode_s > 0 ? (st.n_tokens - 1) / decode_s : 0.0);
+    rc = 0;
+done:
+    ai_pipeline_close(p);
+    free(tokens);
+    free(formatted);
+    free(file_text);
+    return rc;
 }

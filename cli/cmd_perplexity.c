@@ -1,9 +1,157 @@
-/* cmd_perplexity.c — placeholder until the 'perplexity' command lands. */
+/* cmd_perplexity.c — `autoinfer perplexity`: teacher-forced perplexity of a
+ * text, with llama-perplexity's protocol so the figures compare: the text is
+ * tokenized once (with BOS), cut into chunks of --ctx tokens, each chunk
+ * starts with BOS, and only the second half of each chunk is scored. */
+#include <getopt.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-int ai_cmd_perplexity(int argc, char **argv);
+#include "autoinfer.h"
+#include "cliutil.h"
+#include "commands.h"
+
+typedef struct {
+    const int32_t *tokens; /* the chunk */
+    int first;             /* first scored position */
+    double nll;
+    int count;
+} ppl_acc;
+
+static int on_logits(void *user, int pos, const float *logits, int n_vocab) {
+    ppl_acc *a = user;
+    if (pos < a->first) return 0;
+    float maxl = logits[0];
+    for (int i = 1; i < n_vocab; i++) if (logits[i] > maxl) maxl = logits[i];
+    double sum = 0;
+    for (int i = 0; i < n_vocab; i++) sum += exp((double)logits[i] - maxl);
+    a->nll += log(sum) + maxl - logits[a->tokens[pos + 1]];
+    a->count++;
+    return 0;
+}
+
+static void usage(FILE *out) {
+    fprintf(out,
+        "usage: autoinfer perplexity -m MODEL -f TEXT [--ctx N] [--chunks N] [--conf FILE] [--set K=V]\n"
+        "  teacher-forced perplexity, scored like llama-perplexity (second half of each chunk)\n"
+        "  --ctx N      tokens per chunk (default 512)\n"
+        "  --chunks N   score at most N chunks (default all)\n");
+}
 
 int ai_cmd_perplexity(int argc, char **argv) {
-    fprintf(stderr, "autoinfer perplexity: not built yet\n");
-    return 1;
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'}, {"file", required_argument, 0, 'f'},
+        {"ctx", required_argument, 0, 'c'}, {"chunks", required_argument, 0, 'k'},
+        {"conf", required_argument, 0, 'C'}, {"set", required_argument, 0, 's'},
+        {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *model = NULL, *file = NULL;
+    long n_ctx = 512, max_chunks = -1;
+    ai_cli_conf cc = {0};
+    char threads_kv[64], ctx_kv[64];
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:f:t:h", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'f': file = optarg; break;
+        case 'C': cc.conf_path = optarg; break;
+        case 's': if (ai_cli_set(&cc, "perplexity", optarg)) return 2; break;
+        case 't':
+            snprintf(threads_kv, sizeof threads_kv, "threads=%s", optarg);
+            if (ai_cli_set(&cc, "perplexity", threads_kv)) return 2;
+            break;
+        case 'c':
+            n_ctx = strtol(optarg, &end, 10);
+            if (*end || n_ctx < 8 || n_ctx > 131072) {
+                fprintf(stderr, "autoinfer perplexity: --ctx expects 8..131072, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'k':
+            max_chunks = strtol(optarg, &end, 10);
+            if (*end || max_chunks < 1) {
+                fprintf(stderr, "autoinfer perplexity: --chunks expects a positive count, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!model || !file || optind < argc) {
+        usage(stderr);
+        return 2;
+    }
+    snprintf(ctx_kv, sizeof ctx_kv, "ctx=%ld", n_ctx);
+    if (ai_cli_set(&cc, "perplexity", ctx_kv)) return 2;
+    ai_conf conf;
+    if (ai_cli_build_conf(&cc, "perplexity", &conf)) return 2;
+
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        fprintf(stderr, "autoinfer perplexity: cannot read '%s'\n", file);
+        return 1;
+    }
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)sz + 1);
+    size_t got = text ? fread(text, 1, (size_t)sz, f) : 0;
+    fclose(f);
+    if (!text || got != (size_t)sz) {
+        fprintf(stderr, "autoinfer perplexity: cannot read '%s'\n", file);
+        free(text);
+        return 1;
+    }
+    text[sz] = 0;
+
+    int rc = 1;
+    int32_t *tokens = NULL;
+    ai_pipeline *p = ai_cli_open("perplexity", model, &conf);
+    if (!p) goto done;
+    ai_error err;
+    int cap = (int)sz + 16;
+    tokens = malloc((size_t)cap * sizeof *tokens);
+    int n = tokens ? ai_tokenize(p, text, 1, 0, tokens, cap, &err) : -1;
+    if (n < 0) {
+        fprintf(stderr, "autoinfer perplexity: %s\n", tokens ? err.msg : "out of memory");
+        goto done;
+    }
+    ai_model_desc desc;
+    ai_pipeline_describe(p, &desc);
+    long n_chunks = n / n_ctx;
+    if (max_chunks > 0 && max_chunks < n_chunks) n_chunks = max_chunks;
+    if (n_chunks < 1) {
+        fprintf(stderr, "autoinfer perplexity: '%s' has %d tokens, fewer than one chunk of %ld\n",
+                file, n, n_ctx);
+        goto done;
+    }
+    double nll = 0;
+    int count = 0;
+    fprintf(stderr, "perplexity: %d tokens, %ld chunks of %ld\n", n, n_chunks, n_ctx);
+    for (long ch = 0; ch < n_chunks; ch++) {
+        int32_t *chunk = tokens + ch * n_ctx;
+        int32_t saved = chunk[0];
+        if (desc.bos >= 0) chunk[0] = desc.bos;
+        ppl_acc acc = {.tokens = chunk, .first = (int)(n_ctx / 2)};
+        int r = ai_score(p, chunk, (int)n_ctx, on_logits, &acc, &err);
+        chunk[0] = saved;
+        if (r < 0) {
+            fprintf(stderr, "autoinfer perplexity: %s\n", err.msg);
+            goto done;
+        }
+        nll += acc.nll;
+        count += acc.count;
+        printf("[%ld]%.4f ", ch + 1, exp(nll / count));
+        fflush(stdout);
+    }
+    printf("\nPPL = %.4f over %d scored tokens\n", exp(nll / count), count);
+    rc = 0;
+done:
+    ai_pipeline_close(p);
+    free(tokens);
+    free(text);
+    return rc;
 }

@@ -1,0 +1,39 @@
+/* cliutil.c — see cliutil.h. */
+#include "cliutil.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+int ai_cli_set(ai_cli_conf *c, const char *cmd, const char *kv) {
+    if (c->n_sets >= AI_CLI_MAX_SETS) {
+        fprintf(stderr, "autoinfer %s: too many settings (at most %d)\n", cmd, AI_CLI_MAX_SETS);
+        return -1;
+    }
+    c->sets[c->n_sets++] = kv;
+    return 0;
+}
+
+int ai_cli_build_conf(const ai_cli_conf *c, const char *cmd, ai_conf *out) {
+    ai_error err;
+    ai_conf_defaults(out);
+    const char *path = c->conf_path;
+    if (!path && access("pipeline.conf", R_OK) == 0) path = "pipeline.conf";
+    if (path && ai_conf_load(out, path, &err)) {
+        fprintf(stderr, "autoinfer %s: %s\n", cmd, err.msg);
+        return -1;
+    }
+    for (int i = 0; i < c->n_sets; i++) {
+        if (ai_conf_set(out, c->sets[i], &err)) {
+            fprintf(stderr, "autoinfer %s: %s\n", cmd, err.msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+ai_pipeline *ai_cli_open(const char *cmd, const char *model, const ai_conf *conf) {
+    ai_error err;
+    ai_pipeline *p = ai_pipeline_open(model, conf, &err);
+    if (!p) fprintf(stderr, "autoinfer %s: %s\n", cmd, err.msg);
+    return p;
+}
