@@ -21,6 +21,15 @@ bool ai_tokenizer_add_bos(const ai_tokenizer *t); /* model wants BOS */
 bool ai_tokenizer_is_eog(const ai_tokenizer *t, int32_t tok);
 const char *ai_tokenizer_kind(const ai_tokenizer *t); /* "bpe" / "spm" */
 const char *ai_tokenizer_pre(const ai_tokenizer *t);  /* pre-tokenizer name */
+/* Longest decoded piece of any token, in bytes. */
+int ai_tokenizer_max_piece(const ai_tokenizer *t);
+/* The token's text as stored in the GGUF (NUL-terminated), NULL if out of
+ * range. */
+const char *ai_tokenizer_text(const ai_tokenizer *t, int32_t tok);
+/* Id of the token whose text is exactly `text`, or -1. */
+int ai_tokenizer_find(const ai_tokenizer *t, const char *text);
+/* True for control and unknown tokens (not printed when decoding). */
+bool ai_tokenizer_is_control(const ai_tokenizer *t, int32_t tok);
 
 /* Encode. Returns the token count (may exceed cap; only cap written), -1 on
  * error. add_bos honours the model's BOS. parse_special: text such as
@@ -43,13 +52,22 @@ typedef struct ai_detok {
     bool first;       /* SPM: drop the leading space of the first piece */
 } ai_detok;
 void ai_detok_init(ai_detok *d);
-/* Appends printable bytes for `tok` to out (cap bytes); returns count. */
+/* Appends printable bytes for `tok` to out (cap bytes); returns the count,
+ * or -1 (state unchanged) when cap is too small: 3 * (max_piece + 4) bytes
+ * always suffice. Complete valid characters pass through; an invalid
+ * sequence becomes U+FFFD as soon as it is provably invalid. Control tokens
+ * print nothing. With `first` set (ai_detok_init does), an SPM tokenizer
+ * drops the leading space of the first token's piece, like
+ * ai_tokenizer_decode; clear it to keep that space. */
 int ai_detok_push(ai_detok *d, const ai_tokenizer *t, int32_t tok,
                   char *out, int cap);
-/* Flush what is left at the end of a stream (invalid bytes → U+FFFD). */
+/* Flush what is left at the end of a stream: an incomplete character
+ * becomes one U+FFFD (3 bytes; cap must be >= 3). Returns the count. */
 int ai_detok_flush(ai_detok *d, char *out, int cap);
 
-/* Decode a whole sequence (no special tokens) into out; returns length. */
+/* Decode a whole sequence (control tokens print nothing; SPM drops the
+ * leading space of the first piece) into out: raw bytes, NUL-terminated when
+ * there is room. Returns the length (may exceed cap; only cap written). */
 int ai_tokenizer_decode(const ai_tokenizer *t, const int32_t *toks, int n,
                         char *out, int cap);
 

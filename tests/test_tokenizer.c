@@ -1,0 +1,427 @@
+/* test_tokenizer.c — the tokenizer against llama.cpp's test vectors, the
+ * default model against fixtures from llama.cpp (tools/fixtures_tokenizer.py),
+ * streaming detokenization, special tokens and load errors. */
+#include "testutil.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gguf.h"
+#include "tokenizer.h"
+
+#define TOKDIR AI_SOURCE_DIR "/tests/data/tokenizer/"
+#define FIXTURE AI_SOURCE_DIR "/tests/data/fixtures/smollm2_tokens.json"
+#define CORPUS AI_SOURCE_DIR "/tests/data/tokenizer_corpus.txt"
+
+static ai_tokenizer *load_vocab(const char *path, gguf_file **fout) {
+    ai_error err = {{0}};
+    gguf_file *f = gguf_open(path, &err);
+    if (!f) fail_msg("gguf_open %s: %s", path, err.msg);
+    ai_tokenizer *t = ai_tokenizer_load(f, &err);
+    if (!t) fail_msg("ai_tokenizer_load %s: %s", path, err.msg);
+    if (fout) *fout = f;
+    else gguf_close(f);
+    return t;
+}
+
+/* A strict UTF-8 validator (no overlongs, surrogates, > U+10FFFF). */
+static bool utf8_valid(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = p[i];
+        int len;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c < 0x80) { i++; continue; }
+        if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c >= 0xE0 && c <= 0xEF) { len = 3; if (c == 0xE0) lo = 0xA0; if (c == 0xED) hi = 0x9F; }
+        else if (c >= 0xF0 && c <= 0xF4) { len = 4; if (c == 0xF0) lo = 0x90; if (c == 0xF4) hi = 0x8F; }
+        else return false;
+        if (i + (size_t)len > n) return false;
+        for (int k = 1; k < len; k++) {
+            unsigned b = p[i + (size_t)k];
+            if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return false;
+        }
+        i += (size_t)len;
+    }
+    return true;
+}
+
+/* Streams toks through ai_detok_*; checks every chunk is valid UTF-8 and the
+ * concatenation equals ai_tokenizer_decode. Returns 0 when all good. */
+static int check_stream(const ai_tokenizer *t, const int32_t *toks, int n, const char *label) {
+    int cap = 3 * (ai_tokenizer_max_piece(t) + 4);
+    char *chunk = malloc((size_t)cap);
+    size_t all_cap = 64;
+    for (int i = 0; i < n; i++) all_cap += (size_t)ai_tokenizer_max_piece(t) * 3 + 8;
+    char *all = malloc(all_cap);
+    char *whole = malloc(all_cap);
+    size_t an = 0;
+    int bad = 0;
+    ai_detok d;
+    ai_detok_init(&d);
+    for (int i = 0; i <= n; i++) {
+        int k = i < n ? ai_detok_push(&d, t, toks[i], chunk, cap) : ai_detok_flush(&d, chunk, cap);
+        if (k < 0) { print_message("%s: detok_push returned %d\n", label, k); bad = 1; break; }
+        if (!utf8_valid(chunk, (size_t)k)) {
+            print_message("%s: chunk %d is not valid UTF-8\n", label, i);
+            bad = 1;
+        }
+        memcpy(all + an, chunk, (size_t)k);
+        an += (size_t)k;
+    }
+    int wn = ai_tokenizer_decode(t, toks, n, whole, (int)all_cap);
+    if (wn < 0 || (size_t)wn != an || memcmp(whole, all, an) != 0) {
+        print_message("%s: streamed (%zu bytes) != decoded (%d bytes)\n", label, an, wn);
+        bad = 1;
+    }
+    free(chunk); free(all); free(whole);
+    return bad;
+}
+
+static void print_ids(const char *what, const int32_t *ids, int n) {
+    print_message("  %s:", what);
+    for (int i = 0; i < n && i < 64; i++) print_message(" %d", ids[i]);
+    print_message("\n");
+}
+
+/* Parses "a b c" ids into out; returns the count. */
+static int parse_ids(const char *line, int32_t *out, int cap) {
+    int n = 0;
+    const char *p = line;
+    while (*p) {
+        char *e;
+        long v = strtol(p, &e, 10);
+        if (e == p) break;
+        if (n < cap) out[n] = (int32_t)v;
+        n++;
+        p = e;
+    }
+    return n;
+}
+
+/* Encodes text and compares with the expected ids; checks decode and
+ * streaming. Returns the number of failures (0/1). */
+static int check_case(const ai_tokenizer *t, const char *text, size_t len, const int32_t *want, int nwant,
+                      const char *label) {
+    ai_error err = {{0}};
+    int cap = (int)len * 4 + 16;
+    int32_t *got = malloc((size_t)cap * sizeof *got);
+    int n = ai_tokenizer_encode(t, text, len, false, false, got, cap, &err);
+    int bad = 0;
+    if (n < 0) {
+        print_message("%s: encode failed: %s\n", label, err.msg);
+        free(got);
+        return 1;
+    }
+    if (n != nwant || memcmp(got, want, (size_t)n * sizeof *got) != 0) {
+        print_message("%s: ids differ for \"%.*s\"\n", label, (int)(len > 80 ? 80 : len), text);
+        print_ids("want", want, nwant);
+        print_ids("got ", got, n);
+        bad = 1;
+    }
+    char *dec = malloc(len * 2 + 64);
+    int dn = ai_tokenizer_decode(t, want, nwant, dec, (int)len * 2 + 64);
+    if ((size_t)dn != len || memcmp(dec, text, len) != 0) {
+        print_message("%s: decode differs: \"%.*s\" vs \"%.*s\"\n", label, (int)(len > 80 ? 80 : len), text,
+                      dn > 80 ? 80 : dn, dec);
+        bad = 1;
+    }
+    bad |= check_stream(t, want, nwant, label);
+    free(dec);
+    free(got);
+    return bad;
+}
+
+/* Runs every case of a llama.cpp vocab test file. */
+static void run_vocab(const char *name) {
+    char path[400], inp[512], outp[512];
+    snprintf(path, sizeof path, TOKDIR "ggml-vocab-%s.gguf", name);
+    snprintf(inp, sizeof inp, "%s.inp", path);
+    snprintf(outp, sizeof outp, "%s.out", path);
+    size_t il, ol;
+    char *in = tu_read_file(inp, &il), *out = tu_read_file(outp, &ol);
+    assert_non_null(in);
+    assert_non_null(out);
+    ai_tokenizer *t = load_vocab(path, NULL);
+
+    const char *sep = "\n__ggml_vocab_test__\n";
+    char *p = in, *line = out;
+    int ncase = 0, nbad = 0;
+    int32_t want[1024];
+    for (;;) {
+        char *e = strstr(p, sep);
+        if (!e) break;
+        char *nl = strchr(line, '\n');
+        assert_non_null(nl);
+        *nl = 0;
+        int nw = parse_ids(line, want, 1024);
+        char label[64];
+        snprintf(label, sizeof label, "%s case %d", name, ncase);
+        nbad += check_case(t, p, (size_t)(e - p), want, nw, label);
+        ncase++;
+        p = e + strlen(sep);
+        line = nl + 1;
+    }
+    print_message("vocab %s: %d cases, %d mismatches\n", name, ncase, nbad);
+    assert_true(ncase >= 40);
+    assert_int_equal(nbad, 0);
+    ai_tokenizer_free(t);
+    free(in);
+    free(out);
+}
+
+static void test_vocab_starcoder(void **state) { (void)state; run_vocab("starcoder"); }
+static void test_vocab_gpt2(void **state) { (void)state; run_vocab("gpt-2"); }
+static void test_vocab_llama_spm(void **state) { (void)state; run_vocab("llama-spm"); }
+
+static void test_vocab_llama_bpe(void **state) {
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, TOKDIR "ggml-vocab-llama-bpe.gguf");
+    if (access(path, R_OK) == 0) { run_vocab("llama-bpe"); return; }
+    print_message("note: llama-bpe has test vectors but no vocab file (a Llama 3 vocab is too large to "
+                  "ship); its pre-tokenizer is checked only when a Llama 3.x GGUF is at %s\n", path);
+    skip();
+}
+
+/* Special tokens: parsed only when asked; user-defined text always. */
+static void test_special(void **state) {
+    (void)state;
+    ai_error err = {{0}};
+    int32_t ids[64];
+    ai_tokenizer *t = load_vocab(TOKDIR "ggml-vocab-starcoder.gguf", NULL);
+    const char *s = "<fim_prefix>def f():<fim_suffix>x";
+    int n = ai_tokenizer_encode(t, s, strlen(s), false, true, ids, 64, &err);
+    assert_true(n >= 4);
+    assert_int_equal(ids[0], ai_tokenizer_find(t, "<fim_prefix>"));
+    int has_suffix = 0;
+    for (int i = 0; i < n; i++) has_suffix |= ids[i] == ai_tokenizer_find(t, "<fim_suffix>");
+    assert_true(has_suffix);
+    n = ai_tokenizer_encode(t, s, strlen(s), false, false, ids, 64, &err);
+    for (int i = 0; i < n; i++) assert_false(ai_tokenizer_is_control(t, ids[i]));
+    /* decode drops control tokens; piece shows them only with special */
+    char buf[64];
+    assert_int_equal(ai_tokenizer_piece(t, ai_tokenizer_find(t, "<fim_prefix>"), false, buf, 64), 0);
+    assert_int_equal(ai_tokenizer_piece(t, ai_tokenizer_find(t, "<fim_prefix>"), true, buf, 64), 12);
+    assert_memory_equal(buf, "<fim_prefix>", 12);
+    /* the cap is honoured, the full length returned */
+    assert_int_equal(ai_tokenizer_piece(t, ai_tokenizer_find(t, "<fim_prefix>"), true, buf, 3), 12);
+    /* a cap smaller than the count writes only cap ids */
+    int32_t two[2] = {-7, -7};
+    n = ai_tokenizer_encode(t, "hello world, how are you", 24, false, false, two, 1, &err);
+    assert_true(n > 1);
+    assert_int_not_equal(two[0], -7);
+    assert_int_equal(two[1], -7);
+    ai_tokenizer_free(t);
+
+    /* SPM: BOS from metadata, the leading space goes after a special token */
+    t = load_vocab(TOKDIR "ggml-vocab-llama-spm.gguf", NULL);
+    assert_true(ai_tokenizer_add_bos(t));
+    assert_int_equal(ai_tokenizer_bos(t), 1);
+    assert_int_equal(ai_tokenizer_eos(t), 2);
+    assert_true(ai_tokenizer_is_eog(t, 2));
+    assert_string_equal(ai_tokenizer_kind(t), "spm");
+    int32_t a[64], b[64];
+    int na = ai_tokenizer_encode(t, "Hello world", 11, true, false, a, 64, &err);
+    assert_true(na >= 2);
+    assert_int_equal(a[0], 1);
+    int nb = ai_tokenizer_encode(t, "<s>Hello world", 14, false, true, b, 64, &err);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, (size_t)na * sizeof *a);
+    nb = ai_tokenizer_encode(t, "<s>Hello world", 14, false, false, b, 64, &err);
+    assert_true(nb > na); /* "<s>" as text */
+    /* decode of [BOS, ▁Hello ...] keeps the space, of [▁Hello ...] drops it */
+    char dec[64];
+    int dn = ai_tokenizer_decode(t, a, na, dec, 64);
+    assert_int_equal(dn, 12);
+    assert_string_equal(dec, " Hello world");
+    dn = ai_tokenizer_decode(t, a + 1, na - 1, dec, 64);
+    assert_string_equal(dec, "Hello world");
+    ai_tokenizer_free(t);
+}
+
+/* Split characters are held back; invalid bytes become U+FFFD. */
+static void test_detok_utf8(void **state) {
+    (void)state;
+    ai_tokenizer *t = load_vocab(TOKDIR "ggml-vocab-llama-spm.gguf", NULL);
+    char out[64];
+    ai_detok d;
+    int32_t e2 = ai_tokenizer_find(t, "<0xE2>"), x82 = ai_tokenizer_find(t, "<0x82>"),
+            xac = ai_tokenizer_find(t, "<0xAC>"), x28 = ai_tokenizer_find(t, "<0x28>"),
+            xff = ai_tokenizer_find(t, "<0xFF>");
+    assert_true(e2 >= 0 && x82 >= 0 && xac >= 0 && x28 >= 0 && xff >= 0);
+    /* € = E2 82 AC, one byte per token */
+    ai_detok_init(&d);
+    assert_int_equal(ai_detok_push(&d, t, e2, out, 64), 0);
+    assert_int_equal(ai_detok_push(&d, t, x82, out, 64), 0);
+    assert_int_equal(ai_detok_push(&d, t, xac, out, 64), 3);
+    assert_memory_equal(out, "\xE2\x82\xAC", 3);
+    assert_int_equal(ai_detok_flush(&d, out, 64), 0);
+    /* E2 then '(' : provably invalid at once */
+    ai_detok_init(&d);
+    assert_int_equal(ai_detok_push(&d, t, e2, out, 64), 0);
+    int n = ai_detok_push(&d, t, x28, out, 64);
+    assert_int_equal(n, 4);
+    assert_memory_equal(out, "\xEF\xBF\xBD(", 4);
+    /* FF is never valid */
+    assert_int_equal(ai_detok_push(&d, t, xff, out, 64), 3);
+    assert_memory_equal(out, "\xEF\xBF\xBD", 3);
+    /* an incomplete character at the end: one U+FFFD at flush */
+    assert_int_equal(ai_detok_push(&d, t, e2, out, 64), 0);
+    assert_int_equal(ai_detok_push(&d, t, x82, out, 64), 0);
+    assert_int_equal(ai_detok_flush(&d, out, 64), 3);
+    assert_memory_equal(out, "\xEF\xBF\xBD", 3);
+    /* too small a buffer: -1 and nothing lost */
+    ai_detok_init(&d);
+    d.first = false;
+    int32_t hello = ai_tokenizer_find(t, "\xE2\x96\x81Hello");
+    assert_true(hello >= 0);
+    assert_int_equal(ai_detok_push(&d, t, hello, out, 3), -1);
+    assert_int_equal(ai_detok_push(&d, t, hello, out, 64), 6);
+    assert_memory_equal(out, " Hello", 6);
+    ai_tokenizer_free(t);
+}
+
+/* ---- load errors ---------------------------------------------------------- */
+
+/* Copies every key of src except `drop`, and writes `pre` as the pre name
+ * when non-NULL; returns the path of the new file. */
+static void rewrite_vocab(const char *src, const char *drop, const char *pre, char *path, size_t cap) {
+    ai_error err = {{0}};
+    gguf_file *f = gguf_open(src, &err);
+    assert_non_null(f);
+    gguf_writer *w = gguf_writer_new();
+    for (uint64_t i = 0; i < f->n_kv; i++) {
+        const gguf_kv *kv = &f->kvs[i];
+        char key[128];
+        snprintf(key, sizeof key, "%.*s", (int)kv->key.len, kv->key.ptr);
+        if (drop && !strcmp(key, drop)) continue;
+        if (pre && !strcmp(key, "tokenizer.ggml.pre")) continue;
+        gguf_writer_copy_kv(w, kv);
+    }
+    if (pre) gguf_writer_str(w, "tokenizer.ggml.pre", pre);
+    char dir[256];
+    tu_temp_dir(dir, sizeof dir);
+    snprintf(path, cap, "%s/vocab.gguf", dir);
+    if (gguf_writer_write(w, path, &err)) fail_msg("write %s: %s", path, err.msg);
+    gguf_writer_free(w);
+    gguf_close(f);
+}
+
+static void expect_load_error(const char *path, const char *s1, const char *s2) {
+    ai_error err = {{0}};
+    gguf_file *f = gguf_open(path, &err);
+    if (!f) fail_msg("gguf_open %s: %s", path, err.msg);
+    ai_tokenizer *t = ai_tokenizer_load(f, &err);
+    assert_null(t);
+    print_message("expected error: %s\n", err.msg);
+    assert_non_null(strstr(err.msg, s1));
+    if (s2) assert_non_null(strstr(err.msg, s2));
+    gguf_close(f);
+    unlink(path);
+}
+
+static void test_errors(void **state) {
+    (void)state;
+    char path[512];
+    rewrite_vocab(TOKDIR "ggml-vocab-starcoder.gguf", NULL, "no-such-pre", path, sizeof path);
+    expect_load_error(path, "no-such-pre", "known: ");
+    rewrite_vocab(TOKDIR "ggml-vocab-starcoder.gguf", "tokenizer.ggml.merges", NULL, path, sizeof path);
+    expect_load_error(path, "tokenizer.ggml.merges", NULL);
+    rewrite_vocab(TOKDIR "ggml-vocab-starcoder.gguf", "tokenizer.ggml.tokens", NULL, path, sizeof path);
+    expect_load_error(path, "tokenizer.ggml.tokens", NULL);
+    rewrite_vocab(TOKDIR "ggml-vocab-llama-spm.gguf", "tokenizer.ggml.scores", NULL, path, sizeof path);
+    expect_load_error(path, "tokenizer.ggml.scores", NULL);
+    rewrite_vocab(TOKDIR "ggml-vocab-llama-spm.gguf", "tokenizer.ggml.model", NULL, path, sizeof path);
+    expect_load_error(path, "tokenizer.ggml.model", NULL);
+}
+
+/* ---- the default model against llama.cpp ---------------------------------- */
+
+static void test_smollm2_fixtures(void **state) {
+    (void)state;
+    if (access(TU_MODEL, R_OK) != 0) {
+        print_message("note: %s is missing (run 'make model'); skipped\n", TU_MODEL);
+        skip();
+    }
+    size_t jl, cl;
+    char *js = tu_read_file(FIXTURE, &jl);
+    char *corpus = tu_read_file(CORPUS, &cl);
+    assert_non_null(js);
+    assert_non_null(corpus);
+    cJSON *root = cJSON_Parse(js);
+    assert_non_null(root);
+    gguf_file *f;
+    ai_tokenizer *t = load_vocab(TU_MODEL, &f);
+    assert_string_equal(ai_tokenizer_kind(t), "bpe");
+    assert_string_equal(ai_tokenizer_pre(t), "smollm");
+    assert_false(ai_tokenizer_add_bos(t));
+    assert_true(ai_tokenizer_is_eog(t, ai_tokenizer_find(t, "<|im_end|>")));
+
+    int ncase = 0, nbad = 0;
+    cJSON *cases = cJSON_GetObjectItem(root, "cases");
+    assert_true(cJSON_IsArray(cases));
+    cJSON *c;
+    cJSON_ArrayForEach(c, cases) {
+        const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(c, "text"));
+        assert_non_null(text);
+        for (int sp = 0; sp < 2; sp++) {
+            cJSON *ids = cJSON_GetObjectItem(c, sp ? "ids_special" : "ids");
+            if (!ids) continue;
+            int nw = cJSON_GetArraySize(ids);
+            int32_t *want = malloc((size_t)(nw + 1) * sizeof *want);
+            for (int i = 0; i < nw; i++) want[i] = (int32_t)cJSON_GetArrayItem(ids, i)->valueint;
+            size_t len = strlen(text);
+            int cap = (int)len * 4 + 16;
+            int32_t *got = malloc((size_t)cap * sizeof *got);
+            ai_error err = {{0}};
+            int n = ai_tokenizer_encode(t, text, len, false, sp, got, cap, &err);
+            char label[64];
+            snprintf(label, sizeof label, "smollm2 case %d%s", ncase, sp ? " (special)" : "");
+            if (n != nw || memcmp(got, want, (size_t)n * sizeof *got) != 0) {
+                print_message("%s: ids differ for \"%.*s\"\n", label, (int)(len > 80 ? 80 : len), text);
+                print_ids("want", want, nw);
+                print_ids("got ", got, n);
+                nbad++;
+            } else if (!sp) {
+                char *dec = malloc(len + 64);
+                int dn = ai_tokenizer_decode(t, got, n, dec, (int)len + 64);
+                if ((size_t)dn != len || memcmp(dec, text, len) != 0) {
+                    print_message("%s: decode differs\n", label);
+                    nbad++;
+                }
+                free(dec);
+                nbad += check_stream(t, got, n, label);
+            }
+            free(got);
+            free(want);
+        }
+        ncase++;
+    }
+    print_message("smollm2: %d cases against llama.cpp, %d mismatches\n", ncase, nbad);
+    assert_true(ncase >= 200);
+    assert_int_equal(nbad, 0);
+    cJSON_Delete(root);
+    ai_tokenizer_free(t);
+    gguf_close(f); /* the tokenizer does not need the file once loaded */
+    free(js);
+    free(corpus);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vocab_starcoder),
+        cmocka_unit_test(test_vocab_gpt2),
+        cmocka_unit_test(test_vocab_llama_spm),
+        cmocka_unit_test(test_vocab_llama_bpe),
+        cmocka_unit_test(test_special),
+        cmocka_unit_test(test_detok_utf8),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_smollm2_fixtures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
