@@ -31,8 +31,10 @@ typedef struct gguf_kv {
     union {
         uint64_t u64; int64_t i64; double f64; bool b; gguf_str str;
     } v;
-    /* arrays: element type, count, pointer to the first element in the map.
-       For string arrays, `strs` is an index built at open time. */
+    /* arrays: element type, count, pointer to the first element (in the
+       map, or an aligned copy when the map position is misaligned for the
+       element type, so it may always be cast and read). Bool elements are
+       0 or 1. For string arrays, `strs` is an index built at open time. */
     gguf_type arr_type;
     uint64_t arr_n;
     const void *arr_data;
@@ -97,7 +99,12 @@ const char *gguf_type_name(gguf_type t);
 /* ---- writer ------------------------------------------------------------ */
 /* Builds a GGUF v3 file in memory-order: add metadata, then tensors, then
  * write. Data is copied at gguf_writer_write time from the given pointers,
- * which must stay valid until then. */
+ * which must stay valid until then (NULL data writes zeros). Adding a key
+ * that is already there replaces its value in place. Alignment is 32, or
+ * general.alignment when set (u32, a power of two). A bad call (unknown
+ * type, size not matching the shape, duplicate tensor) is remembered and
+ * reported by gguf_writer_write, which writes path.tmp and renames it, so a
+ * failure never leaves a partial file at `path`. */
 typedef struct gguf_writer gguf_writer;
 gguf_writer *gguf_writer_new(void);
 void gguf_writer_free(gguf_writer *w);
