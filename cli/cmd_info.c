@@ -249,8 +249,8 @@ int ai_cmd_info(int argc, char **argv) {
         return 1;
     }
     char arch[64], name[160], b[32];
-    str_or(f, "general.architecture", arch, sizeof arch, NULL);
-    if (!gguf_find(f, "general.architecture")) snprintf(arch, sizeof arch, "(none)");
+    if (!str_or(f, "general.architecture", arch, sizeof arch, NULL))
+        snprintf(arch, sizeof arch, "(none)");
     double params = 0;
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         const gguf_tensor *t = &f->tensors[i];
