@@ -13,8 +13,7 @@
 #include "tokenizer.h"
 
 #define TOKDIR AI_SOURCE_DIR "/tests/data/tokenizer/"
-#define FIXTURE AI_SOURCE_DIR "/tests/data/fixtures/smollm2_tokens.json"
-#define CORPUS AI_SOURCE_DIR "/tests/data/tokenizer_corpus.txt"
+#define FIXDIR AI_SOURCE_DIR "/tests/data/fixtures/"
 
 static ai_tokenizer *load_vocab(const char *path, gguf_file **fout) {
     ai_error err = {{0}};
@@ -342,25 +341,24 @@ static void test_errors(void **state) {
 
 /* ---- the default model against llama.cpp ---------------------------------- */
 
-static void test_smollm2_fixtures(void **state) {
-    (void)state;
-    if (access(TU_MODEL, R_OK) != 0) {
-        print_message("note: %s is missing (run 'make model'); skipped\n", TU_MODEL);
+/* Every case of fixtures/NAME_tokens.json (from llama.cpp) against the model. */
+static void run_model_fixtures(const char *name, const char *model, const char *pre, const char *kind) {
+    if (access(model, R_OK) != 0) {
+        print_message("note: %s is missing (scripts/get-model.sh %s fetches it); skipped\n", model, name);
         skip();
     }
-    size_t jl, cl;
-    char *js = tu_read_file(FIXTURE, &jl);
-    char *corpus = tu_read_file(CORPUS, &cl);
+    char fix[512];
+    snprintf(fix, sizeof fix, FIXDIR "%s_tokens.json", name);
+    size_t jl;
+    char *js = tu_read_file(fix, &jl);
     assert_non_null(js);
-    assert_non_null(corpus);
     cJSON *root = cJSON_Parse(js);
     assert_non_null(root);
     gguf_file *f;
-    ai_tokenizer *t = load_vocab(TU_MODEL, &f);
-    assert_string_equal(ai_tokenizer_kind(t), "bpe");
-    assert_string_equal(ai_tokenizer_pre(t), "smollm");
-    assert_false(ai_tokenizer_add_bos(t));
-    assert_true(ai_tokenizer_is_eog(t, ai_tokenizer_find(t, "<|im_end|>")));
+    ai_tokenizer *t = load_vocab(model, &f);
+    gguf_close(f); /* the tokenizer does not need the file once loaded */
+    assert_string_equal(ai_tokenizer_kind(t), kind);
+    assert_string_equal(ai_tokenizer_pre(t), pre);
 
     int ncase = 0, nbad = 0;
     cJSON *cases = cJSON_GetObjectItem(root, "cases");
@@ -371,7 +369,7 @@ static void test_smollm2_fixtures(void **state) {
         assert_non_null(text);
         for (int sp = 0; sp < 2; sp++) {
             cJSON *ids = cJSON_GetObjectItem(c, sp ? "ids_special" : "ids");
-            if (!ids) continue;
+            if (!ids && sp) ids = cJSON_GetObjectItem(c, "ids"); /* same both ways */
             int nw = cJSON_GetArraySize(ids);
             int32_t *want = malloc((size_t)(nw + 1) * sizeof *want);
             for (int i = 0; i < nw; i++) want[i] = (int32_t)cJSON_GetArrayItem(ids, i)->valueint;
@@ -381,7 +379,7 @@ static void test_smollm2_fixtures(void **state) {
             ai_error err = {{0}};
             int n = ai_tokenizer_encode(t, text, len, false, sp, got, cap, &err);
             char label[64];
-            snprintf(label, sizeof label, "smollm2 case %d%s", ncase, sp ? " (special)" : "");
+            snprintf(label, sizeof label, "%s case %d%s", name, ncase, sp ? " (special)" : "");
             if (n != nw || memcmp(got, want, (size_t)n * sizeof *got) != 0) {
                 print_message("%s: ids differ for \"%.*s\"\n", label, (int)(len > 80 ? 80 : len), text);
                 print_ids("want", want, nw);
@@ -402,14 +400,36 @@ static void test_smollm2_fixtures(void **state) {
         }
         ncase++;
     }
-    print_message("smollm2: %d cases against llama.cpp, %d mismatches\n", ncase, nbad);
-    assert_true(ncase >= 200);
+    print_message("%s: %d cases against llama.cpp, %d mismatches\n", name, ncase, nbad);
+    assert_true(ncase >= 300);
     assert_int_equal(nbad, 0);
     cJSON_Delete(root);
     ai_tokenizer_free(t);
-    gguf_close(f); /* the tokenizer does not need the file once loaded */
     free(js);
-    free(corpus);
+}
+
+static void test_smollm2_fixtures(void **state) {
+    (void)state;
+    run_model_fixtures("smollm2", TU_MODEL, "smollm", "bpe");
+    /* metadata the generate loop relies on */
+    ai_tokenizer *t = load_vocab(TU_MODEL, NULL);
+    assert_false(ai_tokenizer_add_bos(t));
+    assert_int_equal(ai_tokenizer_eos(t), ai_tokenizer_find(t, "<|im_end|>"));
+    assert_int_equal(ai_tokenizer_eot(t), ai_tokenizer_find(t, "<|im_end|>"));
+    assert_true(ai_tokenizer_is_eog(t, ai_tokenizer_find(t, "<|im_end|>")));
+    assert_true(ai_tokenizer_is_eog(t, ai_tokenizer_find(t, "<|endoftext|>")));
+    assert_false(ai_tokenizer_is_eog(t, ai_tokenizer_find(t, "<|im_start|>")));
+    ai_tokenizer_free(t);
+}
+
+static void test_qwen2_fixtures(void **state) {
+    (void)state;
+    run_model_fixtures("qwen2", AI_SOURCE_DIR "/models/Qwen2.5-Coder-0.5B-Instruct-AWQ.Q4_K_M.gguf", "qwen2", "bpe");
+}
+
+static void test_gemma3_fixtures(void **state) {
+    (void)state;
+    run_model_fixtures("gemma3", AI_SOURCE_DIR "/models/gemma-3-270m-q4_k_m.gguf", "default", "spm");
 }
 
 int main(void) {
@@ -422,6 +442,8 @@ int main(void) {
         cmocka_unit_test(test_detok_utf8),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_smollm2_fixtures),
+        cmocka_unit_test(test_qwen2_fixtures),
+        cmocka_unit_test(test_gemma3_fixtures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

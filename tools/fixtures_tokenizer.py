@@ -5,16 +5,18 @@ The oracle is llama.cpp itself, through its Python bindings built from the
 `llama-cpp-python` source distribution (see tools/ for how .oracle/venv is made),
 and jinja2 rendering the models' real chat templates.
 
-    .oracle/venv/bin/python tools/fixtures_tokenizer.py [--model models/SmolLM2-135M-Instruct.Q4_1.gguf]
+    .oracle/venv/bin/python tools/fixtures_tokenizer.py
 
-writes
-    tests/data/fixtures/smollm2_tokens.json  token ids of the five benchmark prompts
+writes, for the default model and for each optional model present in models/
+(scripts/get-model.sh qwen2 / gemma3):
+    tests/data/fixtures/NAME_tokens.json  (NAME = smollm2, qwen2, gemma3) token ids of the five benchmark prompts
         (harness/prompts.tsv), of every line of tests/data/tokenizer_corpus.txt, of
         multi-line chunks of it and of a few texts with special tokens; each with
         special=False ("ids") and special=True ("ids_special"), never with BOS.
     tests/data/fixtures/chat_render.json     the rendered prompt (add_generation_prompt)
         for [system, user] and [user] with SmolLM2's own template (from the GGUF) and
-        the templates in tests/data/chat-templates.
+        the templates in tests/data/chat-templates, and with the optional models' own
+        templates when those models are present.
 """
 import argparse
 import json
@@ -75,7 +77,14 @@ def token_fixtures(model):
     }, llm.metadata.get("tokenizer.chat_template")
 
 
-def chat_fixtures(smollm2_template):
+MODELS = [  # name, file in models/, BOS text its template expects, family
+    ("smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "<|im_start|>", "chatml"),
+    ("qwen2", "Qwen2.5-Coder-0.5B-Instruct-AWQ.Q4_K_M.gguf", "<|endoftext|>", "chatml"),
+    ("gemma3", "gemma-3-270m-q4_k_m.gguf", "<bos>", "gemma"),
+]
+
+
+def chat_fixtures(gguf_templates):
     import jinja2
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -91,7 +100,7 @@ def chat_fixtures(smollm2_template):
     env.globals["raise_exception"] = raise_exception
 
     tdir = os.path.join(ROOT, "tests", "data", "chat-templates")
-    templates = [("smollm2 (GGUF)", None, smollm2_template, "<|im_start|>", "chatml")]
+    templates = [(f"{name} (GGUF)", f"gguf:{name}", text, bos, fam) for name, text, bos, fam in gguf_templates]
     for name, bos, fam in [("Qwen-Qwen2.5-7B-Instruct.jinja", "", "chatml"),
                            ("meta-llama-Llama-3.2-3B-Instruct.jinja", "<|begin_of_text|>", "llama3"),
                            ("google-gemma-2-2b-it.jinja", "<bos>", "gemma")]:
@@ -111,7 +120,7 @@ def chat_fixtures(smollm2_template):
                 if system is not None:
                     msgs.append({"role": "system", "content": system})
                 msgs.append({"role": "user", "content": user})
-                if fam == "gemma" and system is not None:
+                if fam == "gemma" and system is not None and "System role not supported" in ttext:
                     # Gemma has no system role: the system text goes in front of the
                     # first user turn (as Gemma 3's template and llama.cpp do).
                     msgs = [{"role": "user", "content": system + "\n\n" + user}]
@@ -125,23 +134,35 @@ def chat_fixtures(smollm2_template):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default=os.path.join(ROOT, "models", "SmolLM2-135M-Instruct.Q4_1.gguf"))
+    ap.add_argument("--models", default=os.path.join(ROOT, "models"), help="folder with the GGUFs")
     a = ap.parse_args()
     os.makedirs(FIX, exist_ok=True)
-    tok, tmpl = token_fixtures(a.model)
-    if not tmpl:
-        sys.exit(f"{a.model}: no tokenizer.chat_template")
-    with open(os.path.join(FIX, "smollm2_tokens.json"), "w", encoding="utf-8") as f:
-        # one case per line keeps diffs readable
-        f.write('{"model": %s, "reference": %s, "notes": %s, "cases": [\n' % (
-            json.dumps(tok["model"]), json.dumps(tok["reference"]), json.dumps(tok["notes"])))
-        f.write(",\n".join(json.dumps(c, ensure_ascii=False) for c in tok["cases"]))
-        f.write("\n]}\n")
-    chat = chat_fixtures(tmpl)
+    gguf_templates = []
+    n_tok = 0
+    for name, file, bos, fam in MODELS:
+        path = os.path.join(a.models, file)
+        if not os.path.exists(path):
+            if name == "smollm2":
+                sys.exit(f"{path} is missing: run 'make model' first")
+            print(f"{path} not present: no {name} fixtures (scripts/get-model.sh {name} fetches it)")
+            continue
+        tok, tmpl = token_fixtures(path)
+        if tmpl:
+            gguf_templates.append((name, tmpl, bos, fam))
+        else:
+            print(f"{path}: no tokenizer.chat_template (no chat fixture from it)")
+        with open(os.path.join(FIX, f"{name}_tokens.json"), "w", encoding="utf-8") as f:
+            # one case per line keeps diffs readable
+            f.write('{"model": %s, "reference": %s, "notes": %s, "cases": [\n' % (
+                json.dumps(tok["model"]), json.dumps(tok["reference"]), json.dumps(tok["notes"])))
+            f.write(",\n".join(json.dumps(c, ensure_ascii=False) for c in tok["cases"]))
+            f.write("\n]}\n")
+        n_tok += len(tok["cases"])
+    chat = chat_fixtures(gguf_templates)
     with open(os.path.join(FIX, "chat_render.json"), "w", encoding="utf-8") as f:
         json.dump(chat, f, ensure_ascii=False, indent=1)
         f.write("\n")
-    print(f"{len(tok['cases'])} tokenizer cases, {len(chat['cases'])} chat cases written to {FIX}")
+    print(f"{n_tok} tokenizer cases, {len(chat['cases'])} chat cases written to {FIX}")
 
 
 if __name__ == "__main__":
