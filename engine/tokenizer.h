@@ -78,10 +78,40 @@ typedef enum { AI_CHAT_NONE = 0, AI_CHAT_CHATML, AI_CHAT_LLAMA3,
 /* Recognise the family of a Jinja template text; AI_CHAT_NONE if unknown. */
 ai_chat_family ai_chat_detect(const char *tmpl);
 const char *ai_chat_family_name(ai_chat_family f);
-/* Render system (may be NULL) + user, ending with the assistant header, the
- * way the template does (including BOS text where the template emits it).
+/* A recognised template plus what rendering needs from its text. */
+typedef struct ai_chat_template {
+    ai_chat_family family;
+    bool has_default_system;   /* ChatML: the system turn written when the */
+    char default_system[1024]; /*   caller gives none (SmolLM2, Qwen2.5) */
+    bool date_header;          /* Llama 3.1+: "Cutting Knowledge Date" lines */
+    char knowledge_date[64];   /*   "December 2023" */
+    char today_date[64];       /*   the template's fallback date_string */
+    bool gemma_trim_all;       /* Gemma 2: trim(system + "\n\n" + user);
+                                  Gemma 3: system + "\n\n" + trim(user) */
+} ai_chat_template;
+
+/* Recognise `tmpl` (may be NULL) and read its details. An unknown or missing
+ * template is an error whose message names the way out (a raw prompt). */
+int ai_chat_parse(const char *tmpl, ai_chat_template *out, ai_error *err);
+
+/* Render system (may be NULL: the template's default, if any) + user, ending
+ * with the assistant header, the way the template does (including BOS text
+ * where the template emits it: Llama 3 "<|begin_of_text|>", Gemma "<bos>";
+ * tokenize such text with parse_special and without adding another BOS).
  * Returns the length, or -1 (message in err) when it does not fit. */
+int ai_chat_template_render(const ai_chat_template *ct, const char *system,
+                            const char *user, char *out, size_t cap,
+                            ai_error *err);
+
+/* Same from the family alone: no default system prompt, Llama 3.1+ date lines
+ * with the stock dates, Gemma 3 folding. Prefer ai_chat_parse + _render. */
 int ai_chat_render(ai_chat_family f, const char *system, const char *user,
                    char *out, size_t cap, ai_error *err);
+
+/* The one wording for "no usable template": the hint alone, and a full
+ * error ("WHERE: chat template is missing or not recognised (known: ...);
+ * pass a raw prompt instead (leave out --chat)"); where may be NULL. */
+const char *ai_chat_raw_hint(void);
+int ai_chat_unknown_error(ai_error *err, const char *where);
 
 #endif
