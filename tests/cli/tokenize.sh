@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# autoinfer tokenize: ids and pieces on the real model and a shipped vocab;
+# one clear line and the right exit status for bad input.
+# Usage: tests/cli/tokenize.sh path/to/autoinfer
+set -uo pipefail
+BIN="${1:?usage: tokenize.sh AUTOINFER_BINARY}"
+cd "$(dirname "$0")/../.."
+MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
+SPM=tests/data/tokenizer/ggml-vocab-llama-spm.gguf
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+
+# expect_exit NAME RC WANT CMD...: CMD exits RC, stderr has WANT, stdout is empty.
+expect_exit() {
+  local name="$1" want_rc="$2" want="$3"; shift 3
+  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  if [ $rc -eq "$want_rc" ] && [ ! -s "$tmp/out" ] && grep -qF -- "$want" "$tmp/err"; then
+    ok "$name: $(head -1 "$tmp/err")"
+  else
+    bad "$name: rc=$rc stderr='$(cat "$tmp/err")' (want rc $want_rc and '$want')"
+  fi
+}
+
+# expect_out NAME WANT CMD...: CMD exits 0 and prints exactly WANT.
+expect_out() {
+  local name="$1" want="$2"; shift 2
+  local out; out=$("$@" 2>&1); local rc=$?
+  if [ $rc -eq 0 ] && [ "$out" = "$want" ]; then ok "$name"; else bad "$name: rc=$rc got '$out' want '$want'"; fi
+}
+
+# SentencePiece vocab shipped with the tests: BOS from metadata, leading space
+expect_out "spm ids" "1 15043 3186" "$BIN" tokenize --ids-only "$SPM" "Hello world"
+expect_out "spm --no-bos" "15043 3186" "$BIN" tokenize --ids-only --no-bos "$SPM" "Hello world"
+expect_out "spm special" "1 15043" "$BIN" tokenize --ids-only --no-bos "$SPM" "<s>Hello"
+out=$("$BIN" tokenize "$SPM" "Hello world")
+grep -qF "  15043  ' Hello'" <<<"$out" && grep -qF "3 tokens (spm" <<<"$out" && ok "spm pieces" || bad "spm pieces: $out"
+
+if [ -f "$MODEL" ]; then
+  expect_out "smollm2 ids" "19556 905" "$BIN" tokenize --ids-only "$MODEL" "Hello world"
+  expect_out "smollm2 special" "2" "$BIN" tokenize --ids-only "$MODEL" "<|im_end|>"
+  expect_out "smollm2 --no-special" "44 108 306 79 486 108 46" "$BIN" tokenize --ids-only --no-special "$MODEL" "<|im_end|>"
+  expect_out "stdin" "19556 905" bash -c "printf 'Hello world' | '$BIN' tokenize --ids-only '$MODEL' -"
+  out=$("$BIN" tokenize "$MODEL" $'a\tb\n\xc3')
+  grep -qF "'\\t'" <<<"$out" && grep -qF "'\\xc3'" <<<"$out" && ok "escaped pieces" || bad "escaped pieces: $out"
+else
+  echo "skip: $MODEL missing (make model)"
+fi
+
+expect_exit "no arguments" 2 "expected MODEL and TEXT" "$BIN" tokenize
+expect_exit "one argument" 2 "expected MODEL and TEXT" "$BIN" tokenize "$SPM"
+expect_exit "unknown option" 2 "usage:" "$BIN" tokenize --bogus "$SPM" x
+expect_exit "missing file" 1 "cannot open" "$BIN" tokenize "$tmp/nope.gguf" x
+printf 'not a gguf file at all' >"$tmp/bad.gguf"
+expect_exit "not a GGUF" 1 "bad.gguf" "$BIN" tokenize "$tmp/bad.gguf" x
+
+[ $fails -eq 0 ] && echo "all ok" || echo "$fails failure(s)"
+exit $((fails > 0))
