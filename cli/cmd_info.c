@@ -210,14 +210,19 @@ static void print_chat(const gguf_file *f) {
     }
     memcpy(tmpl, kv->v.str.ptr, kv->v.str.len);
     tmpl[kv->v.str.len] = 0;
-    /* engine/chat.c (ai_chat_detect) is not in the tree yet: show the
-     * template's start so the family can be told by eye. */
-    char head[64];
-    size_t n = 0;
-    for (const char *p = tmpl; *p && n < 60; p++) head[n++] = (*p == '\n' || *p == '\r') ? ' ' : *p;
-    head[n] = 0;
-    printf("chat template:     %" PRIu64 " bytes: %s%s\n", kv->v.str.len, head,
-           kv->v.str.len > 60 ? "..." : "");
+    ai_chat_family fam = ai_chat_detect(tmpl);
+    if (fam != AI_CHAT_NONE) {
+        printf("chat template:     %s\n", ai_chat_family_name(fam));
+    } else {
+        /* Unknown family: show its start so it can be told by eye. */
+        char head[64];
+        size_t n = 0;
+        for (const char *p = tmpl; *p && n < 60; p++)
+            head[n++] = (*p == '\n' || *p == '\r') ? ' ' : *p;
+        head[n] = 0;
+        printf("chat template:     unrecognised (%" PRIu64 " bytes: %s%s)\n", kv->v.str.len,
+               head, kv->v.str.len > 60 ? "..." : "");
+    }
     free(tmpl);
 }
 

@@ -31,7 +31,7 @@ if [ -f "$MODEL" ]; then
               "block_count                        30" "embedding_length                   576" \
               "attention.head_count_kv            3" "rope.freq_base                     100000" \
               "q4_1     210 tensors" "tokenizer:         gpt2, pre-tokenizer smollm" \
-              "vocabulary:        49152 tokens" "bos 1 '<|im_start|>'" "chat template:"; do
+              "vocabulary:        49152 tokens" "bos 1 '<|im_start|>'" "chat template:     chatml"; do
     grep -qF -- "$want" <<<"$out" && ok "shows '$want'" || bad "missing '$want'"
   done
   out=$("$BIN" info --tensors "$MODEL" 2>&1)
