@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# autoinfer quantize: the real model requantized to q8_0 and q4_k_m (checked
+# through `autoinfer info`), and one clear line + the right exit status for
+# each bad input. Usage: tests/cli/quantize.sh path/to/autoinfer
+set -uo pipefail
+BIN="${1:?usage: quantize.sh AUTOINFER_BINARY}"
+cd "$(dirname "$0")/../.."
+MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+
+# expect_error NAME RC WANT CMD...: CMD exits RC, its first stderr line
+# contains WANT, and it wrote nothing to stdout.
+expect_error() {
+  local name="$1" want_rc="$2" want="$3"; shift 3
+  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  if [ $rc -eq "$want_rc" ] && [ ! -s "$tmp/out" ] && head -1 "$tmp/err" | grep -qF -- "$want"; then
+    ok "$name: $(head -1 "$tmp/err")"
+  else
+    bad "$name: rc=$rc stderr='$(cat "$tmp/err")' stdout='$(cat "$tmp/out")' (want rc $want_rc, '$want')"
+  fi
+}
+
+if [ -f "$MODEL" ]; then
+  out=$("$BIN" quantize "$MODEL" "$tmp/q8.gguf" q8_0 2>&1); rc=$?
+  [ $rc -eq 0 ] && ok "quantize to q8_0 exits 0" || bad "quantize q8_0 exit $rc: $out"
+  grep -qF "210 tensors converted" <<<"$out" && ok "summary: 210 tensors converted" || bad "summary: $out"
+  grep -qE "92\.1 MiB -> 136\.4 MiB" <<<"$out" && ok "summary sizes" || bad "summary sizes: $out"
+  [ ! -e "$tmp/q8.gguf.tmp" ] && ok "no temporary file left" || bad "q8.gguf.tmp left behind"
+  info=$("$BIN" info "$tmp/q8.gguf" 2>&1); rc=$?
+  [ $rc -eq 0 ] && ok "info on the result exits 0" || bad "info exit $rc: $info"
+  for want in "file type:         7 (mostly q8_0)" "q8_0     211 tensors" "f32       61 tensors" \
+              "architecture:      llama" "vocabulary:        49152 tokens" "parameters:        134.5M" \
+              "chat template:"; do
+    grep -qF -- "$want" <<<"$info" && ok "q8_0 info shows '$want'" || bad "q8_0 info lacks '$want'"
+  done
+
+  out=$("$BIN" quantize "$MODEL" "$tmp/km.gguf" q4_k_m 2>&1); rc=$?
+  [ $rc -eq 0 ] && ok "quantize to q4_k_m exits 0" || bad "quantize q4_k_m exit $rc"
+  # rows of 576 cannot hold 256-blocks: those matrices fall back, each reported
+  grep -qF "fallback: blk.0.attn_q.weight (row 576 not a multiple of 256): q4_k -> q5_0" <<<"$out" \
+    && ok "q4_k fallback reported" || bad "no q4_k fallback line"
+  grep -qF "fallback: blk.0.attn_v.weight (row 576 not a multiple of 256): q6_k -> q8_0" <<<"$out" \
+    && ok "q6_k fallback reported" || bad "no q6_k fallback line"
+  info=$("$BIN" info "$tmp/km.gguf" 2>&1)
+  for want in "file type:         15" "q6_k      30 tensors" "q5_0     150 tensors" "q8_0      31 tensors"; do
+    grep -qF -- "$want" <<<"$info" && ok "q4_k_m info shows '$want'" || bad "q4_k_m info lacks '$want'"
+  done
+
+  expect_error "OUT unwritable" 1 "$tmp/no/such/dir/out.gguf.tmp: cannot create" \
+    "$BIN" quantize "$MODEL" "$tmp/no/such/dir/out.gguf" q8_0
+else
+  echo "skip: $MODEL not present (make model)"
+fi
+
+expect_error "unknown type" 1 "unknown type 'q3_k' (known: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, q4_k_m)" \
+  "$BIN" quantize "$tmp/in.gguf" "$tmp/out.gguf" q3_k
+expect_error "IN missing" 1 "$tmp/in.gguf: cannot open" "$BIN" quantize "$tmp/in.gguf" "$tmp/out.gguf" q8_0
+printf 'not a model' >"$tmp/text.gguf"
+expect_error "IN not GGUF" 1 "bad magic" "$BIN" quantize "$tmp/text.gguf" "$tmp/out.gguf" q8_0
+[ ! -e "$tmp/out.gguf" ] && ok "no output after a failure" || bad "output written after a failure"
+expect_error "too few arguments" 2 "expected IN OUT TYPE" "$BIN" quantize "$tmp/in.gguf" q8_0
+expect_error "bad option" 2 "unrecognized option" "$BIN" quantize --bogus a b q8_0
+"$BIN" quantize --help >"$tmp/out" 2>&1 && grep -qF "usage: autoinfer quantize" "$tmp/out" \
+  && ok "--help" || bad "--help"
+
+[ $fails -eq 0 ] && echo "all ok" || echo "$fails failed"
+exit $((fails > 0))
