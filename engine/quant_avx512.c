@@ -82,22 +82,43 @@ AVX512 static float dot_q4_0(const void *row, const void *xq, int64_t n) {
     return s;
 }
 
+/* Q4_1, four blocks per iteration: the (d, m) and (d, s) fp16 pairs of four
+ * blocks are converted in one vcvtph2ps; even lanes give the four scales
+ * d*dy, odd lanes the four m*s terms (accumulated as a vector). */
+AVX512 static inline __m128i pairs4(const void *base, size_t stride) {
+    const uint8_t *p = base;
+    uint32_t a, b, c, d;
+    memcpy(&a, p, 4);
+    memcpy(&b, p + stride, 4);
+    memcpy(&c, p + 2 * stride, 4);
+    memcpy(&d, p + 3 * stride, 4);
+    return _mm_setr_epi32((int)a, (int)b, (int)c, (int)d);
+}
+
 AVX512 static float dot_q4_1(const void *row, const void *xq, int64_t n) {
     const blk_q4_1 *x = row;
     const blk_q8_1 *y = xq;
     const int64_t nb = n / QK;
     __m512 acc = _mm512_setzero_ps();
-    float summ = 0.0f;
+    __m256 accm = _mm256_setzero_ps();
+    const __m512i lo_idx = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i hi_idx = _mm512_set_epi32(6, 6, 6, 6, 6, 6, 6, 6, 4, 4, 4, 4, 4, 4, 4, 4);
     int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        __m512i qx = nibbles64(x[b].qs, x[b + 1].qs);
-        __m512i qy = load2x32(y[b].qs, y[b + 1].qs);
-        __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qx, qy);
-        __m512 d = pair_ps(h2f(x[b].d) * h2f(y[b].d), h2f(x[b + 1].d) * h2f(y[b + 1].d));
-        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);
-        summ += h2f(x[b].m) * h2f(y[b].s) + h2f(x[b + 1].m) * h2f(y[b + 1].s);
+    for (; b + 4 <= nb; b += 4) {
+        __m256 prod = _mm256_mul_ps(_mm256_cvtph_ps(pairs4(&x[b], sizeof *x)),
+                                    _mm256_cvtph_ps(pairs4(&y[b], sizeof *y)));
+        accm = _mm256_add_ps(accm, prod);
+        __m512 pz = _mm512_castps256_ps512(prod);
+        __m512i p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles64(x[b].qs, x[b + 1].qs),
+                                         load2x32(y[b].qs, y[b + 1].qs));
+        __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles64(x[b + 2].qs, x[b + 3].qs),
+                                         load2x32(y[b + 2].qs, y[b + 3].qs));
+        acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(lo_idx, pz), _mm512_cvtepi32_ps(p0), acc);
+        acc = _mm512_fmadd_ps(_mm512_permutexvar_ps(hi_idx, pz), _mm512_cvtepi32_ps(p1), acc);
     }
-    float s = _mm512_reduce_add_ps(acc) + summ;
+    /* odd lanes of accm hold the m*s sums */
+    __m256 odd = _mm256_and_ps(accm, _mm256_castsi256_ps(_mm256_setr_epi32(0, -1, 0, -1, 0, -1, 0, -1)));
+    float s = _mm512_reduce_add_ps(acc) + hsum256(odd);
     for (; b < nb; b++) {
         __m256i qy = _mm256_loadu_si256((const __m256i *)y[b].qs);
         __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), nibbles32(x[b].qs), qy);
