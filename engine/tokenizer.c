@@ -12,6 +12,10 @@
  *        merged highest score first, and anything that is not a token falls
  *        back to <0xNN> byte tokens.
  *
+ * Invalid UTF-8 is handled as the reference (llama.cpp) does: BPE sees each
+ * byte that does not start a sequence as U+FFFD; SPM falls back to byte
+ * tokens, so its round trip is exact.
+ *
  * Before either, special tokens are cut out of the text: user-defined ones
  * always, control ones only when parse_special is set; longer tokens first.
  *
@@ -822,7 +826,35 @@ static int re_split(const pcre2_code *re, pcre2_match_data *md, const char *text
     return 0;
 }
 
-static int bpe_encode(const ai_tokenizer *t, const char *text, span frag, ivec *out, ai_error *err) {
+/* The text as the reference BPE tokenizer sees it: decoded to code points
+ * leniently (the shape of the lead byte decides the length; overlong forms
+ * are accepted) and re-encoded, with U+FFFD for each byte that does not start
+ * a sequence. Valid UTF-8 comes out unchanged. o needs 3 * n bytes. */
+static size_t bpe_clean_utf8(const uint8_t *s, size_t n, char *o) {
+    size_t i = 0, k = 0;
+#define CONT(j) (i + (j) < n && (s[i + (j)] & 0xC0) == 0x80)
+    while (i < n) {
+        uint8_t b = s[i];
+        uint32_t cp = 0xFFFD;
+        int l = 1;
+        if (b < 0x80) cp = b;
+        else if ((b & 0xE0) == 0xC0 && CONT(1)) { cp = ((uint32_t)(b & 0x1F) << 6) | (s[i + 1] & 0x3F); l = 2; }
+        else if ((b & 0xF0) == 0xE0 && CONT(1) && CONT(2)) {
+            cp = ((uint32_t)(b & 0x0F) << 12) | ((uint32_t)(s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F);
+            l = 3;
+        } else if ((b & 0xF8) == 0xF0 && CONT(1) && CONT(2) && CONT(3)) {
+            cp = ((uint32_t)(b & 0x07) << 18) | ((uint32_t)(s[i + 1] & 0x3F) << 12) |
+                 ((uint32_t)(s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
+            l = 4;
+        }
+#undef CONT
+        k += (size_t)utf8_put(cp, o + k);
+        i += (size_t)l;
+    }
+    return k;
+}
+
+static int bpe_encode(const ai_tokenizer *t, const char *text0, span frag0, ivec *out, ai_error *err) {
     svec a = {0}, b = {0};
     symbuf sb = {0};
     heap h = {0};
@@ -830,8 +862,10 @@ static int bpe_encode(const ai_tokenizer *t, const char *text, span frag, ivec *
     size_t wcap = 0;
     int rc = -1;
     pcre2_match_data *md = pcre2_match_data_create(4, NULL);
-    if (!md) { ai_error_set(err, "out of memory"); goto done; }
-    sv_push(&a, frag.off, frag.len, -1);
+    char *text = malloc(frag0.len * 3 + 1);
+    if (!md || !text) { ai_error_set(err, "out of memory"); goto done; }
+    size_t tlen = bpe_clean_utf8((const uint8_t *)text0 + frag0.off, frag0.len, text);
+    sv_push(&a, 0, tlen, -1);
     for (int r = 0; r < t->n_re; r++) {
         b.n = 0;
         for (size_t i = 0; i < a.n; i++)
@@ -855,7 +889,7 @@ static int bpe_encode(const ai_tokenizer *t, const char *text, span frag, ivec *
     rc = 0;
 done:
     if (md) pcre2_match_data_free(md);
-    free(a.v); free(b.v); free(sb.v); free(h.v); free(wbuf);
+    free(a.v); free(b.v); free(sb.v); free(h.v); free(wbuf); free(text);
     return rc;
 }
 

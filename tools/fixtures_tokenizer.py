@@ -11,7 +11,8 @@ writes, for the default model and for each optional model present in models/
 (scripts/get-model.sh qwen2 / gemma3):
     tests/data/fixtures/NAME_tokens.json  (NAME = smollm2, qwen2, gemma3) token ids of the five benchmark prompts
         (harness/prompts.tsv), of every line of tests/data/tokenizer_corpus.txt, of
-        multi-line chunks of it and of a few texts with special tokens; each with
+        multi-line chunks of it, of a few texts with special tokens and of byte
+        strings that are not valid UTF-8 ("hex"); each with
         special=False ("ids") and special=True ("ids_special"), never with BOS.
     tests/data/fixtures/chat_render.json     the rendered prompt (add_generation_prompt)
         for [system, user] and [user] with SmolLM2's own template (from the GGUF) and
@@ -55,8 +56,24 @@ def token_fixtures(model):
         texts.append(("chunk", "\n".join(lines[i:i + 16]) + "\n"))
     texts += [("special", s) for s in SPECIAL_TEXTS]
 
+    # byte strings that are not valid UTF-8 (stored as hex): how broken input is
+    # handled must match too
+    state = 2024
+    for i in range(40):
+        n = 1 + (i * 7) % 60
+        bs = bytearray()
+        for _ in range(n):
+            state = (state * 1103515245 + 12345) % 2**31
+            r = state >> 23
+            bs.append(0x20 + r % 95 if r < 64 else 0x20 if r < 80 else r)
+        texts.append(("bytes", bytes(bs)))
+
     cases = []
     for kind, text in texts:
+        if kind == "bytes":
+            cases.append({"kind": kind, "hex": text.hex(),
+                          "ids": llm.tokenize(text, add_bos=False, special=False)})
+            continue
         b = text.encode("utf-8")
         ids = llm.tokenize(b, add_bos=False, special=False)
         ids_sp = llm.tokenize(b, add_bos=False, special=True)
