@@ -399,6 +399,9 @@ static void expect_load_error(const char *path, const char *s1, const char *s2) 
     if (s2) assert_non_null(strstr(err.msg, s2));
     gguf_close(f);
     unlink(path);
+    char *slash = strrchr(path, '/');
+    *slash = 0;
+    rmdir(path);
 }
 
 static void test_errors(void **state) {
