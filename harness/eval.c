@@ -1,9 +1,789 @@
-/* eval.c — placeholder until the 'eval' command lands. */
+/* eval.c — `autoinfer eval`: the command line and the order of work.
+ *
+ *   1. configuration (pipeline.conf + --set), gate.conf, prompts, baseline
+ *   2. sanity runs: natural EOS-stopped answers, the pipeline's own sampler
+ *   3. warm-up, then --runs timed speed runs (fixed --tokens, EOS ignored)
+ *   4. quality: reference text perplexity, KL against the baseline
+ *   5. plausibility (roofline), gate, change monitor, report
+ *
+ * Hidden modes used by --ab: --worker (one timed speed run, one JSON line on
+ * stdout) and --quality-only (steps 1, 2, 4, 5 without speed). */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "sanity.h"
+#include "stats.h"
+
+#ifndef AI_SOURCE_DIR
+#define AI_SOURCE_DIR "."
+#endif
 
 int ai_cmd_eval(int argc, char **argv);
 
+#define TEXT_CHUNK 512
+#define MAX_SETS 32
+
+typedef struct eval_opts {
+    const char *model;
+    const char *conf_path;
+    const char *sets[MAX_SETS];
+    int n_set;
+    int runs, tokens, quick;
+    const char *json, *save_dir, *base_dir;
+    int worker, quality_only, allow_other_model, no_quality;
+    double inject;
+    double bandwidth; /* given by the --ab orchestrator; 0 = probe */
+    int ab;
+    const char *a, *b;
+    int rounds, timeout_s;
+    double noise;
+} eval_opts;
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: autoinfer eval [-m MODEL] [--conf FILE] [--set KEY=VALUE]... [--runs N]\n"
+            "                      [--tokens N] [--json FILE] [--save-baseline DIR]\n"
+            "                      [--baseline DIR] [--quick]\n"
+            "       autoinfer eval --ab --a BIN[:CONF] --b BIN[:CONF] [-m MODEL] [--rounds N]\n"
+            "                      [--tokens N] [--baseline DIR] [--noise FRAC] [--timeout S]\n"
+            "                      [--json FILE]\n"
+            "\n"
+            "The locked evaluation: timed speed runs (median and 95%% CI), the quality gate\n"
+            "(sanity checks, perplexity, KL divergence against a baseline), the change\n"
+            "monitor, and an interleaved A/B comparison. See docs/eval.md.\n"
+            "\n"
+            "  -m MODEL             GGUF model (default %s)\n"
+            "  --conf FILE          pipeline.conf (default: the source tree's, else defaults)\n"
+            "  --set KEY=VALUE      override a knob (repeatable)\n"
+            "  --runs N             timed runs, each runs every prompt once (default 5)\n"
+            "  --tokens N           decoded tokens per prompt per run, EOS ignored (default 64)\n"
+            "  --json FILE          write the JSON report (atomically)\n"
+            "  --save-baseline DIR  save this evaluation as a baseline\n"
+            "  --baseline DIR       gate quality against DIR; change monitor against it\n"
+            "  --allow-other-model  accept a baseline made with another model file\n"
+            "  --quick              smoke-test sizes (2 runs, 16 tokens, 2 text chunks)\n"
+            "  --ab                 compare two builds/configs, interleaved A B B A ...\n"
+            "  --a, --b BIN[:CONF]  the two autoinfer binaries and their pipeline.conf\n"
+            "  --rounds N           A/B rounds (default 10)\n"
+            "  --noise FRAC         noise threshold of the verdict (default 0.01)\n"
+            "  --timeout S          per-child time limit in --ab (default 300)\n"
+            "  --no-quality         --ab: skip B's quality run (speed only)\n"
+            "\n"
+            "Exit status: 0 pass, 1 error, 2 usage, 3 quality gate failed or implausible\n"
+            "speed, 4 --ab candidate crashed, hung or was implausible.\n",
+            AH_DEFAULT_MODEL);
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v) || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Returns 0, or 2 (usage) after printing the reason. */
+static int parse_args(int argc, char **argv, eval_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->runs = 5;
+    o->tokens = 64;
+    o->rounds = 10;
+    o->noise = 0.01;
+    o->timeout_s = 300;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEEDS_VALUE                                                             \
+    do {                                                                        \
+        if (!v) {                                                               \
+            fprintf(stderr, "autoinfer eval: %s needs a value\n", a);           \
+            return 2;                                                           \
+        }                                                                       \
+        i++;                                                                    \
+    } while (0)
+#define BAD_VALUE(what)                                                              \
+    do {                                                                             \
+        fprintf(stderr, "autoinfer eval: bad value '%s' for %s: expected %s\n", v, a, \
+                what);                                                               \
+        return 2;                                                                    \
+    } while (0)
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return -1;
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            NEEDS_VALUE;
+            o->model = v;
+        } else if (!strcmp(a, "--conf")) {
+            NEEDS_VALUE;
+            o->conf_path = v;
+        } else if (!strcmp(a, "--set")) {
+            NEEDS_VALUE;
+            if (o->n_set == MAX_SETS) {
+                fprintf(stderr, "autoinfer eval: more than %d --set options\n", MAX_SETS);
+                return 2;
+            }
+            o->sets[o->n_set++] = v;
+        } else if (!strcmp(a, "--runs")) {
+            NEEDS_VALUE;
+            if (parse_int(v, 1, 1000, &o->runs)) BAD_VALUE("an integer in 1..1000");
+        } else if (!strcmp(a, "--tokens")) {
+            NEEDS_VALUE;
+            if (parse_int(v, 2, 100000, &o->tokens)) BAD_VALUE("an integer in 2..100000");
+        } else if (!strcmp(a, "--rounds")) {
+            NEEDS_VALUE;
+            if (parse_int(v, 2, 1000, &o->rounds)) BAD_VALUE("an integer in 2..1000");
+        } else if (!strcmp(a, "--timeout")) {
+            NEEDS_VALUE;
+            if (parse_int(v, 1, 86400, &o->timeout_s)) BAD_VALUE("seconds in 1..86400");
+        } else if (!strcmp(a, "--noise")) {
+            NEEDS_VALUE;
+            if (parse_double(v, 0, 0.5, &o->noise)) BAD_VALUE("a fraction in 0..0.5");
+        } else if (!strcmp(a, "--inject-slowdown")) {
+            NEEDS_VALUE;
+            if (parse_double(v, 0, 10, &o->inject)) BAD_VALUE("a fraction in 0..10");
+        } else if (!strcmp(a, "--bandwidth")) {
+            NEEDS_VALUE;
+            if (parse_double(v, 0.001, 1e6, &o->bandwidth)) BAD_VALUE("GB/s");
+        } else if (!strcmp(a, "--json")) {
+            NEEDS_VALUE;
+            o->json = v;
+        } else if (!strcmp(a, "--save-baseline")) {
+            NEEDS_VALUE;
+            o->save_dir = v;
+        } else if (!strcmp(a, "--baseline")) {
+            NEEDS_VALUE;
+            o->base_dir = v;
+        } else if (!strcmp(a, "--a")) {
+            NEEDS_VALUE;
+            o->a = v;
+        } else if (!strcmp(a, "--b")) {
+            NEEDS_VALUE;
+            o->b = v;
+        } else if (!strcmp(a, "--quick")) {
+            o->quick = 1;
+        } else if (!strcmp(a, "--ab")) {
+            o->ab = 1;
+        } else if (!strcmp(a, "--worker")) {
+            o->worker = 1;
+        } else if (!strcmp(a, "--quality-only")) {
+            o->quality_only = 1;
+        } else if (!strcmp(a, "--no-quality")) {
+            o->no_quality = 1;
+        } else if (!strcmp(a, "--allow-other-model")) {
+            o->allow_other_model = 1;
+        } else {
+            fprintf(stderr, "autoinfer eval: unknown option '%s' (try --help)\n", a);
+            return 2;
+        }
+#undef NEEDS_VALUE
+#undef BAD_VALUE
+    }
+    if (o->quick) {
+        int explicit_runs = 0, explicit_tokens = 0;
+        for (int i = 1; i < argc; i++) {
+            explicit_runs |= !strcmp(argv[i], "--runs");
+            explicit_tokens |= !strcmp(argv[i], "--tokens");
+        }
+        if (!explicit_runs) o->runs = 2;
+        if (!explicit_tokens) o->tokens = 16;
+    }
+    if (o->ab && (!o->a || !o->b)) {
+        fprintf(stderr, "autoinfer eval: --ab needs --a BIN[:CONF] and --b BIN[:CONF]\n");
+        return 2;
+    }
+    if (!o->ab && (o->a || o->b)) {
+        fprintf(stderr, "autoinfer eval: --a/--b only make sense with --ab\n");
+        return 2;
+    }
+    if (o->ab && o->save_dir) {
+        fprintf(stderr, "autoinfer eval: --save-baseline cannot be combined with --ab\n");
+        return 2;
+    }
+    return 0;
+}
+
+static int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Model path: -m, else the default model under the source tree. */
+static const char *model_path(const eval_opts *o, char *buf, size_t cap) {
+    if (o->model) return o->model;
+    snprintf(buf, cap, "%s/%s", AI_SOURCE_DIR, AH_DEFAULT_MODEL);
+    return buf;
+}
+
+/* The evaluated configuration; *used_path is the conf file read (or NULL). */
+static int build_conf(const eval_opts *o, ai_conf *conf, const char **used_path, char *buf,
+                      size_t cap, ai_error *err) {
+    ai_conf_defaults(conf);
+    *used_path = NULL;
+    if (o->conf_path) {
+        *used_path = o->conf_path;
+    } else {
+        snprintf(buf, cap, "%s/pipeline.conf", AI_SOURCE_DIR);
+        if (file_exists(buf)) *used_path = buf;
+    }
+    if (*used_path && ai_conf_load(conf, *used_path, err)) return -1;
+    for (int i = 0; i < o->n_set; i++)
+        if (ai_conf_set(conf, o->sets[i], err)) return -1;
+    return 0;
+}
+
+static char *read_text(const char *path, ai_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ai_error_set(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)(sz > 0 ? sz : 0) + 1);
+    if (!buf) abort();
+    size_t got = fread(buf, 1, (size_t)(sz > 0 ? sz : 0), f);
+    fclose(f);
+    buf[got] = 0;
+    return buf;
+}
+
+/* Everything one evaluation measures. */
+typedef struct eval_state {
+    eval_opts *o;
+    ai_conf conf;
+    const char *conf_used;
+    char conf_buf[4200];
+    ah_gate gate;
+    ah_prompt prompts[AH_MAX_PROMPTS];
+    int n_prompts;
+    ah_baseline base;
+    int has_base;
+    ah_model_id model;
+    ai_model_desc desc;
+    ai_pipeline *p;
+    int32_t *ptok[AH_MAX_PROMPTS];
+    int n_ptok[AH_MAX_PROMPTS];
+    /* sanity */
+    char *answer[AH_MAX_PROMPTS];
+    int32_t *atok[AH_MAX_PROMPTS];
+    int n_atok[AH_MAX_PROMPTS];
+    int sanity_pass[AH_MAX_PROMPTS];
+    char sanity_why[AH_MAX_PROMPTS][256];
+    double sanity;
+    /* speed: [run * n_prompts + prompt] */
+    ah_timing *timing;
+    double *rss;
+    int runs_done;
+    /* quality */
+    int quality_done;
+    double ppl, ppl_ratio, kl_mean, kl_p99, top1, self_ppl;
+    int n_scored, tokenizer_match;
+    ah_refs own;
+    char failures[16][200];
+    int n_failures;
+    int quality_pass;
+    ah_plausible plaus;
+    ah_changes changes;
+    int has_changes;
+    double t_start;
+} eval_state;
+
+static int setup(eval_state *s, ai_error *err) {
+    eval_opts *o = s->o;
+    char path[4300];
+    if (build_conf(o, &s->conf, &s->conf_used, s->conf_buf, sizeof s->conf_buf, err)) return -1;
+    ah_gate_defaults(&s->gate);
+    snprintf(path, sizeof path, "%s/harness/gate.conf", AI_SOURCE_DIR);
+    if (ah_gate_load(&s->gate, path, err)) return -1;
+    snprintf(path, sizeof path, "%s/harness/prompts.tsv", AI_SOURCE_DIR);
+    s->n_prompts = ah_prompts_load(path, s->prompts, AH_MAX_PROMPTS, err);
+    if (s->n_prompts < 0) return -1;
+    char mbuf[4300];
+    const char *mp = model_path(o, mbuf, sizeof mbuf);
+    if (ah_model_identify(mp, &s->model, err)) return -1;
+    if (o->base_dir) {
+        if (ah_baseline_load(o->base_dir, &s->base, err)) return -1;
+        s->has_base = 1;
+        if (!o->allow_other_model &&
+            (s->base.model.bytes != s->model.bytes ||
+             strcmp(s->base.model.sha256_head, s->model.sha256_head)))
+            return ai_error_set(err, "baseline %s was made with another model (%s, %llu bytes); "
+                                "this evaluation uses %s (%llu bytes) — save a baseline for "
+                                "this model, or pass --allow-other-model",
+                                o->base_dir, s->base.model.path,
+                                (unsigned long long)s->base.model.bytes, s->model.path,
+                                (unsigned long long)s->model.bytes);
+    }
+    s->p = ai_pipeline_open(mp, &s->conf, err);
+    if (!s->p) return -1;
+    ai_pipeline_describe(s->p, &s->desc);
+    for (int i = 0; i < s->n_prompts; i++) {
+        s->ptok[i] = ah_chat_tokens(s->p, s->prompts[i].text, &s->n_ptok[i], err);
+        if (!s->ptok[i]) return -1;
+    }
+    return 0;
+}
+
+static int run_sanity(eval_state *s, ai_error *err) {
+    int passed = 0, cap = s->gate.sanity_tokens;
+    for (int i = 0; i < s->n_prompts; i++) {
+        s->answer[i] = malloc((size_t)cap * 64 + 1);
+        s->atok[i] = malloc(sizeof(int32_t) * (size_t)cap);
+        if (!s->answer[i] || !s->atok[i]) abort();
+        ah_capture c = {s->answer[i], (size_t)cap * 64 + 1, s->atok[i], cap};
+        ah_timing t;
+        if (ah_timed_generate(s->p, s->ptok[i], s->n_ptok[i], cap, 0, 0, &t, &c, err)) return -1;
+        s->n_atok[i] = t.n_gen;
+        int r = ah_sanity_check(s->prompts[i].id, s->answer[i], s->sanity_why[i],
+                                sizeof s->sanity_why[i]);
+        s->sanity_pass[i] = r == 1;
+        passed += r == 1;
+    }
+    s->sanity = (double)passed / s->n_prompts;
+    return 0;
+}
+
+static int run_speed(eval_state *s, ai_error *err) {
+    eval_opts *o = s->o;
+    int np = s->n_prompts;
+    s->timing = calloc((size_t)o->runs * (size_t)np, sizeof *s->timing);
+    s->rss = calloc((size_t)o->runs, sizeof *s->rss);
+    if (!s->timing || !s->rss) abort();
+    /* warm-up: caches, page faults, thread pool start (not timed) */
+    ah_timing warm;
+    int wt = o->tokens < 8 ? o->tokens : 8;
+    if (ah_timed_generate(s->p, s->ptok[0], s->n_ptok[0], wt, 1, 0, &warm, NULL, err)) return -1;
+    for (int r = 0; r < o->runs; r++) {
+        if (ah_speed_run(s->p, s->ptok, s->n_ptok, np, o->tokens, o->inject,
+                         s->timing + (size_t)r * np, err))
+            return -1;
+        s->rss[r] = ah_peak_rss_mb();
+        s->runs_done++;
+    }
+    return 0;
+}
+
+/* Greedy answers of the baseline, appended to s->own as answer sequences. */
+static int greedy_answers(eval_state *s, const char *mp, ai_error *err) {
+    ai_conf g = s->conf;
+    char list[sizeof s->gate.greedy_set];
+    snprintf(list, sizeof list, "%s", s->gate.greedy_set);
+    for (char *item = strtok(list, ","); item; item = strtok(NULL, ","))
+        if (ai_conf_set(&g, item, err)) return -1;
+    ai_pipeline *pg = ai_pipeline_open(mp, &g, err);
+    if (!pg) return -1;
+    int cap = s->gate.greedy_tokens, rc = 0;
+    int32_t *ans = malloc(sizeof *ans * (size_t)cap);
+    if (!ans) abort();
+    for (int i = 0; i < s->n_prompts && !rc; i++) {
+        ah_capture c = {NULL, 0, ans, cap};
+        ah_timing t;
+        if (ah_timed_generate(pg, s->ptok[i], s->n_ptok[i], cap, 0, 0, &t, &c, err)) {
+            rc = -1;
+            break;
+        }
+        if (t.n_gen < 1) continue;
+        int n = s->n_ptok[i] + t.n_gen;
+        int32_t *seq = malloc(sizeof *seq * (size_t)n);
+        if (!seq) abort();
+        memcpy(seq, s->ptok[i], sizeof *seq * (size_t)s->n_ptok[i]);
+        memcpy(seq + s->n_ptok[i], ans, sizeof *seq * (size_t)t.n_gen);
+        ah_refs_add(&s->own, s->prompts[i].id, AH_SEQ_ANSWER, seq, n, s->n_ptok[i] - 1);
+        free(seq);
+    }
+    free(ans);
+    ai_pipeline_close(pg);
+    return rc;
+}
+
+static int run_quality(eval_state *s, const char *mp, ai_error *err) {
+    eval_opts *o = s->o;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/harness/reference.txt", AI_SOURCE_DIR);
+    char *text = read_text(path, err);
+    if (!text) return -1;
+    int chunk = TEXT_CHUNK;
+    int max_chunks = o->quick ? 2 : 0;
+    ah_refs_init(&s->own, s->desc.n_vocab);
+    int rc = ah_text_sequences(s->p, text, chunk, max_chunks, &s->own, err);
+    free(text);
+    if (rc < 0) return -1;
+    s->ppl = s->ppl_ratio = s->kl_mean = s->kl_p99 = s->top1 = NAN;
+
+    if (o->save_dir && greedy_answers(s, mp, err)) return -1;
+    if (o->save_dir || !s->has_base) {
+        ah_score_result res;
+        if (ah_score_refs(s->p, &s->own, 1, 0, &res, err)) return -1;
+        s->ppl = res.n_text ? exp(res.nll_text / res.n_text) : NAN;
+        if (!s->has_base) s->n_scored = res.n_scored;
+    }
+    if (s->has_base) {
+        /* the tokenizer must reproduce the baseline's text tokens */
+        s->tokenizer_match = 1;
+        int j = 0;
+        for (int i = 0; i < s->base.refs.n_seq && j < s->own.n_seq; i++) {
+            ah_ref_seq *b = &s->base.refs.seq[i];
+            if (b->kind != AH_SEQ_TEXT) continue;
+            ah_ref_seq *c = &s->own.seq[j++];
+            if (c->kind != AH_SEQ_TEXT || b->n != c->n ||
+                memcmp(b->tokens, c->tokens, sizeof *b->tokens * (size_t)b->n))
+                s->tokenizer_match = 0;
+        }
+        ah_score_result res;
+        if (ah_score_refs(s->p, &s->base.refs, 0, max_chunks, &res, err)) {
+            free(res.kl);
+            return -1;
+        }
+        s->n_scored = res.n_scored;
+        if (res.n_text) {
+            s->ppl = exp(res.nll_text / res.n_text);
+            s->ppl_ratio = exp((res.nll_text - res.nll_text_ref) / res.n_text);
+        }
+        if (res.n_scored) {
+            s->kl_mean = ah_mean(res.kl, res.n_scored);
+            ah_sort(res.kl, res.n_scored);
+            s->kl_p99 = ah_quantile_sorted(res.kl, res.n_scored, 0.99);
+            s->top1 = (double)res.top1_same / res.n_scored;
+        }
+        free(res.kl);
+    }
+    s->self_ppl = ah_self_ppl(s->p, s->ptok, s->n_ptok, s->atok, s->n_atok, s->n_prompts, err);
+    s->quality_done = 1;
+
+    ah_quality_figs q = {s->sanity, s->ppl, s->has_base,
+                         s->has_base ? s->base.sanity : NAN,
+                         s->ppl_ratio, s->kl_mean, s->kl_p99, s->top1, s->tokenizer_match};
+    int nf = ah_gate_check(&s->gate, &q, &s->failures[0][0], sizeof s->failures[0], 16);
+    s->n_failures = nf < 16 ? nf : 16;
+    s->quality_pass = nf == 0;
+    return 0;
+}
+
+static cJSON *str_or_null(const char *v) { return v ? cJSON_CreateString(v) : cJSON_CreateNull(); }
+
+static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+
+static cJSON *json_build(void) {
+    ah_build_id b;
+    ah_build_identify(&b);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "commit", b.commit);
+    cJSON_AddBoolToObject(o, "dirty", b.dirty);
+    cJSON_AddStringToObject(o, "cflags", b.cflags);
+    cJSON_AddStringToObject(o, "exe_sha256", b.exe_sha256);
+    cJSON_AddStringToObject(o, "version", AI_VERSION);
+    return o;
+}
+
+static cJSON *json_model(const eval_state *s) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "path", s->model.path);
+    cJSON_AddStringToObject(o, "name", s->desc.name);
+    cJSON_AddStringToObject(o, "arch", s->desc.arch);
+    cJSON_AddNumberToObject(o, "n_params", (double)s->desc.n_params);
+    cJSON_AddNumberToObject(o, "bytes", (double)s->model.bytes);
+    cJSON_AddNumberToObject(o, "weight_bytes", (double)s->desc.weight_bytes);
+    cJSON_AddNumberToObject(o, "bytes_per_token", (double)s->desc.bytes_per_token);
+    cJSON_AddStringToObject(o, "sha256_head", s->model.sha256_head);
+    return o;
+}
+
+static cJSON *json_conf(const ai_conf *c) {
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; i < c->n; i++) cJSON_AddStringToObject(o, c->keys[i], c->values[i]);
+    return o;
+}
+
+/* Per-run overall figures and per-prompt distributions. */
+static cJSON *json_speed(const eval_state *s) {
+    int runs = s->runs_done, np = s->n_prompts;
+    cJSON *o = cJSON_CreateObject();
+    double *dec = calloc((size_t)runs + 1, sizeof *dec), *pre = calloc((size_t)runs + 1, sizeof *pre),
+           *ttft = calloc((size_t)runs + 1, sizeof *ttft);
+    if (!dec || !pre || !ttft) abort();
+    for (int r = 0; r < runs; r++)
+        ah_run_figures(s->timing + (size_t)r * np, np, &dec[r], &pre[r], &ttft[r]);
+    cJSON_AddItemToObject(o, "decode_tps", ah_json_dist(dec, runs));
+    cJSON_AddItemToObject(o, "prefill_tps", ah_json_dist(pre, runs));
+    cJSON_AddItemToObject(o, "ttft_ms", ah_json_dist(ttft, runs));
+    cJSON_AddItemToObject(o, "peak_rss_mb", ah_json_dist(s->rss, runs));
+    cJSON_AddNumberToObject(o, "runs", runs);
+    cJSON_AddNumberToObject(o, "tokens", s->o->tokens);
+    cJSON *pp = cJSON_AddArrayToObject(o, "per_prompt");
+    for (int i = 0; i < np && runs; i++) {
+        for (int r = 0; r < runs; r++)
+            ah_run_figures(s->timing + (size_t)r * np + i, 1, &dec[r], &pre[r], &ttft[r]);
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddStringToObject(row, "prompt", s->prompts[i].id);
+        cJSON_AddNumberToObject(row, "n_prompt", s->n_ptok[i]);
+        cJSON_AddItemToObject(row, "decode_tps", ah_json_dist(dec, runs));
+        cJSON_AddItemToObject(row, "prefill_tps", ah_json_dist(pre, runs));
+        cJSON_AddItemToObject(row, "ttft_ms", ah_json_dist(ttft, runs));
+        cJSON_AddItemToArray(pp, row);
+    }
+    free(dec);
+    free(pre);
+    free(ttft);
+    return o;
+}
+
+static cJSON *json_quality(const eval_state *s) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "pass", s->quality_pass);
+    cJSON_AddItemToObject(o, "sanity", num_or_null(s->quality_done ? s->sanity : NAN));
+    cJSON *sd = cJSON_AddArrayToObject(o, "sanity_detail");
+    for (int i = 0; i < s->n_prompts && s->answer[i]; i++) {
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddStringToObject(row, "prompt", s->prompts[i].id);
+        cJSON_AddBoolToObject(row, "pass", s->sanity_pass[i]);
+        cJSON_AddStringToObject(row, "why", s->sanity_why[i]);
+        cJSON_AddNumberToObject(row, "n_tokens", s->n_atok[i]);
+        cJSON_AddStringToObject(row, "text", s->answer[i]);
+        cJSON_AddItemToArray(sd, row);
+    }
+    cJSON_AddItemToObject(o, "ppl", num_or_null(s->ppl));
+    cJSON_AddItemToObject(o, "ppl_ratio", num_or_null(s->ppl_ratio));
+    cJSON_AddItemToObject(o, "kl_mean", num_or_null(s->kl_mean));
+    cJSON_AddItemToObject(o, "kl_p99", num_or_null(s->kl_p99));
+    cJSON_AddItemToObject(o, "top1_agree", num_or_null(s->top1));
+    cJSON_AddItemToObject(o, "self_ppl", num_or_null(s->self_ppl));
+    cJSON_AddNumberToObject(o, "n_scored", s->n_scored);
+    if (s->has_base) cJSON_AddBoolToObject(o, "tokenizer_match", s->tokenizer_match);
+    else cJSON_AddNullToObject(o, "tokenizer_match");
+    cJSON_AddItemToObject(o, "baseline_sanity", num_or_null(s->has_base ? s->base.sanity : NAN));
+    cJSON_AddItemToObject(o, "baseline_ppl", num_or_null(s->has_base ? s->base.ppl : NAN));
+    cJSON *fl = cJSON_AddArrayToObject(o, "failures");
+    for (int i = 0; i < s->n_failures; i++) cJSON_AddItemToArray(fl, cJSON_CreateString(s->failures[i]));
+    return o;
+}
+
+cJSON *ah_json_plausible(const ah_plausible *p) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "ok", p->ok);
+    cJSON_AddItemToObject(o, "roofline_tps", num_or_null(p->roofline_tps));
+    cJSON_AddItemToObject(o, "bandwidth_gbps", num_or_null(p->bandwidth_gbps));
+    cJSON_AddNumberToObject(o, "bytes_per_token", (double)p->bytes_per_token);
+    cJSON_AddStringToObject(o, "why", p->why);
+    return o;
+}
+
+static cJSON *json_changes(const eval_state *s) {
+    cJSON *o = cJSON_CreateObject();
+    if (!s->has_changes) {
+        cJSON_AddNullToObject(o, "baseline_commit");
+        cJSON_AddNullToObject(o, "knobs");
+        cJSON_AddNullToObject(o, "engine_lines_added");
+        cJSON_AddNullToObject(o, "engine_lines_removed");
+        cJSON_AddNullToObject(o, "functions_added");
+        cJSON_AddNullToObject(o, "functions_removed");
+        return o;
+    }
+    const ah_changes *c = &s->changes;
+    cJSON_AddStringToObject(o, "baseline_commit", c->baseline_commit);
+    cJSON *k = cJSON_AddArrayToObject(o, "knobs");
+    for (int i = 0; i < c->n_knobs; i++) {
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddStringToObject(row, "key", c->knobs[i].key);
+        cJSON_AddStringToObject(row, "baseline", c->knobs[i].baseline);
+        cJSON_AddStringToObject(row, "current", c->knobs[i].current);
+        cJSON_AddStringToObject(row, "tradeoff", c->knobs[i].tradeoff);
+        cJSON_AddItemToArray(k, row);
+    }
+    cJSON_AddItemToObject(o, "engine_lines_added",
+                          c->lines_added >= 0 ? cJSON_CreateNumber((double)c->lines_added) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "engine_lines_removed",
+                          c->lines_removed >= 0 ? cJSON_CreateNumber((double)c->lines_removed) : cJSON_CreateNull());
+    cJSON *fa = cJSON_AddArrayToObject(o, "functions_added");
+    for (int i = 0; i < c->n_fn_added; i++) cJSON_AddItemToArray(fa, cJSON_CreateString(c->fn_added[i]));
+    cJSON *fr = cJSON_AddArrayToObject(o, "functions_removed");
+    for (int i = 0; i < c->n_fn_removed; i++) cJSON_AddItemToArray(fr, cJSON_CreateString(c->fn_removed[i]));
+    return o;
+}
+
+static cJSON *json_report(const eval_state *s) {
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddNumberToObject(doc, "schema", 1);
+    cJSON_AddItemToObject(doc, "build", json_build());
+    cJSON_AddItemToObject(doc, "model", json_model(s));
+    cJSON_AddItemToObject(doc, "config", json_conf(&s->conf));
+    cJSON_AddItemToObject(doc, "conf_path", str_or_null(s->conf_used));
+    cJSON_AddItemToObject(doc, "speed", json_speed(s));
+    cJSON_AddItemToObject(doc, "quality", json_quality(s));
+    cJSON_AddItemToObject(doc, "plausible", ah_json_plausible(&s->plaus));
+    cJSON_AddItemToObject(doc, "changes", json_changes(s));
+    cJSON_AddItemToObject(doc, "baseline", str_or_null(s->has_base ? s->o->base_dir : NULL));
+    cJSON_AddNumberToObject(doc, "duration_s", ah_now() - s->t_start);
+    return doc;
+}
+
+static void state_free(eval_state *s) {
+    for (int i = 0; i < AH_MAX_PROMPTS; i++) {
+        free(s->ptok[i]);
+        free(s->answer[i]);
+        free(s->atok[i]);
+    }
+    free(s->timing);
+    free(s->rss);
+    ah_refs_free(&s->own);
+    if (s->has_base) ah_baseline_free(&s->base);
+    if (s->has_changes) ah_changes_free(&s->changes);
+    ai_pipeline_close(s->p);
+}
+
+static double probe_bandwidth(uint64_t bytes_per_token) {
+    size_t ws = (size_t)bytes_per_token;
+    if (ws < (32u << 20)) ws = 32u << 20;
+    if (ws > (1024u << 20)) ws = 1024u << 20;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return ah_bandwidth_probe(ws, n > 0 ? (int)n : 1);
+}
+
+/* --worker: one timed speed run; one JSON line on stdout. */
+static int run_worker(eval_state *s, ai_error *err) {
+    s->o->runs = 1;
+    if (run_speed(s, err)) return -1;
+    int np = s->n_prompts;
+    double dec, pre, ttft;
+    ah_run_figures(s->timing, np, &dec, &pre, &ttft);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "ok", 1);
+    cJSON_AddItemToObject(o, "decode_tps", num_or_null(dec));
+    cJSON_AddItemToObject(o, "prefill_tps", num_or_null(pre));
+    cJSON_AddItemToObject(o, "ttft_ms", num_or_null(ttft));
+    cJSON_AddItemToObject(o, "peak_rss_mb", num_or_null(s->rss[0]));
+    cJSON_AddNumberToObject(o, "tokens", s->o->tokens);
+    cJSON_AddNumberToObject(o, "bytes_per_token", (double)s->desc.bytes_per_token);
+    cJSON *pp = cJSON_AddArrayToObject(o, "per_prompt");
+    for (int i = 0; i < np; i++) {
+        ah_run_figures(s->timing + i, 1, &dec, &pre, &ttft);
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddStringToObject(row, "prompt", s->prompts[i].id);
+        cJSON_AddNumberToObject(row, "n_prompt", s->n_ptok[i]);
+        cJSON_AddItemToObject(row, "decode_tps", num_or_null(dec));
+        cJSON_AddItemToObject(row, "prefill_tps", num_or_null(pre));
+        cJSON_AddItemToObject(row, "ttft_ms", num_or_null(ttft));
+        cJSON_AddItemToArray(pp, row);
+    }
+    cJSON_AddItemToObject(o, "build", json_build());
+    char *line = cJSON_PrintUnformatted(o);
+    printf("%s\n", line);
+    fflush(stdout);
+    free(line);
+    cJSON_Delete(o);
+    return 0;
+}
+
+static int run_eval(eval_opts *o) {
+    eval_state *s = calloc(1, sizeof *s);
+    if (!s) abort();
+    s->o = o;
+    s->t_start = ah_now();
+    ai_error err = {{0}};
+    int rc = 1;
+    char mbuf[4300];
+    const char *mp = model_path(o, mbuf, sizeof mbuf);
+    if (setup(s, &err)) goto fail;
+    if (o->worker) {
+        if (run_worker(s, &err)) goto fail;
+        rc = 0;
+        goto out;
+    }
+    if (run_sanity(s, &err)) goto fail;
+    if (!o->quality_only && run_speed(s, &err)) goto fail;
+    if (run_quality(s, mp, &err)) goto fail;
+
+    double bw = o->bandwidth > 0 ? o->bandwidth : probe_bandwidth(s->desc.bytes_per_token);
+    if (s->runs_done) {
+        double *dec = calloc((size_t)s->runs_done, sizeof *dec);
+        if (!dec) abort();
+        double pre, ttft;
+        for (int r = 0; r < s->runs_done; r++)
+            ah_run_figures(s->timing + (size_t)r * s->n_prompts, s->n_prompts, &dec[r], &pre, &ttft);
+        ah_plausible_check(ah_median(dec, s->runs_done), s->desc.bytes_per_token, bw,
+                           s->gate.roofline_margin, &s->plaus);
+        free(dec);
+    } else {
+        ah_plausible_check(1, s->desc.bytes_per_token, bw, s->gate.roofline_margin, &s->plaus);
+        snprintf(s->plaus.why, sizeof s->plaus.why, "no speed runs (quality only)");
+    }
+    if (s->has_base) {
+        ah_knob_diff(&s->base.conf, &s->conf, &s->changes);
+        ah_engine_diff(AI_SOURCE_DIR, s->base.commit, &s->changes);
+        s->has_changes = 1;
+    }
+    cJSON *doc = json_report(s);
+    ah_print_report(doc, stdout);
+    if (o->save_dir) {
+        ah_model_id mid = s->model;
+        if (ah_baseline_save(o->save_dir, doc, &mid, s->conf_used, &s->own, &err)) {
+            cJSON_Delete(doc);
+            goto fail;
+        }
+        printf("baseline saved: %s\n", o->save_dir);
+    }
+    if (o->json && ah_json_write(doc, o->json, &err)) {
+        cJSON_Delete(doc);
+        goto fail;
+    }
+    cJSON_Delete(doc);
+    rc = s->quality_pass && s->plaus.ok ? 0 : 3;
+    goto out;
+fail:
+    fprintf(stderr, "autoinfer eval: %s\n", err.msg[0] ? err.msg : "failed");
+    rc = 1;
+out:
+    state_free(s);
+    free(s);
+    return rc;
+}
+
 int ai_cmd_eval(int argc, char **argv) {
-    fprintf(stderr, "autoinfer eval: not built yet\n");
-    return 1;
+    eval_opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc == -1) return 0;
+    if (rc) return rc;
+    if (o.ab) {
+        ah_ab_opts ab = {0};
+        char abuf[2][4300];
+        const char *spec[2] = {o.a, o.b};
+        for (int i = 0; i < 2; i++) {
+            snprintf(abuf[i], sizeof abuf[i], "%s", spec[i]);
+            char *colon = strrchr(abuf[i], ':');
+            ab.bin[i] = abuf[i];
+            if (colon) {
+                *colon = 0;
+                ab.conf[i] = colon + 1;
+            }
+        }
+        char mbuf[4300];
+        ab.model = model_path(&o, mbuf, sizeof mbuf);
+        ab.baseline = o.base_dir;
+        ab.json = o.json;
+        ab.rounds = o.rounds;
+        ab.tokens = o.tokens;
+        ab.timeout_s = o.timeout_s;
+        ab.noise = o.noise;
+        ab.inject_b = o.inject;
+        ab.no_quality = o.no_quality;
+        ab.allow_other_model = o.allow_other_model;
+        return ah_run_ab(&ab);
+    }
+    return run_eval(&o);
 }

@@ -1,0 +1,562 @@
+/* compare.c — `autoinfer eval --ab`: two builds (or two configurations)
+ * measured interleaved in one session, each sample a fresh child process
+ * (`BIN eval --worker`) that loads the model and does one timed speed run.
+ * Rounds alternate their order (A B, B A, A B, ...) so that a slow drift
+ * of the machine weighs on both sides alike; the per-round pairs give the
+ * ratio B/A (geometric mean), a bootstrap CI and a sign-flip permutation
+ * p-value, and the criterion.rs-style verdict. A crash, a hang (per-child
+ * time limit) or an impossible speed ends the compare with a status. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "stats.h"
+
+#ifndef AI_SOURCE_DIR
+#define AI_SOURCE_DIR "."
+#endif
+
+#define BOOT_RESAMPLES 20000
+#define BOOT_SEED 0xA17B0u
+
+typedef enum { CHILD_OK, CHILD_FAILED, CHILD_SIGNALED, CHILD_TIMEOUT } child_status;
+
+typedef struct child_result {
+    child_status status;
+    int code; /* exit code or signal */
+    char *out;
+    size_t out_len;
+    char err_tail[1024];
+    double wall_s;
+} child_result;
+
+static void append(char **buf, size_t *len, size_t *cap, const char *data, size_t n) {
+    if (*len + n + 1 > *cap) {
+        size_t nc = *cap ? *cap * 2 : 4096;
+        while (nc < *len + n + 1) nc *= 2;
+        char *g = realloc(*buf, nc);
+        if (!g) abort();
+        *buf = g;
+        *cap = nc;
+    }
+    memcpy(*buf + *len, data, n);
+    *len += n;
+    (*buf)[*len] = 0;
+}
+
+/* Runs argv with stdout and stderr captured, killing its process group at
+ * the deadline. */
+static int run_child(char *const argv[], int timeout_s, child_result *r) {
+    memset(r, 0, sizeof *r);
+    int po[2], pe[2];
+    if (pipe(po)) return -1;
+    if (pipe(pe)) {
+        close(po[0]);
+        close(po[1]);
+        return -1;
+    }
+    double t0 = ah_now();
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(po[0]);
+        close(po[1]);
+        close(pe[0]);
+        close(pe[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        setpgid(0, 0);
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        close(po[0]);
+        close(po[1]);
+        close(pe[0]);
+        close(pe[1]);
+        execv(argv[0], argv);
+        fprintf(stderr, "cannot execute %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    close(po[1]);
+    close(pe[1]);
+    size_t out_cap = 0;
+    char *err = NULL;
+    size_t err_len = 0, err_cap = 0;
+    struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+    int open_fds = 2, timed_out = 0;
+    double deadline = t0 + timeout_s;
+    while (open_fds > 0) {
+        double left = deadline - ah_now();
+        if (left <= 0) {
+            timed_out = 1;
+            break;
+        }
+        int rc = poll(fds, 2, (int)(left * 1000) + 1);
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc < 0) break;
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            char buf[4096];
+            ssize_t n = read(fds[i].fd, buf, sizeof buf);
+            if (n <= 0) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                open_fds--;
+            } else if (i == 0) {
+                append(&r->out, &r->out_len, &out_cap, buf, (size_t)n);
+            } else {
+                append(&err, &err_len, &err_cap, buf, (size_t)n);
+            }
+        }
+    }
+    int st = 0;
+    if (!timed_out) {
+        /* output closed: the child should be exiting now */
+        while (waitpid(pid, &st, WNOHANG) == 0) {
+            if (ah_now() > deadline) {
+                timed_out = 1;
+                break;
+            }
+            struct timespec ts = {0, 5000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (timed_out) {
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    for (int i = 0; i < 2; i++)
+        if (fds[i].fd >= 0) close(fds[i].fd);
+    r->wall_s = ah_now() - t0;
+    if (err) {
+        /* keep the last non-empty line */
+        while (err_len && (err[err_len - 1] == '\n' || err[err_len - 1] == '\r')) err[--err_len] = 0;
+        const char *last = strrchr(err, '\n');
+        snprintf(r->err_tail, sizeof r->err_tail, "%s", last ? last + 1 : err);
+        free(err);
+    }
+    if (!r->out) append(&r->out, &r->out_len, &out_cap, "", 0);
+    if (timed_out) {
+        r->status = CHILD_TIMEOUT;
+        r->code = timeout_s;
+    } else if (WIFSIGNALED(st)) {
+        r->status = CHILD_SIGNALED;
+        r->code = WTERMSIG(st);
+    } else if (WIFEXITED(st) && WEXITSTATUS(st)) {
+        r->status = CHILD_FAILED;
+        r->code = WEXITSTATUS(st);
+    } else {
+        r->status = CHILD_OK;
+    }
+    return 0;
+}
+
+/* The last JSON object line of a worker's stdout. */
+static cJSON *last_json_line(const char *out) {
+    const char *end = out + strlen(out);
+    while (end > out) {
+        const char *start = end;
+        while (start > out && start[-1] != '\n') start--;
+        if (end > start && *start == '{') {
+            char *line = malloc((size_t)(end - start) + 1);
+            if (!line) abort();
+            memcpy(line, start, (size_t)(end - start));
+            line[end - start] = 0;
+            cJSON *j = cJSON_Parse(line);
+            free(line);
+            return j;
+        }
+        end = start > out ? start - 1 : out;
+    }
+    return NULL;
+}
+
+typedef struct side {
+    const char *bin, *conf;
+    double *dec, *pre, *ttft, *rss;
+    int n;
+    cJSON *samples; /* worker lines */
+} side;
+
+static void describe_failure(const char *who, const child_result *r, char *why, size_t cap,
+                             const char **status) {
+    switch (r->status) {
+    case CHILD_TIMEOUT:
+        *status = "timeout";
+        snprintf(why, cap, "%s: no result within %d s (killed)", who, r->code);
+        break;
+    case CHILD_SIGNALED:
+        *status = "crash";
+        snprintf(why, cap, "%s: killed by signal %d (%s)%s%s", who, r->code, strsignal(r->code),
+                 r->err_tail[0] ? ": " : "", r->err_tail);
+        break;
+    default:
+        *status = "crash";
+        snprintf(why, cap, "%s: exit status %d%s%s", who, r->code, r->err_tail[0] ? ": " : "",
+                 r->err_tail);
+        break;
+    }
+}
+
+static int check_bin(const char *bin) {
+    struct stat st;
+    if (stat(bin, &st) || !S_ISREG(st.st_mode) || access(bin, X_OK)) {
+        fprintf(stderr, "autoinfer eval: --ab: %s is not an executable file\n", bin);
+        return -1;
+    }
+    return 0;
+}
+
+static cJSON *side_json(const side *s) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "bin", s->bin);
+    if (s->conf) cJSON_AddStringToObject(o, "conf", s->conf);
+    else cJSON_AddNullToObject(o, "conf");
+    cJSON_AddItemToObject(o, "decode_tps", ah_json_dist(s->dec, s->n));
+    cJSON_AddItemToObject(o, "prefill_tps", ah_json_dist(s->pre, s->n));
+    cJSON_AddItemToObject(o, "ttft_ms", ah_json_dist(s->ttft, s->n));
+    cJSON_AddItemToObject(o, "peak_rss_mb", ah_json_dist(s->rss, s->n));
+    return o;
+}
+
+/* B's speed object in the shape of a plain evaluation's "speed". */
+static cJSON *speed_json(const side *s, int tokens) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "decode_tps", ah_json_dist(s->dec, s->n));
+    cJSON_AddItemToObject(o, "prefill_tps", ah_json_dist(s->pre, s->n));
+    cJSON_AddItemToObject(o, "ttft_ms", ah_json_dist(s->ttft, s->n));
+    cJSON_AddItemToObject(o, "peak_rss_mb", ah_json_dist(s->rss, s->n));
+    cJSON_AddNumberToObject(o, "runs", s->n);
+    cJSON_AddNumberToObject(o, "tokens", tokens);
+    cJSON *pp = cJSON_AddArrayToObject(o, "per_prompt");
+    const cJSON *first = cJSON_GetArrayItem(s->samples, 0);
+    const cJSON *prompts = cJSON_GetObjectItemCaseSensitive(first, "per_prompt");
+    int np = cJSON_GetArraySize(prompts);
+    double *d = calloc((size_t)s->n + 1, sizeof *d), *p = calloc((size_t)s->n + 1, sizeof *p),
+           *t = calloc((size_t)s->n + 1, sizeof *t);
+    if (!d || !p || !t) abort();
+    for (int i = 0; i < np; i++) {
+        int k = 0;
+        const cJSON *sample;
+        cJSON_ArrayForEach(sample, s->samples) {
+            const cJSON *row = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(sample, "per_prompt"), i);
+            d[k] = ah_jnum(row, "decode_tps");
+            p[k] = ah_jnum(row, "prefill_tps");
+            t[k] = ah_jnum(row, "ttft_ms");
+            k++;
+        }
+        const cJSON *row0 = cJSON_GetArrayItem(prompts, i);
+        cJSON *row = cJSON_CreateObject();
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(row0, "prompt");
+        cJSON_AddStringToObject(row, "prompt", cJSON_IsString(name) ? name->valuestring : "?");
+        cJSON_AddNumberToObject(row, "n_prompt", ah_jnum(row0, "n_prompt"));
+        cJSON_AddItemToObject(row, "decode_tps", ah_json_dist(d, k));
+        cJSON_AddItemToObject(row, "prefill_tps", ah_json_dist(p, k));
+        cJSON_AddItemToObject(row, "ttft_ms", ah_json_dist(t, k));
+        cJSON_AddItemToArray(pp, row);
+    }
+    free(d);
+    free(p);
+    free(t);
+    return o;
+}
+
+static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+
+static void replace_item(cJSON *doc, const char *key, cJSON *item) {
+    if (cJSON_GetObjectItemCaseSensitive(doc, key))
+        cJSON_ReplaceItemInObjectCaseSensitive(doc, key, item);
+    else
+        cJSON_AddItemToObject(doc, key, item);
+}
+
+/* A document with every top-level key, for when B's quality run is missing. */
+static cJSON *skeleton(const char *model) {
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddNumberToObject(doc, "schema", 1);
+    cJSON *b = cJSON_AddObjectToObject(doc, "build");
+    cJSON_AddNullToObject(b, "commit");
+    cJSON_AddNullToObject(b, "dirty");
+    cJSON_AddNullToObject(b, "cflags");
+    cJSON *m = cJSON_AddObjectToObject(doc, "model");
+    cJSON_AddStringToObject(m, "path", model);
+    cJSON_AddNullToObject(m, "arch");
+    cJSON_AddNullToObject(m, "n_params");
+    cJSON_AddNullToObject(m, "bytes");
+    cJSON_AddObjectToObject(doc, "config");
+    cJSON *q = cJSON_AddObjectToObject(doc, "quality");
+    cJSON_AddBoolToObject(q, "pass", 0);
+    const char *nulls[] = {"sanity", "ppl", "ppl_ratio", "kl_mean", "kl_p99", "top1_agree", "self_ppl"};
+    for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++) cJSON_AddNullToObject(q, nulls[i]);
+    cJSON_AddArrayToObject(q, "sanity_detail");
+    cJSON_AddArrayToObject(q, "failures");
+    cJSON *c = cJSON_AddObjectToObject(doc, "changes");
+    const char *cn[] = {"baseline_commit", "knobs", "engine_lines_added", "engine_lines_removed",
+                        "functions_added", "functions_removed"};
+    for (size_t i = 0; i < sizeof cn / sizeof cn[0]; i++) cJSON_AddNullToObject(c, cn[i]);
+    return doc;
+}
+
+int ah_run_ab(const ah_ab_opts *o) {
+    double t_start = ah_now();
+    if (check_bin(o->bin[0]) || check_bin(o->bin[1])) return 1;
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        if (o->conf[i] && (stat(o->conf[i], &st) || !S_ISREG(st.st_mode))) {
+            fprintf(stderr, "autoinfer eval: --ab: configuration %s does not exist\n", o->conf[i]);
+            return 1;
+        }
+    }
+    ai_error err = {{0}};
+    ah_model_id mid;
+    if (ah_model_identify(o->model, &mid, &err)) {
+        fprintf(stderr, "autoinfer eval: %s\n", err.msg);
+        return 1;
+    }
+    ah_gate gate;
+    ah_gate_defaults(&gate);
+    char path[4400];
+    snprintf(path, sizeof path, "%s/harness/gate.conf", AI_SOURCE_DIR);
+    if (ah_gate_load(&gate, path, &err)) {
+        fprintf(stderr, "autoinfer eval: %s\n", err.msg);
+        return 1;
+    }
+    if (o->baseline) {
+        /* fail fast on a bad baseline, before minutes of speed runs */
+        ah_baseline b;
+        if (ah_baseline_load(o->baseline, &b, &err)) {
+            fprintf(stderr, "autoinfer eval: %s\n", err.msg);
+            return 1;
+        }
+        ah_baseline_free(&b);
+    }
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t ws = (size_t)mid.bytes;
+    if (ws < (32u << 20)) ws = 32u << 20;
+    if (ws > (1024u << 20)) ws = 1024u << 20;
+    double bw = ah_bandwidth_probe(ws, ncpu > 0 ? (int)ncpu : 1);
+
+    side sides[2];
+    memset(sides, 0, sizeof sides);
+    for (int i = 0; i < 2; i++) {
+        sides[i].bin = o->bin[i];
+        sides[i].conf = o->conf[i];
+        sides[i].dec = calloc((size_t)o->rounds, sizeof(double));
+        sides[i].pre = calloc((size_t)o->rounds, sizeof(double));
+        sides[i].ttft = calloc((size_t)o->rounds, sizeof(double));
+        sides[i].rss = calloc((size_t)o->rounds, sizeof(double));
+        sides[i].samples = cJSON_CreateArray();
+        if (!sides[i].dec || !sides[i].pre || !sides[i].ttft || !sides[i].rss) abort();
+    }
+    const char *status = "ok";
+    char why[1400] = "";
+    char tokens[32], inject[32], bwarg[32];
+    snprintf(tokens, sizeof tokens, "%d", o->tokens);
+    snprintf(inject, sizeof inject, "%g", o->inject_b);
+    snprintf(bwarg, sizeof bwarg, "%g", bw);
+    uint64_t bytes_per_token = 0;
+    int rounds_done = 0;
+    for (int r = 0; r < o->rounds && !strcmp(status, "ok"); r++) {
+        for (int k = 0; k < 2 && !strcmp(status, "ok"); k++) {
+            int which = (r % 2 == 0) ? k : 1 - k; /* A B, B A, A B, ... */
+            side *s = &sides[which];
+            char *argv[16];
+            int a = 0;
+            argv[a++] = (char *)s->bin;
+            argv[a++] = "eval";
+            argv[a++] = "--worker";
+            argv[a++] = "-m";
+            argv[a++] = (char *)o->model;
+            argv[a++] = "--tokens";
+            argv[a++] = tokens;
+            if (s->conf) {
+                argv[a++] = "--conf";
+                argv[a++] = (char *)s->conf;
+            }
+            if (which == 1 && o->inject_b > 0) {
+                argv[a++] = "--inject-slowdown";
+                argv[a++] = inject;
+            }
+            argv[a] = NULL;
+            child_result cr;
+            const char *who = which ? "B" : "A";
+            if (run_child(argv, o->timeout_s, &cr)) {
+                status = "crash";
+                snprintf(why, sizeof why, "%s: cannot start %s: %s", who, s->bin, strerror(errno));
+                break;
+            }
+            cJSON *line = cr.status == CHILD_OK ? last_json_line(cr.out) : NULL;
+            double dec = ah_jnum(line, "decode_tps");
+            if (cr.status != CHILD_OK) {
+                describe_failure(who, &cr, why, sizeof why, &status);
+            } else if (!line || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(line, "ok")) ||
+                       !(dec > 0) || ah_jnum(line, "tokens") != o->tokens) {
+                status = "crash";
+                snprintf(why, sizeof why, "%s: the worker printed no valid result line", who);
+            } else {
+                s->dec[s->n] = dec;
+                s->pre[s->n] = ah_jnum(line, "prefill_tps");
+                s->ttft[s->n] = ah_jnum(line, "ttft_ms");
+                s->rss[s->n] = ah_jnum(line, "peak_rss_mb");
+                s->n++;
+                if (which == 1) bytes_per_token = (uint64_t)ah_jnum(line, "bytes_per_token");
+                cJSON_AddItemToArray(s->samples, line);
+                line = NULL;
+            }
+            cJSON_Delete(line);
+            free(cr.out);
+        }
+        if (!strcmp(status, "ok")) {
+            rounds_done++;
+            fprintf(stderr, "eval --ab: round %d/%d  A %.2f tok/s  B %.2f tok/s\n", r + 1,
+                    o->rounds, sides[0].dec[rounds_done - 1], sides[1].dec[rounds_done - 1]);
+        }
+    }
+
+    int n = rounds_done;
+    ah_ratio dr = {0}, pr = {0};
+    dr.ratio = dr.ci_lo = dr.ci_hi = dr.p = NAN;
+    pr = dr;
+    dr.verdict = pr.verdict = "no change";
+    if (n >= 2) {
+        ah_compare_paired(sides[0].dec, sides[1].dec, n, o->noise, BOOT_RESAMPLES, BOOT_SEED, &dr);
+        ah_compare_paired(sides[0].pre, sides[1].pre, n, o->noise, BOOT_RESAMPLES, BOOT_SEED + 1,
+                          &pr);
+    } else if (!strcmp(status, "ok")) {
+        status = "crash";
+        snprintf(why, sizeof why, "fewer than 2 rounds completed");
+    }
+    ah_plausible pl;
+    ah_plausible_check(n ? ah_median(sides[1].dec, n) : NAN, bytes_per_token, bw,
+                       gate.roofline_margin, &pl);
+    if (!strcmp(status, "ok") && !pl.ok) {
+        status = "implausible";
+        snprintf(why, sizeof why, "B: %s", pl.why);
+    }
+
+    /* B's quality, from one quality run of B (skipped after a failure) */
+    cJSON *doc = NULL;
+    char qwhy[1400] = "";
+    if (!o->no_quality && !strcmp(status, "ok")) {
+        char tmpl[] = "/tmp/autoinfer-ab-XXXXXX";
+        int fd = mkstemp(tmpl);
+        if (fd >= 0) {
+            close(fd);
+            char *argv[20];
+            int a = 0;
+            argv[a++] = (char *)sides[1].bin;
+            argv[a++] = "eval";
+            argv[a++] = "--quality-only";
+            argv[a++] = "-m";
+            argv[a++] = (char *)o->model;
+            argv[a++] = "--json";
+            argv[a++] = tmpl;
+            argv[a++] = "--bandwidth";
+            argv[a++] = bwarg;
+            if (sides[1].conf) {
+                argv[a++] = "--conf";
+                argv[a++] = (char *)sides[1].conf;
+            }
+            if (o->baseline) {
+                argv[a++] = "--baseline";
+                argv[a++] = (char *)o->baseline;
+            }
+            if (o->allow_other_model) argv[a++] = "--allow-other-model";
+            argv[a] = NULL;
+            child_result cr;
+            if (run_child(argv, o->timeout_s * 2, &cr) == 0) {
+                if (cr.status == CHILD_OK || (cr.status == CHILD_FAILED && cr.code == 3)) {
+                    ai_error jerr;
+                    doc = ah_json_read(tmpl, &jerr);
+                    if (!doc) snprintf(qwhy, sizeof qwhy, "B quality run: %s", jerr.msg);
+                } else {
+                    const char *st;
+                    describe_failure("B quality run", &cr, qwhy, sizeof qwhy, &st);
+                    status = st;
+                    snprintf(why, sizeof why, "%s", qwhy);
+                }
+                free(cr.out);
+            }
+            remove(tmpl);
+        }
+    }
+    if (!doc) {
+        doc = skeleton(o->model);
+        if (o->no_quality) {
+            cJSON *q = cJSON_GetObjectItemCaseSensitive(doc, "quality");
+            cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(q, "failures"),
+                                 cJSON_CreateString("quality not measured (--no-quality)"));
+        } else if (qwhy[0]) {
+            cJSON *q = cJSON_GetObjectItemCaseSensitive(doc, "quality");
+            cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(q, "failures"),
+                                 cJSON_CreateString(qwhy));
+        }
+        const cJSON *first = cJSON_GetArrayItem(sides[1].samples, 0);
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(first, "build");
+        if (b) replace_item(doc, "build", cJSON_Duplicate(b, 1));
+    }
+    replace_item(doc, "speed", speed_json(&sides[1], o->tokens));
+    replace_item(doc, "plausible", ah_json_plausible(&pl));
+
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "status", status);
+    cJSON_AddStringToObject(c, "why", why);
+    cJSON_AddItemToObject(c, "decode_ratio", num_or_null(dr.ratio));
+    cJSON_AddItemToObject(c, "ci_lo", num_or_null(dr.ci_lo));
+    cJSON_AddItemToObject(c, "ci_hi", num_or_null(dr.ci_hi));
+    cJSON_AddItemToObject(c, "p", num_or_null(dr.p));
+    cJSON_AddItemToObject(c, "p_mann_whitney", num_or_null(n >= 2 ? dr.p_mw : NAN));
+    cJSON_AddItemToObject(c, "median_ratio", num_or_null(n >= 2 ? dr.median_ratio : NAN));
+    cJSON_AddNumberToObject(c, "noise", o->noise);
+    cJSON_AddStringToObject(c, "verdict", strcmp(status, "ok") ? "no change" : dr.verdict);
+    cJSON_AddStringToObject(c, "test", "paired sign-flip permutation on log ratios");
+    cJSON_AddItemToObject(c, "prefill_ratio", num_or_null(pr.ratio));
+    cJSON_AddItemToObject(c, "prefill_ci_lo", num_or_null(pr.ci_lo));
+    cJSON_AddItemToObject(c, "prefill_ci_hi", num_or_null(pr.ci_hi));
+    cJSON_AddItemToObject(c, "prefill_p", num_or_null(pr.p));
+    cJSON_AddStringToObject(c, "prefill_verdict", strcmp(status, "ok") ? "no change" : pr.verdict);
+    cJSON_AddNumberToObject(c, "rounds", n);
+    cJSON_AddNumberToObject(c, "resamples", BOOT_RESAMPLES);
+    cJSON_AddNumberToObject(c, "inject_slowdown_b", o->inject_b);
+    cJSON_AddItemToObject(c, "a", side_json(&sides[0]));
+    cJSON_AddItemToObject(c, "b", side_json(&sides[1]));
+    replace_item(doc, "compare", c);
+    replace_item(doc, "duration_s", cJSON_CreateNumber(ah_now() - t_start));
+
+    ah_print_report(doc, stdout);
+    int rc = 0;
+    if (o->json && ah_json_write(doc, o->json, &err)) {
+        fprintf(stderr, "autoinfer eval: %s\n", err.msg);
+        rc = 1;
+    }
+    if (!rc) {
+        if (strcmp(status, "ok")) {
+            fprintf(stderr, "autoinfer eval: --ab: %s: %s\n", status, why);
+            rc = 4;
+        } else if (!o->no_quality &&
+                   !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+                       cJSON_GetObjectItemCaseSensitive(doc, "quality"), "pass"))) {
+            rc = 3;
+        }
+    }
+    cJSON_Delete(doc);
+    for (int i = 0; i < 2; i++) {
+        free(sides[i].dec);
+        free(sides[i].pre);
+        free(sides[i].ttft);
+        free(sides[i].rss);
+        cJSON_Delete(sides[i].samples);
+    }
+    return rc;
+}

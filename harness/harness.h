@@ -1,0 +1,219 @@
+/* harness.h — the pieces of `autoinfer eval` and how they fit together.
+ *
+ *   eval.c      command line, the evaluation's order of work
+ *   workload.c  prompts, timed generation (the harness's own clock), RSS
+ *   quality.c   reference text, teacher-forced scoring, KL against a baseline
+ *   baseline.c  saving and loading a baseline directory
+ *   monitor.c   change monitor: knobs that differ, engine/ diff size
+ *   plausible.c bandwidth probe and the roofline check
+ *   output.c    the JSON document and the printed report built from it
+ *   compare.c   --ab: interleaved child processes and the decision
+ *   stats.c, sanity.c, gate.c, refs.c, sha256.c: self-contained helpers
+ *
+ * The engine is reached only through include/autoinfer.h. */
+#ifndef AH_HARNESS_H
+#define AH_HARNESS_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "autoinfer.h"
+#include "gate.h"
+#include "refs.h"
+
+#define AH_MAX_PROMPTS 16
+#define AH_DEFAULT_MODEL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+/* ---- workload.c ------------------------------------------------------------ */
+
+typedef struct ah_prompt {
+    char id[32];
+    char text[1024];
+} ah_prompt;
+
+/* Reads "id<TAB>text" lines. Returns the number of prompts or -1. */
+int ah_prompts_load(const char *path, ah_prompt *out, int cap, ai_error *err);
+
+double ah_now(void); /* CLOCK_MONOTONIC seconds */
+/* Peak resident set (VmHWM) of this process in MiB; NAN if unknown. */
+double ah_peak_rss_mb(void);
+
+/* Chat-formats `user` and tokenizes it (BOS, special tokens parsed).
+ * Returns a malloc'd array and its length in *n, or NULL. */
+int32_t *ah_chat_tokens(ai_pipeline *p, const char *user, int *n, ai_error *err);
+
+typedef struct ah_timing {
+    int n_prompt;     /* prompt tokens */
+    int n_gen;        /* tokens the callback observed */
+    double prefill_s; /* ai_generate start -> first callback */
+    double decode_s;  /* first callback -> last callback (n_gen - 1 steps) */
+} ah_timing;
+
+/* Output capture of one generation (any pointer may be NULL). */
+typedef struct ah_capture {
+    char *text;       /* NUL-terminated, truncated to text_cap */
+    size_t text_cap;
+    int32_t *tokens;
+    int tokens_cap;
+} ah_capture;
+
+/* One generation timed by the harness. ignore_eos: speed run (then the
+ * observed count must equal max_tokens, else an error). inject: test-only
+ * busy-wait of this fraction of each step's engine time. */
+int ah_timed_generate(ai_pipeline *p, const int32_t *prompt, int n_prompt, int max_tokens,
+                      int ignore_eos, double inject, ah_timing *t, ah_capture *cap,
+                      ai_error *err);
+
+/* One speed run: every prompt once, `tokens` decoded tokens each, EOS
+ * ignored. t[i] receives prompt i's timing. */
+int ah_speed_run(ai_pipeline *p, int32_t *const *prompts, const int *n_prompts, int n,
+                 int tokens, double inject, ah_timing *t, ai_error *err);
+
+/* Aggregates of one run: total decode tokens / time etc. */
+void ah_run_figures(const ah_timing *t, int n, double *decode_tps, double *prefill_tps,
+                    double *ttft_ms);
+
+/* ---- quality.c ---------------------------------------------------------------- */
+
+typedef struct ah_score_result {
+    int n_scored;        /* all positions compared or filled */
+    int n_text;          /* positions from the reference text */
+    double nll_text;     /* current: sum over text positions */
+    double nll_text_ref; /* baseline's sum over the same positions */
+    double *kl;          /* per position (compare only), n_scored */
+    int top1_same;
+} ah_score_result;
+
+/* Appends the reference text's chunks to r as AH_SEQ_TEXT sequences: BOS +
+ * chunk-1 tokens each, the second half scored. max_chunks 0 = all. */
+int ah_text_sequences(ai_pipeline *p, const char *text, int chunk, int max_chunks,
+                      ah_refs *r, ai_error *err);
+
+/* Teacher-forces every sequence of r (text sequences limited to max_text,
+ * 0 = all). fill: store the current distributions into r (baseline);
+ * else compare with them. res->kl is malloc'd (free it). */
+int ah_score_refs(ai_pipeline *p, ah_refs *r, int fill, int max_text, ah_score_result *res,
+                  ai_error *err);
+
+/* Self-perplexity of generated answers: exp(mean nll of the answer tokens
+ * given prompt + earlier answer tokens). NAN when nothing was generated. */
+double ah_self_ppl(ai_pipeline *p, int32_t *const *prompts, const int *n_prompts,
+                   int32_t *const *answers, const int *n_answers, int n, ai_error *err);
+
+/* ---- monitor.c ---------------------------------------------------------------- */
+
+typedef struct ah_knob_change {
+    char key[48];
+    char baseline[64];
+    char current[64];
+    const char *tradeoff; /* from ai_knobs(), static */
+} ah_knob_change;
+
+typedef struct ah_changes {
+    char baseline_commit[48];
+    int n_knobs;
+    ah_knob_change knobs[64];
+    long lines_added, lines_removed; /* -1 when git could not tell */
+    char **fn_added, **fn_removed;
+    int n_fn_added, n_fn_removed;
+} ah_changes;
+
+/* Knob values that differ between base and cur (numbers compared as
+ * numbers), each with the tradeoff text of the pipeline's knob table. */
+void ah_knob_diff(const ai_conf *base, const ai_conf *cur, ah_changes *out);
+/* engine/ diff against commit (lines via git diff --numstat, functions via a
+ * scan of C definitions). */
+void ah_engine_diff(const char *src_dir, const char *commit, ah_changes *out);
+void ah_changes_free(ah_changes *c);
+
+/* Names of C function definitions in `src` (a file's text). Returns the
+ * count; names are appended to *names (malloc'd strings). */
+int ah_scan_functions(const char *src, char ***names, int *n);
+
+/* ---- plausible.c --------------------------------------------------------------- */
+
+/* Best-of-reps streaming read bandwidth over a `bytes` working set with
+ * `threads` threads, in GB/s (1e9 bytes). */
+double ah_bandwidth_probe(size_t bytes, int threads);
+
+typedef struct ah_plausible {
+    int ok;
+    double roofline_tps, bandwidth_gbps;
+    uint64_t bytes_per_token;
+    char why[256];
+} ah_plausible;
+
+void ah_plausible_check(double decode_tps, uint64_t bytes_per_token, double bandwidth_gbps,
+                        double margin, ah_plausible *out);
+cJSON *ah_json_plausible(const ah_plausible *p);
+
+/* ---- build and model identity (baseline.c) ------------------------------------- */
+
+typedef struct ah_build_id {
+    char commit[48];
+    int dirty;
+    char cflags[512];
+    char exe_sha256[65];
+} ah_build_id;
+
+void ah_build_identify(ah_build_id *b);
+
+typedef struct ah_model_id {
+    char path[4096];
+    uint64_t bytes;
+    char sha256_head[65]; /* of the first MiB */
+} ah_model_id;
+
+int ah_model_identify(const char *path, ah_model_id *m, ai_error *err);
+
+/* A loaded baseline directory. */
+typedef struct ah_baseline {
+    char dir[4096];
+    cJSON *doc;         /* baseline.json */
+    ai_conf conf;       /* effective knob values it was evaluated with */
+    char commit[48];
+    ah_model_id model;
+    double sanity, ppl;
+    ah_refs refs;
+} ah_baseline;
+
+int ah_baseline_load(const char *dir, ah_baseline *b, ai_error *err);
+void ah_baseline_free(ah_baseline *b);
+/* Writes DIR/{baseline.json, pipeline.conf, refs.bin}. conf_path may be
+ * NULL (no conf file: the defaults). */
+int ah_baseline_save(const char *dir, const cJSON *report, const ah_model_id *m,
+                     const char *conf_path, const ah_refs *refs, ai_error *err);
+
+/* ---- output.c ------------------------------------------------------------------- */
+
+/* {median, ci_lo, ci_hi, ci_level, mean, sd, outliers, samples} */
+cJSON *ah_json_dist(const double *x, int n);
+/* Writes doc to path atomically (path.tmp + rename). */
+int ah_json_write(const cJSON *doc, const char *path, ai_error *err);
+/* Reads a JSON file. NULL + message on failure. */
+cJSON *ah_json_read(const char *path, ai_error *err);
+/* The readable table, the summary lines and the change monitor block. */
+void ah_print_report(const cJSON *doc, FILE *out);
+
+/* Helpers to read numbers from a document (NAN when absent/null). */
+double ah_jnum(const cJSON *obj, const char *path); /* "a.b.c" */
+
+/* ---- compare.c ------------------------------------------------------------------ */
+
+typedef struct ah_ab_opts {
+    const char *bin[2];
+    const char *conf[2]; /* NULL: the binary's own default */
+    const char *model;
+    const char *baseline; /* NULL: quality without a baseline */
+    const char *json;
+    int rounds, tokens, timeout_s;
+    double noise;
+    double inject_b;      /* test-only: --inject-slowdown passed to B's workers */
+    int no_quality;       /* skip B's quality run */
+    int allow_other_model;
+} ah_ab_opts;
+
+int ah_run_ab(const ah_ab_opts *o);
+
+#endif

@@ -1,0 +1,94 @@
+/* plausible.c — the memory-bandwidth roofline. A decode step must read at
+ * least bytes_per_token (the pipeline's own description of the weights it
+ * touches), so decode tokens/s cannot exceed streaming read bandwidth ÷
+ * bytes_per_token by much; a figure above that is flagged, not celebrated. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+typedef struct {
+    const uint64_t *p;
+    size_t n; /* words */
+    uint64_t sink;
+    pthread_barrier_t *start;
+} probe_arg;
+
+static void *probe_thread(void *arg) {
+    probe_arg *a = arg;
+    pthread_barrier_wait(a->start);
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= a->n; i += 4) {
+        s0 += a->p[i];
+        s1 ^= a->p[i + 1];
+        s2 += a->p[i + 2];
+        s3 ^= a->p[i + 3];
+    }
+    a->sink = s0 + s1 + s2 + s3;
+    return NULL;
+}
+
+double ah_bandwidth_probe(size_t bytes, int threads) {
+    if (threads < 1) threads = 1;
+    if (threads > 256) threads = 256;
+    size_t words = bytes / 8;
+    uint64_t *buf = malloc(words * 8);
+    if (!buf) return NAN;
+    for (size_t i = 0; i < words; i++) buf[i] = i * 0x9E3779B97F4A7C15ull;
+    probe_arg *args = calloc((size_t)threads, sizeof *args);
+    pthread_t *tid = calloc((size_t)threads, sizeof *tid);
+    if (!args || !tid) abort();
+    double best = 0;
+    uint64_t sink = 0;
+    for (int rep = 0; rep < 7; rep++) {
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
+        size_t per = words / (size_t)threads;
+        for (int t = 0; t < threads; t++) {
+            args[t] = (probe_arg){buf + (size_t)t * per, per, 0, &start};
+            pthread_create(&tid[t], NULL, probe_thread, &args[t]);
+        }
+        pthread_barrier_wait(&start);
+        double t0 = ah_now();
+        for (int t = 0; t < threads; t++) {
+            pthread_join(tid[t], NULL);
+            sink += args[t].sink;
+        }
+        double dt = ah_now() - t0;
+        pthread_barrier_destroy(&start);
+        double gbps = (double)(per * (size_t)threads * 8) / dt / 1e9;
+        if (gbps > best) best = gbps;
+    }
+    free(args);
+    free(tid);
+    free(buf);
+    if (sink == 42) best += 0; /* keep the reads */
+    return best;
+}
+
+void ah_plausible_check(double decode_tps, uint64_t bytes_per_token, double bandwidth_gbps,
+                        double margin, ah_plausible *out) {
+    memset(out, 0, sizeof *out);
+    out->ok = 1;
+    out->bandwidth_gbps = bandwidth_gbps;
+    out->bytes_per_token = bytes_per_token;
+    out->roofline_tps = bytes_per_token && bandwidth_gbps > 0
+                            ? bandwidth_gbps * 1e9 / (double)bytes_per_token
+                            : NAN;
+    if (!isfinite(decode_tps) || decode_tps <= 0) {
+        out->ok = 0;
+        snprintf(out->why, sizeof out->why, "decode speed %.3g tok/s is not a positive number",
+                 decode_tps);
+    } else if (isfinite(out->roofline_tps) && decode_tps > out->roofline_tps * margin) {
+        out->ok = 0;
+        snprintf(out->why, sizeof out->why,
+                 "decode %.1f tok/s exceeds the memory roofline %.1f tok/s x %.2f "
+                 "(%.1f GB/s / %.1f MB per token): impossible",
+                 decode_tps, out->roofline_tps, margin, bandwidth_gbps,
+                 (double)bytes_per_token / 1e6);
+    }
+}
