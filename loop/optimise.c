@@ -1,9 +1,1215 @@
-/* optimise.c — placeholder until the 'optimise' command lands. */
+/* optimise.c — `autoinfer optimise`: the experiment loop.
+ *
+ *   baseline:   clean tree → branch autoinfer/<tag> → build → eval with
+ *               --save-baseline → A/A eval (noise threshold) → row 0
+ *   experiment: proposal → lock check → commit → build → A/B eval against
+ *               the current best → decision → row (fsync'd) → keep, or
+ *               reset --hard to the best → state
+ *
+ * Crash safety: state.json (atomic) says which experiment is in flight and
+ * at which step; results.tsv holds finished experiments. On --resume an
+ * experiment with a row is completed from its row (keep → best moves);
+ * one without a row is reverted and logged as "interrupted". Ctrl-C does the
+ * same at once. The only process-wide mutable state is the stop flag. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
-int ai_cmd_optimise(int argc, char **argv);
+#include "loop.h"
+
+static volatile sig_atomic_t g_stop; /* SIGINT / SIGTERM seen */
+
+static void on_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+#define PATHSZ 1100
+
+typedef struct run {
+    al_state st;
+    al_git git;                /* the tree experiments happen in */
+    char top[1024];            /* the checkout holding .autoinfer/ */
+    char run_dir[PATHSZ], state_path[PATHSZ], results_path[PATHSZ];
+    char build_dir[PATHSZ], harness_bin[PATHSZ], best_bin[PATHSZ], best_conf[PATHSZ];
+    char cand_conf[PATHSZ], baseline_dir[PATHSZ], evals_dir[PATHSZ], logs_dir[PATHSZ];
+    char diffs_dir[PATHSZ];
+    const ai_knob_info *knobs;
+    int nk;
+    double session_start, prior_elapsed, exp_time_sum;
+    int exp_time_n;
+    int jobs;
+    const char *test_eval;     /* TEST-ONLY: AI_LOOP_TEST_EVAL replaces the harness */
+} run;
+
+/* ---- small helpers ------------------------------------------------------- */
+
+/* TEST-ONLY failpoints: AI_LOOP_TEST_CRASH_AT=<point>:<exp> makes the driver
+ * kill itself with SIGKILL there, so the tests can check --resume at every
+ * step of an experiment. Never set outside tests/cli/optimise_resume.sh. */
+static void failpoint(const char *point, int exp) {
+    const char *at = getenv("AI_LOOP_TEST_CRASH_AT");
+    if (!at) return;
+    char want[64];
+    snprintf(want, sizeof want, "%s:%d", point, exp);
+    if (!strcmp(at, want)) {
+        fprintf(stderr, "autoinfer optimise: TEST-ONLY failpoint %s: SIGKILL\n", want);
+        raise(SIGKILL);
+    }
+}
+
+/* TEST-ONLY: the same, but 0.2 s later (in the middle of the step that
+ * follows: a build or an evaluation), by an uncaught SIGALRM. */
+static void failpoint_soon(const char *point, int exp) {
+    const char *at = getenv("AI_LOOP_TEST_CRASH_AT");
+    if (!at) return;
+    char want[64];
+    snprintf(want, sizeof want, "%s:%d", point, exp);
+    if (!strcmp(at, want)) {
+        fprintf(stderr, "autoinfer optimise: TEST-ONLY failpoint %s: dying in 0.2 s\n", want);
+        signal(SIGALRM, SIG_DFL);
+        struct itimerval t = {{0, 0}, {0, 200000}};
+        setitimer(ITIMER_REAL, &t, NULL);
+    }
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static double elapsed(const run *r) { return r->prior_elapsed + (al_now() - r->session_start); }
+
+static int save_state(run *r, ai_error *err) {
+    r->st.elapsed_s = elapsed(r);
+    return al_state_save(r->state_path, &r->st, err);
+}
+
+static void path_in(char *out, const char *dir, const char *name) {
+    snprintf(out, PATHSZ, "%s/%s", dir, name);
+}
+
+static void setup_paths(run *r, int worktree) {
+    path_in(r->state_path, r->run_dir, "state.json");
+    path_in(r->results_path, r->run_dir, "results.tsv");
+    path_in(r->harness_bin, r->run_dir, "bin/harness");
+    path_in(r->best_bin, r->run_dir, "bin/best");
+    path_in(r->best_conf, r->run_dir, "best.conf");
+    path_in(r->cand_conf, r->run_dir, "candidate.conf");
+    path_in(r->baseline_dir, r->run_dir, "baseline");
+    path_in(r->evals_dir, r->run_dir, "evals");
+    path_in(r->logs_dir, r->run_dir, "logs");
+    path_in(r->diffs_dir, r->run_dir, "diffs");
+    /* In place, every run of this checkout shares one incremental build;
+     * a worktree has its own sources, hence its own build. */
+    if (worktree)
+        path_in(r->build_dir, r->run_dir, "build");
+    else
+        snprintf(r->build_dir, PATHSZ, "%s/.autoinfer/.build", r->top);
+}
+
+static int make_dirs(run *r, ai_error *err) {
+    char bin[PATHSZ];
+    path_in(bin, r->run_dir, "bin");
+    if (al_mkdirs(bin, err) || al_mkdirs(r->evals_dir, err) || al_mkdirs(r->logs_dir, err) ||
+        al_mkdirs(r->diffs_dir, err))
+        return -1;
+    return 0;
+}
+
+static void short_sha(char *out, size_t cap, const char *sha) {
+    snprintf(out, cap, "%.12s", sha);
+}
+
+/* ---- build --------------------------------------------------------------- */
+
+static int build(run *r, const char *log_path, char *why, size_t wcap, ai_error *err) {
+    al_proc_opts o = {0};
+    o.log_path = log_path;
+    o.timeout_s = 1800;
+    o.new_group = 1;
+    o.stop = &g_stop;
+    al_proc_result pr;
+    char cache[PATHSZ + 16];
+    snprintf(cache, sizeof cache, "%s/CMakeCache.txt", r->build_dir);
+    if (!al_exists(cache)) {
+        const char *argv[] = {"cmake", "-S", r->git.repo, "-B", r->build_dir,
+                              "-DCMAKE_BUILD_TYPE=Release", NULL};
+        if (al_proc_run(argv, &o, &pr, err)) return -1;
+        if (pr.interrupted) return 2;
+        if (!pr.exited || pr.code) {
+            char line[200];
+            al_file_grep_line(log_path, "Error", line, sizeof line);
+            snprintf(why, wcap, "cmake configure failed: %s", line[0] ? line : "see log");
+            return 1;
+        }
+    }
+    char jobs[16];
+    snprintf(jobs, sizeof jobs, "%d", r->jobs);
+    const char *argv[] = {"cmake", "--build", r->build_dir, "-j", jobs, "--target", "autoinfer",
+                          NULL};
+    if (al_proc_run(argv, &o, &pr, err)) return -1;
+    if (pr.interrupted) return 2;
+    if (!pr.exited || pr.code) {
+        char line[200], how[96];
+        al_file_grep_line(log_path, "error", line, sizeof line);
+        al_proc_describe(&pr, how, sizeof how);
+        snprintf(why, wcap, "build failed (%s): %s", how, line[0] ? line : "see log");
+        return 1;
+    }
+    return 0;
+}
+
+static int copy_conf(run *r, const char *dst, ai_error *err) {
+    char conf[PATHSZ];
+    path_in(conf, r->git.repo, "pipeline.conf");
+    if (al_exists(conf)) return al_copy_file(conf, dst, err);
+    unlink(dst);
+    return 0;
+}
+
+/* bin/best must be the build of the best commit (rebuilt after a resume). */
+static int ensure_best_binary(run *r, ai_error *err) {
+    if (!strcmp(r->st.best_bin_commit, r->st.best_commit) && al_exists(r->best_bin)) return 0;
+    say("autoinfer optimise: rebuilding the current best (%.12s)", r->st.best_commit);
+    char log[PATHSZ], why[300];
+    path_in(log, r->logs_dir, "best.build.log");
+    int rc = build(r, log, why, sizeof why, err);
+    if (rc == 2) return ai_error_set(err, "interrupted");
+    if (rc) return rc < 0 ? -1 : ai_error_set(err, "the best commit no longer builds: %s", why);
+    char built[PATHSZ];
+    path_in(built, r->build_dir, "autoinfer");
+    if (al_copy_file(built, r->best_bin, err) || copy_conf(r, r->best_conf, err)) return -1;
+    snprintf(r->st.best_bin_commit, sizeof r->st.best_bin_commit, "%s", r->st.best_commit);
+    return save_state(r, err);
+}
+
+/* ---- evaluation ---------------------------------------------------------- */
+
+static void bin_conf(char *out, size_t cap, const char *bin, const char *conf) {
+    if (conf && al_exists(conf))
+        snprintf(out, cap, "%s:%s", bin, conf);
+    else
+        snprintf(out, cap, "%s", bin);
+}
+
+/* Runs the harness; the JSON report (removed first: never a stale one) is
+ * parsed into e when present. */
+static int run_eval(run *r, const char **args, const char *json, const char *log,
+                    double timeout, al_proc_result *pr, al_eval *e, int *have_json,
+                    ai_error *err) {
+    const char *argv[40];
+    int n = 0;
+    argv[n++] = r->test_eval ? r->test_eval : r->harness_bin;
+    argv[n++] = "eval";
+    for (const char **a = args; *a; a++) argv[n++] = *a;
+    argv[n++] = "-m";
+    argv[n++] = r->st.model;
+    argv[n++] = "--json";
+    argv[n++] = json;
+    argv[n] = NULL;
+    unlink(json);
+    al_proc_opts o = {0};
+    o.cwd = r->git.repo;
+    o.log_path = log;
+    o.timeout_s = timeout;
+    o.mem_mb = r->st.mem_mb;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    o.cpu_s = (long)(timeout * (double)(ncpu > 0 ? ncpu : 1)) + 60;
+    o.new_group = 1;
+    o.stop = &g_stop;
+    if (al_proc_run(argv, &o, pr, err)) return -1;
+    ai_error perr;
+    *have_json = !pr->timed_out && !pr->interrupted && al_exists(json) &&
+                 al_eval_parse(json, e, &perr) == 0;
+    if (!*have_json) memset(e, 0, sizeof *e);
+    return 0;
+}
+
+static void fill_row_from_eval(al_row *row, const al_eval *e) {
+    row->decode = e->decode.median;
+    row->decode_lo = e->decode.lo;
+    row->decode_hi = e->decode.hi;
+    row->prefill = e->prefill.median;
+    row->mem_gb = e->rss_mb.median == AL_NA ? AL_NA : e->rss_mb.median / 1024.0;
+    row->ppl = e->ppl;
+    row->sanity = e->sanity;
+    row->quality_pass = e->quality_pass;
+    row->kl = e->kl_mean;
+    row->top1 = e->top1;
+    row->ratio = e->ratio;
+    row->ratio_lo = e->ratio_lo;
+    row->ratio_hi = e->ratio_hi;
+    row->p = e->p;
+}
+
+/* ---- the baseline ------------------------------------------------------ */
+
+static void baseline_description(run *r, char *out, size_t cap) {
+    char conf_path[PATHSZ];
+    path_in(conf_path, r->git.repo, "pipeline.conf");
+    char *text = al_read_file(conf_path, NULL);
+    size_t used = (size_t)snprintf(out, cap, "Baseline (");
+    int first = 1;
+    for (int i = 0; i < r->nk && used < cap; i++) {
+        if (!r->knobs[i].search || !r->knobs[i].search[0]) continue;
+        char v[64];
+        if (al_conf_text_get(text, r->knobs[i].name, v, sizeof v))
+            snprintf(v, sizeof v, "%s", r->knobs[i].default_value);
+        used += (size_t)snprintf(out + used, cap - used, "%s%s=%s", first ? "" : ", ",
+                                 r->knobs[i].name, v);
+        first = 0;
+    }
+    if (used < cap) snprintf(out + used, cap - used, ")");
+    free(text);
+}
+
+static int do_baseline(run *r, ai_error *err) {
+    char why[300], log[PATHSZ], json0[PATHSZ], jsonaa[PATHSZ];
+    path_in(json0, r->evals_dir, "0.json");
+    path_in(jsonaa, r->evals_dir, "aa.json");
+
+    al_row *rows = NULL;
+    int nrows = 0;
+    if (al_results_read(r->results_path, &rows, &nrows, 1, err)) return -1;
+    int have_row0 = nrows > 0;
+    free(rows);
+
+    if (!have_row0) {
+        if (al_git_reset_hard(&r->git, r->st.base_commit, err)) return -1;
+        say("[baseline] building %.12s", r->st.base_commit);
+        path_in(log, r->logs_dir, "0.build.log");
+        int rc = build(r, log, why, sizeof why, err);
+        if (rc == 2) return ai_error_set(err, "interrupted during the baseline build");
+        if (rc) return rc < 0 ? -1 : ai_error_set(err, "baseline %s (log: %s)", why, log);
+        char built[PATHSZ];
+        path_in(built, r->build_dir, "autoinfer");
+        if (al_copy_file(built, r->harness_bin, err) || al_copy_file(built, r->best_bin, err) ||
+            copy_conf(r, r->best_conf, err))
+            return -1;
+        snprintf(r->st.best_bin_commit, sizeof r->st.best_bin_commit, "%s", r->st.base_commit);
+
+        say("[baseline] evaluating (saves the quality references)");
+        path_in(log, r->logs_dir, "0.eval.log");
+        al_proc_result pr;
+        al_eval e0;
+        int have;
+        const char *args0[8];
+        int n = 0;
+        if (al_exists(r->best_conf)) {
+            args0[n++] = "--conf";
+            args0[n++] = r->best_conf;
+        }
+        args0[n++] = "--save-baseline";
+        args0[n++] = r->baseline_dir;
+        args0[n] = NULL;
+        if (run_eval(r, args0, json0, log, 3600, &pr, &e0, &have, err)) return -1;
+        if (pr.interrupted) return ai_error_set(err, "interrupted during the baseline evaluation");
+        if (!pr.exited || pr.code != 0 || !have) {
+            char how[96], last[200];
+            al_proc_describe(&pr, how, sizeof how);
+            al_file_grep_line(log, NULL, last, sizeof last);
+            return ai_error_set(err, "baseline evaluation failed (%s): %s (log: %s)", how, last, log);
+        }
+
+        say("[baseline] A/A comparison of the baseline with itself (noise threshold)");
+        path_in(log, r->logs_dir, "aa.eval.log");
+        char a[PATHSZ * 2], rounds[16];
+        bin_conf(a, sizeof a, r->best_bin, r->best_conf);
+        snprintf(rounds, sizeof rounds, "%d", r->st.rounds);
+        const char *argsaa[16];
+        n = 0;
+        argsaa[n++] = "--ab";
+        argsaa[n++] = "--a";
+        argsaa[n++] = a;
+        argsaa[n++] = "--b";
+        argsaa[n++] = a;
+        argsaa[n++] = "--baseline";
+        argsaa[n++] = r->baseline_dir;
+        if (r->st.rounds > 0) {
+            argsaa[n++] = "--rounds";
+            argsaa[n++] = rounds;
+        }
+        argsaa[n] = NULL;
+        al_eval aa;
+        double t0 = al_now();
+        if (run_eval(r, argsaa, jsonaa, log, 3600, &pr, &aa, &have, err)) return -1;
+        if (pr.interrupted) return ai_error_set(err, "interrupted during the A/A evaluation");
+        if (!pr.exited || pr.code != 0 || !have || aa.ratio == AL_NA) {
+            char how[96], last[200];
+            al_proc_describe(&pr, how, sizeof how);
+            al_file_grep_line(log, NULL, last, sizeof last);
+            return ai_error_set(err, "baseline A/A evaluation failed (%s): %s (log: %s)", how,
+                                last, log);
+        }
+        if (r->st.eval_timeout <= 0) {
+            double took = aa.duration_s != AL_NA && aa.duration_s > 0 ? aa.duration_s : al_now() - t0;
+            r->st.eval_timeout = fmax(600.0, 4.0 * took + 120.0);
+        }
+    }
+
+    /* Row 0 from the two reports (also when resuming after the row). */
+    al_eval e0, aa;
+    if (al_eval_parse(json0, &e0, err) || al_eval_parse(jsonaa, &aa, err)) return -1;
+    r->st.noise = al_noise_from_aa(&aa);
+    if (r->st.eval_timeout <= 0) r->st.eval_timeout = 1800;
+    r->st.base_decode = r->st.best_decode = e0.decode.median;
+    if (!have_row0) {
+        al_row row;
+        al_row_init(&row, 0);
+        fill_row_from_eval(&row, &e0);
+        row.ratio = aa.ratio;
+        row.ratio_lo = aa.ratio_lo;
+        row.ratio_hi = aa.ratio_hi;
+        row.p = aa.p;
+        short_sha(row.commit, sizeof row.commit, r->st.base_commit);
+        snprintf(row.status, sizeof row.status, "baseline");
+        baseline_description(r, row.description, sizeof row.description);
+        snprintf(row.reason, sizeof row.reason,
+                 "A/A ratio %.4f [%.4f, %.4f]: noise threshold %.1f%%", aa.ratio, aa.ratio_lo,
+                 aa.ratio_hi, r->st.noise * 100.0);
+        snprintf(row.tradeoff, sizeof row.tradeoff, "Starting point: no tradeoffs");
+        if (al_results_append(r->results_path, &row, err)) return -1;
+    }
+    snprintf(r->st.phase, sizeof r->st.phase, "running");
+    r->st.next_exp = 1;
+    if (save_state(r, err)) return -1;
+    say("[baseline] decode %.2f tok/s [%.2f, %.2f], prefill %.2f tok/s, sanity %.2f; "
+        "noise threshold %.1f%%",
+        e0.decode.median, e0.decode.lo, e0.decode.hi, e0.prefill.median, e0.sanity,
+        r->st.noise * 100.0);
+    if (r->st.noise > 0.05)
+        say("autoinfer optimise: warning: this machine is noisy (A/A spread %.1f%%): only "
+            "large wins can be kept",
+            r->st.noise * 100.0);
+    return 0;
+}
+
+/* ---- one experiment ------------------------------------------------------ */
+
+/* Knob changes between two conf texts, with their tradeoffs. */
+static void knob_changes(run *r, const char *from, const char *to, char *desc, size_t dcap,
+                         char *trade, size_t tcap) {
+    size_t du = 0, tu = 0;
+    desc[0] = trade[0] = 0;
+    for (int i = 0; i < r->nk; i++) {
+        char a[64], b[64];
+        if (al_conf_text_get(from, r->knobs[i].name, a, sizeof a))
+            snprintf(a, sizeof a, "%s", r->knobs[i].default_value);
+        if (al_conf_text_get(to, r->knobs[i].name, b, sizeof b))
+            snprintf(b, sizeof b, "%s", r->knobs[i].default_value);
+        if (!strcmp(a, b)) continue;
+        int w = snprintf(desc + du, dcap > du ? dcap - du : 0, "%s%s %s -> %s", du ? ", " : "",
+                         r->knobs[i].name, a, b);
+        if (w > 0 && du + (size_t)w < dcap) du += (size_t)w;
+        w = snprintf(trade + tu, tcap > tu ? tcap - tu : 0, "%s%s", tu ? "; " : "",
+                     r->knobs[i].tradeoff);
+        if (w > 0 && tu + (size_t)w < tcap) tu += (size_t)w;
+    }
+}
+
+/* "agent change: engine/x.c, pipeline.conf (temperature 0.7 -> 0)". */
+static void describe_paths(run *r, const char *knobs, char *out, size_t cap) {
+    char buf[8192];
+    ai_error ignore;
+    size_t used = (size_t)snprintf(out, cap, "agent change:");
+    int n = 0;
+    if (al_git_run(&r->git, buf, sizeof buf, &ignore, "status", "--porcelain=v1", "-z",
+                   "--untracked-files=all", NULL) == 0) {
+        for (char *p = buf; *p && used < cap; p += strlen(p) + 1) {
+            if (strlen(p) > 3)
+                used += (size_t)snprintf(out + used, cap - used, "%s %s", n++ ? "," : "", p + 3);
+            if (p[0] == 'R' || p[0] == 'C') p += strlen(p) + 1;
+            if (!*p) break;
+        }
+    }
+    if (!n && used < cap) used += (size_t)snprintf(out + used, cap - used, " nothing");
+    if (knobs[0] && used < cap) snprintf(out + used, cap - used, " (%s)", knobs);
+}
+
+/* Completes an experiment whose row is written: keep (best moves) or
+ * revert, then the state. have_build: the build dir holds its binary. */
+static int finish_experiment(run *r, const al_row *row, int have_build, ai_error *err) {
+    int kept = !strcmp(row->status, "keep");
+    if (kept) {
+        char sha[64];
+        /* row->commit is short: resolve it. */
+        if (al_git_run(&r->git, sha, sizeof sha, err, "rev-parse", "--verify",
+                       row->commit, NULL))
+            return -1;
+        sha[strcspn(sha, "\n")] = 0;
+        if (al_git_reset_hard(&r->git, sha, err)) return -1;
+        snprintf(r->st.best_commit, sizeof r->st.best_commit, "%s", sha);
+        r->st.best_decode = row->decode;
+        if (have_build) {
+            char built[PATHSZ];
+            path_in(built, r->build_dir, "autoinfer");
+            if (al_copy_file(built, r->best_bin, err) || copy_conf(r, r->best_conf, err))
+                return -1;
+            snprintf(r->st.best_bin_commit, sizeof r->st.best_bin_commit, "%s", sha);
+        }
+    } else {
+        if (al_git_reset_hard(&r->git, r->st.best_commit, err)) return -1;
+    }
+    if (strcmp(row->status, "interrupted") != 0) {
+        r->st.done_exps++;
+        if (!strcmp(r->st.strategy, "knobs")) al_strat_advance(&r->st.strat, r->nk, kept);
+    }
+    r->st.next_exp = row->exp + 1;
+    r->st.pending = 0;
+    return save_state(r, err);
+}
+
+/* Saves the candidate's diff against the best (kept for failed ones too). */
+static void save_diff(run *r, int exp) {
+    char path[PATHSZ];
+    snprintf(path, sizeof path, "%s/%d.patch", r->diffs_dir, exp);
+    size_t cap = 1 << 20;
+    char *buf = malloc(cap);
+    ai_error ignore;
+    if (!buf) return;
+    if (al_git_run(&r->git, buf, cap, &ignore, "diff", "--no-renames", r->st.best_commit, NULL) == 0 &&
+        buf[0])
+        al_write_atomic(path, buf, strlen(buf), &ignore);
+    free(buf);
+}
+
+static int write_row_and_finish(run *r, al_row *row, int have_build, ai_error *err) {
+    if (al_results_append(r->results_path, row, err)) return -1;
+    failpoint("row", row->exp);
+    return finish_experiment(r, row, have_build, err);
+}
+
+static void progress_line(run *r, int k, const char *desc) {
+    char left[32] = "";
+    double el = elapsed(r);
+    if (r->st.hours > 0) {
+        al_format_duration(r->st.hours * 3600.0 - el, left, sizeof left);
+        strcat(left, " left");
+    } else if (r->st.budget > 0 && r->exp_time_n > 0) {
+        double per = r->exp_time_sum / r->exp_time_n;
+        al_format_duration(per * (r->st.budget - r->st.done_exps), left, sizeof left);
+        memmove(left + 1, left, strlen(left) + 1);
+        left[0] = '~';
+        strcat(left, " left");
+    } else {
+        al_format_duration(el, left, sizeof left);
+        strcat(left, " elapsed");
+    }
+    char of[32] = "";
+    if (r->st.budget > 0) snprintf(of, sizeof of, "/%d", r->st.budget);
+    double gain = r->st.base_decode > 0 ? (r->st.best_decode / r->st.base_decode - 1.0) * 100.0 : 0;
+    say("[exp %d%s] best %.2f tok/s (%+.1f%% vs baseline) | trying: %s | %s", r->st.done_exps + 1,
+        of, r->st.best_decode, gain, desc, left);
+    (void)k;
+}
+
+/* The agent proposes: run it, then fold any commits it made back into the
+ * working tree so the driver commits once. */
+static int agent_propose(run *r, int k, char *desc, size_t dcap, char *fail, size_t fcap,
+                         ai_error *err) {
+    char prompt[PATHSZ], msg[PATHSZ], log[PATHSZ];
+    path_in(prompt, r->run_dir, "prompt.md");
+    path_in(msg, r->run_dir, "message.txt");
+    snprintf(log, sizeof log, "%s/%d.agent.log", r->logs_dir, k);
+    char short_best[16];
+    short_sha(short_best, sizeof short_best, r->st.best_commit);
+    al_agent_ctx c = {r->run_dir, r->git.repo, r->st.tag, r->st.model, short_best,
+                      r->st.best_decode, r->st.base_decode, r->st.noise, r->st.done_exps + 1,
+                      r->st.budget, r->results_path};
+    if (al_agent_write_prompt(&c, prompt, err)) return -1;
+    unlink(msg);
+    char e_prompt[PATHSZ + 32], e_msg[PATHSZ + 32], e_exp[48], e_repo[1100], e_run[PATHSZ + 32];
+    snprintf(e_prompt, sizeof e_prompt, "AUTOINFER_PROMPT=%s", prompt);
+    snprintf(e_msg, sizeof e_msg, "AUTOINFER_MESSAGE=%s", msg);
+    snprintf(e_exp, sizeof e_exp, "AUTOINFER_EXP=%d", k);
+    snprintf(e_repo, sizeof e_repo, "AUTOINFER_REPO=%s", r->git.repo);
+    snprintf(e_run, sizeof e_run, "AUTOINFER_RUN_DIR=%s", r->run_dir);
+    const char *env[] = {e_prompt, e_msg, e_exp, e_repo, e_run, NULL};
+    const char *argv[] = {"/bin/sh", "-c", r->st.agent, "autoinfer-agent", prompt, NULL};
+    al_proc_opts o = {0};
+    o.cwd = r->git.repo;
+    o.stdin_path = prompt;
+    o.log_path = log;
+    o.timeout_s = r->st.agent_timeout;
+    o.new_group = 1;
+    o.stop = &g_stop;
+    o.env = env;
+    al_proc_result pr;
+    if (al_proc_run(argv, &o, &pr, err)) return -1;
+    if (pr.interrupted) return 2;
+    if (!pr.exited || pr.code) {
+        char how[96];
+        al_proc_describe(&pr, how, sizeof how);
+        snprintf(fail, fcap, "agent failed (%s; log: logs/%d.agent.log)", how, k);
+    }
+    char line[256] = "";
+    al_file_grep_line(msg, NULL, line, sizeof line);
+    if (line[0]) snprintf(desc, dcap, "%s", line);
+    /* The agent may have committed or moved HEAD: fold it back. */
+    char branch[200];
+    al_git_branch(&r->git, branch, sizeof branch);
+    if (strcmp(branch, r->st.branch) != 0) {
+        if (!fail[0]) snprintf(fail, fcap, "agent left the run branch (now on '%s')", branch);
+        if (al_git_run(&r->git, NULL, 0, err, "checkout", "-q", "-f", r->st.branch, NULL)) return -1;
+        return 0;
+    }
+    char head[64];
+    if (al_git_head(&r->git, head, sizeof head, err)) return -1;
+    if (strcmp(head, r->st.best_commit) != 0 &&
+        al_git_run(&r->git, NULL, 0, err, "reset", "-q", "--soft", r->st.best_commit, NULL))
+        return -1;
+    return 0;
+}
+
+/* Returns 0 to go on, 1 when the strategy has nothing left, 2 interrupted. */
+static int experiment(run *r, ai_error *err) {
+    int k = r->st.next_exp;
+    double t0 = al_now();
+    char desc[256] = "", key[64], value[64];
+    char conf_path[PATHSZ];
+    path_in(conf_path, r->git.repo, "pipeline.conf");
+    char *best_text = al_read_file(conf_path, NULL);
+
+    /* 1. the proposal */
+    if (!strcmp(r->st.strategy, "knobs")) {
+        if (!al_strat_next(&r->st.strat, r->knobs, r->nk, best_text, key, sizeof key, value,
+                           sizeof value, desc, sizeof desc)) {
+            free(best_text);
+            return 1;
+        }
+    } else if (!strcmp(r->st.strategy, "noop")) {
+        snprintf(desc, sizeof desc, "no-op (nothing changed: measures false keeps)");
+    } else {
+        snprintf(desc, sizeof desc, "agent experiment");
+    }
+    r->st.pending = 1;
+    r->st.pend_exp = k;
+    snprintf(r->st.pend_step, sizeof r->st.pend_step, "propose");
+    snprintf(r->st.pend_desc, sizeof r->st.pend_desc, "%s", desc);
+    r->st.pend_commit[0] = 0;
+    if (save_state(r, err)) {
+        free(best_text);
+        return -1;
+    }
+    progress_line(r, k, desc);
+
+    al_row row;
+    al_row_init(&row, k);
+    char fail[300] = "";
+    if (!strcmp(r->st.strategy, "knobs")) {
+        char *text = al_conf_text_set(best_text, key, value);
+        int rc = text ? al_write_atomic(conf_path, text, strlen(text), err) : -1;
+        free(text);
+        if (rc) {
+            free(best_text);
+            return -1;
+        }
+    } else if (!strcmp(r->st.strategy, "agent")) {
+        int rc = agent_propose(r, k, desc, sizeof desc, fail, sizeof fail, err);
+        if (rc) {
+            free(best_text);
+            return rc;
+        }
+        snprintf(r->st.pend_desc, sizeof r->st.pend_desc, "%s", desc);
+    }
+    if (g_stop) {
+        free(best_text);
+        return 2;
+    }
+    failpoint("propose", k);
+    char *cand_text = al_read_file(conf_path, NULL);
+    char kdesc[256], ktrade[512];
+    knob_changes(r, best_text, cand_text, kdesc, sizeof kdesc, ktrade, sizeof ktrade);
+    free(best_text);
+    free(cand_text);
+    snprintf(row.description, sizeof row.description, "%s", desc);
+    if (!strcmp(r->st.strategy, "agent") && !strcmp(desc, "agent experiment"))
+        describe_paths(r, kdesc, row.description, sizeof row.description);
+    snprintf(row.tradeoff, sizeof row.tradeoff, "%s", ktrade);
+
+    /* 2. the lock */
+    snprintf(r->st.pend_step, sizeof r->st.pend_step, "lock");
+    char bad[2048];
+    int lk = al_lock_check(&r->git, r->st.base_commit, bad, sizeof bad, err);
+    if (lk < 0) return -1;
+    if (lk || fail[0]) {
+        save_diff(r, k);
+        snprintf(row.status, sizeof row.status, lk ? "reject" : "crash");
+        if (lk)
+            snprintf(row.reason, sizeof row.reason, "lock: changed outside engine/ and "
+                     "pipeline.conf: %s", bad);
+        else
+            snprintf(row.reason, sizeof row.reason, "%s", fail);
+        say("[exp %d] %s: %s", k, row.status, row.reason);
+        return write_row_and_finish(r, &row, 0, err);
+    }
+    char dirty[4096];
+    int nd = al_git_dirty(&r->git, dirty, sizeof dirty, err);
+    if (nd < 0) return -1;
+    if (nd == 0 && strcmp(r->st.strategy, "noop") != 0) {
+        snprintf(row.status, sizeof row.status, "revert");
+        snprintf(row.reason, sizeof row.reason, "no change proposed");
+        say("[exp %d] revert: no change proposed", k);
+        return write_row_and_finish(r, &row, 0, err);
+    }
+
+    /* 3. commit: the binary is then built from a named commit */
+    char msg[1024], sha[64];
+    snprintf(msg, sizeof msg, "autoinfer %s exp %d: %s\n\nChanged:\n%s", r->st.tag, k,
+             row.description, nd ? dirty : "  (nothing)\n");
+    if (al_git_commit_all(&r->git, msg, sha, sizeof sha, err)) return -1;
+    short_sha(row.commit, sizeof row.commit, sha);
+    failpoint("commit", k);
+    snprintf(r->st.pend_commit, sizeof r->st.pend_commit, "%s", sha);
+    snprintf(r->st.pend_step, sizeof r->st.pend_step, "build");
+    if (save_state(r, err)) return -1;
+    save_diff(r, k);
+    int added = 0, removed = 0;
+    if (al_git_engine_numstat(&r->git, r->st.best_commit, sha, &added, &removed, err)) return -1;
+    if (added || removed) {
+        size_t tl = strlen(row.tradeoff);
+        snprintf(row.tradeoff + tl, sizeof row.tradeoff - tl, "%sengine +%d -%d lines",
+                 tl ? "; " : "", added, removed);
+    }
+
+    /* 4. build */
+    char log[PATHSZ], why[300];
+    snprintf(log, sizeof log, "%s/%d.build.log", r->logs_dir, k);
+    failpoint_soon("building", k);
+    int brc = build(r, log, why, sizeof why, err);
+    if (brc < 0) return -1;
+    if (brc == 2) return 2;
+    if (brc == 1) {
+        snprintf(row.status, sizeof row.status, "crash");
+        snprintf(row.reason, sizeof row.reason, "%s", why);
+        say("[exp %d] crash: %s", k, why);
+        return write_row_and_finish(r, &row, 0, err);
+    }
+
+    failpoint("build", k);
+
+    /* 5. evaluate: interleaved A/B against the current best */
+    snprintf(r->st.pend_step, sizeof r->st.pend_step, "eval");
+    if (save_state(r, err)) return -1;
+    if (copy_conf(r, r->cand_conf, err)) return -1;
+    char a[PATHSZ * 2], b[PATHSZ * 2], built[PATHSZ], noise[32], rounds[16], json[PATHSZ];
+    path_in(built, r->build_dir, "autoinfer");
+    bin_conf(a, sizeof a, r->best_bin, r->best_conf);
+    bin_conf(b, sizeof b, built, r->cand_conf);
+    snprintf(noise, sizeof noise, "%.4f", r->st.noise);
+    snprintf(rounds, sizeof rounds, "%d", r->st.rounds);
+    snprintf(json, sizeof json, "%s/%d.json", r->evals_dir, k);
+    snprintf(log, sizeof log, "%s/%d.eval.log", r->logs_dir, k);
+    const char *args[16];
+    int n = 0;
+    args[n++] = "--ab";
+    args[n++] = "--a";
+    args[n++] = a;
+    args[n++] = "--b";
+    args[n++] = b;
+    args[n++] = "--baseline";
+    args[n++] = r->baseline_dir;
+    args[n++] = "--noise";
+    args[n++] = noise;
+    if (r->st.rounds > 0) {
+        args[n++] = "--rounds";
+        args[n++] = rounds;
+    }
+    args[n] = NULL;
+    al_proc_result pr;
+    al_eval e;
+    int have;
+    failpoint_soon("evaluating", k);
+    if (run_eval(r, args, json, log, r->st.eval_timeout, &pr, &e, &have, err)) return -1;
+    if (pr.interrupted || g_stop) return 2;
+
+    /* 6. decide, log, keep or revert */
+    al_outcome out;
+    al_decide(&pr, have, &e, r->st.noise, removed - added, &out);
+    if (have) fill_row_from_eval(&row, &e);
+    snprintf(row.status, sizeof row.status, "%s", out.status);
+    snprintf(row.reason, sizeof row.reason, "%s", out.reason);
+    if (!have && !pr.timed_out && !pr.signaled) {
+        char last[160];
+        al_file_grep_line(log, NULL, last, sizeof last);
+        if (last[0]) {
+            size_t rl = strlen(row.reason);
+            snprintf(row.reason + rl, sizeof row.reason - rl, ": %s", last);
+        }
+    }
+    if (write_row_and_finish(r, &row, 1, err)) return -1;
+    r->exp_time_sum += al_now() - t0;
+    r->exp_time_n++;
+    char dec[32] = "";
+    if (row.decode != AL_NA) snprintf(dec, sizeof dec, " (%.2f tok/s)", row.decode);
+    say("[exp %d] %s%s: %s", k, !strcmp(row.status, "keep") ? "KEEP" : row.status, dec, row.reason);
+    return 0;
+}
+
+/* Logs the in-flight experiment as interrupted and reverts it. */
+static int log_interrupted(run *r, const char *how, ai_error *err) {
+    al_row row;
+    al_row_init(&row, r->st.pend_exp);
+    snprintf(row.status, sizeof row.status, "interrupted");
+    snprintf(row.description, sizeof row.description, "%s", r->st.pend_desc);
+    snprintf(row.reason, sizeof row.reason, "%s during %s; reverted", how, r->st.pend_step);
+    if (r->st.pend_commit[0]) short_sha(row.commit, sizeof row.commit, r->st.pend_commit);
+    if (al_git_reset_hard(&r->git, r->st.best_commit, err)) return -1;
+    return write_row_and_finish(r, &row, 0, err);
+}
+
+/* ---- resume -------------------------------------------------------------- */
+
+static int settle_pending(run *r, ai_error *err) {
+    al_row *rows = NULL;
+    int n = 0;
+    if (al_results_read(r->results_path, &rows, &n, 1, err)) return -1;
+    int last = n ? rows[n - 1].exp : -1;
+    int rc = 0;
+    if (r->st.pending) {
+        if (last == r->st.pend_exp) {
+            say("autoinfer optimise: experiment %d has its row (%s): completing it", last,
+                rows[n - 1].status);
+            rc = finish_experiment(r, &rows[n - 1], 0, err);
+        } else if (last == r->st.pend_exp - 1) {
+            say("autoinfer optimise: experiment %d was cut off during %s: reverting it",
+                r->st.pend_exp, r->st.pend_step);
+            rc = log_interrupted(r, "driver stopped", err);
+        } else {
+            rc = ai_error_set(err, "%s: last row is experiment %d but experiment %d is in flight",
+                              r->results_path, last, r->st.pend_exp);
+        }
+    } else if (last != r->st.next_exp - 1) {
+        rc = ai_error_set(err, "%s: last row is experiment %d but the state expects %d",
+                          r->results_path, last, r->st.next_exp - 1);
+    } else {
+        rc = al_git_reset_hard(&r->git, r->st.best_commit, err);
+    }
+    free(rows);
+    return rc;
+}
+
+/* ---- the command --------------------------------------------------------- */
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: autoinfer optimise [--tag T] [--budget N] [--hours H] [--strategy knobs|noop]\n"
+            "                          [--agent CMD] [--resume] [-m MODEL] [--worktree]\n"
+            "                          [--rounds N] [--eval-timeout S] [--agent-timeout S]\n"
+            "                          [--mem-limit MB] [--jobs N]\n\n"
+            "Hill-climbs decode tokens/s under the harness's quality gate on branch\n"
+            "autoinfer/<tag>; results in .autoinfer/<tag>/results.tsv (see docs/loop.md).\n\n"
+            "  --tag T            run name (default: the date and time)\n"
+            "  --budget N         stop after N experiments\n"
+            "  --hours H          stop after H hours (both: whichever comes first)\n"
+            "  --strategy S       knobs: coordinate descent over pipeline.conf (default);\n"
+            "                     noop: evaluate empty changes (measures false keeps)\n"
+            "  --agent CMD        run CMD (via /bin/sh) once per experiment with a prompt file\n"
+            "                     ($1, stdin, $AUTOINFER_PROMPT); its edits are the proposal\n"
+            "  --resume           continue the run of --tag (or of the current branch)\n"
+            "  -m MODEL           GGUF model (default models/SmolLM2-135M-Instruct.Q4_1.gguf)\n"
+            "  --worktree         run in a git worktree under .autoinfer/<tag>/tree and leave\n"
+            "                     this checkout alone\n"
+            "  --rounds N         A/B rounds per evaluation (default: the harness's)\n"
+            "  --eval-timeout S   wall-clock limit of one evaluation (default: from the A/A run)\n"
+            "  --agent-timeout S  wall-clock limit of one agent run (default 3600)\n"
+            "  --mem-limit MB     address-space limit of the evaluation (default 3/4 of RAM)\n"
+            "  --jobs N           build parallelism (default: the CPU count)\n");
+}
+
+static int valid_tag(const char *t) {
+    if (!*t || *t == '.' || *t == '-' || strlen(t) > 60) return 0;
+    for (const char *p = t; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.') return 0;
+    return !strstr(t, "..");
+}
+
+/* Keeps .autoinfer/ out of `git status` even where .gitignore lacks it. */
+static void exclude_run_dirs(al_git *g) {
+    char path[1100];
+    ai_error ignore;
+    if (al_git_run(g, path, sizeof path, &ignore, "rev-parse", "--git-path", "info/exclude", NULL))
+        return;
+    path[strcspn(path, "\n")] = 0;
+    char full[2200];
+    if (path[0] == '/')
+        snprintf(full, sizeof full, "%s", path);
+    else
+        snprintf(full, sizeof full, "%s/%s", g->repo, path);
+    char *text = al_read_file(full, NULL);
+    if (!text || !strstr(text, "/.autoinfer/")) {
+        FILE *f = fopen(full, "a");
+        if (f) {
+            fputs("/.autoinfer/\n", f);
+            fclose(f);
+        }
+    }
+    free(text);
+}
+
+static int fail(const char *msg) {
+    fprintf(stderr, "autoinfer optimise: %s\n", msg);
+    return 1;
+}
 
 int ai_cmd_optimise(int argc, char **argv) {
-    fprintf(stderr, "autoinfer optimise: not built yet\n");
-    return 1;
+    static const struct option opts[] = {
+        {"tag", required_argument, 0, 't'},      {"budget", required_argument, 0, 'b'},
+        {"hours", required_argument, 0, 'H'},    {"strategy", required_argument, 0, 's'},
+        {"agent", required_argument, 0, 'a'},    {"resume", no_argument, 0, 'r'},
+        {"model", required_argument, 0, 'm'},    {"worktree", no_argument, 0, 'w'},
+        {"rounds", required_argument, 0, 'R'},   {"eval-timeout", required_argument, 0, 'T'},
+        {"agent-timeout", required_argument, 0, 'A'}, {"mem-limit", required_argument, 0, 'M'},
+        {"jobs", required_argument, 0, 'j'},     {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *tag = NULL, *strategy = NULL, *agent = NULL, *model = NULL;
+    int budget = -1, resume = 0, worktree = 0, rounds = 0, jobs = 0;
+    double hours = -1, eval_timeout = 0, agent_timeout = 3600;
+    long mem_mb = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 't': tag = optarg; break;
+        case 'b': budget = (int)strtol(optarg, &end, 10); break;
+        case 'H': hours = strtod(optarg, &end); break;
+        case 's': strategy = optarg; break;
+        case 'a': agent = optarg; break;
+        case 'r': resume = 1; break;
+        case 'm': model = optarg; break;
+        case 'w': worktree = 1; break;
+        case 'R': rounds = (int)strtol(optarg, &end, 10); break;
+        case 'T': eval_timeout = strtod(optarg, &end); break;
+        case 'A': agent_timeout = strtod(optarg, &end); break;
+        case 'M': mem_mb = strtol(optarg, &end, 10); break;
+        case 'j': jobs = (int)strtol(optarg, &end, 10); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+        if (end && (*end || end == optarg)) {
+            fprintf(stderr, "autoinfer optimise: bad number '%s'\n", optarg);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "autoinfer optimise: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (budget == 0 || budget < -1 || hours == 0 || hours < -1 || rounds < 0 ||
+        eval_timeout < 0 || agent_timeout <= 0 || mem_mb < 0 || jobs < 0) {
+        fprintf(stderr, "autoinfer optimise: --budget, --hours, --rounds, timeouts, --mem-limit "
+                        "and --jobs must be positive\n");
+        return 2;
+    }
+    if (strategy && strcmp(strategy, "knobs") && strcmp(strategy, "noop")) {
+        fprintf(stderr, "autoinfer optimise: unknown strategy '%s' (knobs, noop; or --agent CMD)\n",
+                strategy);
+        return 2;
+    }
+    if (strategy && agent) {
+        fprintf(stderr, "autoinfer optimise: --strategy and --agent exclude each other\n");
+        return 2;
+    }
+    if (tag && !valid_tag(tag)) {
+        fprintf(stderr, "autoinfer optimise: bad tag '%s' (letters, digits, - _ .)\n", tag);
+        return 2;
+    }
+
+    run *r = calloc(1, sizeof *r);
+    if (!r) return fail("out of memory");
+    ai_error err = {{0}};
+    int status = 1;
+    r->session_start = al_now();
+    r->knobs = ai_knobs(&r->nk);
+    r->jobs = jobs > 0 ? jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (r->jobs < 1) r->jobs = 1;
+    r->test_eval = getenv("AI_LOOP_TEST_EVAL");
+    if (r->test_eval && !*r->test_eval) r->test_eval = NULL;
+    if (r->test_eval)
+        say("autoinfer optimise: TEST-ONLY: the evaluation is replaced by AI_LOOP_TEST_EVAL=%s",
+            r->test_eval);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    g_stop = 0;
+
+    al_git main_git;
+    char cwd[1024];
+    if (!getcwd(cwd, sizeof cwd) || al_git_init(&main_git, cwd, &err)) {
+        fail(err.msg);
+        goto out;
+    }
+    /* In a worktree made by a run, .autoinfer/ lives in the main checkout. */
+    snprintf(r->top, sizeof r->top, "%s", main_git.repo);
+    {
+        char common[1024];
+        ai_error ignore;
+        if (al_git_run(&main_git, common, sizeof common, &ignore, "rev-parse",
+                       "--path-format=absolute", "--git-common-dir", NULL) == 0) {
+            common[strcspn(common, "\n")] = 0;
+            size_t cl = strlen(common);
+            if (cl > 5 && !strcmp(common + cl - 5, "/.git")) {
+                common[cl - 5] = 0;
+                snprintf(r->top, sizeof r->top, "%s", common);
+            }
+        }
+    }
+
+    char default_tag[64];
+    if (resume && !tag) {
+        char branch[200];
+        al_git_branch(&main_git, branch, sizeof branch);
+        if (strncmp(branch, "autoinfer/", 10) != 0) {
+            fail("--resume needs --tag T (the current branch is not a run's autoinfer/<tag>)");
+            goto out;
+        }
+        snprintf(default_tag, sizeof default_tag, "%s", branch + 10);
+        tag = default_tag;
+    }
+    if (!tag) {
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(default_tag, sizeof default_tag, "%Y%m%d-%H%M%S", &tm);
+        tag = default_tag;
+    }
+    snprintf(r->run_dir, PATHSZ, "%s/.autoinfer/%s", r->top, tag);
+
+    if (resume) {
+        char sp[PATHSZ];
+        path_in(sp, r->run_dir, "state.json");
+        if (al_state_load(sp, &r->st, &err)) {
+            fail(err.msg);
+            goto out;
+        }
+        worktree = strcmp(r->st.repo, r->top) != 0;
+        setup_paths(r, worktree);
+        if (al_git_init(&r->git, r->st.repo, &err)) {
+            fail(err.msg);
+            goto out;
+        }
+        char branch[200];
+        al_git_branch(&r->git, branch, sizeof branch);
+        if (strcmp(branch, r->st.branch) != 0) {
+            char dirty[4096];
+            int nd = al_git_dirty(&r->git, dirty, sizeof dirty, &err);
+            if (nd != 0) {
+                fprintf(stderr, "autoinfer optimise: cannot switch back to %s: the working tree "
+                                "has uncommitted changes:\n%s", r->st.branch, dirty);
+                goto out;
+            }
+            if (al_git_run(&r->git, NULL, 0, &err, "checkout", "-q", r->st.branch, NULL)) {
+                fail(err.msg);
+                goto out;
+            }
+        }
+        if (budget > 0) r->st.budget = budget;
+        if (hours > 0) r->st.hours = hours;
+        if (eval_timeout > 0) r->st.eval_timeout = eval_timeout;
+        if (mem_mb > 0) r->st.mem_mb = mem_mb;
+        if (model) say("autoinfer optimise: -m is ignored on --resume (the run keeps %s)", r->st.model);
+        r->prior_elapsed = r->st.elapsed_s;
+        if (!strcmp(r->st.phase, "finished")) snprintf(r->st.phase, sizeof r->st.phase, "running");
+        if (make_dirs(r, &err)) {
+            fail(err.msg);
+            goto out;
+        }
+        say("autoinfer optimise: resuming run '%s' on %s (%d experiments done)", r->st.tag,
+            r->st.branch, r->st.done_exps);
+    } else {
+        char dirty[8192];
+        int nd = al_git_dirty(&main_git, dirty, sizeof dirty, &err);
+        if (nd < 0) {
+            fail(err.msg);
+            goto out;
+        }
+        if (nd > 0) {
+            fprintf(stderr, "autoinfer optimise: the working tree is not clean (%d path%s); commit "
+                            "or stash first:\n%s", nd, nd == 1 ? "" : "s", dirty);
+            goto out;
+        }
+        char sp[PATHSZ];
+        path_in(sp, r->run_dir, "state.json");
+        if (al_exists(sp)) {
+            fprintf(stderr, "autoinfer optimise: run '%s' exists (%s): use --resume or another "
+                            "--tag\n", tag, r->run_dir);
+            goto out;
+        }
+        snprintf(r->st.tag, sizeof r->st.tag, "%s", tag);
+        snprintf(r->st.branch, sizeof r->st.branch, "autoinfer/%s", tag);
+        {
+            char ref[300];
+            snprintf(ref, sizeof ref, "refs/heads/%s", r->st.branch);
+            ai_error ignore;
+            if (al_git_run(&main_git, NULL, 0, &ignore, "rev-parse", "--verify", "-q", ref, NULL) == 0) {
+                fprintf(stderr, "autoinfer optimise: branch %s exists: use --resume or another "
+                                "--tag\n", r->st.branch);
+                goto out;
+            }
+        }
+        char model_path[PATH_MAX];
+        char def_model[PATHSZ];
+        snprintf(def_model, sizeof def_model, "%s/models/SmolLM2-135M-Instruct.Q4_1.gguf",
+                 main_git.repo);
+        if (!realpath(model ? model : def_model, model_path)) {
+            fprintf(stderr, "autoinfer optimise: model %s: %s%s\n", model ? model : def_model,
+                    strerror(errno), model ? "" : " (run `make model`)");
+            goto out;
+        }
+        snprintf(r->st.model, sizeof r->st.model, "%s", model_path);
+        snprintf(r->st.strategy, sizeof r->st.strategy, "%s",
+                 agent ? "agent" : strategy ? strategy : "knobs");
+        snprintf(r->st.agent, sizeof r->st.agent, "%s", agent ? agent : "");
+        r->st.budget = budget > 0 ? budget : 0;
+        r->st.hours = hours > 0 ? hours : 0;
+        r->st.eval_timeout = eval_timeout;
+        r->st.agent_timeout = agent_timeout;
+        r->st.rounds = rounds;
+        if (mem_mb == 0) {
+            long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+            mem_mb = pages > 0 && psz > 0 ? (long)((double)pages * (double)psz * 0.75 / 1048576.0) : 0;
+        }
+        r->st.mem_mb = mem_mb;
+        if (al_git_head(&main_git, r->st.base_commit, sizeof r->st.base_commit, &err)) {
+            fail(err.msg);
+            goto out;
+        }
+        snprintf(r->st.best_commit, sizeof r->st.best_commit, "%s", r->st.base_commit);
+        snprintf(r->st.phase, sizeof r->st.phase, "baseline");
+        exclude_run_dirs(&main_git);
+        if (al_mkdirs(r->run_dir, &err)) {
+            fail(err.msg);
+            goto out;
+        }
+        if (worktree) {
+            char tree[PATHSZ];
+            path_in(tree, r->run_dir, "tree");
+            if (al_git_run(&main_git, NULL, 0, &err, "worktree", "add", "-q", "-b", r->st.branch,
+                           tree, r->st.base_commit, NULL)) {
+                fail(err.msg);
+                goto out;
+            }
+            snprintf(r->st.repo, sizeof r->st.repo, "%s", tree);
+        } else {
+            if (al_git_run(&main_git, NULL, 0, &err, "checkout", "-q", "-b", r->st.branch, NULL)) {
+                fail(err.msg);
+                goto out;
+            }
+            snprintf(r->st.repo, sizeof r->st.repo, "%s", main_git.repo);
+        }
+        if (al_git_init(&r->git, r->st.repo, &err)) {
+            fail(err.msg);
+            goto out;
+        }
+        setup_paths(r, worktree);
+        if (make_dirs(r, &err) || save_state(r, &err)) {
+            fail(err.msg);
+            goto out;
+        }
+        say("autoinfer optimise: run '%s' on branch %s%s%s; model %s; strategy %s%s", r->st.tag,
+            r->st.branch, worktree ? " in " : "", worktree ? r->st.repo : "", r->st.model,
+            r->st.strategy, r->st.budget ? "" : " (no experiment budget)");
+    }
+
+    if (!strcmp(r->st.phase, "baseline")) {
+        if (do_baseline(r, &err)) {
+            fail(err.msg);
+            status = g_stop ? 130 : 1;
+            goto out;
+        }
+    } else if (settle_pending(r, &err)) {
+        fail(err.msg);
+        goto out;
+    }
+
+    const char *why_end = NULL;
+    for (;;) {
+        if (g_stop) break;
+        if (r->st.budget > 0 && r->st.done_exps >= r->st.budget) {
+            why_end = "experiment budget spent";
+            break;
+        }
+        if (r->st.hours > 0 && elapsed(r) >= r->st.hours * 3600.0) {
+            why_end = "time budget spent";
+            break;
+        }
+        if (!strcmp(r->st.strategy, "knobs") && r->st.strat.done) {
+            why_end = "no knob move improves any more";
+            break;
+        }
+        if (ensure_best_binary(r, &err)) {
+            if (g_stop) break;
+            fail(err.msg);
+            goto out;
+        }
+        int rc = experiment(r, &err);
+        if (rc < 0) {
+            fail(err.msg);
+            goto out;
+        }
+        if (rc == 1) {
+            r->st.strat.done = 1;
+            why_end = "no knob move improves any more";
+            break;
+        }
+        if (rc == 2) break;
+    }
+    if (g_stop) {
+        if (r->st.pending && log_interrupted(r, "Ctrl-C", &err)) {
+            fail(err.msg);
+            goto out;
+        }
+        save_state(r, &err);
+        fprintf(stderr, "autoinfer optimise: interrupted; the unfinished experiment was reverted "
+                        "and logged. Continue with: autoinfer optimise --resume --tag %s\n",
+                r->st.tag);
+        status = 130;
+        goto out;
+    }
+    snprintf(r->st.phase, sizeof r->st.phase, "finished");
+    if (save_state(r, &err)) {
+        fail(err.msg);
+        goto out;
+    }
+    {
+        double gain = r->st.base_decode > 0 ? (r->st.best_decode / r->st.base_decode - 1) * 100 : 0;
+        say("autoinfer optimise: done (%s): %d experiments; best %.12s at %.2f tok/s (%+.1f%% "
+            "over the baseline's %.2f)",
+            why_end, r->st.done_exps, r->st.best_commit, r->st.best_decode, gain,
+            r->st.base_decode);
+        if (al_report_write(r->run_dir, 0, &err))
+            say("autoinfer optimise: report: %s", err.msg);
+        else
+            say("autoinfer optimise: report: %s/report.md (chart.svg); results: %s", r->run_dir,
+                r->results_path);
+    }
+    status = 0;
+out:
+    free(r);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    return status;
 }

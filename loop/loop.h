@@ -1,0 +1,264 @@
+/* loop.h — the optimisation driver's internal interfaces (LOCKED part).
+ *
+ * The driver (`autoinfer optimise`) runs experiments on a git branch: a
+ * proposal (built-in knob search, or an external agent editing engine/),
+ * a lock check, a commit, a build, an interleaved A/B evaluation by the
+ * locked harness in a child process, a decision, keep or reset, and one row
+ * in results.tsv. Everything it knows about the pipeline comes from the knob
+ * table in include/autoinfer.h and from the harness's JSON.
+ *
+ * Files:  proc.c    child processes (argv, timeout, rlimits, process groups)
+ *         util.c    files: atomic writes, fsync, copies, directories
+ *         git.c     the git CLI
+ *         lock.c    which paths an experiment may change
+ *         results.c results.tsv rows
+ *         state.c   the run's journal (state.json, written atomically)
+ *         evalrun.c running `autoinfer eval` and reading its JSON
+ *         decide.c  the keep/revert rule
+ *         strategy.c the built-in knob search and pipeline.conf editing
+ *         agent.c   the external agent: prompt file and run
+ *         optimise.c the command itself
+ *         report.c, svg.c  `autoinfer report`
+ */
+#ifndef AL_LOOP_H
+#define AL_LOOP_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "autoinfer.h"
+
+/* ---- child processes (proc.c) ------------------------------------------ */
+
+typedef struct al_proc_opts {
+    const char *cwd;          /* NULL: inherit */
+    const char *stdin_path;   /* NULL: /dev/null */
+    const char *log_path;     /* stdout+stderr appended here (unless captured) */
+    char *out;                /* capture stdout here (NUL-terminated) */
+    size_t out_cap;
+    char *errbuf;             /* capture stderr here (NUL-terminated) */
+    size_t err_cap;
+    double timeout_s;         /* wall clock; 0 = none */
+    long mem_mb;              /* RLIMIT_AS; 0 = none */
+    long cpu_s;               /* RLIMIT_CPU; 0 = none */
+    int new_group;            /* own process group (killed as a whole) */
+    const char *const *env;   /* extra "KEY=VALUE" entries, NULL-terminated */
+    const volatile sig_atomic_t *stop; /* kill the child when *stop != 0 */
+} al_proc_opts;
+
+typedef struct al_proc_result {
+    int exited, code;         /* normal exit and its status */
+    int signaled, sig;        /* killed by a signal (not by us) */
+    int timed_out;            /* we killed it: wall-clock limit */
+    int interrupted;          /* we killed it: *stop was set */
+    double wall_s;
+} al_proc_result;
+
+/* Runs argv[0] (PATH lookup) with argv. Returns 0 when the child ran (see
+ * r for how it ended), -1 when it could not be started. */
+int al_proc_run(const char *const *argv, const al_proc_opts *o,
+                al_proc_result *r, ai_error *err);
+/* One line describing how a child ended: "exit 3", "signal 11 (SIGSEGV)". */
+void al_proc_describe(const al_proc_result *r, char *out, size_t cap);
+
+/* ---- files (util.c) ----------------------------------------------------- */
+
+int al_mkdirs(const char *path, ai_error *err);
+/* Write data to path via path.tmp + fsync + rename + fsync(dir). */
+int al_write_atomic(const char *path, const char *data, size_t n, ai_error *err);
+/* Copy src to dst atomically (mode preserved). */
+int al_copy_file(const char *src, const char *dst, ai_error *err);
+/* Whole file, malloc'd and NUL-terminated; NULL when unreadable. */
+char *al_read_file(const char *path, size_t *len);
+int al_exists(const char *path);
+double al_now(void);                   /* monotonic seconds */
+void al_format_duration(double s, char *out, size_t cap); /* "1:02:03" */
+/* Replace tabs/newlines by spaces and cut to cap-1 bytes (TSV-safe). */
+void al_sanitize(char *s);
+/* First line of a file that contains `needle` (or the last non-empty line
+ * when needle is NULL) into out, TSV-safe; "" when none. */
+void al_file_grep_line(const char *path, const char *needle, char *out, size_t cap);
+
+/* ---- git (git.c) --------------------------------------------------------- */
+
+typedef struct al_git {
+    char repo[1024];          /* working tree the run happens in */
+    int need_identity;        /* pass -c user.name/email (none configured) */
+} al_git;
+
+/* git -C repo ARGS... (NULL-terminated). out may be NULL. Returns git's
+ * exit status, or -1 (err set) when git could not be run. */
+int al_git_run(const al_git *g, char *out, size_t cap, ai_error *err, ...)
+    __attribute__((sentinel));
+int al_git_init(al_git *g, const char *dir, ai_error *err);
+int al_git_head(const al_git *g, char *sha, size_t cap, ai_error *err);
+int al_git_branch(const al_git *g, char *name, size_t cap); /* "" when detached */
+/* Paths that differ from the index/HEAD or are untracked (not ignored),
+ * one per line with status, into out. Returns the number of paths. */
+int al_git_dirty(const al_git *g, char *out, size_t cap, ai_error *err);
+int al_git_reset_hard(const al_git *g, const char *commit, ai_error *err);
+int al_git_commit_all(const al_git *g, const char *message, char *sha,
+                      size_t cap, ai_error *err);
+/* Lines added and removed under engine/ between two commits. */
+int al_git_engine_numstat(const al_git *g, const char *from, const char *to,
+                          int *added, int *removed, ai_error *err);
+
+/* ---- the lock (lock.c) --------------------------------------------------- */
+
+/* May an experiment change this path? (engine/... or pipeline.conf) */
+int al_lock_allowed(const char *path);
+/* Checks the working tree against the run's baseline commit: every
+ * changed, added, deleted or untracked path must be allowed, and nothing
+ * under engine/ may be git-ignored (it would be built but not committed).
+ * Returns 0 when clean; 1 when violated (bad = comma-separated paths);
+ * -1 on error. */
+int al_lock_check(const al_git *g, const char *base, char *bad, size_t cap,
+                  ai_error *err);
+
+/* ---- results.tsv (results.c) -------------------------------------------- */
+
+#define AL_NA (-1e300)  /* a figure that is not available */
+
+typedef struct al_row {
+    int exp;
+    char commit[16];
+    double decode, decode_lo, decode_hi, prefill, mem_gb, ppl, sanity;
+    int quality_pass;      /* 1, 0, or -1 (n/a) */
+    double kl, top1, ratio, ratio_lo, ratio_hi, p;
+    char status[16];       /* baseline keep revert crash reject interrupted */
+    char description[256];
+    char reason[256];
+    char tradeoff[512];
+    char time[32];
+} al_row;
+
+void al_row_init(al_row *r, int exp);
+/* Appends one row (header first when the file is new) and fsyncs. */
+int al_results_append(const char *path, const al_row *r, ai_error *err);
+/* Reads every row; *rows is malloc'd (caller frees). A torn last line (no
+ * newline: a crash mid-write) is dropped from the file when repair != 0. */
+int al_results_read(const char *path, al_row **rows, int *n, int repair,
+                    ai_error *err);
+/* The TSV header line (without newline). */
+const char *al_results_header(void);
+
+/* ---- evaluation (evalrun.c) ---------------------------------------------- */
+
+typedef struct al_stat { double median, lo, hi; } al_stat;
+
+typedef struct al_eval {
+    int have_json;
+    char status[16];          /* compare.status, or "ok" without --ab */
+    char why[256];
+    char verdict[16];
+    double ratio, ratio_lo, ratio_hi, p, noise, prefill_ratio;
+    al_stat decode, prefill, rss_mb, a_decode;
+    int quality_pass;
+    double sanity, ppl, ppl_ratio, kl_mean, kl_p99, top1;
+    char failures[256];
+    int plausible_ok;
+    double roofline;
+    char plausible_why[200];
+    char tradeoff[512];       /* knob changes with their tradeoffs */
+    char build_commit[48];
+    int build_dirty;
+    double duration_s;
+} al_eval;
+
+/* Parses the harness's JSON file. Returns 0, or -1 with err set. */
+int al_eval_parse(const char *json_path, al_eval *e, ai_error *err);
+
+/* ---- the decision (decide.c) --------------------------------------------- */
+
+typedef struct al_outcome {
+    char status[16];          /* keep revert crash */
+    char reason[256];
+} al_outcome;
+
+/* How the evaluation ended and what it said → keep or not. noise is the
+ * run's calibrated threshold (fraction); net_removed the engine lines the
+ * candidate removes (removed - added) relative to the current best. */
+void al_decide(const al_proc_result *pr, int have_json, const al_eval *e,
+               double noise, int net_removed, al_outcome *out);
+/* The noise threshold from an A/A comparison (never below 1 %). */
+double al_noise_from_aa(const al_eval *aa);
+
+/* ---- the built-in strategy (strategy.c) ---------------------------------- */
+
+typedef struct al_strat {
+    int pass, knob, value, kept_in_pass, done;
+} al_strat;
+
+#define AL_MAX_PASSES 3
+
+/* Moves st to the next applicable (knob, search value) given the current
+ * best configuration text; fills key, value and a description
+ * ("temperature 0.7 -> 0"). Returns 1, or 0 when the search is exhausted. */
+int al_strat_next(al_strat *st, const ai_knob_info *knobs, int nk,
+                  const char *conf_text, char *key, size_t kcap, char *value,
+                  size_t vcap, char *desc, size_t dcap);
+/* After the experiment at st: next value; a new pass when one was kept. */
+void al_strat_advance(al_strat *st, int nk, int kept);
+/* Value of key in pipeline.conf text (NULL text = absent) into out; 0 when
+ * found, -1 otherwise. */
+int al_conf_text_get(const char *text, const char *key, char *out, size_t cap);
+/* New malloc'd text with key set to value (the line replaced in place, or
+ * appended). */
+char *al_conf_text_set(const char *text, const char *key, const char *value);
+
+/* ---- the run's journal (state.c) ----------------------------------------- */
+
+/* Everything needed to continue a run after a crash, written atomically
+ * before and after each step that matters. results.tsv holds the finished
+ * experiments; `pending` the one in flight. */
+typedef struct al_state {
+    char tag[64], branch[160], repo[1024], model[1024];
+    char strategy[16];         /* knobs | agent | noop */
+    char agent[1024];          /* --agent CMD */
+    int budget;                /* experiments (0 = until the search ends) */
+    double hours;              /* wall-clock budget (0 = none) */
+    double elapsed_s;          /* time spent in earlier sessions */
+    char base_commit[48], best_commit[48], best_bin_commit[48];
+    double base_decode, best_decode, noise, eval_timeout, agent_timeout;
+    int rounds;
+    long mem_mb;
+    char phase[16];            /* baseline | running | finished */
+    int next_exp, done_exps;   /* done: finished rows other than "interrupted" */
+    al_strat strat;
+    int pending;               /* an experiment is in flight */
+    int pend_exp;
+    char pend_step[16];        /* propose | lock | commit | build | eval */
+    char pend_desc[256];
+    char pend_commit[48];
+} al_state;
+
+int al_state_save(const char *path, const al_state *s, ai_error *err);
+int al_state_load(const char *path, al_state *s, ai_error *err);
+
+/* ---- the external agent (agent.c) ---------------------------------------- */
+
+typedef struct al_agent_ctx {
+    const char *run_dir, *repo, *tag, *model, *best_commit;
+    double best_decode, base_decode, noise;
+    int exp, budget;
+    const char *results_path;
+} al_agent_ctx;
+
+int al_agent_write_prompt(const al_agent_ctx *c, const char *path, ai_error *err);
+
+/* ---- the commands -------------------------------------------------------- */
+
+int ai_cmd_optimise(int argc, char **argv);
+int ai_cmd_report(int argc, char **argv);
+
+/* report.c: the markdown log of a run dir (results.tsv) into a malloc'd
+ * string; chart_name is linked when non-NULL. */
+char *al_report_markdown(const al_row *rows, int n, const char *title,
+                         const char *chart_name);
+/* report.c: writes report.md and chart.svg into run_dir (and prints the
+ * markdown when print != 0). */
+int al_report_write(const char *run_dir, int print, ai_error *err);
+/* svg.c: the chart of a run into a malloc'd SVG document. */
+char *al_chart_svg(const al_row *rows, int n, const char *title);
+
+#endif
