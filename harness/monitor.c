@@ -102,6 +102,8 @@ int ah_scan_functions(const char *src, char ***names, int *n) {
                     found++;
                 }
             }
+            /* continue after the declaration, not inside it */
+            if (*q && q > p + len) eol = strchr(q, '\n');
         }
         if (!eol) break;
         p = eol + 1;

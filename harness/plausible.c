@@ -14,12 +14,14 @@ typedef struct {
     const uint64_t *p;
     size_t n; /* words */
     uint64_t sink;
+    double t0, t1; /* measured by the thread itself */
     pthread_barrier_t *start;
 } probe_arg;
 
 static void *probe_thread(void *arg) {
     probe_arg *a = arg;
     pthread_barrier_wait(a->start);
+    a->t0 = ah_now();
     uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     size_t i = 0;
     for (; i + 4 <= a->n; i += 4) {
@@ -29,6 +31,7 @@ static void *probe_thread(void *arg) {
         s3 ^= a->p[i + 3];
     }
     a->sink = s0 + s1 + s2 + s3;
+    a->t1 = ah_now();
     return NULL;
 }
 
@@ -49,16 +52,18 @@ double ah_bandwidth_probe(size_t bytes, int threads) {
         pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
         size_t per = words / (size_t)threads;
         for (int t = 0; t < threads; t++) {
-            args[t] = (probe_arg){buf + (size_t)t * per, per, 0, &start};
+            args[t] = (probe_arg){buf + (size_t)t * per, per, 0, 0, 0, &start};
             pthread_create(&tid[t], NULL, probe_thread, &args[t]);
         }
         pthread_barrier_wait(&start);
-        double t0 = ah_now();
+        double t0 = INFINITY, t1 = 0;
         for (int t = 0; t < threads; t++) {
             pthread_join(tid[t], NULL);
             sink += args[t].sink;
+            if (args[t].t0 < t0) t0 = args[t].t0;
+            if (args[t].t1 > t1) t1 = args[t].t1;
         }
-        double dt = ah_now() - t0;
+        double dt = t1 - t0;
         pthread_barrier_destroy(&start);
         double gbps = (double)(per * (size_t)threads * 8) / dt / 1e9;
         if (gbps > best) best = gbps;
