@@ -37,11 +37,19 @@ SPECIAL_TEXTS = [
 ]
 
 
-def token_fixtures(model):
+def vocab_test_texts():
+    """The 46 strings of llama.cpp's llama-bpe test vectors."""
+    with open(os.path.join(ROOT, "tests", "data", "tokenizer", "ggml-vocab-llama-bpe.gguf.inp"),
+              encoding="utf-8") as f:
+        parts = f.read().split("\n__ggml_vocab_test__\n")
+    return [("vector", p) for p in parts[:-1]]
+
+
+def token_fixtures(model, extra_texts=()):
     import llama_cpp
 
     llm = llama_cpp.Llama(model_path=model, vocab_only=True, verbose=False)
-    texts = []
+    texts = list(extra_texts)
     with open(os.path.join(ROOT, "harness", "prompts.tsv"), encoding="utf-8") as f:
         for line in f:
             line = line.rstrip("\n")
@@ -172,9 +180,29 @@ def main():
             # one case per line keeps diffs readable
             f.write('{"model": %s, "reference": %s, "notes": %s, "cases": [\n' % (
                 json.dumps(tok["model"]), json.dumps(tok["reference"]), json.dumps(tok["notes"])))
-            f.write(",\n".join(json.dumps(c, ensure_ascii=False) for c in tok["cases"]))
+            f.write(",\n".join(json.dumps(c, ensure_ascii=False, separators=(",", ":")) for c in tok["cases"]))
             f.write("\n]}\n")
         n_tok += len(tok["cases"])
+    # Pre-tokenizers without a shipped vocabulary (llama-bpe: Llama 3's is not
+    # here) checked on the gpt-2 vocabulary re-labelled with their name.
+    import subprocess
+    import tempfile
+    gpt2 = os.path.join(ROOT, "tests", "data", "tokenizer", "ggml-vocab-gpt-2.gguf")
+    newmeta = os.path.join(os.path.dirname(sys.executable), "gguf-new-metadata")
+    with tempfile.TemporaryDirectory() as td:
+        for pre in ["llama-bpe", "qwen2", "default"]:
+            path = os.path.join(td, f"gpt2-as-{pre}.gguf")
+            subprocess.run([newmeta, "--force", "--pre-tokenizer", pre, gpt2, path], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            tok, _ = token_fixtures(path, vocab_test_texts())
+            tok["model"] = f"ggml-vocab-gpt-2.gguf with tokenizer.ggml.pre = {pre}"
+            name = "gpt2_as_" + pre.replace("-", "_")
+            with open(os.path.join(FIX, f"{name}_tokens.json"), "w", encoding="utf-8") as f:
+                f.write('{"model": %s, "reference": %s, "notes": %s, "cases": [\n' % (
+                    json.dumps(tok["model"]), json.dumps(tok["reference"]), json.dumps(tok["notes"])))
+                f.write(",\n".join(json.dumps(c, ensure_ascii=False, separators=(",", ":")) for c in tok["cases"]))
+                f.write("\n]}\n")
+            n_tok += len(tok["cases"])
     chat = chat_fixtures(gguf_templates)
     with open(os.path.join(FIX, "chat_render.json"), "w", encoding="utf-8") as f:
         json.dump(chat, f, ensure_ascii=False, indent=1)
