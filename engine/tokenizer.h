@@ -9,6 +9,9 @@
 
 typedef struct ai_tokenizer ai_tokenizer;
 
+/* Everything needed is copied: f may be closed afterwards. A missing or
+ * mistyped key, or an unknown model / pre-tokenizer name, is an error naming
+ * the key. */
 ai_tokenizer *ai_tokenizer_load(const gguf_file *f, ai_error *err);
 void ai_tokenizer_free(ai_tokenizer *t);
 
@@ -32,8 +35,10 @@ int ai_tokenizer_find(const ai_tokenizer *t, const char *text);
 bool ai_tokenizer_is_control(const ai_tokenizer *t, int32_t tok);
 
 /* Encode. Returns the token count (may exceed cap; only cap written), -1 on
- * error. add_bos honours the model's BOS. parse_special: text such as
- * "<|im_start|>" becomes its special token. */
+ * error. add_bos: BOS (and EOS, with tokenizer.ggml.add_eos_token) when the
+ * model asks for it. parse_special: control-token text such as
+ * "<|im_start|>" becomes its token (user-defined tokens always do, as in
+ * llama.cpp). Thread-safe: t is not modified. */
 int ai_tokenizer_encode(const ai_tokenizer *t, const char *text, size_t len,
                         bool add_bos, bool parse_special, int32_t *out,
                         int cap, ai_error *err);
