@@ -84,8 +84,10 @@ static int validate(const ai_knob_info *k, const char *value, char *why, size_t 
         snprintf(why, cap, "expected one of %s", k->domain);
         return -1;
     }
-    double lo, hi;
-    if (sscanf(k->domain, "%lf..%lf", &lo, &hi) != 2) {
+    /* "lo..hi": split at the dots, since "0..2" would read as "0." then ".2" */
+    const char *dots = strstr(k->domain, "..");
+    double lo = strtod(k->domain, NULL), hi = dots ? strtod(dots + 2, NULL) : 0;
+    if (!dots) {
         snprintf(why, cap, "knob table has a bad domain '%s'", k->domain);
         return -1;
     }

@@ -73,3 +73,98 @@ void tu_temp_dir(char *out, size_t cap) {
     snprintf(out, cap, "/tmp/autoinfer-test-XXXXXX");
     assert_non_null(mkdtemp(out));
 }
+
+#include "gguf.h"
+#include "quant.h"
+
+static float tu_rand(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return (float)((*s >> 40) * (1.0 / 8388608.0)) - 1.0f;
+}
+
+void tu_make_tiny_model(const char *path, const tu_tiny_opts *o) {
+    const char *arch = o->arch ? o->arch : "llama";
+    uint32_t wt = o->weight_type ? o->weight_type : AI_Q8_0;
+    int d = o->n_embd ? o->n_embd : 64, L = o->n_layer ? o->n_layer : 2;
+    int nh = o->n_head ? o->n_head : 4, nkv = o->n_head_kv ? o->n_head_kv : 2;
+    int ff = o->n_ff ? o->n_ff : 128, hd = d / nh;
+    ai_error err;
+    gguf_file *vf = gguf_open(TU_MODEL, &err);
+    assert_non_null(vf);
+    int64_t vocab = gguf_find_tensor(vf, "token_embd.weight")->ne[1];
+    gguf_writer *w = gguf_writer_new();
+    char key[128];
+#define PUT_U32(suffix, v)                                   \
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);        \
+    if (!o->drop_key || strcmp(o->drop_key, key)) gguf_writer_u32(w, key, (uint32_t)(v));
+    gguf_writer_str(w, "general.architecture", arch);
+    PUT_U32("context_length", 512);
+    PUT_U32("embedding_length", d);
+    PUT_U32("block_count", L);
+    PUT_U32("feed_forward_length", ff);
+    PUT_U32("attention.head_count", nh);
+    PUT_U32("attention.head_count_kv", nkv);
+#undef PUT_U32
+    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", arch);
+    if (!o->drop_key || strcmp(o->drop_key, key)) gguf_writer_f32(w, key, 1e-5f);
+    snprintf(key, sizeof key, "%s.rope.freq_base", arch);
+    gguf_writer_f32(w, key, 10000.0f);
+    for (uint64_t i = 0; i < vf->n_kv; i++)
+        if (vf->kvs[i].key.len > 10 && !memcmp(vf->kvs[i].key.ptr, "tokenizer.", 10))
+            gguf_writer_copy_kv(w, &vf->kvs[i]);
+
+    void *blobs[256];
+    int nb = 0;
+    uint64_t seed = 12345;
+    struct { char name[64]; int64_t cols, rows; float center, spread; } ts[256];
+    int nt = 0;
+#define ADD(nm, c, r, ce, sp) do { snprintf(ts[nt].name, 64, "%s", nm); ts[nt].cols = c; \
+        ts[nt].rows = r; ts[nt].center = ce; ts[nt].spread = sp; nt++; } while (0)
+    ADD("token_embd.weight", d, vocab, 0, 0.5f);
+    ADD("output_norm.weight", d, 1, 1, 0.1f);
+    bool qwen = !strcmp(arch, "qwen2");
+    for (int l = 0; l < L; l++) {
+        char n[64];
+#define LADD(s, c, r, ce, sp) snprintf(n, sizeof n, "blk.%d.%s", l, s); ADD(n, c, r, ce, sp)
+        LADD("attn_norm.weight", d, 1, 1, 0.1f);
+        LADD("attn_q.weight", d, nh * hd, 0, 0.2f);
+        LADD("attn_k.weight", d, nkv * hd, 0, 0.2f);
+        LADD("attn_v.weight", d, nkv * hd, 0, 0.2f);
+        LADD("attn_output.weight", nh * hd, d, 0, 0.2f);
+        if (qwen) {
+            LADD("attn_q.bias", nh * hd, 1, 0, 0.1f);
+            LADD("attn_k.bias", nkv * hd, 1, 0, 0.1f);
+            LADD("attn_v.bias", nkv * hd, 1, 0, 0.1f);
+        }
+        LADD("ffn_norm.weight", d, 1, 1, 0.1f);
+        LADD("ffn_gate.weight", d, ff, 0, 0.2f);
+        LADD("ffn_up.weight", d, ff, 0, 0.2f);
+        LADD("ffn_down.weight", ff, d, 0, 0.2f);
+#undef LADD
+    }
+#undef ADD
+    for (int i = 0; i < nt; i++) {
+        int64_t cols = ts[i].cols, rows = ts[i].rows;
+        uint32_t type = rows > 1 ? wt : AI_F32;
+        if (o->bad_shape_tensor && !strcmp(o->bad_shape_tensor, ts[i].name)) rows += 1;
+        if (o->bad_type_tensor && !strcmp(o->bad_type_tensor, ts[i].name)) type = AI_Q2_K;
+        size_t rb = type == AI_Q2_K ? (size_t)(cols / 256 + 1) * 84 : ai_row_bytes(type, cols);
+        uint8_t *data = calloc((size_t)rows, rb);
+        float *row = malloc((size_t)cols * sizeof *row);
+        assert_non_null(data);
+        for (int64_t r = 0; r < rows && type != AI_Q2_K; r++) {
+            for (int64_t c = 0; c < cols; c++) row[c] = ts[i].center + ts[i].spread * tu_rand(&seed);
+            ai_quantize_row(type, row, data + (size_t)r * rb, cols);
+        }
+        free(row);
+        int64_t ne[2] = {type == AI_Q2_K ? (int64_t)(rb / 84) * 256 : cols, rows};
+        gguf_writer_tensor(w, ts[i].name, type, rows > 1 ? 2 : 1, ne, data, rb * (size_t)rows);
+        blobs[nb++] = data;
+    }
+    if (gguf_writer_write(w, path, &err)) fail_msg("%s", err.msg);
+    for (int i = 0; i < nb; i++) free(blobs[i]);
+    gguf_writer_free(w);
+    gguf_close(vf);
+}

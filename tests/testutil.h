@@ -29,3 +29,15 @@ char *tu_read_file(const char *path, size_t *len);
 void tu_temp_dir(char *out, size_t cap);
 
 #endif
+
+/* A tiny random llama/qwen2 GGUF for engine tests (tokenizer copied from the
+ * default model). Fields left zero take the defaults noted. */
+typedef struct tu_tiny_opts {
+    const char *arch;        /* "llama" */
+    unsigned weight_type;    /* AI_Q8_0 */
+    int n_embd, n_layer, n_head, n_head_kv, n_ff; /* 64, 2, 4, 2, 128 */
+    const char *drop_key;    /* leave this metadata key out */
+    const char *bad_shape_tensor; /* give this tensor one row too many */
+    const char *bad_type_tensor;  /* store this tensor as q2_k */
+} tu_tiny_opts;
+void tu_make_tiny_model(const char *path, const tu_tiny_opts *o);
