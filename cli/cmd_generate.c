@@ -1,6 +1,7 @@
 /* cmd_generate.c — `autoinfer generate`: stream a completion to stdout and a
  * one-line summary (tokens and speeds) to stderr. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,7 @@ int ai_cmd_generate(int argc, char **argv) {
         goto done;
     }
     printf("\n");
+    fflush(stdout);
     double prefill_s = st.n_tokens ? st.t_first - t0 : 0;
     double decode_s = st.n_tokens > 1 ? st.t_last - st.t_first : 0;
     fprintf(stderr, "prompt tokens: %d, generated tokens: %d, prefill: %.1f tok/s, decode: %.1f tok/s\n",

@@ -18,7 +18,7 @@ struct ai_pipeline {
     ai_tokenizer *tok;
     ai_state *state;
     ai_sampler *sampler;
-    ai_chat_family chat;
+    ai_chat_template chat;   /* chat.family == AI_CHAT_NONE when unusable */
 };
 
 void ai_pipeline_close(ai_pipeline *p) {
@@ -55,10 +55,13 @@ ai_pipeline *ai_pipeline_open(const char *model_path, const ai_conf *conf, ai_er
                      model_path, ai_tokenizer_n_vocab(p->tok), p->model->hp.n_vocab);
         goto fail;
     }
-    char tmpl[16384];
+    char tmpl[32768];
     ai_error ignore;
-    if (gguf_get_str(f, "tokenizer.chat_template", tmpl, sizeof tmpl, &ignore) == 0)
-        p->chat = ai_chat_detect(tmpl);
+    /* A model without a usable template still runs raw prompts; the error
+     * comes when someone asks for chat formatting. */
+    if (gguf_get_str(f, "tokenizer.chat_template", tmpl, sizeof tmpl, &ignore) ||
+        ai_chat_parse(tmpl, &p->chat, &ignore))
+        p->chat.family = AI_CHAT_NONE;
     p->state = ai_state_new(p->model, &p->settings, err);
     if (!p->state) goto fail;
     p->sampler = ai_sampler_new(&p->settings, p->model->hp.n_vocab);
@@ -97,7 +100,7 @@ void ai_pipeline_describe(const ai_pipeline *p, ai_model_desc *out) {
     out->eos = ai_tokenizer_eos(p->tok);
     out->eot = ai_tokenizer_eot(p->tok);
     snprintf(out->chat_family, sizeof out->chat_family, "%s",
-             p->chat == AI_CHAT_NONE ? "" : ai_chat_family_name(p->chat));
+             p->chat.family == AI_CHAT_NONE ? "" : ai_chat_family_name(p->chat.family));
 }
 
 int ai_context_length(const ai_pipeline *p) { return p->settings.ctx; }
@@ -122,11 +125,8 @@ int ai_token_bytes(ai_pipeline *p, int32_t token, char *out, int cap) {
 
 int ai_chat_format(ai_pipeline *p, const char *system, const char *user, char *out, size_t cap,
                    ai_error *err) {
-    if (p->chat == AI_CHAT_NONE)
-        return ai_error_set(err, "%s: the model's chat template is missing or not recognised "
-                            "(known: chatml, llama3, gemma); pass a raw prompt instead "
-                            "(generate without --chat)", p->path);
-    return ai_chat_render(p->chat, system, user, out, cap, err);
+    if (p->chat.family == AI_CHAT_NONE) return ai_chat_unknown_error(err, p->path);
+    return ai_chat_template_render(&p->chat, system, user, out, cap, err);
 }
 
 /* Runs the prompt through the model in chunks of prefill_chunk tokens. */
@@ -161,6 +161,7 @@ int ai_generate(ai_pipeline *p, const int32_t *prompt, int n_prompt, const ai_ge
 
     ai_detok det;
     ai_detok_init(&det);
+    det.first = false; /* a continuation keeps its leading space */
     int pos = n_prompt, generated = 0;
     while (generated < params->max_tokens) {
         int32_t tok = ai_sampler_sample(p->sampler, p->state->logits);
