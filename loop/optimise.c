@@ -350,6 +350,7 @@ static int do_baseline(run *r, ai_error *err) {
         argsaa[n] = NULL;
         al_eval aa;
         double t0 = al_now();
+        failpoint_soon("aa", 0);
         if (run_eval(r, argsaa, jsonaa, log, 3600, &pr, &aa, &have, err)) return -1;
         if (pr.interrupted) return ai_error_set(err, "interrupted during the A/A evaluation");
         if (!pr.exited || pr.code != 0 || !have || aa.ratio == AL_NA) {
