@@ -65,10 +65,9 @@ def main():
             chunk[0] = llm.token_bos()
         llm.reset()
         llm.eval(chunk)
-        logits = np.array(llm.scores[:N_CTX, :], dtype=np.float64)
         c_sum = 0.0
         for j in range(first, N_CTX - 1):
-            row = logits[j]
+            row = llm.scores[j, :].astype(np.float64)
             m = row.max()
             lse = m + math.log(np.exp(row - m).sum())
             nll = lse - row[tokens[start + j + 1]]

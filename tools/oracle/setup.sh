@@ -18,6 +18,20 @@ SRC=$O/src/llama_cpp_python-$VER
 JOBS=${JOBS:-2}
 PY=${PYTHON:-python3}
 log() { echo "oracle-setup: $*" >&2; }
+# Copies files into DIR without ever rewriting a file in place (a running process may have
+# a library mapped): unchanged files are left alone, changed ones are replaced by rename.
+place() {
+  local dir=$1 f b; shift
+  for f in "$@"; do
+    [ -e "$f" ] || continue
+    b=$(basename "$f")
+    if [ -L "$f" ]; then
+      ln -sfn "$(readlink "$f")" "$dir/$b"
+    elif ! cmp -s "$f" "$dir/$b"; then
+      cp -p "$f" "$dir/.$b.tmp" && mv -f "$dir/.$b.tmp" "$dir/$b"
+    fi
+  done
+}
 
 mkdir -p "$O/src" "$O/bin"
 
@@ -66,7 +80,7 @@ if [ ! -f "$site/llama_cpp/__init__.py" ]; then
   "$VPY" -m pip install -q typing-extensions diskcache
 fi
 mkdir -p "$site/llama_cpp/lib"
-cp -a "$B"/bin/lib*.so* "$site/llama_cpp/lib/"
+place "$site/llama_cpp/lib" "$B"/bin/lib*.so*
 if "$VPY" -c 'import llama_cpp; llama_cpp.llama_backend_init(); print(llama_cpp.__version__)'; then
   touch "$O/READY"
   log "Python binding works: $O/READY"
@@ -85,7 +99,6 @@ for t in llama-quantize llama-bench llama-perplexity llama-simple llama-tokenize
     log "no target $t in this llama.cpp"
   fi
 done
-cp -a "$B"/bin/lib*.so* "$O/bin/"
-for f in "$B"/bin/llama-*; do [ -x "$f" ] && cp -a "$f" "$O/bin/"; done
+place "$O/bin" "$B"/bin/lib*.so* "$B"/bin/llama-*
 touch "$O/BIN_READY"
 log "done: $(ls "$O/bin" | tr '\n' ' ')"
