@@ -10,6 +10,7 @@ int ai_cmd_generate(int argc, char **argv);   /* cli/cmd_generate.c */
 int ai_cmd_perplexity(int argc, char **argv); /* cli/cmd_perplexity.c */
 int ai_cmd_quantize(int argc, char **argv);   /* cli/cmd_quantize.c */
 int ai_cmd_synth(int argc, char **argv);      /* cli/cmd_synth.c */
+int ai_cmd_bench(int argc, char **argv);      /* cli/cmd_bench.c */
 int ai_cmd_eval(int argc, char **argv);       /* harness/ */
 int ai_cmd_optimise(int argc, char **argv);   /* loop/ */
 int ai_cmd_report(int argc, char **argv);     /* loop/ */

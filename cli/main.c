@@ -18,6 +18,7 @@ static const command COMMANDS[] = {
     {"perplexity", ai_cmd_perplexity, "teacher-forced perplexity of a text file"},
     {"quantize", ai_cmd_quantize, "requantize a GGUF model to another weight type"},
     {"synth", ai_cmd_synth, "write a GGUF with random weights and a real model's shape"},
+    {"bench", ai_cmd_bench, "raw speed figures (decode/prefill tok/s, read bandwidth) for bench/run.sh"},
     {"eval", ai_cmd_eval, "the locked evaluation: speed, quality gate, change monitor"},
     {"optimise", ai_cmd_optimise, "hill-climb tokens/s under the quality gate (git experiment log)"},
     {"report", ai_cmd_report, "markdown log and chart of an optimisation run"},

@@ -1,0 +1,289 @@
+/* cmd_bench.c — `autoinfer bench`: raw speed figures for the side-by-side
+ * benchmark against llama.cpp (bench/run.sh drives it, interleaved with
+ * llama-bench). Benchmarks are not tests: this prints figures only.
+ *
+ *   autoinfer bench -m MODEL [-t N] [--decode 128] [--prefill 512] [--reps 1]
+ *       decode: a short random prompt (8 tokens), then exactly --decode
+ *       forward passes of one token each (EOS ignored, greedy sampling so
+ *       the sampler costs an argmax); tok/s = decode / time between the
+ *       first and the last token callback.
+ *       prefill: --prefill random tokens in one ai_generate call that stops
+ *       after the first token; tok/s = prefill / time to that first token.
+ *       One warm-up of each before the timed repetitions.
+ *   autoinfer bench --bandwidth [-t N] [--mib 1024] [--reps 5]
+ *       streaming read bandwidth: N threads each sum their share of a
+ *       buffer of --mib MiB (AVX2 loads when the CPU has them), GB/s.
+ *
+ * Output: one line per sample, `key=value` pairs, grep-able:
+ *   sample kind=decode tokens=128 seconds=... tps=...
+ *   model bytes_per_token=... weight_bytes=...
+ *   sample kind=bandwidth threads=2 mib=1024 gbps=... */
+#include <getopt.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "autoinfer.h"
+#include "cliutil.h"
+#include "commands.h"
+
+#define DEFAULT_MODEL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+static void usage(FILE *out) {
+    fprintf(out,
+        "usage: autoinfer bench [-m MODEL] [options]\n"
+        "       autoinfer bench --bandwidth [-t N] [--mib M] [--reps R]\n"
+        "  -m, --model FILE      GGUF model (default " DEFAULT_MODEL ")\n"
+        "  -t, --threads N       worker threads (knob threads)\n"
+        "      --decode N        tokens decoded per sample, after an 8-token prompt (default 128; 0 = skip)\n"
+        "      --prefill N       prompt tokens per prefill sample (default 512; 0 = skip)\n"
+        "      --reps R          timed samples of each (default 1), after one warm-up\n"
+        "      --bandwidth       measure streaming read bandwidth instead\n"
+        "      --mib M           bandwidth buffer size in MiB (default 1024)\n"
+        "      --conf FILE       pipeline configuration (default ./pipeline.conf if present)\n"
+        "      --set KEY=VALUE   override one knob (repeatable); temperature is forced to 0\n");
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- streaming read bandwidth ------------------------------------------- */
+
+typedef struct {
+    const uint8_t *buf;
+    size_t bytes;
+    uint64_t sum;
+    pthread_barrier_t *bar;
+    double t0, t1;
+} bw_arg;
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+__attribute__((target("avx2"))) static uint64_t read_avx2(const uint8_t *p, size_t n) {
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i + 128 <= n; i += 128) {
+        a0 = _mm256_add_epi64(a0, _mm256_load_si256((const __m256i *)(p + i)));
+        a1 = _mm256_add_epi64(a1, _mm256_load_si256((const __m256i *)(p + i + 32)));
+        a2 = _mm256_add_epi64(a2, _mm256_load_si256((const __m256i *)(p + i + 64)));
+        a3 = _mm256_add_epi64(a3, _mm256_load_si256((const __m256i *)(p + i + 96)));
+    }
+    a0 = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
+    uint64_t out[4];
+    _mm256_storeu_si256((__m256i *)out, a0);
+    return out[0] + out[1] + out[2] + out[3];
+}
+#endif
+
+static uint64_t read_plain(const uint8_t *p, size_t n) {
+    const uint64_t *q = (const uint64_t *)(const void *)p;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = 0; i + 4 <= n / 8; i += 4) {
+        s0 += q[i];
+        s1 += q[i + 1];
+        s2 += q[i + 2];
+        s3 += q[i + 3];
+    }
+    return s0 + s1 + s2 + s3;
+}
+
+static uint64_t read_block(const uint8_t *p, size_t n) {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2")) return read_avx2(p, n);
+#endif
+    return read_plain(p, n);
+}
+
+static void *bw_worker(void *argp) {
+    bw_arg *a = argp;
+    pthread_barrier_wait(a->bar);
+    a->t0 = now_s();
+    a->sum += read_block(a->buf, a->bytes);
+    a->t1 = now_s();
+    pthread_barrier_wait(a->bar);
+    return NULL;
+}
+
+static int bandwidth(int threads, long mib, int reps) {
+    size_t bytes = (size_t)mib << 20;
+    uint8_t *buf = aligned_alloc(4096, bytes);
+    if (!buf) {
+        fprintf(stderr, "autoinfer bench: cannot allocate %ld MiB\n", mib);
+        return 1;
+    }
+    for (size_t i = 0; i < bytes; i += 64) buf[i] = (uint8_t)i; /* fault every page in */
+    size_t share = (bytes / (size_t)threads) & ~(size_t)127;
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, (unsigned)threads);
+    bw_arg *args = calloc((size_t)threads, sizeof *args);
+    pthread_t *tids = calloc((size_t)threads, sizeof *tids);
+    uint64_t check = 0;
+    for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
+        for (int i = 0; i < threads; i++) {
+            args[i] = (bw_arg){buf + (size_t)i * share, share, 0, &bar, 0, 0};
+            if (i) pthread_create(&tids[i], NULL, bw_worker, &args[i]);
+        }
+        bw_worker(&args[0]);
+        for (int i = 1; i < threads; i++) pthread_join(tids[i], NULL);
+        double t0 = args[0].t0, t1 = args[0].t1;
+        for (int i = 0; i < threads; i++) {
+            if (args[i].t0 < t0) t0 = args[i].t0;
+            if (args[i].t1 > t1) t1 = args[i].t1;
+            check += args[i].sum;
+        }
+        if (r >= 0)
+            printf("sample kind=bandwidth threads=%d mib=%ld seconds=%.6f gbps=%.3f\n", threads, mib,
+                   t1 - t0, (double)share * threads / (t1 - t0) / 1e9);
+    }
+    fprintf(stderr, "(checksum %llu)\n", (unsigned long long)check);
+    pthread_barrier_destroy(&bar);
+    free(args);
+    free(tids);
+    free(buf);
+    return 0;
+}
+
+/* ---- model timing -------------------------------------------------------- */
+
+typedef struct {
+    int n;
+    double t_first, t_last;
+} bench_cb;
+
+static int on_token(void *user, int32_t tok, const char *text, size_t len) {
+    bench_cb *c = user;
+    double t = now_s();
+    if (c->n == 0) c->t_first = t;
+    c->t_last = t;
+    c->n++;
+    return 0;
+}
+
+static uint64_t rng_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* One decode sample: returns tok/s, or -1. */
+static double run_decode(ai_pipeline *p, const int32_t *prompt, int n_decode) {
+    ai_error err;
+    bench_cb c = {0};
+    /* n_decode + 1 callbacks = n_decode forward passes after the prefill */
+    ai_gen_params gp = {.max_tokens = n_decode + 1, .ignore_eos = 1};
+    int got = ai_generate(p, prompt, 8, &gp, on_token, &c, &err);
+    if (got != n_decode + 1) {
+        fprintf(stderr, "autoinfer bench: decode produced %d tokens: %s\n", got, got < 0 ? err.msg : "");
+        return -1;
+    }
+    return n_decode / (c.t_last - c.t_first);
+}
+
+static double run_prefill(ai_pipeline *p, const int32_t *prompt, int n_prompt) {
+    ai_error err;
+    bench_cb c = {0};
+    ai_gen_params gp = {.max_tokens = 1, .ignore_eos = 1};
+    double t0 = now_s();
+    int got = ai_generate(p, prompt, n_prompt, &gp, on_token, &c, &err);
+    if (got != 1) {
+        fprintf(stderr, "autoinfer bench: prefill failed: %s\n", got < 0 ? err.msg : "no token");
+        return -1;
+    }
+    return n_prompt / (c.t_first - t0);
+}
+
+int ai_cmd_bench(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'}, {"threads", required_argument, 0, 't'},
+        {"decode", required_argument, 0, 'd'}, {"prefill", required_argument, 0, 'p'},
+        {"reps", required_argument, 0, 'r'}, {"bandwidth", no_argument, 0, 'B'},
+        {"mib", required_argument, 0, 'M'}, {"conf", required_argument, 0, 'C'},
+        {"set", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *model = DEFAULT_MODEL;
+    long n_decode = 128, n_prefill = 512, reps = 1, mib = 1024, threads = 0;
+    bool bw = false;
+    ai_cli_conf cc = {0};
+    char threads_kv[32];
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:t:h", opts, NULL)) != -1) {
+        char *end = NULL;
+        long v = 0;
+        if (c == 't' || c == 'd' || c == 'p' || c == 'r' || c == 'M') {
+            v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 0 || v > 1000000) {
+                fprintf(stderr, "autoinfer bench: bad number '%s'\n", optarg);
+                return 2;
+            }
+        }
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 't': threads = v; break;
+        case 'd': n_decode = v; break;
+        case 'p': n_prefill = v; break;
+        case 'r': reps = v; break;
+        case 'M': mib = v; break;
+        case 'B': bw = true; break;
+        case 'C': cc.conf_path = optarg; break;
+        case 's': if (ai_cli_set(&cc, "bench", optarg)) return 2; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "autoinfer bench: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (bw) return bandwidth(threads > 0 ? (int)threads : 1, mib > 0 ? mib : 1024, reps > 0 ? (int)reps : 5);
+
+    if (threads > 0) {
+        snprintf(threads_kv, sizeof threads_kv, "threads=%ld", threads);
+        if (ai_cli_set(&cc, "bench", threads_kv)) return 2;
+    }
+    if (ai_cli_set(&cc, "bench", "temperature=0") || ai_cli_set(&cc, "bench", "repeat_penalty=1"))
+        return 2;
+    ai_conf conf;
+    if (ai_cli_build_conf(&cc, "bench", &conf)) return 2;
+    if (n_prefill + 8 > atol(ai_conf_get(&conf, "ctx")) || n_decode + 9 > atol(ai_conf_get(&conf, "ctx"))) {
+        fprintf(stderr, "autoinfer bench: the knob ctx (%s) is too small for these token counts\n",
+                ai_conf_get(&conf, "ctx"));
+        return 2;
+    }
+    ai_pipeline *p = ai_cli_open("bench", model, &conf);
+    if (!p) return 1;
+    ai_model_desc d;
+    ai_pipeline_describe(p, &d);
+    printf("model name=\"%s\" arch=%s bytes_per_token=%llu weight_bytes=%llu threads=%s kv_type=%s\n",
+           d.name, d.arch, (unsigned long long)d.bytes_per_token, (unsigned long long)d.weight_bytes,
+           ai_conf_get(&conf, "threads"), ai_conf_get(&conf, "kv_type"));
+    int n_tok = (int)(n_prefill > 8 ? n_prefill : 8);
+    int32_t *toks = malloc((size_t)n_tok * sizeof *toks);
+    if (!toks) return 1;
+    uint64_t seed = 1234;
+    for (int i = 0; i < n_tok; i++) toks[i] = (int32_t)(rng_next(&seed) % (uint64_t)d.n_vocab);
+    if (d.bos >= 0) toks[0] = d.bos;
+    int rc = 0;
+    for (long r = -1; r < reps && !rc; r++) { /* r = -1: warm-up, not printed */
+        if (n_decode > 0) {
+            double tps = run_decode(p, toks, r < 0 ? 16 : (int)n_decode);
+            if (tps < 0) rc = 1;
+            else if (r >= 0) printf("sample kind=decode tokens=%ld tps=%.3f\n", n_decode, tps);
+        }
+        if (n_prefill > 0 && !rc) {
+            double tps = run_prefill(p, toks, (int)n_prefill);
+            if (tps < 0) rc = 1;
+            else if (r >= 0) printf("sample kind=prefill tokens=%ld tps=%.3f\n", n_prefill, tps);
+        }
+        fflush(stdout);
+    }
+    free(toks);
+    ai_pipeline_close(p);
+    return rc;
+}
