@@ -67,7 +67,8 @@ static void usage(FILE *out) {
             "  --save-baseline DIR  save this evaluation as a baseline\n"
             "  --baseline DIR       gate quality against DIR; change monitor against it\n"
             "  --allow-other-model  accept a baseline made with another model file\n"
-            "  --quick              smoke-test sizes (2 runs, 16 tokens, 2 text chunks)\n"
+            "  --quick              smoke-test sizes (2 runs, 16 tokens, 2 text chunks,\n"
+            "                       answers capped at 96 tokens)\n"
             "  --ab                 compare two builds/configs, interleaved A B B A ...\n"
             "  --a, --b BIN[:CONF]  the two autoinfer binaries and their pipeline.conf\n"
             "  --rounds N           A/B rounds (default 10)\n"
@@ -293,7 +294,7 @@ typedef struct eval_state {
     int runs_done;
     /* quality */
     int quality_done;
-    double ppl, ppl_ratio, kl_mean, kl_p99, top1, self_ppl;
+    double ppl, ppl_ratio, kl_mean, kl_p99, top1, self_ppl, self_ppl_ratio;
     int n_scored, tokenizer_match;
     ah_refs own;
     char failures[16][200];
@@ -312,6 +313,10 @@ static int setup(eval_state *s, ai_error *err) {
     ah_gate_defaults(&s->gate);
     snprintf(path, sizeof path, "%s/harness/gate.conf", AI_SOURCE_DIR);
     if (ah_gate_load(&s->gate, path, err)) return -1;
+    if (o->quick) { /* smoke-test sizes: shorter answers */
+        if (s->gate.sanity_tokens > 96) s->gate.sanity_tokens = 96;
+        if (s->gate.greedy_tokens > 48) s->gate.greedy_tokens = 48;
+    }
     snprintf(path, sizeof path, "%s/harness/prompts.tsv", AI_SOURCE_DIR);
     s->n_prompts = ah_prompts_load(path, s->prompts, AH_MAX_PROMPTS, err);
     if (s->n_prompts < 0) return -1;
@@ -425,7 +430,7 @@ static int run_quality(eval_state *s, const char *mp, ai_error *err) {
     int rc = ah_text_sequences(s->p, text, chunk, max_chunks, &s->own, err);
     free(text);
     if (rc < 0) return -1;
-    s->ppl = s->ppl_ratio = s->kl_mean = s->kl_p99 = s->top1 = NAN;
+    s->ppl = s->ppl_ratio = s->kl_mean = s->kl_p99 = s->top1 = s->self_ppl_ratio = NAN;
 
     if (o->save_dir && greedy_answers(s, mp, err)) return -1;
     if (o->save_dir || !s->has_base) {
@@ -467,9 +472,12 @@ static int run_quality(eval_state *s, const char *mp, ai_error *err) {
     s->self_ppl = ah_self_ppl(s->p, s->ptok, s->n_ptok, s->atok, s->n_atok, s->n_prompts, err);
     s->quality_done = 1;
 
+    double base_self = s->has_base ? ah_jnum(s->base.doc, "quality.self_ppl") : NAN;
+    s->self_ppl_ratio = s->self_ppl / base_self;
     ah_quality_figs q = {s->sanity, s->ppl, s->has_base,
                          s->has_base ? s->base.sanity : NAN,
-                         s->ppl_ratio, s->kl_mean, s->kl_p99, s->top1, s->tokenizer_match};
+                         s->ppl_ratio, s->kl_mean, s->kl_p99, s->top1, s->tokenizer_match,
+                         s->self_ppl_ratio};
     int nf = ah_gate_check(&s->gate, &q, &s->failures[0][0], sizeof s->failures[0], 16);
     s->n_failures = nf < 16 ? nf : 16;
     s->quality_pass = nf == 0;
@@ -564,6 +572,7 @@ static cJSON *json_quality(const eval_state *s) {
     cJSON_AddItemToObject(o, "kl_p99", num_or_null(s->kl_p99));
     cJSON_AddItemToObject(o, "top1_agree", num_or_null(s->top1));
     cJSON_AddItemToObject(o, "self_ppl", num_or_null(s->self_ppl));
+    cJSON_AddItemToObject(o, "self_ppl_ratio", num_or_null(s->self_ppl_ratio));
     cJSON_AddNumberToObject(o, "n_scored", s->n_scored);
     if (s->has_base) cJSON_AddBoolToObject(o, "tokenizer_match", s->tokenizer_match);
     else cJSON_AddNullToObject(o, "tokenizer_match");

@@ -18,6 +18,7 @@ void ah_gate_defaults(ah_gate *g) {
     g->kl_mean_max = 0.02;
     g->kl_p99_max = 0.3;
     g->top1_min = 0.95;
+    g->self_ppl_ratio_max = 1.5;
     g->tokenizer_must_match = 1;
     g->roofline_margin = 1.25;
     g->sanity_tokens = 256;
@@ -55,6 +56,7 @@ int ah_gate_load(ah_gate *g, const char *path, ai_error *err) {
         {"kl_mean_max", offsetof(ah_gate, kl_mean_max), 0, 0, 100},
         {"kl_p99_max", offsetof(ah_gate, kl_p99_max), 0, 0, 100},
         {"top1_min", offsetof(ah_gate, top1_min), 0, 0, 1},
+        {"self_ppl_ratio_max", offsetof(ah_gate, self_ppl_ratio_max), 0, 1, 1e9},
         {"tokenizer_must_match", offsetof(ah_gate, tokenizer_must_match), 1, 0, 1},
         {"roofline_margin", offsetof(ah_gate, roofline_margin), 0, 1, 100},
         {"sanity_tokens", offsetof(ah_gate, sanity_tokens), 1, 8, 4096},
@@ -144,6 +146,9 @@ int ah_gate_check(const ah_gate *g, const ah_quality_figs *q, char *failures, si
             fail(&fl, "kl_p99 %.4f > %.4f", q->kl_p99, g->kl_p99_max);
         if (!(q->top1 >= g->top1_min))
             fail(&fl, "top1_agree %.4f < %.4f", q->top1, g->top1_min);
+        if (isfinite(q->self_ppl_ratio) && q->self_ppl_ratio > g->self_ppl_ratio_max)
+            fail(&fl, "self_ppl_ratio %.3f > %.3f (the sampler picks unlikelier tokens than "
+                 "the baseline's)", q->self_ppl_ratio, g->self_ppl_ratio_max);
         if (g->tokenizer_must_match && !q->tokenizer_match)
             fail(&fl, "the reference text tokenizes differently from the baseline");
     }

@@ -15,6 +15,9 @@ typedef struct ah_gate {
     double kl_mean_max;     /* with a baseline: mean KL(baseline || current) */
     double kl_p99_max;      /* with a baseline: 99th percentile of the per-token KL */
     double top1_min;        /* with a baseline: argmax agreement */
+    double self_ppl_ratio_max; /* with a baseline: self-perplexity of the sampled
+                                  answers / the baseline's (a sampler that picks
+                                  unlikely tokens raises it; lower always passes) */
     int tokenizer_must_match; /* with a baseline: reference text tokenizes the same */
     double roofline_margin; /* decode tps above roofline x this is implausible */
     int sanity_tokens;      /* max tokens of a natural (EOS-stopped) answer */
@@ -36,6 +39,7 @@ typedef struct ah_quality_figs {
     double base_sanity;
     double ppl_ratio, kl_mean, kl_p99, top1;
     int tokenizer_match;
+    double self_ppl_ratio; /* NAN when either side has none: not gated */
 } ah_quality_figs;
 
 /* Applies the gate. Writes one line per failed threshold into

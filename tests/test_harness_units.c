@@ -85,7 +85,7 @@ static void test_gate_decision(void **state) {
     ah_gate g;
     ah_gate_defaults(&g);
     char f[8][160];
-    ah_quality_figs ok = {0.8, 10, 1, 0.8, 1.001, 0.001, 0.05, 0.99, 1};
+    ah_quality_figs ok = {0.8, 10, 1, 0.8, 1.001, 0.001, 0.05, 0.99, 1, 1.1};
     assert_int_equal(ah_gate_check(&g, &ok, &f[0][0], sizeof f[0], 8), 0);
     ah_quality_figs q = ok;
     q.kl_mean = 0.5;
@@ -108,10 +108,17 @@ static void test_gate_decision(void **state) {
     q.sanity = 0.0;
     assert_int_equal(ah_gate_check(&g, &q, &f[0][0], sizeof f[0], 8), 1);
     /* no baseline: only the absolute gates */
-    ah_quality_figs nb = {0.6, 49, 0, NAN, NAN, NAN, NAN, NAN, 0};
+    ah_quality_figs nb = {0.6, 49, 0, NAN, NAN, NAN, NAN, NAN, 0, NAN};
     assert_int_equal(ah_gate_check(&g, &nb, &f[0][0], sizeof f[0], 8), 0);
     nb.ppl = 60;
     assert_int_equal(ah_gate_check(&g, &nb, &f[0][0], sizeof f[0], 8), 1);
+    /* a sampler that picks unlikely tokens: self-perplexity up; down always passes */
+    q = ok;
+    q.self_ppl_ratio = 3;
+    assert_int_equal(ah_gate_check(&g, &q, &f[0][0], sizeof f[0], 8), 1);
+    assert_non_null(strstr(f[0], "self_ppl_ratio"));
+    q.self_ppl_ratio = 0.5;
+    assert_int_equal(ah_gate_check(&g, &q, &f[0][0], sizeof f[0], 8), 0);
     /* an unmeasured figure that the gate needs is a failure */
     q = ok;
     q.kl_mean = NAN;

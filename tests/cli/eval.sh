@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# tests/cli/eval.sh BIN — `autoinfer eval` end to end on the real default model:
+# bad input, eval + baseline, A/A quality (KL 0), a known-bad config (gate
+# fails), A/A compare (no change), a crashing and a hanging candidate.
+# Sizes are small (--quick, few rounds) to keep it to a few minutes.
+set -uo pipefail
+BIN=$(realpath "$1")
+MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
+T=$(mktemp -d /tmp/autoinfer-evaltest-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fails=0
+ok()   { echo "ok   - $1"; }
+bad()  { echo "FAIL - $1"; fails=$((fails + 1)); }
+expect_rc() { # name want got
+    if [ "$2" = "$3" ]; then ok "$1 (exit $3)"; else bad "$1: exit $3, expected $2"; fi
+}
+expect_grep() { # name pattern file
+    if grep -q -- "$2" "$3"; then ok "$1"; else bad "$1: '$2' not in $3"; sed 's/^/    /' "$3" | tail -20; fi
+}
+
+if [ ! -f "$MODEL" ]; then echo "skip: $MODEL missing (make model)"; exit 0; fi
+
+# ---- bad input: clear one-line errors, no evaluation ----
+"$BIN" eval --frobnicate >"$T/o" 2>&1; expect_rc "unknown option" 2 $?
+"$BIN" eval --runs zero >"$T/o" 2>&1; expect_rc "bad --runs" 2 $?
+"$BIN" eval --quick --set no_such_knob=1 >"$T/o" 2>&1; expect_rc "unknown knob" 1 $?
+expect_grep "unknown knob is named" "unknown knob 'no_such_knob'" "$T/o"
+"$BIN" eval --quick --set threads=lots >"$T/o" 2>&1; expect_rc "bad knob value" 1 $?
+expect_grep "bad value is named" "bad value 'lots'" "$T/o"
+printf 'temperature = 0.7\nbogus = 1\n' >"$T/bad.conf"
+"$BIN" eval --quick --conf "$T/bad.conf" >"$T/o" 2>&1; expect_rc "unknown knob in pipeline.conf" 1 $?
+expect_grep "conf line is named" "bad.conf:2" "$T/o"
+"$BIN" eval --quick --baseline "$T/nowhere" >"$T/o" 2>&1; expect_rc "missing baseline" 1 $?
+expect_grep "missing baseline message" "no such directory" "$T/o"
+"$BIN" eval -m "$T/none.gguf" --quick >"$T/o" 2>&1; expect_rc "missing model" 1 $?
+
+# ---- eval + save a baseline ----
+"$BIN" eval --quick --save-baseline "$T/base" --json "$T/base.json" >"$T/eval.log" 2>&1
+rc=$?
+if [ $rc = 0 ] || [ $rc = 3 ]; then ok "eval --save-baseline (exit $rc)"; else bad "eval --save-baseline: exit $rc"; tail -5 "$T/eval.log"; fi
+for line in avg_generation_tps: avg_prompt_tps: avg_peak_memory_gb: avg_perplexity: sanity_check: \
+            quality_pass: decode_tps_ci: kl_mean: top1_agree: ppl_ratio: build: "CHANGES FROM BASELINE"; do
+    expect_grep "summary line $line" "^$line\|$line" "$T/eval.log"
+done
+for f in baseline.json refs.bin pipeline.conf; do
+    [ -s "$T/base/$f" ] && ok "baseline has $f" || bad "baseline lacks $f"
+done
+python3 - "$T/base.json" <<'EOF' && ok "JSON has every key" || bad "JSON keys"
+import json, sys
+d = json.load(open(sys.argv[1]))
+for k in ["build", "model", "speed", "quality", "plausible", "changes"]:
+    assert k in d, k
+for k in ["commit", "dirty", "cflags"]: assert k in d["build"], k
+for k in ["path", "arch", "n_params", "bytes"]: assert k in d["model"], k
+for k in ["decode_tps", "prefill_tps", "ttft_ms", "peak_rss_mb"]:
+    s = d["speed"][k]
+    assert all(x in s for x in ["median", "ci_lo", "ci_hi", "samples"]), k
+    assert len(s["samples"]) == 2, k
+assert d["speed"]["decode_tps"]["median"] > 0
+for k in ["pass", "sanity", "sanity_detail", "ppl", "ppl_ratio", "kl_mean", "kl_p99",
+          "top1_agree", "self_ppl", "failures"]:
+    assert k in d["quality"], k
+assert len(d["quality"]["sanity_detail"]) == 5
+for k in ["ok", "roofline_tps", "bandwidth_gbps", "why"]: assert k in d["plausible"], k
+for k in ["knobs", "engine_lines_added", "engine_lines_removed", "functions_added",
+          "functions_removed"]:
+    assert k in d["changes"], k
+EOF
+
+# ---- the same configuration against its own baseline: KL 0, top-1 1 ----
+"$BIN" eval --quick --baseline "$T/base" --json "$T/aa.json" >"$T/aa.log" 2>&1
+rc=$?
+if [ $rc = 0 ] || [ $rc = 3 ]; then ok "eval --baseline (exit $rc)"; else bad "eval --baseline: exit $rc"; tail -5 "$T/aa.log"; fi
+python3 - "$T/aa.json" <<'EOF' && ok "A/A quality: KL ~0, top-1 1, no knob changes" || bad "A/A quality"
+import json, sys
+q = json.load(open(sys.argv[1]))
+c = q["changes"]
+q = q["quality"]
+assert q["kl_mean"] < 1e-4, q["kl_mean"]
+assert q["top1_agree"] > 0.999, q["top1_agree"]
+assert abs(q["ppl_ratio"] - 1) < 1e-3, q["ppl_ratio"]
+assert not any("kl" in f or "top1" in f or "ppl" in f for f in q["failures"]), q["failures"]
+assert c["knobs"] == [], c["knobs"]
+EOF
+
+# ---- a known-bad configuration: the gate fails, and the monitor names the knob ----
+"$BIN" eval --quick --baseline "$T/base" --set kv_type=q4_0 --json "$T/bad.json" >"$T/bad.log" 2>&1
+expect_rc "q4_0 KV fails the gate" 3 $?
+expect_grep "quality_pass False" "^quality_pass: False" "$T/bad.log"
+expect_grep "change monitor names kv_type" "kv_type: f32 -> q4_0" "$T/bad.log"
+expect_grep "tradeoff warning shown" "Tradeoff warnings" "$T/bad.log"
+
+# ---- corrupt / foreign baselines ----
+cp -r "$T/base" "$T/corrupt"
+printf 'x' | dd of="$T/corrupt/refs.bin" bs=1 seek=1000 conv=notrunc 2>/dev/null
+"$BIN" eval --quick --baseline "$T/corrupt" >"$T/o" 2>&1; expect_rc "corrupt refs.bin" 1 $?
+expect_grep "corrupt message" "corrupt reference file" "$T/o"
+cp -r "$T/base" "$T/other"
+python3 - "$T/other/baseline.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["baseline_meta"]["model_bytes"] += 1
+json.dump(d, open(sys.argv[1], "w"))
+EOF
+"$BIN" eval --quick --baseline "$T/other" >"$T/o" 2>&1; expect_rc "baseline of another model" 1 $?
+expect_grep "other model message" "another model" "$T/o"
+echo '{"nope": 1}' >"$T/other/baseline.json"
+"$BIN" eval --quick --baseline "$T/other" >"$T/o" 2>&1; expect_rc "baseline.json without meta" 1 $?
+
+# ---- A/A compare: no change ----
+"$BIN" eval --ab --a "$BIN" --b "$BIN" --rounds 3 --tokens 8 --no-quality --json "$T/ab.json" >"$T/ab.log" 2>&1
+expect_rc "A/A compare" 0 $?
+expect_grep "A/A verdict" "^verdict: no change" "$T/ab.log"
+python3 - "$T/ab.json" <<'EOF' && ok "compare JSON" || bad "compare JSON"
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = d["compare"]
+for k in ["decode_ratio", "ci_lo", "ci_hi", "p", "noise", "verdict", "prefill_ratio",
+          "prefill_ci_lo", "prefill_ci_hi", "a", "b", "status", "why"]:
+    assert k in c, k
+assert c["status"] == "ok" and c["rounds"] == 3
+assert len(c["a"]["decode_tps"]["samples"]) == 3
+for k in ["build", "model", "speed", "quality", "plausible", "changes"]: assert k in d, k
+EOF
+
+# ---- a crashing and a hanging candidate: a status, never a hang ----
+printf '#!/bin/sh\nkill -SEGV $$\n' >"$T/crash"; chmod +x "$T/crash"
+"$BIN" eval --ab --a "$BIN" --b "$T/crash" --rounds 2 --tokens 4 --no-quality --json "$T/c.json" >"$T/o" 2>&1
+expect_rc "crashing candidate" 4 $?
+expect_grep "crash status" "compare_status: crash" "$T/o"
+printf '#!/bin/sh\nexec sleep 60\n' >"$T/hang"; chmod +x "$T/hang"
+start=$(date +%s)
+"$BIN" eval --ab --a "$T/hang" --b "$BIN" --rounds 2 --tokens 4 --timeout 2 --no-quality >"$T/o" 2>&1
+expect_rc "hanging candidate" 4 $?
+expect_grep "timeout status" "compare_status: timeout" "$T/o"
+[ $(( $(date +%s) - start )) -lt 30 ] && ok "hang killed at the time limit" || bad "hang took too long"
+
+echo "$fails failure(s)"
+[ $fails = 0 ]
