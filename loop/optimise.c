@@ -311,8 +311,14 @@ static int do_baseline(run *r, ai_error *err) {
         al_proc_result pr;
         al_eval e0;
         int have;
-        const char *args0[8];
+        const char *args0[10];
+        char tok0[16];
+        snprintf(tok0, sizeof tok0, "%d", r->st.tokens);
         int n = 0;
+        if (r->st.tokens > 0) {
+            args0[n++] = "--tokens";
+            args0[n++] = tok0;
+        }
         if (al_exists(r->best_conf)) {
             args0[n++] = "--conf";
             args0[n++] = r->best_conf;
@@ -322,18 +328,26 @@ static int do_baseline(run *r, ai_error *err) {
         args0[n] = NULL;
         if (run_eval(r, args0, json0, log, 3600, &pr, &e0, &have, err)) return -1;
         if (pr.interrupted) return ai_error_set(err, "interrupted during the baseline evaluation");
-        if (!pr.exited || pr.code != 0 || !have) {
+        /* Exit 3 = evaluated, gate failed: a small model can fail the seed's
+         * absolute sanity floor; candidates are then judged against the
+         * baseline (the harness's relative floor). Implausible is fatal. */
+        if (!pr.exited || (pr.code != 0 && pr.code != 3) || !have || !e0.plausible_ok) {
             char how[96], last[200];
             al_proc_describe(&pr, how, sizeof how);
             al_file_grep_line(log, NULL, last, sizeof last);
+            if (have && !e0.plausible_ok) snprintf(last, sizeof last, "implausible: %s", e0.plausible_why);
             return ai_error_set(err, "baseline evaluation failed (%s): %s (log: %s)", how, last, log);
         }
+        if (!e0.quality_pass)
+            say("autoinfer optimise: warning: the baseline itself fails the absolute quality gate "
+                "(%s); candidates are judged against the baseline", e0.failures);
 
         say("[baseline] A/A comparison of the baseline with itself (noise threshold)");
         path_in(log, r->logs_dir, "aa.eval.log");
-        char a[PATHSZ * 2], rounds[16];
+        char a[PATHSZ * 2], rounds[16], tokens[16];
         bin_conf(a, sizeof a, r->best_bin, r->best_conf);
         snprintf(rounds, sizeof rounds, "%d", r->st.rounds);
+        snprintf(tokens, sizeof tokens, "%d", r->st.tokens);
         const char *argsaa[16];
         n = 0;
         argsaa[n++] = "--ab";
@@ -347,13 +361,17 @@ static int do_baseline(run *r, ai_error *err) {
             argsaa[n++] = "--rounds";
             argsaa[n++] = rounds;
         }
+        if (r->st.tokens > 0) {
+            argsaa[n++] = "--tokens";
+            argsaa[n++] = tokens;
+        }
         argsaa[n] = NULL;
         al_eval aa;
         double t0 = al_now();
         failpoint_soon("aa", 0);
         if (run_eval(r, argsaa, jsonaa, log, 3600, &pr, &aa, &have, err)) return -1;
         if (pr.interrupted) return ai_error_set(err, "interrupted during the A/A evaluation");
-        if (!pr.exited || pr.code != 0 || !have || aa.ratio == AL_NA) {
+        if (!pr.exited || (pr.code != 0 && pr.code != 3) || !have || aa.ratio == AL_NA) {
             char how[96], last[200];
             al_proc_describe(&pr, how, sizeof how);
             al_file_grep_line(log, NULL, last, sizeof last);
@@ -719,7 +737,7 @@ static int experiment(run *r, ai_error *err) {
     snprintf(rounds, sizeof rounds, "%d", r->st.rounds);
     snprintf(json, sizeof json, "%s/%d.json", r->evals_dir, k);
     snprintf(log, sizeof log, "%s/%d.eval.log", r->logs_dir, k);
-    const char *args[16];
+    const char *args[20];
     int n = 0;
     args[n++] = "--ab";
     args[n++] = "--a";
@@ -733,6 +751,12 @@ static int experiment(run *r, ai_error *err) {
     if (r->st.rounds > 0) {
         args[n++] = "--rounds";
         args[n++] = rounds;
+    }
+    char tokens[16];
+    snprintf(tokens, sizeof tokens, "%d", r->st.tokens);
+    if (r->st.tokens > 0) {
+        args[n++] = "--tokens";
+        args[n++] = tokens;
     }
     args[n] = NULL;
     al_proc_result pr;
@@ -814,8 +838,9 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: autoinfer optimise [--tag T] [--budget N] [--hours H] [--strategy knobs|noop]\n"
             "                          [--agent CMD] [--resume] [-m MODEL] [--worktree]\n"
-            "                          [--rounds N] [--eval-timeout S] [--agent-timeout S]\n"
-            "                          [--mem-limit MB] [--jobs N]\n\n"
+            "                          [--rounds N] [--tokens N] [--eval-timeout S]\n"
+            "                          [--agent-timeout S]"
+" [--mem-limit MB] [--jobs N]\n\n"
             "Hill-climbs decode tokens/s under the harness's quality gate on branch\n"
             "autoinfer/<tag>; results in .autoinfer/<tag>/results.tsv (see docs/loop.md).\n\n"
             "  --tag T            run name (default: the date and time)\n"
@@ -830,6 +855,7 @@ static void usage(FILE *f) {
             "  --worktree         run in a git worktree under .autoinfer/<tag>/tree and leave\n"
             "                     this checkout alone\n"
             "  --rounds N         A/B rounds per evaluation (default: the harness's)\n"
+            "  --tokens N         decode tokens per prompt in a speed run (default: the harness's)\n"
             "  --eval-timeout S   wall-clock limit of one evaluation (default: from the A/A run)\n"
             "  --agent-timeout S  wall-clock limit of one agent run (default 3600)\n"
             "  --mem-limit MB     address-space limit of the evaluation (default 3/4 of RAM)\n"
@@ -879,10 +905,11 @@ int ai_cmd_optimise(int argc, char **argv) {
         {"model", required_argument, 0, 'm'},    {"worktree", no_argument, 0, 'w'},
         {"rounds", required_argument, 0, 'R'},   {"eval-timeout", required_argument, 0, 'T'},
         {"agent-timeout", required_argument, 0, 'A'}, {"mem-limit", required_argument, 0, 'M'},
-        {"jobs", required_argument, 0, 'j'},     {"help", no_argument, 0, 'h'},
+        {"jobs", required_argument, 0, 'j'},     {"tokens", required_argument, 0, 'N'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *tag = NULL, *strategy = NULL, *agent = NULL, *model = NULL;
-    int budget = -1, resume = 0, worktree = 0, rounds = 0, jobs = 0;
+    int budget = -1, resume = 0, worktree = 0, rounds = 0, jobs = 0, tokens = 0;
     double hours = -1, eval_timeout = 0, agent_timeout = 3600;
     long mem_mb = 0;
     optind = 1;
@@ -903,6 +930,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         case 'A': agent_timeout = strtod(optarg, &end); break;
         case 'M': mem_mb = strtol(optarg, &end, 10); break;
         case 'j': jobs = (int)strtol(optarg, &end, 10); break;
+        case 'N': tokens = (int)strtol(optarg, &end, 10); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -915,7 +943,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         fprintf(stderr, "autoinfer optimise: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if (budget == 0 || budget < -1 || hours == 0 || hours < -1 || rounds < 0 ||
+    if (budget == 0 || budget < -1 || hours == 0 || hours < -1 || rounds < 0 || tokens < 0 ||
         eval_timeout < 0 || agent_timeout <= 0 || mem_mb < 0 || jobs < 0) {
         fprintf(stderr, "autoinfer optimise: --budget, --hours, --rounds, timeouts, --mem-limit "
                         "and --jobs must be positive\n");
@@ -1089,6 +1117,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         r->st.eval_timeout = eval_timeout;
         r->st.agent_timeout = agent_timeout;
         r->st.rounds = rounds;
+        r->st.tokens = tokens;
         if (mem_mb == 0) {
             long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
             mem_mb = pages > 0 && psz > 0 ? (long)((double)pages * (double)psz * 0.75 / 1048576.0) : 0;
