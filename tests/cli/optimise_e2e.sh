@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# LONG (several minutes on 2 cores): autoinfer optimise end to end with the
+# REAL harness on the default model — baseline, A/A noise run, one knob
+# experiment (temperature 0.7 -> 0), report. Tiny budget: 1 experiment,
+# 3 A/B rounds of 16 tokens per prompt. Runs in a throwaway clone.
+source "$(dirname "$0")/optimise_lib.bash"
+MODEL=$SRC/models/SmolLM2-135M-Instruct.Q4_1.gguf
+if [ ! -f "$MODEL" ]; then echo "SKIP: $MODEL missing (make model)"; exit 0; fi
+unset AI_LOOP_TEST_EVAL AI_LOOP_TEST_CRASH_AT
+R=$(make_clone)
+cd "$R" || exit 1
+
+"$BIN" optimise --tag e2e --budget 1 --rounds 3 --tokens 16 --jobs 2 -m "$MODEL" \
+  > "$TMP/e2e.txt" 2>&1; rc=$?
+cat "$TMP/e2e.txt"
+RES=.autoinfer/e2e/results.tsv
+check "optimise on the real model exits 0" [ $rc -eq 0 ]
+check "baseline + 1 experiment logged" [ "$(col $RES 1 | tr '\n' ' ')" = "0 1 " ]
+check "the baseline has a real decode speed" awk -F'\t' 'NR == 2 { exit !($3 > 1) }' $RES
+check "the baseline has an A/A ratio" awk -F'\t' 'NR == 2 { exit !($13 > 0.5 && $13 < 2) }' $RES
+check "experiment 1 is the sampling knob" [ "$(sed -n 3p $RES | cut -f18)" = "temperature 0.7 -> 0" ]
+check "experiment 1 was measured (ratio, KL)" \
+  awk -F'\t' 'NR == 3 { exit !($13 > 0.3 && $11 != "-") }' $RES
+check "experiment 1 was decided" grep -qP "^1\t[0-9a-f]{12}\t.*\t(keep|revert)\t" $RES
+check "the harness's reports are kept" [ -s .autoinfer/e2e/evals/1.json ]
+check "the branch holds the kept commits" \
+  [ "$(git rev-list --count main..autoinfer/e2e)" = "$(col $RES 17 | grep -c '^keep$')" ]
+check "clean tree" [ -z "$(git status --porcelain)" ]
+"$BIN" report > "$TMP/report.md"; rc=$?
+check "report of the current branch's run" [ $rc -eq 0 ]
+cat "$TMP/report.md"
+check "chart written" [ -s .autoinfer/e2e/chart.svg ]
+finish
