@@ -221,6 +221,7 @@ typedef struct al_state {
     char base_commit[48], best_commit[48], best_bin_commit[48];
     double base_decode, best_decode, noise, eval_timeout, agent_timeout;
     int rounds, tokens;        /* passed to the harness when > 0 */
+    int quick;                 /* pass --quick to the harness */
     long mem_mb;
     char phase[16];            /* baseline | running | finished */
     int next_exp, done_exps;   /* done: finished rows other than "interrupted" */

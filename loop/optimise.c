@@ -220,6 +220,7 @@ static int run_eval(run *r, const char **args, const char *json, const char *log
     argv[n++] = r->test_eval ? r->test_eval : r->harness_bin;
     argv[n++] = "eval";
     for (const char **a = args; *a; a++) argv[n++] = *a;
+    if (r->st.quick) argv[n++] = "--quick";
     argv[n++] = "-m";
     argv[n++] = r->st.model;
     argv[n++] = "--json";
@@ -839,7 +840,7 @@ static void usage(FILE *f) {
             "usage: autoinfer optimise [--tag T] [--budget N] [--hours H] [--strategy knobs|noop]\n"
             "                          [--agent CMD] [--resume] [-m MODEL] [--worktree]\n"
             "                          [--rounds N] [--tokens N] [--eval-timeout S]\n"
-            "                          [--agent-timeout S]"
+            "                          [--quick] [--agent-timeout S]"
 " [--mem-limit MB] [--jobs N]\n\n"
             "Hill-climbs decode tokens/s under the harness's quality gate on branch\n"
             "autoinfer/<tag>; results in .autoinfer/<tag>/results.tsv (see docs/loop.md).\n\n"
@@ -856,6 +857,8 @@ static void usage(FILE *f) {
             "                     this checkout alone\n"
             "  --rounds N         A/B rounds per evaluation (default: the harness's)\n"
             "  --tokens N         decode tokens per prompt in a speed run (default: the harness's)\n"
+            "  --quick            the harness's smoke-test sizes (shorter answers and text):\n"
+            "                     for short demonstration runs\n"
             "  --eval-timeout S   wall-clock limit of one evaluation (default: from the A/A run)\n"
             "  --agent-timeout S  wall-clock limit of one agent run (default 3600)\n"
             "  --mem-limit MB     address-space limit of the evaluation (default 3/4 of RAM)\n"
@@ -906,10 +909,11 @@ int ai_cmd_optimise(int argc, char **argv) {
         {"rounds", required_argument, 0, 'R'},   {"eval-timeout", required_argument, 0, 'T'},
         {"agent-timeout", required_argument, 0, 'A'}, {"mem-limit", required_argument, 0, 'M'},
         {"jobs", required_argument, 0, 'j'},     {"tokens", required_argument, 0, 'N'},
+        {"quick", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *tag = NULL, *strategy = NULL, *agent = NULL, *model = NULL;
-    int budget = -1, resume = 0, worktree = 0, rounds = 0, jobs = 0, tokens = 0;
+    int budget = -1, resume = 0, worktree = 0, rounds = 0, jobs = 0, tokens = 0, quick = 0;
     double hours = -1, eval_timeout = 0, agent_timeout = 3600;
     long mem_mb = 0;
     optind = 1;
@@ -931,6 +935,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         case 'M': mem_mb = strtol(optarg, &end, 10); break;
         case 'j': jobs = (int)strtol(optarg, &end, 10); break;
         case 'N': tokens = (int)strtol(optarg, &end, 10); break;
+        case 'q': quick = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -1118,6 +1123,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         r->st.agent_timeout = agent_timeout;
         r->st.rounds = rounds;
         r->st.tokens = tokens;
+        r->st.quick = quick;
         if (mem_mb == 0) {
             long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
             mem_mb = pages > 0 && psz > 0 ? (long)((double)pages * (double)psz * 0.75 / 1048576.0) : 0;

@@ -31,6 +31,7 @@ int al_state_save(const char *path, const al_state *s, ai_error *err) {
     cJSON_AddNumberToObject(o, "agent_timeout", s->agent_timeout);
     cJSON_AddNumberToObject(o, "rounds", s->rounds);
     cJSON_AddNumberToObject(o, "tokens", s->tokens);
+    cJSON_AddNumberToObject(o, "quick", s->quick);
     cJSON_AddNumberToObject(o, "mem_mb", (double)s->mem_mb);
     cJSON_AddStringToObject(o, "phase", s->phase);
     cJSON_AddNumberToObject(o, "next_exp", s->next_exp);
@@ -98,6 +99,7 @@ int al_state_load(const char *path, al_state *s, ai_error *err) {
     s->agent_timeout = getn(o, "agent_timeout");
     s->rounds = (int)getn(o, "rounds");
     s->tokens = (int)getn(o, "tokens");
+    s->quick = (int)getn(o, "quick");
     s->mem_mb = (long)getn(o, "mem_mb");
     gets_(o, "phase", s->phase, sizeof s->phase);
     s->next_exp = (int)getn(o, "next_exp");
