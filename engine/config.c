@@ -56,6 +56,12 @@ static const ai_knob_info KNOBS[] = {
     {"prefill_chunk", AI_KNOB_INT, "64", "1..4096", "16,32,128,256,512",
      "large prefill chunks raise peak memory; small ones lose batching",
      "prompt tokens processed per forward pass during prefill"},
+    {"matmul_rows", AI_KNOB_CHOICE, "4", "4|1", "1",
+     "four-row kernels reorder float sums (results differ in the last bits); one-row kernels reload activations per row",
+     "weight rows per kernel call in matrix-vector products (4 shares each activation load)"},
+    {"prefetch", AI_KNOB_INT, "4", "0..64", "0,2,8,16",
+     "too short a distance leaves DRAM latency exposed; too long evicts data before use",
+     "software prefetch distance for four-row kernels, in groups of four rows (0 = off)"},
 };
 #define N_KNOBS ((int)(sizeof KNOBS / sizeof KNOBS[0]))
 
@@ -228,6 +234,8 @@ int ai_settings_from_conf(const ai_conf *conf, ai_settings *s, ai_error *err) {
     s->ctx = GETI("ctx");
     s->kv_window = GETI("kv_window");
     s->prefill_chunk = GETI("prefill_chunk");
+    s->matmul_rows = GETI("matmul_rows");
+    s->prefetch = GETI("prefetch");
 #undef GETF
 #undef GETI
     const char *kv = ai_conf_get(conf, "kv_type");

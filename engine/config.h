@@ -21,6 +21,8 @@ typedef struct ai_settings {
     int kv_window;       /* 0 = keep all positions */
     int ctx;
     int prefill_chunk;
+    int matmul_rows;     /* 4: four-row kernels where the ISA has them; 1: one row per call */
+    int prefetch;        /* software prefetch distance in groups of four rows (0 = off) */
 } ai_settings;
 
 /* Typed view of a validated configuration (NULL = defaults). */

@@ -216,7 +216,7 @@ void ai_state_free(ai_state *st) {
     free(st->x); free(st->xb); free(st->xb2); free(st->q); free(st->k); free(st->v);
     free(st->att_out); free(st->hb); free(st->hb2); free(st->att); free(st->kvrow);
     free(st->xq); free(st->logits); free(st->logits_all);
-    free(st->rope_cos); free(st->rope_sin);
+    free(st->rope_cos); free(st->rope_sin); free(st->rope_inv_freq);
     free(st);
 }
 
@@ -264,6 +264,16 @@ ai_state *ai_state_new(const ai_model *m, const ai_settings *s, ai_error *err) {
     st->logits = malloc((size_t)hp->n_vocab * sizeof(float));
     st->rope_cos = malloc(B * (hp->n_rot / 2) * sizeof(float));
     st->rope_sin = malloc(B * (hp->n_rot / 2) * sizeof(float));
+    st->rope_inv_freq = malloc((size_t)(hp->n_rot / 2) * sizeof(double));
+    if (!st->rope_inv_freq) goto oom;
+    for (int i = 0; i < hp->n_rot / 2; i++) {
+        st->rope_inv_freq[i] = pow(hp->rope_base, -2.0 * i / hp->n_rot);
+        if (m->rope_freq_factors) st->rope_inv_freq[i] /= m->rope_freq_factors[i];
+    }
+    if (ai_vec_kernels_get(&st->vk, s->kv_type, s->isa)) {
+        ai_error_set(err, "kv_type %u is not supported", s->kv_type);
+        goto fail;
+    }
     st->pool = ai_pool_new(s->threads, s->spin);
     if (!st->pool) goto oom;
     st->att = malloc((size_t)s->threads * st->kv.n_slots * sizeof(float));
@@ -305,50 +315,102 @@ static void rope(float *v, int n_heads, int head_dim, int n_rot, bool neox,
     }
 }
 
-static void rope_angles(const ai_model *m, int pos, float *cos_t, float *sin_t) {
-    const ai_hparams *hp = &m->hp;
-    for (int i = 0; i < hp->n_rot / 2; i++) {
-        double theta = pos * pow(hp->rope_base, -2.0 * i / hp->n_rot);
-        if (m->rope_freq_factors) theta /= m->rope_freq_factors[i];
+/* Angles of position pos: theta_i = pos * base^(-2i/n_rot) / factor_i, the
+ * per-dimension part precomputed in st->rope_inv_freq. */
+static void rope_angles(const ai_state *st, int pos, float *cos_t, float *sin_t) {
+    for (int i = 0; i < st->m->hp.n_rot / 2; i++) {
+        double theta = pos * st->rope_inv_freq[i];
         cos_t[i] = (float)cos(theta);
         sin_t[i] = (float)sin(theta);
     }
 }
 
 /* y[t][r] = W[r] · x[t] (+ bias[r]) for up to three weights that share the
- * input, so one pool job (one barrier) covers q, k and v, or gate and up. */
+ * input, so one pool job (one barrier) covers q, k and v, or gate and up.
+ * The epilogue folds the next step into the same job: MM_ADD accumulates
+ * into y (the residual stream), MM_SWIGLU turns the gate/up pair into
+ * silu(gate) * up on each thread's own rows. */
+typedef enum { MM_STORE, MM_ADD, MM_SWIGLU } mm_epilogue;
+
 typedef struct {
     int n_w, n_tok;
+    mm_epilogue epi;
     const ai_weight *w[3];
     const float *bias[3];
     float *y[3];
     const void *xq;
     size_t xq_stride;
     ai_vec_dot_fn dot[3];
+    ai_vec_dot4_fn dot4[3]; /* four rows per call, or NULL */
+    int prefetch;           /* knob prefetch: groups of four rows ahead */
+    const ai_vec_kernels *vk;
 } matmul_job;
+
+/* Thread ith's rows of a matrix with `rows` rows: contiguous, in multiples
+ * of 16 rows so that threads never share a cache line of output. */
+static void split_rows(int64_t rows, int ith, int nth, int64_t *r0, int64_t *r1) {
+    int64_t units = (rows + 15) / 16, per = units / nth, extra = units % nth;
+    int64_t u0 = ith * per + (ith < extra ? ith : extra), u1 = u0 + per + (ith < extra);
+    *r0 = u0 * 16 < rows ? u0 * 16 : rows;
+    *r1 = u1 * 16 < rows ? u1 * 16 : rows;
+}
 
 static void matmul_worker(void *ctx, int ith, int nth) {
     const matmul_job *j = ctx;
     for (int wi = 0; wi < j->n_w; wi++) {
         const ai_weight *w = j->w[wi];
-        int64_t per = (w->rows + nth - 1) / nth;
-        int64_t r0 = per * ith, r1 = r0 + per < w->rows ? r0 + per : w->rows;
+        int64_t r0, r1;
+        split_rows(w->rows, ith, nth, &r0, &r1);
         const uint8_t *base = w->data;
-        for (int64_t r = r0; r < r1; r++) {
-            const void *row = base + (size_t)r * w->row_bytes;
-            float b = j->bias[wi] ? j->bias[wi][r] : 0.0f;
+        const float *bias = j->bias[wi];
+        float *y = j->y[wi];
+        const ai_vec_dot_fn dot = j->dot[wi];
+        const ai_vec_dot4_fn dot4 = j->dot4[wi];
+        const int pf = j->prefetch;
+        int64_t r = r0;
+        for (; dot4 && r + 4 <= r1; r += 4) {
+            const uint8_t *row = base + (size_t)r * w->row_bytes;
+            /* four interleaved short rows defeat the hardware prefetcher:
+             * fetch the group `prefetch` groups ahead ourselves */
+            if (pf && r + 4 * (pf + 1) <= r1)
+                for (size_t o = 0; o < 4 * w->row_bytes; o += 64)
+                    __builtin_prefetch(row + 4 * pf * w->row_bytes + o);
             for (int t = 0; t < j->n_tok; t++) {
                 const void *x = (const uint8_t *)j->xq + (size_t)t * j->xq_stride;
-                j->y[wi][(size_t)t * w->rows + r] = j->dot[wi](row, x, w->cols) + b;
+                float v[4];
+                dot4(row, w->row_bytes, x, w->cols, v);
+                float *yt = y + (size_t)t * w->rows + r;
+                for (int k = 0; k < 4; k++) {
+                    float vk = v[k] + (bias ? bias[r + k] : 0.0f);
+                    if (j->epi == MM_ADD) yt[k] += vk;
+                    else yt[k] = vk;
+                }
             }
         }
+        for (; r < r1; r++) {
+            const uint8_t *row = base + (size_t)r * w->row_bytes;
+            float b = bias ? bias[r] : 0.0f;
+            for (int t = 0; t < j->n_tok; t++) {
+                const void *x = (const uint8_t *)j->xq + (size_t)t * j->xq_stride;
+                float v = dot(row, x, w->cols) + b;
+                if (j->epi == MM_ADD) y[(size_t)t * w->rows + r] += v;
+                else y[(size_t)t * w->rows + r] = v;
+            }
+        }
+    }
+    if (j->epi == MM_SWIGLU) {
+        int64_t rows = j->w[0]->rows, r0, r1;
+        split_rows(rows, ith, nth, &r0, &r1);
+        for (int t = 0; t < j->n_tok && r1 > r0; t++)
+            j->vk->swiglu(j->y[0] + (size_t)t * rows + r0, j->y[1] + (size_t)t * rows + r0, (int)(r1 - r0));
     }
 }
 
 /* Quantizes x (n_tok rows of w[0]->cols) once and runs the products. */
 static void matmul(ai_state *st, int n_tok, const float *x, int n_w, const ai_weight **w,
-                   const ai_weight **bias, float **y) {
-    matmul_job j = {.n_w = n_w, .n_tok = n_tok};
+                   const ai_weight **bias, float **y, mm_epilogue epi) {
+    matmul_job j = {.n_w = n_w, .n_tok = n_tok, .epi = epi, .vk = &st->vk,
+                    .prefetch = st->s->prefetch};
     int64_t cols = w[0]->cols;
     uint32_t vt = ai_vec_type(w[0]->type);
     for (int i = 0; i < n_w; i++) {
@@ -356,6 +418,7 @@ static void matmul(ai_state *st, int n_tok, const float *x, int n_w, const ai_we
         j.bias[i] = bias && bias[i] && bias[i]->data ? bias[i]->data : NULL;
         j.y[i] = y[i];
         j.dot[i] = ai_vec_dot_get(w[i]->type, st->s->isa);
+        j.dot4[i] = st->s->matmul_rows == 4 ? ai_vec_dot4_get(w[i]->type, st->s->isa) : NULL;
         /* weights sharing an input must share the activation format */
         if (ai_vec_type(w[i]->type) != vt) vt = AI_F32;
     }
@@ -371,10 +434,14 @@ static void matmul(ai_state *st, int n_tok, const float *x, int n_w, const ai_we
             q(x + (size_t)t * cols, (uint8_t *)st->xq + (size_t)t * j.xq_stride, cols);
         j.xq = st->xq;
     }
-    /* Mixed activation formats in one job: fall back to separate products. */
+    /* Mixed activation formats in one job: fall back to separate products
+     * (the SwiGLU epilogue then runs once both halves are there). */
     for (int i = 0; i < n_w; i++) {
         if (!j.dot[i]) {
-            for (int k = 0; k < n_w; k++) matmul(st, n_tok, x, 1, &w[k], bias ? &bias[k] : NULL, &y[k]);
+            for (int k = 0; k < n_w; k++)
+                matmul(st, n_tok, x, 1, &w[k], bias ? &bias[k] : NULL, &y[k],
+                       epi == MM_SWIGLU ? MM_STORE : epi);
+            if (epi == MM_SWIGLU) st->vk.swiglu(y[0], y[1], (int)(n_tok * w[0]->rows));
             return;
         }
     }
@@ -390,57 +457,43 @@ static void kv_store(ai_state *st, int layer, int pos, const float *k, const flo
     ai_quantize_row(kv->type, v, kv->v[layer] + slot * kv->row_bytes, n);
 }
 
-/* Pointer to head `h` of a cached row, as floats (dequantized into buf). */
-static const float *kv_head(const ai_kv_cache *kv, const uint8_t *row, int h, int head_dim,
-                            float *buf) {
-    if (kv->type == AI_F32) return (const float *)row + (size_t)h * head_dim;
-    size_t off = ai_row_bytes(kv->type, (int64_t)h * head_dim);
-    ai_dequantize_row(kv->type, row + off, buf, head_dim);
-    return buf;
-}
-
 typedef struct {
     ai_state *st;
     int layer, n_tok, pos;
 } attn_job;
 
+/* Causal attention of n_tok new positions over the cache, heads split
+ * across threads. The K/V kernels read the cache in its element type. */
 static void attention_worker(void *ctx, int ith, int nth) {
     const attn_job *j = ctx;
     ai_state *st = j->st;
     const ai_hparams *hp = &st->m->hp;
     const ai_kv_cache *kv = &st->kv;
+    const ai_vec_kernels *vk = &st->vk;
     int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
+    size_t head_bytes = ai_row_bytes(kv->type, hd);
     float *att = st->att + (size_t)ith * kv->n_slots;
-    float *kbuf = st->kvrow + (size_t)ith * hd * 2, *vbuf = kbuf + hd;
     float scale = 1.0f / sqrtf((float)hd);
+    const uint8_t *kc = kv->k[j->layer], *vc = kv->v[j->layer];
     for (int h = ith; h < hp->n_head; h += nth) {
-        int kvh = h / group;
+        size_t off = (size_t)(h / group) * head_bytes;
         for (int t = 0; t < j->n_tok; t++) {
             int p = j->pos + t;
             int first = kv->rotating && p >= kv->n_slots ? p - kv->n_slots + 1 : 0;
             const float *q = st->q + ((size_t)t * hp->n_head + h) * hd;
             float maxs = -INFINITY;
             for (int i = first; i <= p; i++) {
-                const uint8_t *row = kv->k[j->layer] + (size_t)(i % kv->n_slots) * kv->row_bytes;
-                const float *kr = kv_head(kv, row, kvh, hd, kbuf);
-                float s = 0;
-                for (int e = 0; e < hd; e++) s += q[e] * kr[e];
-                s *= scale;
+                const uint8_t *row = kc + (size_t)(i % kv->n_slots) * kv->row_bytes + off;
+                float s = vk->kdot(row, q, hd) * scale;
                 att[i - first] = s;
                 if (s > maxs) maxs = s;
             }
-            float sum = 0;
-            for (int i = 0; i <= p - first; i++) {
-                att[i] = expf(att[i] - maxs);
-                sum += att[i];
-            }
+            float inv = 1.0f / vk->exp_sum(att, p - first + 1, maxs);
             float *out = st->att_out + ((size_t)t * hp->n_head + h) * hd;
             memset(out, 0, (size_t)hd * sizeof(float));
             for (int i = first; i <= p; i++) {
-                const uint8_t *row = kv->v[j->layer] + (size_t)(i % kv->n_slots) * kv->row_bytes;
-                const float *vr = kv_head(kv, row, kvh, hd, vbuf);
-                float a = att[i - first] / sum;
-                for (int e = 0; e < hd; e++) out[e] += a * vr[e];
+                const uint8_t *row = vc + (size_t)(i % kv->n_slots) * kv->row_bytes + off;
+                vk->vaxpy(out, att[i - first] * inv, row, hd);
             }
         }
     }
@@ -468,7 +521,7 @@ int ai_forward(ai_state *st, const int32_t *tokens, int n, int pos, bool all_log
                                 hp->n_vocab - 1);
         const uint8_t *row = (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes;
         ai_dequantize_row(m->tok_embd.type, row, st->x + (size_t)t * d, d);
-        rope_angles(m, pos + t, st->rope_cos + (size_t)t * half, st->rope_sin + (size_t)t * half);
+        rope_angles(st, pos + t, st->rope_cos + (size_t)t * half, st->rope_sin + (size_t)t * half);
     }
 
     for (int l = 0; l < hp->n_layer; l++) {
@@ -480,7 +533,7 @@ int ai_forward(ai_state *st, const int32_t *tokens, int n, int pos, bool all_log
         const ai_weight *qkv[3] = {&L->wq, &L->wk, &L->wv};
         const ai_weight *qkv_b[3] = {&L->bq, &L->bk, &L->bv};
         float *qkv_out[3] = {st->q, st->k, st->v};
-        matmul(st, n, st->xb, 3, qkv, qkv_b, qkv_out);
+        matmul(st, n, st->xb, 3, qkv, qkv_b, qkv_out, MM_STORE);
         for (int t = 0; t < n; t++) {
             const float *c = st->rope_cos + (size_t)t * half, *s = st->rope_sin + (size_t)t * half;
             rope(st->q + (size_t)t * dq, hp->n_head, hd, hp->n_rot, hp->rope_neox, c, s);
@@ -490,22 +543,16 @@ int ai_forward(ai_state *st, const int32_t *tokens, int n, int pos, bool all_log
         attn_job aj = {st, l, n, pos};
         ai_pool_run(st->pool, attention_worker, &aj);
         const ai_weight *wo = &L->wo;
-        matmul(st, n, st->att_out, 1, &wo, NULL, &st->xb2);
-        for (size_t i = 0; i < (size_t)n * d; i++) st->x[i] += st->xb2[i];
+        matmul(st, n, st->att_out, 1, &wo, NULL, &st->x, MM_ADD); /* x += wo . att */
 
         /* MLP: norm, silu(gate) * up, down, residual */
         for (int t = 0; t < n; t++)
             rmsnorm(st->xb + (size_t)t * d, st->x + (size_t)t * d, L->ffn_norm.data, d, hp->rms_eps);
         const ai_weight *gu[2] = {&L->w_gate, &L->w_up};
         float *gu_out[2] = {st->hb, st->hb2};
-        matmul(st, n, st->xb, 2, gu, NULL, gu_out);
-        for (size_t i = 0; i < (size_t)n * hp->n_ff; i++) {
-            float g = st->hb[i];
-            st->hb[i] = g / (1.0f + expf(-g)) * st->hb2[i];
-        }
+        matmul(st, n, st->xb, 2, gu, NULL, gu_out, MM_SWIGLU); /* hb = silu(gate) * up */
         const ai_weight *wd = &L->w_down;
-        matmul(st, n, st->hb, 1, &wd, NULL, &st->xb2);
-        for (size_t i = 0; i < (size_t)n * d; i++) st->x[i] += st->xb2[i];
+        matmul(st, n, st->hb, 1, &wd, NULL, &st->x, MM_ADD);   /* x += down . hb */
     }
 
     /* final norm and the output head */
@@ -523,6 +570,6 @@ int ai_forward(ai_state *st, const int32_t *tokens, int n, int pos, bool all_log
         out = st->logits_all;
     }
     const ai_weight *wout = &m->output;
-    matmul(st, n_out, st->xb, 1, &wout, NULL, &out);
+    matmul(st, n_out, st->xb, 1, &wout, NULL, &out, MM_STORE);
     return 0;
 }

@@ -11,6 +11,7 @@
 #include "gguf.h"
 #include "quant.h"
 #include "threadpool.h"
+#include "vec.h"
 
 /* A weight matrix: `rows` rows of `cols` elements in `type`, row-major
  * (GGUF ne[0] = cols, ne[1] = rows). A vector has rows = 1. */
@@ -74,6 +75,8 @@ typedef struct ai_state {
     float *logits;       /* [n_vocab]: the last token's logits */
     float *logits_all;   /* [max_batch][n_vocab], allocated on first use */
     float *rope_cos, *rope_sin; /* scratch [n_rot/2] per position */
+    double *rope_inv_freq; /* [n_rot/2]: base^(-2i/n_rot) / freq_factor[i] */
+    ai_vec_kernels vk;   /* attention / softmax / SwiGLU kernels for this CPU */
 } ai_state;
 
 ai_state *ai_state_new(const ai_model *m, const ai_settings *s, ai_error *err);

@@ -756,3 +756,9 @@ ai_quantize_fn ai_quantize_act_get(uint32_t vec_type, ai_isa isa) {
     if (!f && (isa == AI_ISA_AVX512 || isa == AI_ISA_AVX2)) f = ai_quantize_act_avx2(vec_type);
     return f ? f : quantize_act_scalar(vec_type);
 }
+
+ai_vec_dot4_fn ai_vec_dot4_get(uint32_t type, ai_isa isa) {
+    if (isa == AI_ISA_NEON) return ai_vec_dot4_neon(type);
+    if (isa == AI_ISA_AVX512) return ai_vec_dot4_avx512(type);
+    return NULL;
+}

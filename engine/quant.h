@@ -69,4 +69,12 @@ const char *ai_isa_name(ai_isa isa);
 ai_vec_dot_fn ai_vec_dot_get(uint32_t type, ai_isa isa);
 ai_quantize_fn ai_quantize_act_get(uint32_t vec_type, ai_isa isa);
 
+/* Four rows at once against the same activations (row k at row + k*stride):
+ * out[k] = ai_vec_dot(type)(row + k*stride, xq, n), in one pass that loads
+ * each activation block once. NULL when `isa` has none for `type`: callers
+ * then use the one-row kernel. */
+typedef void (*ai_vec_dot4_fn)(const void *row, size_t stride, const void *xq, int64_t n,
+                               float *out);
+ai_vec_dot4_fn ai_vec_dot4_get(uint32_t type, ai_isa isa);
+
 #endif

@@ -361,11 +361,212 @@ ai_vec_dot_fn ai_vec_dot_avx512(uint32_t type) {
     }
 }
 
+/* ---- four rows at once ---------------------------------------------------
+ * A matrix-vector product reads each activation block once per four weight
+ * rows, and reduces four accumulators together. Per iteration: two blocks of
+ * each of the four rows. The fp16 scales of the 4 x 2 blocks are gathered
+ * (vpgatherdd at the blocks' offsets) and converted in one vcvtph2ps; lane
+ * 2r + b holds row r's block b. */
+
+/* The dwords at (row r, block b) for r < 4, b < 2, in lane 2r + b: plain
+ * loads (vpgatherdd is slow on AMD). */
+AVX512 static inline __m256i dwords8(const uint8_t *w0, size_t stride, size_t blk) {
+    /* built in registers: 8 stores + one wide load would stall store forwarding */
+    __m128i a = _mm_setr_epi32((int)load_u32(w0), (int)load_u32(w0 + blk), (int)load_u32(w0 + stride),
+                               (int)load_u32(w0 + stride + blk));
+    __m128i b = _mm_setr_epi32((int)load_u32(w0 + 2 * stride), (int)load_u32(w0 + 2 * stride + blk),
+                               (int)load_u32(w0 + 3 * stride), (int)load_u32(w0 + 3 * stride + blk));
+    return _mm256_set_m128i(b, a);
+}
+
+/* Nibbles of two blocks in "split" order, without a cross-lane shuffle:
+ * [b0 low nibbles, b1 low, b0 high, b1 high] (elements b0 0..15, b1 0..15,
+ * b0 16..31, b1 16..31); the activations are permuted to match once per
+ * iteration (split_y), shared by the four rows. */
+AVX512 static inline __m512i nibbles64s(const uint8_t *qs0, const uint8_t *qs1) {
+    __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)qs0)),
+                                        _mm_loadu_si128((const __m128i *)qs1), 1);
+    __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(t), _mm256_srli_epi16(t, 4), 1);
+    return _mm512_and_si512(w, _mm512_set1_epi8(0x0F));
+}
+
+AVX512 static inline __m512i split_y(const int8_t *y0, const int8_t *y1) {
+    const __m512i idx = _mm512_setr_epi64(0, 1, 4, 5, 2, 3, 6, 7);
+    return _mm512_permutexvar_epi64(idx, load2x32(y0, y1));
+}
+
+/* a Q5 high-bit mask pair in split order */
+static inline uint64_t split_mask(uint32_t h0, uint32_t h1) {
+    return (uint64_t)(h0 & 0xFFFF) | (uint64_t)(h1 & 0xFFFF) << 16 | (uint64_t)(h0 >> 16) << 32 |
+           (uint64_t)(h1 >> 16) << 48;
+}
+
+/* fp16 in the low half of each dword -> 8 floats */
+AVX512 static inline __m256 low_h8(__m256i g) { return _mm256_cvtph_ps(_mm256_cvtepi32_epi16(g)); }
+
+/* row r's scale for two blocks as 16 lanes: lanes 0..7 <- s[2r], 8..15 <- s[2r+1] */
+AVX512 static inline __m512 row_scale(__m256 s8, int r) {
+    __m512i idx = _mm512_set_epi32(2 * r + 1, 2 * r + 1, 2 * r + 1, 2 * r + 1, 2 * r + 1, 2 * r + 1,
+                                   2 * r + 1, 2 * r + 1, 2 * r, 2 * r, 2 * r, 2 * r, 2 * r, 2 * r,
+                                   2 * r, 2 * r);
+    return _mm512_permutexvar_ps(idx, _mm512_castps256_ps512(s8));
+}
+
+/* the same in split order: lanes 0..3, 8..11 <- s[2r]; 4..7, 12..15 <- s[2r+1] */
+AVX512 static inline __m512 row_scale_split(__m256 s8, int r) {
+    int a = 2 * r, c = 2 * r + 1;
+    __m512i idx = _mm512_setr_epi32(a, a, a, a, c, c, c, c, a, a, a, a, c, c, c, c);
+    return _mm512_permutexvar_ps(idx, _mm512_castps256_ps512(s8));
+}
+
+/* dy of blocks b, b+1 of Q8_0/Q8_1 activations, repeated for 4 rows:
+ * [dy0, dy1, dy0, dy1, ...] */
+AVX512 static inline __m256 dy_pairs(uint16_t d0, uint16_t d1) {
+    __m128i h = _mm_set1_epi32((int)((uint32_t)d0 | (uint32_t)d1 << 16));
+    return _mm256_cvtph_ps(h);
+}
+
+AVX512 static inline void reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3, float *out) {
+    out[0] = _mm512_reduce_add_ps(a0);
+    out[1] = _mm512_reduce_add_ps(a1);
+    out[2] = _mm512_reduce_add_ps(a2);
+    out[3] = _mm512_reduce_add_ps(a3);
+}
+
+AVX512 static void dot4_q4_0(const void *row, size_t stride, const void *xq, int64_t n, float *out) {
+    const uint8_t *w = row;
+    const blk_q8_0 *y = xq;
+    const int64_t nb = n / QK;
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    const __m512i eight = _mm512_set1_epi8(8);
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        const uint8_t *w0 = w + b * sizeof(blk_q4_0);
+        __m512i qy = split_y(y[b].qs, y[b + 1].qs);
+        __m512i sy = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, qy); /* 8 * sum(y) */
+        __m256 sc = _mm256_mul_ps(low_h8(dwords8(w0, stride, sizeof(blk_q4_0))), dy_pairs(y[b].d, y[b + 1].d));
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            const blk_q4_0 *x = (const blk_q4_0 *)(const void *)(w0 + r * stride);
+            __m512i p = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles64s(x[0].qs, x[1].qs), qy), sy);
+            acc[r] = _mm512_fmadd_ps(row_scale_split(sc, r), _mm512_cvtepi32_ps(p), acc[r]);
+        }
+    }
+    reduce4(acc[0], acc[1], acc[2], acc[3], out);
+    for (; b < nb; b++)
+        for (int r = 0; r < 4; r++)
+            out[r] += dot_q4_0(w + r * stride + b * sizeof(blk_q4_0), &y[b], QK);
+}
+
+AVX512 static void dot4_q4_1(const void *row, size_t stride, const void *xq, int64_t n, float *out) {
+    const uint8_t *w = row;
+    const blk_q8_1 *y = xq;
+    const int64_t nb = n / QK;
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m512 accm = _mm512_setzero_ps();
+    /* (d, m) dwords of the 8 blocks -> 16 floats: lane 4r + 2b = d, +1 = m */
+    const __m512i lo[4] = {_mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 2, 2, 2, 2),
+                           _mm512_setr_epi32(4, 4, 4, 4, 6, 6, 6, 6, 4, 4, 4, 4, 6, 6, 6, 6),
+                           _mm512_setr_epi32(8, 8, 8, 8, 10, 10, 10, 10, 8, 8, 8, 8, 10, 10, 10, 10),
+                           _mm512_setr_epi32(12, 12, 12, 12, 14, 14, 14, 14, 12, 12, 12, 12, 14, 14, 14, 14)};
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        const uint8_t *w0 = w + b * sizeof(blk_q4_1);
+        __m512i qy = split_y(y[b].qs, y[b + 1].qs);
+        __m256i g = dwords8(w0, stride, sizeof(blk_q4_1));
+        uint32_t p0, p1;
+        memcpy(&p0, &y[b], 4);
+        memcpy(&p1, &y[b + 1], 4);
+        __m512 ys = _mm512_cvtph_ps(_mm256_set_epi32((int)p1, (int)p0, (int)p1, (int)p0, (int)p1, (int)p0,
+                                                     (int)p1, (int)p0));
+        __m512 prod = _mm512_mul_ps(_mm512_cvtph_ps(g), ys); /* d*dy, m*s interleaved */
+        accm = _mm512_add_ps(accm, prod);
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            const blk_q4_1 *x = (const blk_q4_1 *)(const void *)(w0 + r * stride);
+            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles64s(x[0].qs, x[1].qs), qy);
+            acc[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(lo[r], prod), _mm512_cvtepi32_ps(p), acc[r]);
+        }
+    }
+    /* odd lanes of accm: the m*s terms, row r in lanes 4r+1, 4r+3 */
+    float ms[16];
+    _mm512_storeu_ps(ms, accm);
+    reduce4(acc[0], acc[1], acc[2], acc[3], out);
+    for (int r = 0; r < 4; r++) out[r] += ms[4 * r + 1] + ms[4 * r + 3];
+    for (; b < nb; b++)
+        for (int r = 0; r < 4; r++)
+            out[r] += dot_q4_1(w + r * stride + b * sizeof(blk_q4_1), &y[b], QK);
+}
+
+AVX512 static void dot4_q5_0(const void *row, size_t stride, const void *xq, int64_t n, float *out) {
+    const uint8_t *w = row;
+    const blk_q8_0 *y = xq;
+    const int64_t nb = n / QK;
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    const __m512i sixteen = _mm512_set1_epi8(16);
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        const uint8_t *w0 = w + b * sizeof(blk_q5_0);
+        __m512i qy = split_y(y[b].qs, y[b + 1].qs);
+        __m512i sy = _mm512_dpbusd_epi32(_mm512_setzero_si512(), sixteen, qy);
+        __m256 sc = _mm256_mul_ps(low_h8(dwords8(w0, stride, sizeof(blk_q5_0))), dy_pairs(y[b].d, y[b + 1].d));
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            const blk_q5_0 *x = (const blk_q5_0 *)(const void *)(w0 + r * stride);
+            __mmask64 hb = split_mask(load_u32(x[0].qh), load_u32(x[1].qh));
+            __m512i qx = nibbles64s(x[0].qs, x[1].qs);
+            qx = _mm512_mask_add_epi8(qx, hb, qx, sixteen);
+            __m512i p = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), qx, qy), sy);
+            acc[r] = _mm512_fmadd_ps(row_scale_split(sc, r), _mm512_cvtepi32_ps(p), acc[r]);
+        }
+    }
+    reduce4(acc[0], acc[1], acc[2], acc[3], out);
+    for (; b < nb; b++)
+        for (int r = 0; r < 4; r++)
+            out[r] += dot_q5_0(w + r * stride + b * sizeof(blk_q5_0), &y[b], QK);
+}
+
+AVX512 static void dot4_q8_0(const void *row, size_t stride, const void *xq, int64_t n, float *out) {
+    const uint8_t *w = row;
+    const blk_q8_0 *y = xq;
+    const int64_t nb = n / QK;
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        const uint8_t *w0 = w + b * sizeof(blk_q8_0);
+        __m512i qy = load2x32(y[b].qs, y[b + 1].qs);
+        __m256 sc = _mm256_mul_ps(low_h8(dwords8(w0, stride, sizeof(blk_q8_0))), dy_pairs(y[b].d, y[b + 1].d));
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            const blk_q8_0 *x = (const blk_q8_0 *)(const void *)(w0 + r * stride);
+            __m512i qx = load2x32(x[0].qs, x[1].qs);
+            __m512i sy = _mm512_mask_sub_epi8(qy, _mm512_movepi8_mask(qx), _mm512_setzero_si512(), qy);
+            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(qx), sy);
+            acc[r] = _mm512_fmadd_ps(row_scale(sc, r), _mm512_cvtepi32_ps(p), acc[r]);
+        }
+    }
+    reduce4(acc[0], acc[1], acc[2], acc[3], out);
+    for (; b < nb; b++)
+        for (int r = 0; r < 4; r++)
+            out[r] += dot_q8_0(w + r * stride + b * sizeof(blk_q8_0), &y[b], QK);
+}
+
+ai_vec_dot4_fn ai_vec_dot4_avx512(uint32_t type) {
+    switch (type) {
+    case AI_Q4_0: return dot4_q4_0;
+    case AI_Q4_1: return dot4_q4_1;
+    case AI_Q5_0: return dot4_q5_0;
+    case AI_Q8_0: return dot4_q8_0;
+    default: return NULL;
+    }
+}
+
 ai_quantize_fn ai_quantize_act_avx512(uint32_t vec_type) { return NULL; }
 
 #else /* not x86-64 */
 
 ai_vec_dot_fn ai_vec_dot_avx512(uint32_t type) { return NULL; }
+ai_vec_dot4_fn ai_vec_dot4_avx512(uint32_t type) { return NULL; }
 ai_quantize_fn ai_quantize_act_avx512(uint32_t vec_type) { return NULL; }
 
 #endif

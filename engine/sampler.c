@@ -67,11 +67,49 @@ static int cmp_cand_desc(const void *a, const void *b) {
     return x->id - y->id;
 }
 
-static int32_t argmax(const float *logits, int n) {
+/* First index of the largest logit (NaNs never win, as with `>`). */
+static int32_t argmax_scalar(const float *logits, int n) {
     int32_t best = 0;
     for (int i = 1; i < n; i++)
         if (logits[i] > logits[best]) best = i;
     return best;
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+/* The same with AVX2: blocks of 32 reduced by vmaxps; only a block whose
+ * max beats the running best is scanned (in order) for its index. vmaxps
+ * returns its second operand when either is NaN, so NaNs never win. */
+__attribute__((target("avx2"))) static int32_t argmax_avx2(const float *logits, int n) {
+    int32_t best = 0;
+    float bv = logits[0];
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256 a = _mm256_max_ps(_mm256_loadu_ps(logits + i), _mm256_loadu_ps(logits + i + 8));
+        __m256 b = _mm256_max_ps(_mm256_loadu_ps(logits + i + 16), _mm256_loadu_ps(logits + i + 24));
+        a = _mm256_max_ps(a, b);
+        if (_mm256_movemask_ps(_mm256_cmp_ps(a, _mm256_set1_ps(bv), _CMP_GT_OQ))) {
+            for (int k = 0; k < 32; k++)
+                if (logits[i + k] > bv) {
+                    bv = logits[i + k];
+                    best = i + k;
+                }
+        }
+    }
+    for (; i < n; i++)
+        if (logits[i] > bv) {
+            bv = logits[i];
+            best = i;
+        }
+    return best;
+}
+#endif
+
+static int32_t argmax(const float *logits, int n) {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2")) return argmax_avx2(logits, n);
+#endif
+    return argmax_scalar(logits, n);
 }
 
 int32_t ai_sampler_sample(ai_sampler *s, float *logits) {

@@ -1,0 +1,415 @@
+/* vec.c — see vec.h. Scalar references first, then AVX2 and AVX-512 paths
+ * (per-function target attributes, so the base build stays portable). */
+#include "vec.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "quant_impl.h"
+
+/* ---- scalar references ------------------------------------------------ */
+
+static float kdot_f32_ref(const void *k, const float *q, int n) {
+    const float *x = k;
+    float s = 0;
+    for (int i = 0; i < n; i++) s += q[i] * x[i];
+    return s;
+}
+
+static float kdot_f16_ref(const void *k, const float *q, int n) {
+    const uint16_t *x = k;
+    float s = 0;
+    for (int i = 0; i < n; i++) s += q[i] * ai_f16_to_f32(x[i]);
+    return s;
+}
+
+static float kdot_q8_0_ref(const void *k, const float *q, int n) {
+    const blk_q8_0 *b = k;
+    float s = 0;
+    for (int i = 0; i < n; i++) s += q[i] * (ai_f16_to_f32(b[i / QK].d) * b[i / QK].qs[i % QK]);
+    return s;
+}
+
+static inline int q4_0_at(const blk_q4_0 *b, int j) {
+    return (j < 16 ? (b->qs[j] & 0xF) : (b->qs[j - 16] >> 4)) - 8;
+}
+
+static float kdot_q4_0_ref(const void *k, const float *q, int n) {
+    const blk_q4_0 *b = k;
+    float s = 0;
+    for (int i = 0; i < n; i++) s += q[i] * (ai_f16_to_f32(b[i / QK].d) * q4_0_at(&b[i / QK], i % QK));
+    return s;
+}
+
+static void vaxpy_f32_ref(float *out, float a, const void *v, int n) {
+    const float *x = v;
+    for (int i = 0; i < n; i++) out[i] += a * x[i];
+}
+
+static void vaxpy_f16_ref(float *out, float a, const void *v, int n) {
+    const uint16_t *x = v;
+    for (int i = 0; i < n; i++) out[i] += a * ai_f16_to_f32(x[i]);
+}
+
+static void vaxpy_q8_0_ref(float *out, float a, const void *v, int n) {
+    const blk_q8_0 *b = v;
+    for (int i = 0; i < n; i++) out[i] += a * (ai_f16_to_f32(b[i / QK].d) * b[i / QK].qs[i % QK]);
+}
+
+static void vaxpy_q4_0_ref(float *out, float a, const void *v, int n) {
+    const blk_q4_0 *b = v;
+    for (int i = 0; i < n; i++) out[i] += a * (ai_f16_to_f32(b[i / QK].d) * q4_0_at(&b[i / QK], i % QK));
+}
+
+static float exp_sum_ref(float *x, int n, float max) {
+    float sum = 0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    return sum;
+}
+
+static void swiglu_ref(float *g, const float *u, int n) {
+    for (int i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+
+/* exp: x = n ln2 + r, |r| <= ln2/2, e^r by its Taylor series to r^7
+ * (truncation < 3e-8 relative), times 2^n. */
+#define EXP_C(name)                                                                \
+    const float name##_l2e = 1.44269504088896341f, name##_h = 0.693359375f,        \
+                name##_l = -2.12194440e-4f
+
+AVX2 static inline __m256 exp8(__m256 x) {
+    EXP_C(c);
+    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.0f)),
+                      _mm256_set1_ps(-87.3365478515625f));
+    __m256 nf = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(c_l2e)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(c_h), x);
+    r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(c_l), r);
+    __m256 p = _mm256_set1_ps(1.0f / 5040);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    /* 2^n through the exponent field; n in -126..127 after the clamp */
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(nf), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+AVX512 static inline __m512 exp16(__m512 x) {
+    EXP_C(c);
+    /* below -104 the result is 0 anyway; the clamp keeps r finite for -inf */
+    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(89.0f)), _mm512_set1_ps(-104.0f));
+    __m512 nf = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(c_l2e)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(nf, _mm512_set1_ps(c_h), x);
+    r = _mm512_fnmadd_ps(nf, _mm512_set1_ps(c_l), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, nf); /* p * 2^n, overflow to inf, underflow to 0 */
+}
+
+AVX2 static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* ---- AVX2 ---- */
+
+AVX2 static float kdot_f32_avx2(const void *k, const float *q, int n) {
+    const float *x = k;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    float s = hsum8(_mm256_add_ps(a0, a1));
+    for (; i < n; i++) s += q[i] * x[i];
+    return s;
+}
+
+AVX2 static float kdot_f16_avx2(const void *k, const float *q, int n) {
+    const uint16_t *x = k;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8),
+                             _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + 8))), a1);
+    }
+    float s = hsum8(_mm256_add_ps(a0, a1));
+    for (; i < n; i++) s += q[i] * _cvtsh_ss(x[i]);
+    return s;
+}
+
+/* 32 int8 values of a block as four 8-float vectors */
+AVX2 static inline void i8x32_ps(__m128i lo, __m128i hi, __m256 *v) {
+    v[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo));
+    v[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)));
+    v[2] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi));
+    v[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)));
+}
+
+AVX2 static inline void q8_0_ps(const blk_q8_0 *b, __m256 *v) {
+    i8x32_ps(_mm_loadu_si128((const __m128i *)b->qs), _mm_loadu_si128((const __m128i *)(b->qs + 16)), v);
+}
+
+AVX2 static inline void q4_0_ps(const blk_q4_0 *b, __m256 *v) {
+    __m128i t = _mm_loadu_si128((const __m128i *)b->qs), m = _mm_set1_epi8(0xF), e = _mm_set1_epi8(8);
+    i8x32_ps(_mm_sub_epi8(_mm_and_si128(t, m), e), _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(t, 4), m), e), v);
+}
+
+#define KDOT_BLK_AVX2(name, blk_t, expand)                                          \
+    AVX2 static float name(const void *k, const float *q, int n) {                  \
+        const blk_t *b = k;                                                          \
+        __m256 acc = _mm256_setzero_ps();                                            \
+        for (int j = 0; j < n / QK; j++, q += QK) {                                  \
+            __m256 v[4];                                                             \
+            expand(&b[j], v);                                                        \
+            __m256 p = _mm256_mul_ps(_mm256_loadu_ps(q), v[0]);                      \
+            p = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8), v[1], p);                    \
+            p = _mm256_fmadd_ps(_mm256_loadu_ps(q + 16), v[2], p);                   \
+            p = _mm256_fmadd_ps(_mm256_loadu_ps(q + 24), v[3], p);                   \
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[j].d)), p, acc);        \
+        }                                                                            \
+        return hsum8(acc);                                                           \
+    }
+KDOT_BLK_AVX2(kdot_q8_0_avx2, blk_q8_0, q8_0_ps)
+KDOT_BLK_AVX2(kdot_q4_0_avx2, blk_q4_0, q4_0_ps)
+
+AVX2 static void vaxpy_f32_avx2(float *out, float a, const void *v, int n) {
+    const float *x = v;
+    __m256 av = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(out + i)));
+    for (; i < n; i++) out[i] += a * x[i];
+}
+
+AVX2 static void vaxpy_f16_avx2(float *out, float a, const void *v, int n) {
+    const uint16_t *x = v;
+    __m256 av = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(av, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))),
+                                                  _mm256_loadu_ps(out + i)));
+    for (; i < n; i++) out[i] += a * _cvtsh_ss(x[i]);
+}
+
+#define VAXPY_BLK_AVX2(name, blk_t, expand)                                          \
+    AVX2 static void name(float *out, float a, const void *v, int n) {              \
+        const blk_t *b = v;                                                          \
+        for (int j = 0; j < n / QK; j++, out += QK) {                                \
+            __m256 x[4];                                                             \
+            expand(&b[j], x);                                                        \
+            __m256 ad = _mm256_set1_ps(a * _cvtsh_ss(b[j].d));                       \
+            for (int c = 0; c < 4; c++)                                              \
+                _mm256_storeu_ps(out + 8 * c,                                        \
+                                 _mm256_fmadd_ps(ad, x[c], _mm256_loadu_ps(out + 8 * c))); \
+        }                                                                            \
+    }
+VAXPY_BLK_AVX2(vaxpy_q8_0_avx2, blk_q8_0, q8_0_ps)
+VAXPY_BLK_AVX2(vaxpy_q4_0_avx2, blk_q4_0, q4_0_ps)
+
+AVX2 static float exp_sum_avx2(float *x, int n, float max) {
+    __m256 mv = _mm256_set1_ps(max), acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float sum = hsum8(acc);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    return sum;
+}
+
+AVX2 static void swiglu_avx2(float *g, const float *u, int n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 gv = _mm256_loadu_ps(g + i);
+        __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), gv));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(gv, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+/* ---- AVX-512 ---- */
+
+AVX512 static float kdot_f32_avx512(const void *k, const float *q, int n) {
+    const float *x = k;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_loadu_ps(x + i), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + i), _mm512_maskz_loadu_ps(m, x + i), a0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+AVX512 static float kdot_f16_avx512(const void *k, const float *q, int n) {
+    const uint16_t *x = k;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16),
+                             _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i + 16))), a1);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + i),
+                             _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x + i)), a0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+AVX512 static inline void q8_0_ps16(const blk_q8_0 *b, __m512 *v) {
+    v[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b->qs)));
+    v[1] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b->qs + 16))));
+}
+
+AVX512 static inline void q4_0_ps16(const blk_q4_0 *b, __m512 *v) {
+    __m128i t = _mm_loadu_si128((const __m128i *)b->qs), m = _mm_set1_epi8(0xF), e = _mm_set1_epi8(8);
+    v[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_sub_epi8(_mm_and_si128(t, m), e)));
+    v[1] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(t, 4), m), e)));
+}
+
+#define KDOT_BLK_AVX512(name, blk_t, expand)                                         \
+    AVX512 static float name(const void *k, const float *q, int n) {                \
+        const blk_t *b = k;                                                          \
+        __m512 acc = _mm512_setzero_ps();                                            \
+        for (int j = 0; j < n / QK; j++, q += QK) {                                  \
+            __m512 v[2];                                                             \
+            expand(&b[j], v);                                                        \
+            __m512 p = _mm512_mul_ps(_mm512_loadu_ps(q), v[0]);                      \
+            p = _mm512_fmadd_ps(_mm512_loadu_ps(q + 16), v[1], p);                   \
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(_cvtsh_ss(b[j].d)), p, acc);        \
+        }                                                                            \
+        return _mm512_reduce_add_ps(acc);                                            \
+    }
+KDOT_BLK_AVX512(kdot_q8_0_avx512, blk_q8_0, q8_0_ps16)
+KDOT_BLK_AVX512(kdot_q4_0_avx512, blk_q4_0, q4_0_ps16)
+
+AVX512 static void vaxpy_f32_avx512(float *out, float a, const void *v, int n) {
+    const float *x = v;
+    __m512 av = _mm512_set1_ps(a);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(out + i, m, _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, x + i),
+                                                          _mm512_maskz_loadu_ps(m, out + i)));
+    }
+}
+
+AVX512 static void vaxpy_f16_avx512(float *out, float a, const void *v, int n) {
+    const uint16_t *x = v;
+    __m512 av = _mm512_set1_ps(a);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(out + i, m, _mm512_fmadd_ps(av, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x + i)),
+                                                          _mm512_maskz_loadu_ps(m, out + i)));
+    }
+}
+
+#define VAXPY_BLK_AVX512(name, blk_t, expand)                                        \
+    AVX512 static void name(float *out, float a, const void *v, int n) {            \
+        const blk_t *b = v;                                                          \
+        for (int j = 0; j < n / QK; j++, out += QK) {                                \
+            __m512 x[2];                                                             \
+            expand(&b[j], x);                                                        \
+            __m512 ad = _mm512_set1_ps(a * _cvtsh_ss(b[j].d));                       \
+            _mm512_storeu_ps(out, _mm512_fmadd_ps(ad, x[0], _mm512_loadu_ps(out)));  \
+            _mm512_storeu_ps(out + 16, _mm512_fmadd_ps(ad, x[1], _mm512_loadu_ps(out + 16))); \
+        }                                                                            \
+    }
+VAXPY_BLK_AVX512(vaxpy_q8_0_avx512, blk_q8_0, q8_0_ps16)
+VAXPY_BLK_AVX512(vaxpy_q4_0_avx512, blk_q4_0, q4_0_ps16)
+
+AVX512 static float exp_sum_avx512(float *x, int n, float max) {
+    __m512 mv = _mm512_set1_ps(max), acc = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), mv));
+        _mm512_mask_storeu_ps(x + i, m, e);
+        acc = _mm512_mask_add_ps(acc, m, acc, e);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+AVX512 static void swiglu_avx512(float *g, const float *u, int n) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 gv = _mm512_maskz_loadu_ps(m, g + i);
+        __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), gv));
+        _mm512_mask_storeu_ps(g + i, m, _mm512_mul_ps(_mm512_div_ps(gv, _mm512_add_ps(one, e)),
+                                                      _mm512_maskz_loadu_ps(m, u + i)));
+    }
+}
+#endif /* x86-64 */
+
+int ai_vec_kernels_get(ai_vec_kernels *k, uint32_t kv_type, ai_isa isa) {
+    memset(k, 0, sizeof *k);
+    switch (kv_type) {
+    case AI_F32: k->kdot = kdot_f32_ref; k->vaxpy = vaxpy_f32_ref; break;
+    case AI_F16: k->kdot = kdot_f16_ref; k->vaxpy = vaxpy_f16_ref; break;
+    case AI_Q8_0: k->kdot = kdot_q8_0_ref; k->vaxpy = vaxpy_q8_0_ref; break;
+    case AI_Q4_0: k->kdot = kdot_q4_0_ref; k->vaxpy = vaxpy_q4_0_ref; break;
+    default: return -1;
+    }
+    k->exp_sum = exp_sum_ref;
+    k->swiglu = swiglu_ref;
+#if defined(__x86_64__)
+    if (isa == AI_ISA_AVX2) {
+        k->exp_sum = exp_sum_avx2;
+        k->swiglu = swiglu_avx2;
+        switch (kv_type) {
+        case AI_F32: k->kdot = kdot_f32_avx2; k->vaxpy = vaxpy_f32_avx2; break;
+        case AI_F16: k->kdot = kdot_f16_avx2; k->vaxpy = vaxpy_f16_avx2; break;
+        case AI_Q8_0: k->kdot = kdot_q8_0_avx2; k->vaxpy = vaxpy_q8_0_avx2; break;
+        case AI_Q4_0: k->kdot = kdot_q4_0_avx2; k->vaxpy = vaxpy_q4_0_avx2; break;
+        }
+    }
+    if (isa == AI_ISA_AVX512) {
+        k->exp_sum = exp_sum_avx512;
+        k->swiglu = swiglu_avx512;
+        switch (kv_type) {
+        case AI_F32: k->kdot = kdot_f32_avx512; k->vaxpy = vaxpy_f32_avx512; break;
+        case AI_F16: k->kdot = kdot_f16_avx512; k->vaxpy = vaxpy_f16_avx512; break;
+        case AI_Q8_0: k->kdot = kdot_q8_0_avx512; k->vaxpy = vaxpy_q8_0_avx512; break;
+        case AI_Q4_0: k->kdot = kdot_q4_0_avx512; k->vaxpy = vaxpy_q4_0_avx512; break;
+        }
+    }
+#else
+    (void)isa;
+#endif
+    return 0;
+}

@@ -1,0 +1,238 @@
+/* test_kernels.c — the forward pass's fast kernels held to their scalar
+ * references on random inputs, at every ISA level this CPU runs:
+ *  - four-row dot products (ai_vec_dot4_get) against four one-row scalar dots;
+ *  - attention K dot / V axpy for every KV type, softmax exp_sum, SwiGLU
+ *    (ai_vec_kernels_get) against the scalar set. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "quant.h"
+#include "quant_impl.h"
+#include "vec.h"
+#include "sampler.h"
+
+typedef struct { uint64_t s; } rng;
+static uint64_t rng_next(rng *r) {
+    r->s ^= r->s << 13;
+    r->s ^= r->s >> 7;
+    r->s ^= r->s << 17;
+    return r->s;
+}
+static float rng_unit(rng *r) { return (float)((rng_next(r) >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f; }
+
+/* ISA levels this CPU runs (scalar always). */
+static int isa_levels(ai_isa *out) {
+    ai_isa best = ai_isa_detect();
+    int n = 0;
+    out[n++] = AI_ISA_SCALAR;
+    if (best == AI_ISA_NEON) out[n++] = AI_ISA_NEON;
+    if (best == AI_ISA_AVX2 || best == AI_ISA_AVX512) out[n++] = AI_ISA_AVX2;
+    if (best == AI_ISA_AVX512) out[n++] = AI_ISA_AVX512;
+    return n;
+}
+
+static const uint32_t TYPES[] = {AI_F32, AI_F16, AI_BF16, AI_Q4_0, AI_Q4_1, AI_Q5_0,
+                                 AI_Q5_1, AI_Q8_0, AI_Q4_K, AI_Q5_K, AI_Q6_K};
+
+/* Random rows: quantized random data, then random bits in the quant codes
+ * (scales stay as the quantizer wrote them), so every code occurs. */
+static void random_rows(rng *r, uint32_t type, int64_t n, int rows, uint8_t *dst) {
+    float *tmp = malloc((size_t)n * sizeof(float));
+    size_t rb = ai_row_bytes(type, n);
+    const ai_dtype_info *info = ai_dtype_get(type);
+    size_t off = 0, len = 0;
+    switch (type) {
+    case AI_Q4_0: off = 2; len = 16; break;
+    case AI_Q4_1: off = 4; len = 16; break;
+    case AI_Q5_0: off = 2; len = 20; break;
+    case AI_Q5_1: off = 4; len = 20; break;
+    case AI_Q8_0: off = 2; len = 32; break;
+    default: break;
+    }
+    for (int k = 0; k < rows; k++) {
+        for (int64_t i = 0; i < n; i++) tmp[i] = rng_unit(r) * (1.0f + (float)(k % 3));
+        ai_quantize_row(type, tmp, dst + k * rb, n);
+        for (int64_t b = 0; len && b < n / info->block; b++)
+            for (size_t j = 0; j < len; j++) dst[k * rb + b * info->type_size + off + j] = (uint8_t)rng_next(r);
+    }
+    free(tmp);
+}
+
+static void test_dot4(void **state) {
+    (void)state;
+    ai_isa lv[4];
+    int nl = isa_levels(lv);
+    rng r = {99};
+    static const int64_t LEN32[] = {32, 64, 96, 576, 896, 1536, 4864};
+    static const int64_t LEN256[] = {256, 512, 1536, 2816};
+    for (int li = 0; li < nl; li++) {
+        for (size_t t = 0; t < sizeof TYPES / sizeof TYPES[0]; t++) {
+            uint32_t type = TYPES[t];
+            ai_vec_dot4_fn f4 = ai_vec_dot4_get(type, lv[li]);
+            if (!f4) continue;
+            bool k = ai_dtype_get(type)->block == 256;
+            int nlen = k ? 4 : 7;
+            for (int i = 0; i < nlen; i++) {
+                int64_t n = k ? LEN256[i] : LEN32[i];
+                size_t rb = ai_row_bytes(type, n), stride = rb + 64 * (size_t)(i % 2);
+                uint8_t *w = calloc(4, stride);
+                uint8_t *tmpw = malloc(4 * rb);
+                random_rows(&r, type, n, 4, tmpw);
+                for (int k4 = 0; k4 < 4; k4++) memcpy(w + k4 * stride, tmpw + k4 * rb, rb);
+                float *x = malloc((size_t)n * sizeof(float));
+                for (int64_t e = 0; e < n; e++) x[e] = rng_unit(&r);
+                uint32_t vt = ai_vec_type(type);
+                void *xq = malloc(ai_row_bytes(vt, n) + 64);
+                ai_quantize_row(vt, x, xq, n);
+                float got[4];
+                f4(w, stride, xq, n, got);
+                for (int k4 = 0; k4 < 4; k4++) {
+                    float want = ai_vec_dot_ref(type, w + k4 * stride, xq, n);
+                    /* same integer sums; float order differs */
+                    double mag = 0;
+                    float *wd = malloc((size_t)n * sizeof(float)), *xd = malloc((size_t)n * sizeof(float));
+                    ai_dequantize_row(type, w + k4 * stride, wd, n);
+                    ai_dequantize_row(vt, xq, xd, n);
+                    for (int64_t e = 0; e < n; e++) mag += fabs((double)wd[e] * xd[e]);
+                    if (vt == AI_Q8_1) mag *= 2; /* m*s terms add their own magnitude */
+                    if (fabs((double)got[k4] - want) > 4e-6 * mag + 1e-30) {
+                        print_error("%s dot4 %s n=%lld row %d: %.9g vs %.9g\n", ai_isa_name(lv[li]),
+                                    ai_dtype_get(type)->name, (long long)n, k4, got[k4], want);
+                        fail();
+                    }
+                    free(wd);
+                    free(xd);
+                }
+                free(w); free(tmpw); free(x); free(xq);
+            }
+        }
+    }
+}
+
+/* Cached rows of n elements in a KV type, from random floats. */
+static void *kv_rows(rng *r, uint32_t type, int n, float *src) {
+    for (int i = 0; i < n; i++) src[i] = rng_unit(r) * 2.0f;
+    size_t bytes = type == AI_F32 ? (size_t)n * 4 : ai_row_bytes(type, n);
+    void *dst = malloc(bytes);
+    ai_quantize_row(type, src, dst, n);
+    return dst;
+}
+
+static void test_attention_kernels(void **state) {
+    (void)state;
+    ai_isa lv[4];
+    int nl = isa_levels(lv);
+    rng r = {4242};
+    static const uint32_t KV[] = {AI_F32, AI_F16, AI_Q8_0, AI_Q4_0};
+    static const int HD[] = {32, 64, 96, 128, 256};
+    for (size_t t = 0; t < 4; t++) {
+        ai_vec_kernels ref;
+        assert_int_equal(ai_vec_kernels_get(&ref, KV[t], AI_ISA_SCALAR), 0);
+        for (int li = 0; li < nl; li++) {
+            ai_vec_kernels k;
+            assert_int_equal(ai_vec_kernels_get(&k, KV[t], lv[li]), 0);
+            for (int hi = 0; hi < 5; hi++) {
+                int n = HD[hi] + ((KV[t] == AI_F32 || KV[t] == AI_F16) ? hi % 3 : 0); /* odd tails */
+                float *src = malloc((size_t)n * 4), *q = malloc((size_t)n * 4);
+                for (int i = 0; i < n; i++) q[i] = rng_unit(&r);
+                void *row = kv_rows(&r, KV[t], n, src);
+                float want = ref.kdot(row, q, n), got = k.kdot(row, q, n);
+                double mag = 0;
+                for (int i = 0; i < n; i++) mag += fabs((double)q[i] * src[i]) * 1.1;
+                if (fabs((double)got - want) > 2e-6 * mag) {
+                    print_error("%s kdot %s n=%d: %.9g vs %.9g\n", ai_isa_name(lv[li]),
+                                ai_dtype_get(KV[t])->name, n, got, want);
+                    fail();
+                }
+                float *o1 = malloc((size_t)n * 4), *o2 = malloc((size_t)n * 4);
+                for (int i = 0; i < n; i++) o1[i] = o2[i] = rng_unit(&r);
+                float a = rng_unit(&r);
+                ref.vaxpy(o1, a, row, n);
+                k.vaxpy(o2, a, row, n);
+                for (int i = 0; i < n; i++)
+                    if (fabsf(o1[i] - o2[i]) > 1e-6f * (fabsf(o1[i]) + fabsf(a * src[i]) * 1.1f) + 1e-30f) {
+                        print_error("%s vaxpy %s n=%d [%d]: %.9g vs %.9g\n", ai_isa_name(lv[li]),
+                                    ai_dtype_get(KV[t])->name, n, i, o2[i], o1[i]);
+                        fail();
+                    }
+                free(src); free(q); free(row); free(o1); free(o2);
+            }
+        }
+    }
+}
+
+static void test_exp_kernels(void **state) {
+    (void)state;
+    ai_isa lv[4];
+    int nl = isa_levels(lv);
+    rng r = {5};
+    ai_vec_kernels ref;
+    ai_vec_kernels_get(&ref, AI_F32, AI_ISA_SCALAR);
+    for (int li = 0; li < nl; li++) {
+        ai_vec_kernels k;
+        ai_vec_kernels_get(&k, AI_F32, lv[li]);
+        for (int n = 1; n < 300; n += 37) {
+            float *a = malloc((size_t)n * 4), *b = malloc((size_t)n * 4), *u = malloc((size_t)n * 4);
+            float mx = -INFINITY;
+            for (int i = 0; i < n; i++) {
+                a[i] = b[i] = rng_unit(&r) * 30.0f;
+                if (i % 17 == 5) a[i] = b[i] = -INFINITY; /* masked scores */
+                if (a[i] > mx) mx = a[i];
+                u[i] = rng_unit(&r) * 3.0f;
+            }
+            float s1 = ref.exp_sum(a, n, mx), s2 = k.exp_sum(b, n, mx);
+            assert_true(fabsf(s1 - s2) <= 1e-6f * s1);
+            for (int i = 0; i < n; i++)
+                if (fabsf(a[i] - b[i]) > 4e-7f * a[i] + 2e-38f) {
+                    print_error("%s exp_sum [%d] %.9g vs %.9g\n", ai_isa_name(lv[li]), i, b[i], a[i]);
+                    fail();
+                }
+            /* SwiGLU over the whole float range that matters, and beyond */
+            for (int i = 0; i < n; i++) a[i] = b[i] = rng_unit(&r) * (i % 5 == 0 ? 120.0f : 12.0f);
+            ref.swiglu(a, u, n);
+            k.swiglu(b, u, n);
+            for (int i = 0; i < n; i++)
+                if (fabsf(a[i] - b[i]) > 1e-6f * fabsf(a[i]) + 1e-30f) {
+                    print_error("%s swiglu [%d] %.9g vs %.9g\n", ai_isa_name(lv[li]), i, b[i], a[i]);
+                    fail();
+                }
+            free(a); free(b); free(u);
+        }
+    }
+}
+
+/* Greedy sampling (the SIMD argmax) picks the first index of the maximum,
+ * ties and NaNs included. */
+static void test_greedy_argmax(void **state) {
+    (void)state;
+    rng r = {31337};
+    ai_settings st = {.temperature = 0, .top_p = 1, .repeat_penalty = 1, .repeat_last_n = 0};
+    for (int n = 1; n < 200; n += 13) {
+        ai_sampler *s = ai_sampler_new(&st, n);
+        assert_non_null(s);
+        float *l = malloc((size_t)n * 4);
+        for (int rep = 0; rep < 20; rep++) {
+            for (int i = 0; i < n; i++) l[i] = (float)(rng_next(&r) % 7); /* many ties */
+            if (rep % 5 == 1) l[rng_next(&r) % n] = NAN;
+            int32_t want = 0;
+            for (int i = 1; i < n; i++)
+                if (l[i] > l[want]) want = i;
+            assert_int_equal(ai_sampler_sample(s, l), want);
+        }
+        free(l);
+        ai_sampler_free(s);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dot4),
+        cmocka_unit_test(test_attention_kernels),
+        cmocka_unit_test(test_exp_kernels),
+        cmocka_unit_test(test_greedy_argmax),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
