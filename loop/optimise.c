@@ -381,7 +381,9 @@ static int do_baseline(run *r, ai_error *err) {
         }
         if (r->st.eval_timeout <= 0) {
             double took = aa.duration_s != AL_NA && aa.duration_s > 0 ? aa.duration_s : al_now() - t0;
-            r->st.eval_timeout = fmax(600.0, 4.0 * took + 120.0);
+            /* generous: a legitimately slow candidate (scalar kernels, one
+             * thread) must not be mistaken for a hang */
+            r->st.eval_timeout = fmax(900.0, 8.0 * took + 300.0);
         }
     }
 
@@ -533,12 +535,14 @@ static void progress_line(run *r, int k, const char *desc) {
         al_format_duration(el, left, sizeof left);
         strcat(left, " elapsed");
     }
-    char of[32] = "";
-    if (r->st.budget > 0) snprintf(of, sizeof of, "/%d", r->st.budget);
+    char of[48];
+    if (r->st.budget > 0)
+        snprintf(of, sizeof of, "%d of %d", r->st.done_exps + 1, r->st.budget);
+    else
+        snprintf(of, sizeof of, "%d", r->st.done_exps + 1);
     double gain = r->st.base_decode > 0 ? (r->st.best_decode / r->st.base_decode - 1.0) * 100.0 : 0;
-    say("[exp %d%s] best %.2f tok/s (%+.1f%% vs baseline) | trying: %s | %s", r->st.done_exps + 1,
-        of, r->st.best_decode, gain, desc, left);
-    (void)k;
+    say("[exp %d] %s | best %.2f tok/s (%+.1f%% vs baseline) | trying: %s | %s", k, of,
+        r->st.best_decode, gain, desc, left);
 }
 
 /* The agent proposes: run it, then fold any commits it made back into the
@@ -759,6 +763,12 @@ static int experiment(run *r, ai_error *err) {
         args[n++] = "--tokens";
         args[n++] = tokens;
     }
+    /* The harness's own per-child limit, inside ours: it then reports a
+     * hang itself (compare.status "timeout") instead of being killed. */
+    char child_limit[32];
+    snprintf(child_limit, sizeof child_limit, "%.0f", fmax(60.0, r->st.eval_timeout * 0.8));
+    args[n++] = "--timeout";
+    args[n++] = child_limit;
     args[n] = NULL;
     al_proc_result pr;
     al_eval e;

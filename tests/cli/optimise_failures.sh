@@ -81,5 +81,5 @@ check "agent changes without a message are described by their paths" grep -q "en
 check "the prompt states the rules" grep -q "Change only files under" .autoinfer/f1/prompt-1.md
 check "the prompt lists recent results" grep -q "SIGSEGV" .autoinfer/f1/prompt-3.md
 check "the prompt names the current best" grep -q "## Current best" .autoinfer/f1/prompt-11.md
-check "progress lines show experiment k of N" grep -q "^\[exp 12/12\] best" "$TMP/f1.txt"
+check "progress lines show experiment k of N" grep -q "^\[exp 12\] 12 of 12 | best" "$TMP/f1.txt"
 finish
