@@ -34,10 +34,17 @@ test-fast: model build
 fuzz: setup
 	@scripts/fuzz.sh 300
 
-# The main job on the default model.
+# The main job: a short unattended optimisation of the default model (the
+# built-in knob search; in a git worktree under .autoinfer/, so this checkout
+# is left as it is), then its report. Needs a clean tree. The kept commits are
+# on branch autoinfer/$(RUN_TAG); see docs/loop.md.
+RUN_TAG    ?= run-$(shell date +%Y%m%d-%H%M%S)
+RUN_BUDGET ?= 4
 run: model build
-	./build/autoinfer generate -m $(MODEL) --chat -n 200 \
-	  -p "Solve step by step: A train travels from city A to city B at 60 km/h and returns at 40 km/h. What is the average speed for the round trip?"
+	@tag=$(RUN_TAG); \
+	./build/autoinfer optimise --worktree --tag $$tag --budget $(RUN_BUDGET) \
+	  --quick --rounds 6 --tokens 16 -m $(MODEL) && \
+	./build/autoinfer report $$tag
 
 clean:
 	rm -rf build build-asan build-fuzz
