@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -905,6 +907,23 @@ static void exclude_run_dirs(al_git *g) {
     free(text);
 }
 
+/* One driver per run, and one in-place run per checkout: flock(2) on a
+ * file, released by the kernel when the process dies (kill -9 included). */
+static int take_lock(const char *path, const char *what) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "autoinfer optimise: %s: cannot open: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "autoinfer optimise: %s is in use by another autoinfer optimise (%s)\n",
+                what, path);
+        close(fd);
+        return -1;
+    }
+    return fd; /* kept open until exit */
+}
+
 static int fail(const char *msg) {
     fprintf(stderr, "autoinfer optimise: %s\n", msg);
     return 1;
@@ -1051,6 +1070,11 @@ int ai_cmd_optimise(int argc, char **argv) {
         }
         worktree = strcmp(r->st.repo, r->top) != 0;
         setup_paths(r, worktree);
+        char lk[PATHSZ];
+        path_in(lk, r->run_dir, "lock");
+        if (take_lock(lk, "this run") < 0) goto out;
+        snprintf(lk, sizeof lk, "%s/.autoinfer/.tree.lock", r->top);
+        if (!worktree && take_lock(lk, "this checkout") < 0) goto out;
         if (al_git_init(&r->git, r->st.repo, &err)) {
             fail(err.msg);
             goto out;
@@ -1150,6 +1174,11 @@ int ai_cmd_optimise(int argc, char **argv) {
             fail(err.msg);
             goto out;
         }
+        char lk[PATHSZ];
+        path_in(lk, r->run_dir, "lock");
+        if (take_lock(lk, "this run") < 0) goto out;
+        snprintf(lk, sizeof lk, "%s/.autoinfer/.tree.lock", r->top);
+        if (!worktree && take_lock(lk, "this checkout") < 0) goto out;
         if (worktree) {
             char tree[PATHSZ];
             path_in(tree, r->run_dir, "tree");

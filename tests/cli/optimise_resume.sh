@@ -66,6 +66,9 @@ for _ in $(seq 1 600); do
     grep -qP '"step":\s*"eval"' .autoinfer/rint/state.json 2>/dev/null && break
   sleep 0.05
 done
+out=$("$BIN" optimise --resume --tag rint 2>&1); rc=$?
+check "rint: a second driver on the same run is refused" [ $rc -ne 0 ]
+check "rint: ... saying the run is in use" grep -q "in use by another autoinfer optimise" <<<"$out"
 sleep 0.5
 kill -INT $pid
 wait $pid; rc=$?
