@@ -6,11 +6,16 @@
 source "$(dirname "$0")/optimise_lib.bash"
 MODEL=$SRC/models/SmolLM2-135M-Instruct.Q4_1.gguf
 if [ ! -f "$MODEL" ]; then echo "SKIP: $MODEL missing (make model)"; exit 0; fi
+# The candidates are Release builds made by the loop whatever the driver's
+# build is, so under the ASan suite this long case would only repeat itself.
+case $BIN in
+  *asan*) [ -z "${AI_E2E_FORCE:-}" ] && { echo "SKIP: long end-to-end case runs in the release suite only (AI_E2E_FORCE=1 runs it)"; exit 0; } ;;
+esac
 unset AI_LOOP_TEST_EVAL AI_LOOP_TEST_CRASH_AT
 R=$(make_clone)
 cd "$R" || exit 1
 
-"$BIN" optimise --tag e2e --budget 1 --quick --rounds 3 --tokens 16 --jobs 2 -m "$MODEL" \
+"$BIN" optimise --tag e2e --budget 1 --quick --rounds 3 --tokens 8 --jobs 2 -m "$MODEL" \
   > "$TMP/e2e.txt" 2>&1; rc=$?
 cat "$TMP/e2e.txt"
 RES=.autoinfer/e2e/results.tsv
