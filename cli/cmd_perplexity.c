@@ -1,7 +1,8 @@
 /* cmd_perplexity.c — `autoinfer perplexity`: teacher-forced perplexity of a
  * text, with llama-perplexity's protocol so the figures compare: the text is
  * tokenized once (with BOS), cut into chunks of --ctx tokens, each chunk
- * starts with BOS, and only the second half of each chunk is scored. */
+ * starts with BOS (when the model wants one), and only the second half of
+ * each chunk is scored. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -134,7 +135,7 @@ int ai_cmd_perplexity(int argc, char **argv) {
     for (long ch = 0; ch < n_chunks; ch++) {
         int32_t *chunk = tokens + ch * n_ctx;
         int32_t saved = chunk[0];
-        if (desc.bos >= 0) chunk[0] = desc.bos;
+        if (desc.add_bos && desc.bos >= 0) chunk[0] = desc.bos;
         ppl_acc acc = {.tokens = chunk, .first = (int)(n_ctx / 2)};
         int r = ai_score(p, chunk, (int)n_ctx, on_logits, &acc, &err);
         chunk[0] = saved;

@@ -86,6 +86,7 @@ typedef struct ai_model_desc {
                                  used for the roofline check */
     int32_t bos, eos, eot;  /* -1 when absent */
     char chat_family[32];   /* "chatml", "llama3", "gemma", or "" */
+    int add_bos;            /* the model wants BOS at the start of a text */
 } ai_model_desc;
 
 void ai_pipeline_describe(const ai_pipeline *p, ai_model_desc *out);
