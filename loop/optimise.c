@@ -775,6 +775,7 @@ static int experiment(run *r, ai_error *err) {
     al_proc_result pr;
     al_eval e;
     int have;
+    say("[exp %d] built; evaluating (follow: tail -f %s)", k, log);
     failpoint_soon("evaluating", k);
     if (run_eval(r, args, json, log, r->st.eval_timeout, &pr, &e, &have, err)) return -1;
     if (pr.interrupted || g_stop) return 2;
