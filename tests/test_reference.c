@@ -56,6 +56,14 @@ static ai_pipeline *open_fixture_model(cJSON *fix, const char *extra_set) {
     const char *file = cJSON_GetObjectItem(cJSON_GetObjectItem(fix, "model"), "file")->valuestring;
     char path[512];
     snprintf(path, sizeof path, AI_SOURCE_DIR "/models/%s", file);
+#ifdef __SANITIZE_ADDRESS__
+    /* Under the sanitizers the default model covers the same code paths;
+     * the other models' kernels are held to the reference by test_quant. */
+    if (strcmp(file, "SmolLM2-135M-Instruct.Q4_1.gguf")) {
+        printf("  skipped under the sanitizers: %s\n", file);
+        return NULL;
+    }
+#endif
     if (access(path, R_OK) != 0) {
         if (!strcmp(file, "SmolLM2-135M-Instruct.Q4_1.gguf"))
             fail_msg("the default model %s is missing (run make model)", path);
