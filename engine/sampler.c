@@ -1,5 +1,6 @@
 /* sampler.c — see sampler.h. The order follows common practice: penalty,
- * then (unless greedy) top-k, temperature, softmax, min-p, top-p, draw. */
+ * then (unless greedy) top-k, temperature, softmax, min-p, top-p, draw.
+ * Nothing here allocates: decoding must not (tests/test_noalloc.c). */
 #include "sampler.h"
 
 #include <math.h>
@@ -61,10 +62,35 @@ static double next_uniform(ai_sampler *s) {
     return (double)(z >> 11) * (1.0 / 9007199254740992.0);
 }
 
-static int cmp_cand_desc(const void *a, const void *b) {
-    const ai_cand *x = a, *y = b;
-    if (x->logit != y->logit) return x->logit < y->logit ? 1 : -1;
-    return x->id - y->id;
+/* Candidate order: larger logit first, ties to the lower id. */
+static bool cand_before(const ai_cand *a, const ai_cand *b) {
+    return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
+}
+
+static void sift_down(ai_cand *c, int size, int i) {
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, best = i;
+        if (l < size && cand_before(&c[l], &c[best])) best = l;
+        if (r < size && cand_before(&c[r], &c[best])) best = r;
+        if (best == i) return;
+        ai_cand t = c[i];
+        c[i] = c[best];
+        c[best] = t;
+        i = best;
+    }
+}
+
+/* A max-heap over c[0, size); pop moves the best to c[size - 1]. Sampling
+ * only needs the few best candidates in order, so heapify (O(n)) plus a
+ * handful of pops beats sorting the whole vocabulary, and unlike qsort it
+ * never allocates. */
+static ai_cand *heap_pop(ai_cand *c, int *size) {
+    ai_cand t = c[0];
+    c[0] = c[*size - 1];
+    c[*size - 1] = t;
+    (*size)--;
+    sift_down(c, *size, 0);
+    return &c[*size];
 }
 
 /* First index of the largest logit (NaNs never win, as with `>`). */
@@ -127,47 +153,64 @@ int32_t ai_sampler_sample(ai_sampler *s, float *logits) {
     }
     if (s->temperature <= 0.0f) return argmax(logits, n);
 
+    const float inv_t = 1.0f / s->temperature;
+    if (s->top_k <= 0 && s->min_p <= 0.0f && s->top_p >= 1.0f) {
+        /* plain temperature sampling: no order needed */
+        float maxl = logits[argmax(logits, n)];
+        double z = 0;
+        for (int i = 0; i < n; i++) z += expf((logits[i] - maxl) * inv_t);
+        double r = next_uniform(s) * z;
+        for (int i = 0; i < n; i++) {
+            r -= expf((logits[i] - maxl) * inv_t);
+            if (r <= 0) return i;
+        }
+        return argmax(logits, n);
+    }
+
     ai_cand *c = s->cand;
     for (int i = 0; i < n; i++) {
         c[i].logit = logits[i];
         c[i].id = i;
     }
-    qsort(c, (size_t)n, sizeof *c, cmp_cand_desc);
-    int keep = n;
-    if (s->top_k > 0 && s->top_k < keep) keep = s->top_k;
-
-    /* softmax over the kept candidates (reusing logit as probability) */
-    float maxl = c[0].logit;
-    double sum = 0;
-    for (int i = 0; i < keep; i++) {
-        float p = expf((c[i].logit - maxl) / s->temperature);
-        c[i].logit = p;
-        sum += p;
+    for (int i = n / 2 - 1; i >= 0; i--) sift_down(c, n, i);
+    int size = n, popped = 0;
+    /* The i-th best candidate, popped on demand, is c[n - 1 - i]; once
+     * popped its logit field holds its weight exp((logit - max) / T). */
+    const int limit = s->top_k > 0 && s->top_k < n ? s->top_k : n;
+    const float maxl = c[0].logit;
+#define NTH(i) (c[n - 1 - (i)])
+#define POP_UNTIL(i)                                                      \
+    while (popped <= (i)) {                                              \
+        ai_cand *e = heap_pop(c, &size);                                  \
+        e->logit = expf((e->logit - maxl) * inv_t);                       \
+        popped++;                                                         \
     }
-    for (int i = 0; i < keep; i++) c[i].logit = (float)(c[i].logit / sum);
-
-    if (s->min_p > 0.0f) {
-        float floor_p = s->min_p * c[0].logit;
-        int k = 1;
-        while (k < keep && c[k].logit >= floor_p) k++;
-        keep = k;
+    /* softmax normaliser over the top-k set, or over everything */
+    double z = 0;
+    if (limit < n) {
+        POP_UNTIL(limit - 1);
+        for (int i = 0; i < limit; i++) z += NTH(i).logit;
+    } else {
+        for (int i = 0; i < n; i++) z += expf((logits[i] - maxl) * inv_t);
     }
-    if (s->top_p < 1.0f) {
-        double cum = 0;
-        int k = 0;
-        while (k < keep) {
-            cum += c[k].logit;
-            k++;
-            if (cum >= s->top_p) break;
-        }
-        keep = k;
+    /* min-p and top-p walk the candidates best first */
+    int keep = 0;
+    double cum = 0, total = 0;
+    while (keep < limit) {
+        POP_UNTIL(keep);
+        double p = NTH(keep).logit / z;
+        if (keep > 0 && s->min_p > 0.0f && p < s->min_p * (NTH(0).logit / z)) break;
+        total += NTH(keep).logit;
+        keep++;
+        cum += p;
+        if (s->top_p < 1.0f && cum >= s->top_p) break;
     }
-    double total = 0;
-    for (int i = 0; i < keep; i++) total += c[i].logit;
     double r = next_uniform(s) * total;
     for (int i = 0; i < keep; i++) {
-        r -= c[i].logit;
-        if (r <= 0) return c[i].id;
+        r -= NTH(i).logit;
+        if (r <= 0) return NTH(i).id;
     }
-    return c[keep - 1].id;
+    return NTH(keep - 1).id;
+#undef NTH
+#undef POP_UNTIL
 }
