@@ -63,7 +63,10 @@ static double nice_step(double range, int want) {
     return nf * mag;
 }
 
-static int measured(const al_row *r) { return r->decode != AL_NA && r->decode > 0; }
+/* A speed worth plotting: measured, and not flagged as impossible. */
+static int measured(const al_row *r) {
+    return r->decode != AL_NA && r->decode > 0 && strncmp(r->reason, "implausible", 11) != 0;
+}
 
 enum { W = 960, H = 500, ML = 78, MR = 28, MT = 92, MB = 64 };
 
@@ -126,9 +129,9 @@ char *al_chart_svg(const al_row *rows, int n, const char *title) {
             "<text x=\"%.1f\" y=\"%.1f\">quality gate failed</text>\n", lx + 6, ly - 4, lx + 16, ly);
     lx += 140;
     out(&b, "<path d=\"M%.1f %.1f l8 8 M%.1f %.1f l-8 8\" stroke=\"#dc2626\" stroke-width=\"2.2\"/>"
-            "<text x=\"%.1f\" y=\"%.1f\">crashed / rejected</text>\n",
+            "<text x=\"%.1f\" y=\"%.1f\">crashed / rejected / implausible</text>\n",
         lx + 2, ly - 8, lx + 10, ly - 8, lx + 16, ly);
-    lx += 140;
+    lx += 220;
     out(&b, "<path d=\"M%.1f %.1f h22\" stroke=\"#2563eb\" stroke-width=\"2.5\"/>"
             "<text x=\"%.1f\" y=\"%.1f\">best so far</text>\n", lx, ly - 4, lx + 28, ly);
     lx += 108;
@@ -176,6 +179,7 @@ char *al_chart_svg(const al_row *rows, int n, const char *title) {
     }
 
     /* points: reverted first, kept on top */
+    int labels = 0;
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < n; i++) {
             const al_row *r = &rows[i];
@@ -185,8 +189,12 @@ char *al_chart_svg(const al_row *rows, int n, const char *title) {
             if (!measured(r)) {
                 if (!pass && strcmp(r->status, "interrupted")) {
                     double y = py0 - 12;
-                    out(&b, "<path d=\"M%.1f %.1f l8 8 M%.1f %.1f l-8 8\" stroke=\"#dc2626\" "
-                            "stroke-width=\"2.2\"><title>", x - 4, y - 4, x + 4, y - 4);
+                    /* red: failed; grey: reverted without a measurement (no change) */
+                    int failed = !strcmp(r->status, "crash") || !strcmp(r->status, "reject") ||
+                                 !strncmp(r->reason, "implausible", 11);
+                    out(&b, "<path d=\"M%.1f %.1f l8 8 M%.1f %.1f l-8 8\" stroke=\"%s\" "
+                            "stroke-width=\"2.2\"><title>", x - 4, y - 4, x + 4, y - 4,
+                        failed ? "#dc2626" : "#9ca3af");
                     out(&b, "#%d %s: ", r->exp, r->status);
                     esc(&b, r->reason, 160);
                     out(&b, "</title></path>\n");
@@ -211,7 +219,8 @@ char *al_chart_svg(const al_row *rows, int n, const char *title) {
             out(&b, "</title></circle>\n");
             if (pass && strcmp(r->status, "baseline") != 0) {
                 /* label the kept change */
-                double ty = Y(r->decode_hi != AL_NA ? r->decode_hi : r->decode) - 10;
+                /* staggered so that neighbours' labels don't overlap */
+                double ty = Y(r->decode_hi != AL_NA ? r->decode_hi : r->decode) - 10 - (labels++ % 2) * 15;
                 const char *anchor = x > px1 - 160 ? "end" : x < px0 + 110 ? "start" : "middle";
                 if (*anchor == 's') x -= 6;
                 out(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11.5\" fill=\"#166534\" "
