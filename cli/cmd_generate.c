@@ -173,7 +173,7 @@ int ai_cmd_generate(int argc, char **argv) {
     double t0 = now_s();
     int got = ai_generate(p, tokens, n, &gp, on_token, &st, &err);
     if (got < 0) {
-        fprintf(stderr, "\nautoinfer generate: %s\n", err.msg);
+        fprintf(stderr, "%sautoinfer generate: %s\n", st.n_tokens ? "\n" : "", err.msg);
         goto done;
     }
     printf("\n");

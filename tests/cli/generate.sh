@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# autoinfer generate / perplexity / synth: a coherent answer from the default
+# model, and one clear error + non-zero exit for every kind of bad input.
+# Usage: tests/cli/generate.sh path/to/autoinfer
+set -uo pipefail
+BIN="${1:?usage: generate.sh AUTOINFER_BINARY}"
+cd "$(dirname "$0")/../.."
+MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+
+# expect_error NAME RC WANT CMD...: CMD exits RC and its stderr holds WANT.
+expect_error() {
+  local name="$1" want_rc="$2" want="$3"; shift 3
+  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  if [ $rc -eq "$want_rc" ] && grep -qF -- "$want" "$tmp/err"; then
+    ok "$name: $(head -n1 "$tmp/err")"
+  else
+    bad "$name: rc=$rc stderr='$(cat "$tmp/err")' (want rc $want_rc and '$want')"
+  fi
+}
+
+# The issue's example: a coherent, on-topic answer.
+out=$("$BIN" generate -m "$MODEL" --chat -n 120 --temp 0 \
+  -p "Solve step by step: A train travels from city A to city B at 60 km/h and returns at 40 km/h. What is the average speed for the round trip?" 2>"$tmp/err"); rc=$?
+[ $rc -eq 0 ] && ok "generate --chat exits 0" || bad "generate exit $rc: $(cat "$tmp/err")"
+grep -qiE "speed|distance|time" <<<"$out" && ok "answer talks about speed/distance/time" || bad "answer off-topic: $out"
+grep -qE "^prompt tokens: [0-9]+, generated tokens: [0-9]+, prefill: [0-9.]+ tok/s, decode: [0-9.]+ tok/s$" "$tmp/err" \
+  && ok "summary line on stderr" || bad "summary line: $(cat "$tmp/err")"
+out=$("$BIN" generate -m "$MODEL" --chat -n 20 --temp 0 -p "What is the capital of France?" 2>/dev/null)
+grep -q "Paris" <<<"$out" && ok "knows Paris" || bad "capital of France: $out"
+# seeded sampling reproduces; -n is an exact budget with --ignore-eos
+a=$("$BIN" generate -m "$MODEL" -n 24 --seed 7 --temp 0.9 --ignore-eos -p "Once upon a time" 2>"$tmp/e1")
+b=$("$BIN" generate -m "$MODEL" -n 24 --seed 7 --temp 0.9 --ignore-eos -p "Once upon a time" 2>/dev/null)
+[ "$a" = "$b" ] && ok "a seed reproduces a sampled run" || bad "seeded runs differ"
+grep -q "generated tokens: 24," "$tmp/e1" && ok "exactly 24 tokens with --ignore-eos" || bad "$(cat "$tmp/e1")"
+
+# Bad input.
+expect_error "missing model" 1 "cannot open" "$BIN" generate -m "$tmp/none.gguf" -p hi
+printf 'not a gguf at all' >"$tmp/text.gguf"
+expect_error "not a GGUF" 1 "$tmp/text.gguf" "$BIN" generate -m "$tmp/text.gguf" -p hi
+expect_error "bad temperature" 2 "bad value '-1' for temperature" "$BIN" generate -m "$MODEL" -p hi --temp -1
+expect_error "bad top-p" 2 "bad value '1.5' for top_p" "$BIN" generate -m "$MODEL" -p hi --top-p 1.5
+expect_error "bad top-k" 2 "bad value 'many' for top_k" "$BIN" generate -m "$MODEL" -p hi --top-k many
+expect_error "bad min-p" 2 "bad value '2' for min_p" "$BIN" generate -m "$MODEL" -p hi --min-p 2
+expect_error "bad repeat penalty" 2 "bad value '0' for repeat_penalty" "$BIN" generate -m "$MODEL" -p hi --repeat-penalty 0
+expect_error "bad seed" 2 "bad value 'x' for seed" "$BIN" generate -m "$MODEL" -p hi --seed x
+expect_error "bad -n" 2 "-n expects" "$BIN" generate -m "$MODEL" -p hi -n -3
+expect_error "unknown knob" 2 "unknown knob 'turbo'" "$BIN" generate -m "$MODEL" -p hi --set turbo=1
+expect_error "no prompt" 2 "exactly one of -p PROMPT or -f FILE" "$BIN" generate -m "$MODEL"
+expect_error "unknown flag" 2 "usage:" "$BIN" generate --frobnicate
+printf 'temperature = 0.5\nthreads = lots\n' >"$tmp/bad.conf"
+expect_error "bad conf file" 2 "bad.conf:2: bad value 'lots' for threads" "$BIN" generate -m "$MODEL" -p hi --conf "$tmp/bad.conf"
+long=$(printf 'word %.0s' $(seq 1 100))
+expect_error "context overflow" 1 "context overflow" "$BIN" generate -m "$MODEL" -p "$long" --set ctx=32
+"$BIN" synth --shape smollm2-135m --type q8_0 -o "$tmp/synth.gguf" --vocab-from "$MODEL" >/dev/null 2>&1
+"$BIN" generate -m "$tmp/synth.gguf" -n 4 --ignore-eos -p "hello" >/dev/null 2>"$tmp/err" \
+  && ok "a synthetic model runs" || bad "synthetic model: $(cat "$tmp/err")"
+# A model whose template is unknown: chat names the way out.
+python3 - "$tmp/synth.gguf" <<'PY' 2>/dev/null
+import sys
+p = sys.argv[1]
+data = bytearray(open(p, 'rb').read())
+i = data.find(b'<|im_start|>')
+while i >= 0:
+    data[i:i + 12] = b'<|xx_start|>'
+    i = data.find(b'<|im_start|>', i + 1)
+open(p.replace('.gguf', '-notmpl.gguf'), 'wb').write(data)
+PY
+expect_error "unknown chat template" 1 "pass a raw prompt instead" "$BIN" generate -m "$tmp/synth-notmpl.gguf" --chat -p hi
+expect_error "synth unknown shape" 2 "unknown shape 'gpt5'" "$BIN" synth --shape gpt5 --type q8_0 -o "$tmp/x.gguf"
+expect_error "synth bad type" 2 "not a weight type" "$BIN" synth --shape smollm2-135m --type q2_k -o "$tmp/x.gguf"
+
+# perplexity on the repo's reference text (2 chunks) and its errors
+out=$("$BIN" perplexity -m "$MODEL" -f tests/data/ppl_text.txt --chunks 2 2>/dev/null); rc=$?
+[ $rc -eq 0 ] && grep -qE "^PPL = [0-9.]+ over 510 scored tokens" <<<"$out" && ok "perplexity: $(tail -n1 <<<"$out")" \
+  || bad "perplexity rc=$rc: $out"
+expect_error "perplexity missing text" 1 "cannot read" "$BIN" perplexity -m "$MODEL" -f "$tmp/none.txt"
+echo "short" >"$tmp/short.txt"
+expect_error "perplexity text too short" 1 "fewer than one chunk" "$BIN" perplexity -m "$MODEL" -f "$tmp/short.txt"
+
+echo "$fails failed"
+[ $fails -eq 0 ]
