@@ -2,7 +2,7 @@
 # Installs every Debian package autoinfer needs to build and test on Debian 12.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config git python3 python3-venv unzip
+PKGS=(build-essential cmake pkg-config git python3 python3-pip python3-venv unzip
       libpcre2-dev libcjson-dev libcmocka-dev clang libclang-rt-14-dev)
 missing=()
 for p in "${PKGS[@]}"; do
