@@ -2,26 +2,8 @@
 # autoinfer generate / perplexity / synth: a coherent answer from the default
 # model, and one clear error + non-zero exit for every kind of bad input.
 # Usage: tests/cli/generate.sh path/to/autoinfer
-set -uo pipefail
 BIN="${1:?usage: generate.sh AUTOINFER_BINARY}"
-cd "$(dirname "$0")/../.."
-MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-
-# expect_error NAME RC WANT CMD...: CMD exits RC and its stderr holds WANT.
-expect_error() {
-  local name="$1" want_rc="$2" want="$3"; shift 3
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [ $rc -eq "$want_rc" ] && grep -qF -- "$want" "$tmp/err"; then
-    ok "$name: $(head -n1 "$tmp/err")"
-  else
-    bad "$name: rc=$rc stderr='$(cat "$tmp/err")' (want rc $want_rc and '$want')"
-  fi
-}
+source "$(dirname "$0")/lib/common.sh"
 
 # The issue's example: a coherent, on-topic answer.
 out=$("$BIN" generate -m "$MODEL" --chat -n 120 --temp 0 \
@@ -51,7 +33,7 @@ expect_error "bad seed" 2 "bad value 'x' for seed" "$BIN" generate -m "$MODEL" -
 expect_error "bad -n" 2 "-n expects" "$BIN" generate -m "$MODEL" -p hi -n -3
 expect_error "unknown knob" 2 "unknown knob 'turbo'" "$BIN" generate -m "$MODEL" -p hi --set turbo=1
 expect_error "no prompt" 2 "exactly one of -p PROMPT or -f FILE" "$BIN" generate -m "$MODEL"
-expect_error "unknown flag" 2 "usage:" "$BIN" generate --frobnicate
+expect_error "unknown flag" 2 "unrecognized option" "$BIN" generate --frobnicate
 printf 'temperature = 0.5\nthreads = lots\n' >"$tmp/bad.conf"
 expect_error "bad conf file" 2 "bad.conf:2: bad value 'lots' for threads" "$BIN" generate -m "$MODEL" -p hi --conf "$tmp/bad.conf"
 long=$(printf 'word %.0s' $(seq 1 100))
@@ -82,5 +64,4 @@ expect_error "perplexity missing text" 1 "cannot read" "$BIN" perplexity -m "$MO
 echo "short" >"$tmp/short.txt"
 expect_error "perplexity text too short" 1 "fewer than one chunk" "$BIN" perplexity -m "$MODEL" -f "$tmp/short.txt"
 
-echo "$fails failed"
-[ $fails -eq 0 ]
+finish

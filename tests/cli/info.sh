@@ -1,28 +1,8 @@
 #!/usr/bin/env bash
 # autoinfer info: the real model's facts, and one clear line + non-zero exit
 # for every kind of bad input. Usage: tests/cli/info.sh path/to/autoinfer
-set -uo pipefail
 BIN="${1:?usage: info.sh AUTOINFER_BINARY}"
-cd "$(dirname "$0")/../.."
-MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-
-# expect_line NAME CMD...: CMD prints exactly one stderr line, nothing on
-# stdout, and exits 1.
-expect_error() {
-  local name="$1" want="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  local lines; lines=$(wc -l <"$tmp/err")
-  if [ $rc -eq 1 ] && [ "$lines" -eq 1 ] && [ ! -s "$tmp/out" ] && grep -qF -- "$want" "$tmp/err"; then
-    ok "$name: $(cat "$tmp/err")"
-  else
-    bad "$name: rc=$rc lines=$lines stderr='$(cat "$tmp/err")' (want '$want')"
-  fi
-}
+source "$(dirname "$0")/lib/common.sh"
 
 if [ -f "$MODEL" ]; then
   out=$("$BIN" info "$MODEL" 2>&1); rc=$?
@@ -40,28 +20,28 @@ if [ -f "$MODEL" ]; then
   [ "$(grep -c 'blk\.[0-9]*\.attn_q\.weight' <<<"$out")" -eq 30 ] && ok "--tensors lists 30 attn_q" \
     || bad "--tensors: attn_q count"
   head -c 100000 "$MODEL" >"$tmp/trunc.gguf"
-  expect_error "truncated copy" "$tmp/trunc.gguf: " "$BIN" info "$tmp/trunc.gguf"
-  expect_error "truncated copy says past end" "past end of file at offset" "$BIN" info "$tmp/trunc.gguf"
+  expect_one_line "truncated copy" "$tmp/trunc.gguf: " "$BIN" info "$tmp/trunc.gguf"
+  expect_one_line "truncated copy says past end" "past end of file at offset" "$BIN" info "$tmp/trunc.gguf"
   head -c 3000000 "$MODEL" >"$tmp/trunc2.gguf"   # metadata whole, tensor data cut
-  expect_error "truncated tensor data" "tensor 'token_embd.weight' data (30081024 bytes at data offset 0) past end of file" \
+  expect_one_line "truncated tensor data" "tensor 'token_embd.weight' data (30081024 bytes at data offset 0) past end of file" \
     "$BIN" info "$tmp/trunc2.gguf"
 else
   echo "skip: $MODEL not present (make model)"
 fi
 
 # Hand-made bad inputs that need no model.
-expect_error "missing file" "$tmp/nope.gguf: cannot open: No such file or directory" \
+expect_one_line "missing file" "$tmp/nope.gguf: cannot open: No such file or directory" \
   "$BIN" info "$tmp/nope.gguf"
 printf 'hello, this is not a model\n' >"$tmp/text.gguf"
-expect_error "non-GGUF file" "bad magic 'hell' at offset 0 (expected 'GGUF': not a GGUF file)" \
+expect_one_line "non-GGUF file" "bad magic 'hell' at offset 0 (expected 'GGUF': not a GGUF file)" \
   "$BIN" info "$tmp/text.gguf"
 : >"$tmp/empty.gguf"
-expect_error "empty file" "file is empty" "$BIN" info "$tmp/empty.gguf"
-expect_error "directory" "not a regular file" "$BIN" info "$tmp"
+expect_one_line "empty file" "file is empty" "$BIN" info "$tmp/empty.gguf"
+expect_one_line "directory" "not a regular file" "$BIN" info "$tmp"
 printf 'GGUF\001\000\000\000' >"$tmp/v1.gguf"
-expect_error "version 1" "unsupported version 1 at offset 4" "$BIN" info "$tmp/v1.gguf"
+expect_one_line "version 1" "unsupported version 1 at offset 4" "$BIN" info "$tmp/v1.gguf"
 printf 'GGUF\003\000\000\000\000\000\000\000\000\000\000\000\377\377\377\377\377\377\377\377' >"$tmp/nkv.gguf"
-expect_error "absurd metadata count" "metadata count 18446744073709551615 too large" "$BIN" info "$tmp/nkv.gguf"
+expect_one_line "absurd metadata count" "metadata count 18446744073709551615 too large" "$BIN" info "$tmp/nkv.gguf"
 # a valid file from the fuzz corpus works without a model
 "$BIN" info tests/fuzz/corpus/llama_mini.gguf >"$tmp/out" 2>&1 && grep -q "architecture:      llama" "$tmp/out" \
   && ok "small llama-shaped file" || bad "llama_mini: $(cat "$tmp/out")"
@@ -74,5 +54,4 @@ for args in "--bogus x.gguf" "" "a.gguf b.gguf" "-z"; do
   [ $rc -eq 2 ] && ok "'info $args' exits 2" || bad "'info $args' exit $rc, want 2"
 done
 
-[ $fails -eq 0 ] && echo "info.sh: all passed" || echo "info.sh: $fails failed"
-[ $fails -eq 0 ]
+finish

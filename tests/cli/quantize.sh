@@ -2,27 +2,8 @@
 # autoinfer quantize: the real model requantized to q8_0 and q4_k_m (checked
 # through `autoinfer info`), and one clear line + the right exit status for
 # each bad input. Usage: tests/cli/quantize.sh path/to/autoinfer
-set -uo pipefail
 BIN="${1:?usage: quantize.sh AUTOINFER_BINARY}"
-cd "$(dirname "$0")/../.."
-MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-
-# expect_error NAME RC WANT CMD...: CMD exits RC, its first stderr line
-# contains WANT, and it wrote nothing to stdout.
-expect_error() {
-  local name="$1" want_rc="$2" want="$3"; shift 3
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [ $rc -eq "$want_rc" ] && [ ! -s "$tmp/out" ] && head -1 "$tmp/err" | grep -qF -- "$want"; then
-    ok "$name: $(head -1 "$tmp/err")"
-  else
-    bad "$name: rc=$rc stderr='$(cat "$tmp/err")' stdout='$(cat "$tmp/out")' (want rc $want_rc, '$want')"
-  fi
-}
+source "$(dirname "$0")/lib/common.sh"
 
 if [ -f "$MODEL" ]; then
   out=$("$BIN" quantize "$MODEL" "$tmp/q8.gguf" q8_0 2>&1); rc=$?
@@ -67,5 +48,4 @@ expect_error "bad option" 2 "unrecognized option" "$BIN" quantize --bogus a b q8
 "$BIN" quantize --help >"$tmp/out" 2>&1 && grep -qF "usage: autoinfer quantize" "$tmp/out" \
   && ok "--help" || bad "--help"
 
-[ $fails -eq 0 ] && echo "all ok" || echo "$fails failed"
-exit $((fails > 0))
+finish

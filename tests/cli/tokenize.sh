@@ -2,27 +2,9 @@
 # autoinfer tokenize: ids and pieces on the real model and a shipped vocab;
 # one clear line and the right exit status for bad input.
 # Usage: tests/cli/tokenize.sh path/to/autoinfer
-set -uo pipefail
 BIN="${1:?usage: tokenize.sh AUTOINFER_BINARY}"
-cd "$(dirname "$0")/../.."
-MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
+source "$(dirname "$0")/lib/common.sh"
 SPM=tests/data/tokenizer/ggml-vocab-llama-spm.gguf
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-
-# expect_exit NAME RC WANT CMD...: CMD exits RC, stderr has WANT, stdout is empty.
-expect_exit() {
-  local name="$1" want_rc="$2" want="$3"; shift 3
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [ $rc -eq "$want_rc" ] && [ ! -s "$tmp/out" ] && grep -qF -- "$want" "$tmp/err"; then
-    ok "$name: $(head -1 "$tmp/err")"
-  else
-    bad "$name: rc=$rc stderr='$(cat "$tmp/err")' (want rc $want_rc and '$want')"
-  fi
-}
 
 # expect_out NAME WANT CMD...: CMD exits 0 and prints exactly WANT.
 expect_out() {
@@ -53,12 +35,11 @@ else
   echo "skip: $MODEL missing (make model)"
 fi
 
-expect_exit "no arguments" 2 "expected MODEL and TEXT" "$BIN" tokenize
-expect_exit "one argument" 2 "expected MODEL and TEXT" "$BIN" tokenize "$SPM"
-expect_exit "unknown option" 2 "usage:" "$BIN" tokenize --bogus "$SPM" x
-expect_exit "missing file" 1 "cannot open" "$BIN" tokenize "$tmp/nope.gguf" x
+expect_error "no arguments" 2 "expected MODEL and TEXT" "$BIN" tokenize
+expect_error "one argument" 2 "expected MODEL and TEXT" "$BIN" tokenize "$SPM"
+expect_error "unknown option" 2 "usage:" "$BIN" tokenize --bogus "$SPM" x
+expect_error "missing file" 1 "cannot open" "$BIN" tokenize "$tmp/nope.gguf" x
 printf 'not a gguf file at all' >"$tmp/bad.gguf"
-expect_exit "not a GGUF" 1 "bad.gguf" "$BIN" tokenize "$tmp/bad.gguf" x
+expect_error "not a GGUF" 1 "bad.gguf" "$BIN" tokenize "$tmp/bad.gguf" x
 
-[ $fails -eq 0 ] && echo "all ok" || echo "$fails failure(s)"
-exit $((fails > 0))
+finish
