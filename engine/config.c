@@ -62,6 +62,9 @@ static const ai_knob_info KNOBS[] = {
     {"prefetch", AI_KNOB_INT, "4", "0..64", "0,2,8,16",
      "too short a distance leaves DRAM latency exposed; too long evicts data before use",
      "software prefetch distance for four-row kernels, in groups of four rows (0 = off)"},
+    {"gemm", AI_KNOB_CHOICE, "on", "on|off", "off",
+     "batched prefill uses exact activation sums and 32-element activation blocks for K formats: logits differ from token-by-token in the last bits",
+     "prefill products several tokens per pass over each weight row (expanded once per chunk)"},
 };
 #define N_KNOBS ((int)(sizeof KNOBS / sizeof KNOBS[0]))
 
@@ -236,6 +239,7 @@ int ai_settings_from_conf(const ai_conf *conf, ai_settings *s, ai_error *err) {
     s->prefill_chunk = GETI("prefill_chunk");
     s->matmul_rows = GETI("matmul_rows");
     s->prefetch = GETI("prefetch");
+    s->gemm = !strcmp(ai_conf_get(conf, "gemm"), "on");
 #undef GETF
 #undef GETI
     const char *kv = ai_conf_get(conf, "kv_type");

@@ -7,6 +7,11 @@
  * prefill and single-token decode are the same code. */
 #include "model.h"
 
+#include "gemm.h"
+
+/* Batched products (gemm.h) from this many tokens up. */
+#define GEMM_MIN_TOKENS 4
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,6 +222,7 @@ void ai_state_free(ai_state *st) {
     free(st->att_out); free(st->hb); free(st->hb2); free(st->att); free(st->kvrow);
     free(st->xq); free(st->logits); free(st->logits_all);
     free(st->rope_cos); free(st->rope_sin); free(st->rope_inv_freq);
+    free(st->gemm_act); free(st->gemm_w);
     free(st);
 }
 
@@ -269,6 +275,11 @@ ai_state *ai_state_new(const ai_model *m, const ai_settings *s, ai_error *err) {
     for (int i = 0; i < hp->n_rot / 2; i++) {
         st->rope_inv_freq[i] = pow(hp->rope_base, -2.0 * i / hp->n_rot);
         if (m->rope_freq_factors) st->rope_inv_freq[i] /= m->rope_freq_factors[i];
+    }
+    if (s->gemm && st->max_batch >= GEMM_MIN_TOKENS && ai_gemm_supported(AI_Q8_0, 64, s->isa)) {
+        st->gemm_act = aligned_alloc(64, B * ai_gemm_act_bytes(maxd));
+        st->gemm_w = aligned_alloc(64, (size_t)s->threads * 4 * ai_gemm_row_bytes(maxd));
+        if (!st->gemm_act || !st->gemm_w) goto oom;
     }
     if (ai_vec_kernels_get(&st->vk, s->kv_type, s->isa)) {
         ai_error_set(err, "kv_type %u is not supported", s->kv_type);
@@ -342,6 +353,8 @@ typedef struct {
     size_t xq_stride;
     ai_vec_dot_fn dot[3];
     ai_vec_dot4_fn dot4[3]; /* four rows per call, or NULL */
+    bool gemm;              /* batched path: xq holds prepared tokens (gemm.h) */
+    uint8_t *gemm_w;        /* per-thread expansion buffers */
     int prefetch;           /* knob prefetch: groups of four rows ahead */
     const ai_vec_kernels *vk;
 } matmul_job;
@@ -355,9 +368,43 @@ static void split_rows(int64_t rows, int ith, int nth, int64_t *r0, int64_t *r1)
     *r1 = u1 * 16 < rows ? u1 * 16 : rows;
 }
 
+/* y[t][r] for 4 rows x up to 4 tokens at a time: each group of 4 rows is
+ * expanded once (gemm.h) for all the tokens. */
+static void gemm_rows(const matmul_job *j, int wi, int64_t r0, int64_t r1, int ith) {
+    const ai_weight *w = j->w[wi];
+    const int64_t n = w->cols;
+    const size_t xb = ai_gemm_row_bytes(n), ab = ai_gemm_act_bytes(n);
+    uint8_t *buf = j->gemm_w + (size_t)ith * 4 * ai_gemm_row_bytes(j->w[0]->cols > n ? j->w[0]->cols : n);
+    const float *bias = j->bias[wi];
+    float *y = j->y[wi];
+    for (int64_t r = r0; r < r1; r += 4) {
+        int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+        for (int k = 0; k < 4; k++) /* short group: repeat the last row */
+            ai_gemm_expand_row(w->type, (const uint8_t *)w->data + (size_t)(r + (k < nr ? k : nr - 1)) * w->row_bytes,
+                               n, buf + k * xb);
+        for (int t = 0; t < j->n_tok; t += 4) {
+            int nt = j->n_tok - t < 4 ? j->n_tok - t : 4;
+            float o[16];
+            ai_gemm_tile(buf, (const uint8_t *)j->xq + (size_t)t * ab, nt, n, o);
+            for (int k = 0; k < nr; k++)
+                for (int u = 0; u < nt; u++) {
+                    float v = o[k * 4 + u] + (bias ? bias[r + k] : 0.0f);
+                    float *dst = y + (size_t)(t + u) * w->rows + r + k;
+                    if (j->epi == MM_ADD) *dst += v;
+                    else *dst = v;
+                }
+        }
+    }
+}
+
 static void matmul_worker(void *ctx, int ith, int nth) {
     const matmul_job *j = ctx;
-    for (int wi = 0; wi < j->n_w; wi++) {
+    for (int wi = 0; j->gemm && wi < j->n_w; wi++) {
+        int64_t r0, r1;
+        split_rows(j->w[wi]->rows, ith, nth, &r0, &r1);
+        gemm_rows(j, wi, r0, r1, ith);
+    }
+    for (int wi = 0; !j->gemm && wi < j->n_w; wi++) {
         const ai_weight *w = j->w[wi];
         int64_t r0, r1;
         split_rows(w->rows, ith, nth, &r0, &r1);
@@ -406,6 +453,23 @@ static void matmul_worker(void *ctx, int ith, int nth) {
     }
 }
 
+/* Tokens split across threads for ai_gemm_prepare_act. */
+typedef struct {
+    const float *x;
+    int64_t cols;
+    int n_tok;
+    void *dst;
+    ai_isa isa;
+} gemm_prep_job;
+
+static void gemm_prep_worker(void *ctx, int ith, int nth) {
+    const gemm_prep_job *g = ctx;
+    int t0 = (int)((int64_t)g->n_tok * ith / nth), t1 = (int)((int64_t)g->n_tok * (ith + 1) / nth);
+    if (t1 > t0)
+        ai_gemm_prepare_act(g->x + (size_t)t0 * g->cols, g->cols, t1 - t0,
+                            (uint8_t *)g->dst + (size_t)t0 * ai_gemm_act_bytes(g->cols), g->isa);
+}
+
 /* Quantizes x (n_tok rows of w[0]->cols) once and runs the products. */
 static void matmul(ai_state *st, int n_tok, const float *x, int n_w, const ai_weight **w,
                    const ai_weight **bias, float **y, mm_epilogue epi) {
@@ -421,6 +485,17 @@ static void matmul(ai_state *st, int n_tok, const float *x, int n_w, const ai_we
         j.dot4[i] = st->s->matmul_rows == 4 ? ai_vec_dot4_get(w[i]->type, st->s->isa) : NULL;
         /* weights sharing an input must share the activation format */
         if (ai_vec_type(w[i]->type) != vt) vt = AI_F32;
+    }
+    bool gemm = st->gemm_act && n_tok >= GEMM_MIN_TOKENS;
+    for (int i = 0; i < n_w; i++) gemm = gemm && ai_gemm_supported(w[i]->type, cols, st->s->isa);
+    if (gemm) {
+        gemm_prep_job gp = {x, cols, n_tok, st->gemm_act, st->s->isa};
+        ai_pool_run(st->pool, gemm_prep_worker, &gp);
+        j.gemm = true;
+        j.gemm_w = st->gemm_w;
+        j.xq = st->gemm_act;
+        ai_pool_run(st->pool, matmul_worker, &j);
+        return;
     }
     if (vt == AI_F32) {
         j.xq = x;

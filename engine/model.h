@@ -77,6 +77,8 @@ typedef struct ai_state {
     float *rope_cos, *rope_sin; /* scratch [n_rot/2] per position */
     double *rope_inv_freq; /* [n_rot/2]: base^(-2i/n_rot) / freq_factor[i] */
     ai_vec_kernels vk;   /* attention / softmax / SwiGLU kernels for this CPU */
+    void *gemm_act;      /* prepared activations for batched products (knob gemm), or NULL */
+    uint8_t *gemm_w;     /* [n_threads][4 rows] expanded weight rows */
 } ai_state;
 
 ai_state *ai_state_new(const ai_model *m, const ai_settings *s, ai_error *err);

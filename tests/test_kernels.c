@@ -13,6 +13,7 @@
 #include "quant_impl.h"
 #include "vec.h"
 #include "sampler.h"
+#include "gemm.h"
 
 typedef struct { uint64_t s; } rng;
 static uint64_t rng_next(rng *r) {
@@ -227,12 +228,77 @@ static void test_greedy_argmax(void **state) {
     }
 }
 
+/* Batched products: the SIMD expanders write the reference expander's bytes,
+ * and a 4 x nt tile equals the float dot of the dequantized row with the
+ * float activations within the activation rounding (Q8_0-style, 32 blocks)
+ * plus float summation error. */
+static void test_gemm(void **state) {
+    (void)state;
+    if (!ai_gemm_supported(AI_Q8_0, 64, ai_isa_detect())) {
+        print_message("batched products need AVX-512: skipped\n");
+        return;
+    }
+    rng r = {2024};
+    static const uint32_t GT[] = {AI_Q4_0, AI_Q4_1, AI_Q5_0, AI_Q5_1, AI_Q8_0, AI_Q4_K, AI_Q5_K, AI_Q6_K};
+    static const int64_t LEN[] = {256, 576, 1536};
+    for (size_t ti = 0; ti < sizeof GT / sizeof GT[0]; ti++) {
+        for (int li = 0; li < 3; li++) {
+            int64_t n = LEN[li];
+            if (!ai_gemm_supported(GT[ti], n, ai_isa_detect())) continue;
+            size_t rb = ai_row_bytes(GT[ti], n), xb = ai_gemm_row_bytes(n), ab = ai_gemm_act_bytes(n);
+            uint8_t *w = malloc(4 * rb);
+            random_rows(&r, GT[ti], n, 4, w);
+            uint8_t *xw = aligned_alloc(64, 4 * xb), *xr = aligned_alloc(64, xb);
+            for (int k = 0; k < 4; k++) {
+                ai_gemm_expand_row(GT[ti], w + k * rb, n, xw + k * xb);
+                ai_gemm_expand_row_ref(GT[ti], w + k * rb, n, xr);
+                /* codes, lane scales and m16 (padding excluded) */
+                assert_memory_equal(xw + k * xb, xr, 64 + 2 * (size_t)n + (size_t)n / 4);
+            }
+            float *x = malloc(4 * (size_t)n * sizeof(float));
+            for (int64_t i = 0; i < 4 * n; i++) x[i] = rng_unit(&r) * (i % 97 == 0 ? 8.0f : 1.0f);
+            uint8_t *act = aligned_alloc(64, 4 * ab);
+            ai_gemm_prepare_act(x, n, 4, act, ai_isa_detect());
+            float *wd = malloc((size_t)n * sizeof(float));
+            for (int nt = 1; nt <= 4; nt++) {
+                float out[16];
+                ai_gemm_tile(xw, act, nt, n, out);
+                for (int k = 0; k < 4; k++) {
+                    ai_dequantize_row(GT[ti], w + k * rb, wd, n);
+                    for (int t = 0; t < nt; t++) {
+                        const float *xt = x + (size_t)t * n;
+                        double exact = 0, mag = 0, bound = 0;
+                        for (int64_t b = 0; b < n / 32; b++) {
+                            float amax = 0;
+                            for (int e = 0; e < 32; e++) amax = fmaxf(amax, fabsf(xt[32 * b + e]));
+                            double step = amax / 127.0 * (1 + 1e-3); /* d and its fp16 rounding */
+                            for (int e = 0; e < 32; e++) {
+                                int64_t i = 32 * b + e;
+                                exact += (double)wd[i] * xt[i];
+                                mag += fabs((double)wd[i] * xt[i]);
+                                bound += fabs((double)wd[i]) * (step / 2 + fabs(xt[i]) * 1e-3);
+                            }
+                        }
+                        if (fabs(out[k * 4 + t] - exact) > bound + 1e-5 * mag + 1e-6) {
+                            print_error("gemm %s n=%lld row %d tok %d: %.7g vs %.7g (bound %.3g)\n",
+                                        ai_dtype_get(GT[ti])->name, (long long)n, k, t, out[k * 4 + t], exact, bound);
+                            fail();
+                        }
+                    }
+                }
+            }
+            free(w); free(xw); free(xr); free(x); free(act); free(wd);
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dot4),
         cmocka_unit_test(test_attention_kernels),
         cmocka_unit_test(test_exp_kernels),
         cmocka_unit_test(test_greedy_argmax),
+        cmocka_unit_test(test_gemm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

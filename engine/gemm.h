@@ -1,0 +1,50 @@
+/* gemm.h — batched matrix products for prefill: several tokens per pass
+ * over each weight row (knob gemm).
+ *
+ * Each group of four weight rows is expanded once into a common form —
+ * unsigned 8-bit codes u, a float scale per 4 elements (dl) and an additive
+ * term per 16 elements (m16), with value = dl * (u - off) + m16 — and then
+ * multiplied with four tokens at a time by one integer kernel (vpdpbusd)
+ * for every weight format. The activations are quantized once per matmul
+ * exactly as the one-token path does (Q8_0: int8 per element, fp16 scale per
+ * 32), plus their 4-element sums (the offset is taken off in integers) and
+ * scaled 16-element sums (for the m16 term).
+ *
+ * With off applied in integers, the 32-formats give the same integer sums
+ * as the one-token path; formats with a min (q4_1, q5_1, q4_K, q5_K) use the
+ * exact activation sums instead of Q8_1's fp16 s, and the K formats take
+ * 32-element activation blocks instead of Q8_K's 256 (more precise, not
+ * bit-identical). tests/test_kernels.c holds the results to the float
+ * reference within the activation-rounding bound. */
+#ifndef AI_GEMM_H
+#define AI_GEMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quant.h"
+
+/* Whether weights of `type` with rows of n elements can take this path at
+ * `isa` (AVX-512 only for now; n a multiple of 64). */
+bool ai_gemm_supported(uint32_t type, int64_t n, ai_isa isa);
+
+/* Bytes of one token's prepared activations / of one expanded weight row. */
+size_t ai_gemm_act_bytes(int64_t n);
+size_t ai_gemm_row_bytes(int64_t n);
+
+/* Prepares n_tok tokens (rows of x, n floats each) into dst
+ * (n_tok * ai_gemm_act_bytes(n) bytes, 64-byte aligned). */
+void ai_gemm_prepare_act(const float *x, int64_t n, int n_tok, void *dst, ai_isa isa);
+
+/* Expands one weight row into dst (ai_gemm_row_bytes(n), 64-byte aligned);
+ * the _ref version is the plain-C reference (tests). */
+void ai_gemm_expand_row(uint32_t type, const void *row, int64_t n, void *dst);
+void ai_gemm_expand_row_ref(uint32_t type, const void *row, int64_t n, void *dst);
+
+/* out[r * 4 + t] = row r . token t for 4 expanded rows (at w, stride
+ * ai_gemm_row_bytes(n)) and nt <= 4 prepared tokens (at act, stride
+ * ai_gemm_act_bytes(n)). */
+void ai_gemm_tile(const void *w, const void *act, int nt, int64_t n, float *out);
+
+#endif
