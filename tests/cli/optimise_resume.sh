@@ -77,7 +77,10 @@ check "rint: says how to continue" grep -q -- "--resume --tag rint" "$TMP/rint.1
 check "rint: the unfinished experiment is logged as interrupted" \
   [ "$(sed -n 4p .autoinfer/rint/results.tsv | cut -f17)" = interrupted ]
 check "rint: and reverted (clean tree)" [ -z "$(git status --porcelain)" ]
-check "rint: no evaluation left running" bash -c "! pgrep -f 'fake_eval[.]sh' >/dev/null"
+sleep 0.2
+left=$(pgrep -f "$TMP/fake_eval[.]sh" | xargs -r ps -o pid,ppid,stat,args -p)
+check "rint: no evaluation left running" [ -z "$left" ]
+[ -z "$left" ] || echo "$left"
 "$BIN" optimise --resume > "$TMP/rint.2.txt" 2>&1; rc=$?
 check "rint: --resume on the run's branch needs no tag" [ $rc -eq 0 ]
 consistent rint 3
