@@ -130,6 +130,7 @@ typedef struct al_row {
     char reason[256];
     char tradeoff[512];
     char time[32];
+    double best_same;      /* the current best's decode tok/s in the same A/B session */
 } al_row;
 
 void al_row_init(al_row *r, int exp);

@@ -261,6 +261,7 @@ static void fill_row_from_eval(al_row *row, const al_eval *e) {
     row->ratio_lo = e->ratio_lo;
     row->ratio_hi = e->ratio_hi;
     row->p = e->p;
+    row->best_same = e->a_decode.median;
 }
 
 /* ---- the baseline ------------------------------------------------------ */

@@ -18,8 +18,8 @@ static const char HEADER[] =
     "exp\tcommit\tavg_generation_tps\tdecode_ci_lo\tdecode_ci_hi\tavg_prompt_tps\t"
     "avg_peak_memory_gb\tavg_perplexity\tsanity_check\tquality_pass\tkl_mean\ttop1_agree\t"
     "decode_ratio\tratio_ci_lo\tratio_ci_hi\tp_value\tstatus\tdescription\treason\t"
-    "tradeoff\ttime";
-#define N_COLS 21
+    "tradeoff\ttime\tbest_tps_same_session";
+#define N_COLS 22 /* rows of 21 (before best_tps_same_session) are read too */
 
 const char *al_results_header(void) { return HEADER; }
 
@@ -29,6 +29,7 @@ void al_row_init(al_row *r, int exp) {
     snprintf(r->commit, sizeof r->commit, "-");
     r->decode = r->decode_lo = r->decode_hi = r->prefill = r->mem_gb = r->ppl = AL_NA;
     r->sanity = r->kl = r->top1 = r->ratio = r->ratio_lo = r->ratio_hi = r->p = AL_NA;
+    r->best_same = AL_NA;
     r->quality_pass = -1;
     time_t now = time(NULL);
     struct tm tm;
@@ -44,7 +45,7 @@ static void put_num(char *out, size_t cap, double v, const char *fmt) {
 }
 
 static int format_row(const al_row *r, char *out, size_t cap) {
-    char f[13][32];
+    char f[14][32];
     put_num(f[0], 32, r->decode, "%.2f");
     put_num(f[1], 32, r->decode_lo, "%.2f");
     put_num(f[2], 32, r->decode_hi, "%.2f");
@@ -58,6 +59,7 @@ static int format_row(const al_row *r, char *out, size_t cap) {
     put_num(f[10], 32, r->ratio_lo, "%.4f");
     put_num(f[11], 32, r->ratio_hi, "%.4f");
     put_num(f[12], 32, r->p, "%.4f");
+    put_num(f[13], 32, r->best_same, "%.2f");
     char desc[256], reason[256], trade[512];
     snprintf(desc, sizeof desc, "%s", r->description[0] ? r->description : "-");
     snprintf(reason, sizeof reason, "%s", r->reason[0] ? r->reason : "-");
@@ -67,10 +69,10 @@ static int format_row(const al_row *r, char *out, size_t cap) {
     al_sanitize(trade);
     const char *qp = r->quality_pass < 0 ? "-" : r->quality_pass ? "True" : "False";
     return snprintf(out, cap,
-                    "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+                    "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
                     r->exp, r->commit[0] ? r->commit : "-", f[0], f[1], f[2], f[3], f[4], f[5],
                     f[6], qp, f[7], f[8], f[9], f[10], f[11], f[12], r->status, desc, reason,
-                    trade, r->time);
+                    trade, r->time, f[13]);
 }
 
 int al_results_append(const char *path, const al_row *r, ai_error *err) {
@@ -117,7 +119,7 @@ static int parse_row(char *line, al_row *r) {
         *t = 0;
         p = t + 1;
     }
-    if (n != N_COLS) return -1;
+    if (n != N_COLS && n != N_COLS - 1) return -1;
     al_row_init(r, atoi(col[0]));
     snprintf(r->commit, sizeof r->commit, "%s", col[1]);
     r->decode = get_num(col[2]);
@@ -139,6 +141,7 @@ static int parse_row(char *line, al_row *r) {
     snprintf(r->reason, sizeof r->reason, "%s", strcmp(col[18], "-") ? col[18] : "");
     snprintf(r->tradeoff, sizeof r->tradeoff, "%s", strcmp(col[19], "-") ? col[19] : "");
     snprintf(r->time, sizeof r->time, "%s", col[20]);
+    r->best_same = n == N_COLS ? get_num(col[21]) : AL_NA;
     return 0;
 }
 

@@ -68,7 +68,7 @@ static int measured(const al_row *r) {
     return r->decode != AL_NA && r->decode > 0 && strncmp(r->reason, "implausible", 11) != 0;
 }
 
-enum { W = 960, H = 500, ML = 78, MR = 28, MT = 92, MB = 64 };
+enum { W = 960, H = 520, ML = 78, MR = 28, MT = 112, MB = 64 };
 
 char *al_chart_svg(const al_row *rows, int n, const char *title) {
     svgbuf b = {0};
@@ -82,6 +82,10 @@ char *al_chart_svg(const al_row *rows, int n, const char *title) {
         if (!strcmp(r->status, "keep")) kept++;
         if (!measured(r)) continue;
         double a = r->decode, z = r->decode;
+        if (r->best_same != AL_NA && r->best_same > 0) {
+            a = fmin(a, r->best_same);
+            z = fmax(z, r->best_same);
+        }
         if (r->decode_lo != AL_NA && r->decode_lo > 0) a = fmin(a, r->decode_lo);
         if (r->decode_hi != AL_NA) z = fmax(z, r->decode_hi);
         lo = fmin(lo, a);
@@ -177,6 +181,23 @@ char *al_chart_svg(const al_row *rows, int n, const char *title) {
         out(&b, " H%.1f\" fill=\"none\" stroke=\"#2563eb\" stroke-width=\"2.5\" "
                 "stroke-linejoin=\"round\"/>\n", X(last + 0.35));
     }
+
+    /* the current best re-measured in each experiment's own A/B session: on a
+     * machine whose load drifts, compare each point with its tick, not with
+     * the line */
+    int have_ticks = 0;
+    for (int i = 0; i < n; i++) {
+        const al_row *r = &rows[i];
+        if (!measured(r) || r->best_same == AL_NA || r->best_same <= 0) continue;
+        have_ticks = 1;
+        out(&b, "<path d=\"M%.1f %.1f h16\" stroke=\"#1e3a8a\" stroke-width=\"2\" "
+                "opacity=\"0.75\"><title>#%d: the best, same session: %.2f tok/s</title></path>\n",
+            X(r->exp) - 8, Y(r->best_same), r->exp, r->best_same);
+    }
+    if (have_ticks)
+        out(&b, "<g font-size=\"12\" fill=\"#374151\"><path d=\"M%.1f %.1f h16\" stroke=\"#1e3a8a\" "
+                "stroke-width=\"2\"/><text x=\"%.1f\" y=\"%.1f\">best, re-measured in the same A/B</text></g>\n",
+            (double)ML + 2, 94.0, (double)ML + 24, 98.0);
 
     /* points: reverted first, kept on top */
     int labels = 0;

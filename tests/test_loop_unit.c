@@ -196,6 +196,7 @@ static void test_results_roundtrip(void **state) {
     snprintf(r.status, sizeof r.status, "baseline");
     snprintf(r.description, sizeof r.description, "tabs\tand\nnewlines are flattened");
     r.decode = 123.456;
+    r.best_same = 120.5;
     r.quality_pass = 1;
     assert_int_equal(al_results_append(path, &r, &err), 0);
     al_row_init(&r, 1);
@@ -212,15 +213,27 @@ static void test_results_roundtrip(void **state) {
     assert_int_equal(rows[0].quality_pass, 1);
     assert_true(rows[1].decode == AL_NA);
     assert_int_equal(rows[1].quality_pass, -1);
+    assert_true(fabs(rows[0].best_same - 120.5) < 1e-9);
+    assert_true(rows[1].best_same == AL_NA);
     assert_string_equal(rows[1].reason, "build failed: x.c:1: error: expected ';'");
     free(rows);
 
-    /* a torn last line (power loss mid-write) is dropped and repaired */
+    /* a row of the 21-column format (before best_tps_same_session) reads too */
     FILE *f = fopen(path, "a");
-    fputs("2\tabc\t1", f);
+    fputs("2\tabc\t1\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\trevert\td\tr\tt\t2026-01-01T00:00:00\n", f);
     fclose(f);
     assert_int_equal(al_results_read(path, &rows, &n, 1, &err), 0);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
+    assert_true(rows[2].best_same == AL_NA);
+    assert_string_equal(rows[2].status, "revert");
+    free(rows);
+
+    /* a torn last line (power loss mid-write) is dropped and repaired */
+    f = fopen(path, "a");
+    fputs("3\tabc\t1", f);
+    fclose(f);
+    assert_int_equal(al_results_read(path, &rows, &n, 1, &err), 0);
+    assert_int_equal(n, 3);
     free(rows);
     size_t len;
     char *text = tu_read_file(path, &len);
@@ -232,7 +245,7 @@ static void test_results_roundtrip(void **state) {
     fputs("garbage\n", f);
     fclose(f);
     assert_int_equal(al_results_read(path, &rows, &n, 1, &err), -1);
-    assert_non_null(strstr(err.msg, "results.tsv:4"));
+    assert_non_null(strstr(err.msg, "results.tsv:5"));
 }
 
 /* ---- the lock, the journal -------------------------------------------------------- */
