@@ -65,6 +65,9 @@ static const ai_knob_info KNOBS[] = {
     {"gemm", AI_KNOB_CHOICE, "on", "on|off", "off",
      "batched prefill uses exact activation sums and 32-element activation blocks for K formats: logits differ from token-by-token in the last bits",
      "prefill products several tokens per pass over each weight row (expanded once per chunk)"},
+    {"repack", AI_KNOB_CHOICE, "on", "on|off", "off",
+     "repacking copies the weights at load: slower start, and the copy lives in anonymous memory instead of the file mapping",
+     "interleave weight rows in groups of four at load so products stream memory in order"},
 };
 #define N_KNOBS ((int)(sizeof KNOBS / sizeof KNOBS[0]))
 
@@ -240,6 +243,7 @@ int ai_settings_from_conf(const ai_conf *conf, ai_settings *s, ai_error *err) {
     s->matmul_rows = GETI("matmul_rows");
     s->prefetch = GETI("prefetch");
     s->gemm = !strcmp(ai_conf_get(conf, "gemm"), "on");
+    s->repack = !strcmp(ai_conf_get(conf, "repack"), "on");
 #undef GETF
 #undef GETI
     const char *kv = ai_conf_get(conf, "kv_type");

@@ -24,6 +24,7 @@ typedef struct ai_settings {
     int matmul_rows;     /* 4: four-row kernels where the ISA has them; 1: one row per call */
     int prefetch;        /* software prefetch distance in groups of four rows (0 = off) */
     bool gemm;           /* batched products for prefill (gemm.h) */
+    bool repack;         /* weights repacked in groups of four rows at load */
 } ai_settings;
 
 /* Typed view of a validated configuration (NULL = defaults). */

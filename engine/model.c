@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* ---- loading --------------------------------------------------------- */
 
@@ -190,6 +191,12 @@ fail:
 void ai_model_free(ai_model *m) {
     if (!m) return;
     gguf_close(m->gguf);
+    free(m->output.packed);
+    for (int l = 0; m->layers && l < m->hp.n_layer; l++) {
+        ai_layer *L = &m->layers[l];
+        ai_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) free(ws[i]->packed);
+    }
     free(m->layers);
     free(m);
 }
@@ -222,8 +229,50 @@ void ai_state_free(ai_state *st) {
     free(st->att_out); free(st->hb); free(st->hb2); free(st->att); free(st->kvrow);
     free(st->xq); free(st->logits); free(st->logits_all);
     free(st->rope_cos); free(st->rope_sin); free(st->rope_inv_freq);
-    free(st->gemm_act); free(st->gemm_w);
+    free(st->gemm_act); free(st->gemm_w); free(st->unpack);
     free(st);
+}
+
+/* ---- repacking (knob repack) ------------------------------------------- */
+
+typedef struct {
+    ai_weight *w;
+} repack_job;
+
+static void repack_worker(void *ctx, int ith, int nth) {
+    ai_weight *w = ((repack_job *)ctx)->w;
+    int64_t groups = w->rows / 4, g0 = groups * ith / nth, g1 = groups * (ith + 1) / nth;
+    size_t gb = 4 * w->row_bytes;
+    for (int64_t g = g0; g < g1; g++)
+        ai_repack4(w->type, (const uint8_t *)w->data + g * gb, w->row_bytes, w->cols, (uint8_t *)w->packed + g * gb);
+}
+
+/* Copies each product weight whose format has four-row repacked kernels at
+ * this ISA into a group-interleaved buffer, then lets the kernel drop the
+ * mapped originals from memory (they are read again only for embedding
+ * lookups). The copies belong to the model (freed with it). */
+static int repack_weights(ai_model *m, ai_pool *pool, ai_isa isa) {
+    ai_weight *list[8 * 1024];
+    int n = 0;
+    for (int l = 0; l < m->hp.n_layer && n + 7 < (int)(sizeof list / sizeof list[0]); l++) {
+        ai_layer *L = &m->layers[l];
+        ai_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < 7; i++) list[n++] = ws[i];
+    }
+    list[n++] = &m->output;
+    for (int i = 0; i < n; i++) {
+        ai_weight *w = list[i];
+        if (w->packed || w->rows % 4 || !ai_repack4_supported(w->type) || !ai_vec_dot4p_get(w->type, isa))
+            continue;
+        size_t bytes = (size_t)w->rows * w->row_bytes;
+        w->packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        if (!w->packed) return -1;
+        repack_job j = {w};
+        ai_pool_run(pool, repack_worker, &j);
+        uintptr_t a = ((uintptr_t)w->data + 4095) & ~(uintptr_t)4095, e = ((uintptr_t)w->data + bytes) & ~(uintptr_t)4095;
+        if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+    }
+    return 0;
 }
 
 ai_state *ai_state_new(const ai_model *m, const ai_settings *s, ai_error *err) {
@@ -287,6 +336,14 @@ ai_state *ai_state_new(const ai_model *m, const ai_settings *s, ai_error *err) {
     }
     st->pool = ai_pool_new(s->threads, s->spin);
     if (!st->pool) goto oom;
+    if (s->repack) {
+        /* the model is the caller's, not const storage: packed copies are
+         * added to it once */
+        if (repack_weights((ai_model *)(uintptr_t)m, st->pool, s->isa)) goto oom;
+        st->unpack_bytes = (size_t)(maxd / 32 + 1) * 34 * 4;
+        st->unpack = malloc((size_t)s->threads * st->unpack_bytes);
+        if (!st->unpack) goto oom;
+    }
     st->att = malloc((size_t)s->threads * st->kv.n_slots * sizeof(float));
     st->kvrow = malloc((size_t)s->threads * hp->head_dim * 2 * sizeof(float));
     if (!st->x || !st->xb || !st->xb2 || !st->q || !st->k || !st->v || !st->att_out ||
@@ -353,7 +410,10 @@ typedef struct {
     size_t xq_stride;
     ai_vec_dot_fn dot[3];
     ai_vec_dot4_fn dot4[3]; /* four rows per call, or NULL */
+    ai_vec_dot4p_fn dot4p[3]; /* repacked groups of four rows, or NULL */
     bool gemm;              /* batched path: xq holds prepared tokens (gemm.h) */
+    uint8_t *unpack;        /* per-thread rows unpacked from a repacked group */
+    size_t unpack_bytes;
     uint8_t *gemm_w;        /* per-thread expansion buffers */
     int prefetch;           /* knob prefetch: groups of four rows ahead */
     const ai_vec_kernels *vk;
@@ -379,9 +439,13 @@ static void gemm_rows(const matmul_job *j, int wi, int64_t r0, int64_t r1, int i
     float *y = j->y[wi];
     for (int64_t r = r0; r < r1; r += 4) {
         int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+        const uint8_t *src = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+        if (w->packed) { /* whole groups only (rows % 4 == 0) */
+            src = j->unpack + (size_t)ith * j->unpack_bytes;
+            ai_unpack4(w->type, (const uint8_t *)w->packed + (size_t)r * w->row_bytes, n, (uint8_t *)src, w->row_bytes);
+        }
         for (int k = 0; k < 4; k++) /* short group: repeat the last row */
-            ai_gemm_expand_row(w->type, (const uint8_t *)w->data + (size_t)(r + (k < nr ? k : nr - 1)) * w->row_bytes,
-                               n, buf + k * xb);
+            ai_gemm_expand_row(w->type, src + (size_t)(k < nr ? k : nr - 1) * w->row_bytes, n, buf + k * xb);
         for (int t = 0; t < j->n_tok; t += 4) {
             int nt = j->n_tok - t < 4 ? j->n_tok - t : 4;
             float o[16];
@@ -413,8 +477,25 @@ static void matmul_worker(void *ctx, int ith, int nth) {
         float *y = j->y[wi];
         const ai_vec_dot_fn dot = j->dot[wi];
         const ai_vec_dot4_fn dot4 = j->dot4[wi];
+        const ai_vec_dot4p_fn dot4p = j->dot4p[wi];
         const int pf = j->prefetch;
         int64_t r = r0;
+        for (; dot4p && r < r1; r += 4) { /* repacked: one sequential stream */
+            const uint8_t *grp = (const uint8_t *)w->packed + (size_t)r * w->row_bytes;
+            if (pf && r + 4 * (pf + 1) <= r1)
+                for (size_t o = 0; o < 4 * w->row_bytes; o += 64)
+                    __builtin_prefetch(grp + 4 * pf * w->row_bytes + o);
+            for (int t = 0; t < j->n_tok; t++) {
+                float v[4];
+                dot4p(grp, (const uint8_t *)j->xq + (size_t)t * j->xq_stride, w->cols, v);
+                float *yt = y + (size_t)t * w->rows + r;
+                for (int k = 0; k < 4; k++) {
+                    float vk = v[k] + (bias ? bias[r + k] : 0.0f);
+                    if (j->epi == MM_ADD) yt[k] += vk;
+                    else yt[k] = vk;
+                }
+            }
+        }
         for (; dot4 && r + 4 <= r1; r += 4) {
             const uint8_t *row = base + (size_t)r * w->row_bytes;
             /* four interleaved short rows defeat the hardware prefetcher:
@@ -474,7 +555,7 @@ static void gemm_prep_worker(void *ctx, int ith, int nth) {
 static void matmul(ai_state *st, int n_tok, const float *x, int n_w, const ai_weight **w,
                    const ai_weight **bias, float **y, mm_epilogue epi) {
     matmul_job j = {.n_w = n_w, .n_tok = n_tok, .epi = epi, .vk = &st->vk,
-                    .prefetch = st->s->prefetch};
+                    .prefetch = st->s->prefetch, .unpack = st->unpack, .unpack_bytes = st->unpack_bytes};
     int64_t cols = w[0]->cols;
     uint32_t vt = ai_vec_type(w[0]->type);
     for (int i = 0; i < n_w; i++) {
@@ -483,6 +564,7 @@ static void matmul(ai_state *st, int n_tok, const float *x, int n_w, const ai_we
         j.y[i] = y[i];
         j.dot[i] = ai_vec_dot_get(w[i]->type, st->s->isa);
         j.dot4[i] = st->s->matmul_rows == 4 ? ai_vec_dot4_get(w[i]->type, st->s->isa) : NULL;
+        j.dot4p[i] = w[i]->packed ? ai_vec_dot4p_get(w[i]->type, st->s->isa) : NULL;
         /* weights sharing an input must share the activation format */
         if (ai_vec_type(w[i]->type) != vt) vt = AI_F32;
     }

@@ -20,6 +20,7 @@ typedef struct ai_weight {
     int64_t rows, cols;
     size_t row_bytes;
     const void *data;
+    void *packed;        /* the rows repacked in groups of four (knob repack), or NULL */
 } ai_weight;
 
 typedef struct ai_layer {
@@ -79,6 +80,8 @@ typedef struct ai_state {
     ai_vec_kernels vk;   /* attention / softmax / SwiGLU kernels for this CPU */
     void *gemm_act;      /* prepared activations for batched products (knob gemm), or NULL */
     uint8_t *gemm_w;     /* [n_threads][4 rows] expanded weight rows */
+    uint8_t *unpack;     /* [n_threads][4 rows] rows unpacked from a repacked group */
+    size_t unpack_bytes; /* per thread */
 } ai_state;
 
 ai_state *ai_state_new(const ai_model *m, const ai_settings *s, ai_error *err);

@@ -762,3 +762,53 @@ ai_vec_dot4_fn ai_vec_dot4_get(uint32_t type, ai_isa isa) {
     if (isa == AI_ISA_AVX512) return ai_vec_dot4_avx512(type);
     return NULL;
 }
+
+/* ---- four-row repacking (see quant.h) ---------------------------------- */
+
+/* Bytes of the scale head of a block: what the four-row kernels load
+ * together. */
+static size_t repack_head(uint32_t type) {
+    switch (type) {
+    case AI_Q4_0: case AI_Q5_0: case AI_Q8_0: return 2;
+    case AI_Q4_1: return 4;
+    default: return 0;
+    }
+}
+
+bool ai_repack4_supported(uint32_t type) { return repack_head(type) > 0; }
+
+/* dir 0: rows -> group; 1: group -> rows */
+static void repack4_copy(uint32_t type, uint8_t *rows, size_t row_bytes, int64_t n, uint8_t *g, int dir) {
+    const size_t bs = (size_t)ai_dtype_get(type)->type_size, hs = repack_head(type), rs = bs - hs;
+    const int64_t nb = n / QK;
+    for (int64_t b = 0; b < nb; b += 2) {
+        int w = nb - b >= 2 ? 2 : 1;
+        for (int r = 0; r < 4; r++)
+            for (int k = 0; k < w; k++) {
+                uint8_t *blk = rows + r * row_bytes + (size_t)(b + k) * bs;
+                uint8_t *head = g + (size_t)(w * r + k) * hs;
+                uint8_t *rest = g + 4 * (size_t)w * hs + (size_t)(w * r + k) * rs;
+                if (dir == 0) {
+                    memcpy(head, blk, hs);
+                    memcpy(rest, blk + hs, rs);
+                } else {
+                    memcpy(blk, head, hs);
+                    memcpy(blk + hs, rest, rs);
+                }
+            }
+        g += 4 * (size_t)w * bs;
+    }
+}
+
+void ai_repack4(uint32_t type, const void *rows, size_t row_bytes, int64_t n, void *group) {
+    repack4_copy(type, (uint8_t *)(uintptr_t)rows, row_bytes, n, group, 0);
+}
+
+void ai_unpack4(uint32_t type, const void *group, int64_t n, void *rows, size_t row_bytes) {
+    repack4_copy(type, rows, row_bytes, n, (uint8_t *)(uintptr_t)group, 1);
+}
+
+ai_vec_dot4p_fn ai_vec_dot4p_get(uint32_t type, ai_isa isa) {
+    if (isa == AI_ISA_AVX512) return ai_vec_dot4p_avx512(type);
+    return NULL;
+}

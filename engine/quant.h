@@ -77,4 +77,19 @@ typedef void (*ai_vec_dot4_fn)(const void *row, size_t stride, const void *xq, i
                                float *out);
 ai_vec_dot4_fn ai_vec_dot4_get(uint32_t type, ai_isa isa);
 
+/* Weights repacked in groups of four rows (knob repack): a matrix-vector
+ * product then streams memory strictly in order, and each step's scales
+ * sit together. A group is exactly 4 * row_bytes; for each pair of blocks
+ * (b, b+1) it holds first the scale fields (the first ai_repack4_head bytes
+ * of each block: fp16 d, or d and m) of the 8 (row r, block) pairs in order
+ * 2r + (block - b), then for each row r the rest of its two blocks
+ * (b then b+1); an odd last block gives a half-size section (4 scale fields,
+ * then 4 rests). */
+bool ai_repack4_supported(uint32_t type);
+void ai_repack4(uint32_t type, const void *rows, size_t row_bytes, int64_t n, void *group);
+void ai_unpack4(uint32_t type, const void *group, int64_t n, void *rows, size_t row_bytes);
+/* out[k] = ai_vec_dot(type)(row k, xq, n) for the four rows of a group. */
+typedef void (*ai_vec_dot4p_fn)(const void *group, const void *xq, int64_t n, float *out);
+ai_vec_dot4p_fn ai_vec_dot4p_get(uint32_t type, ai_isa isa);
+
 #endif

@@ -561,12 +561,186 @@ ai_vec_dot4_fn ai_vec_dot4_avx512(uint32_t type) {
     }
 }
 
+/* ---- four rows repacked (ai_repack4) -------------------------------------
+ * One contiguous group per four rows: the memory stream is sequential, and
+ * the 8 scale fields of a step come in one load. */
+
+/* two blocks' nibbles of one row, contiguous (32 bytes), in split order */
+AVX512 static inline __m512i nib64c(const uint8_t *qs) {
+    __m256i t = _mm256_loadu_si256((const __m256i *)(const void *)qs);
+    __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(t), _mm256_srli_epi16(t, 4), 1);
+    return _mm512_and_si512(w, _mm512_set1_epi8(0x0F));
+}
+
+/* the odd last block of a group, one row at a time (256-bit) */
+AVX512 static inline float tail_q4(const uint8_t *qs, const int8_t *y, float scale, int sub) {
+    __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), nibbles32(qs), _mm256_loadu_si256((const __m256i *)y));
+    if (sub)
+        p = _mm256_sub_epi32(p, _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)sub),
+                                                     _mm256_loadu_si256((const __m256i *)y)));
+    return hsum256(_mm256_cvtepi32_ps(p)) * scale;
+}
+
+AVX512 static void dot4p_q4_0(const void *group, const void *xq, int64_t n, float *out) {
+    const uint8_t *g = group;
+    const blk_q8_0 *y = xq;
+    const int64_t nb = n / QK;
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    const __m512i eight = _mm512_set1_epi8(8);
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q4_0)) {
+        __m512i qy = split_y(y[b].qs, y[b + 1].qs);
+        __m512i sy = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, qy);
+        __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)),
+                                  dy_pairs(y[b].d, y[b + 1].d));
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            __m512i p = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), nib64c(g + 16 + 32 * r), qy), sy);
+            acc[r] = _mm512_fmadd_ps(row_scale_split(sc, r), _mm512_cvtepi32_ps(p), acc[r]);
+        }
+    }
+    reduce4(acc[0], acc[1], acc[2], acc[3], out);
+    if (b < nb) {
+        float dy = h2f(y[b].d);
+        for (int r = 0; r < 4; r++) {
+            uint16_t d;
+            memcpy(&d, g + 2 * r, 2);
+            out[r] += tail_q4(g + 8 + 16 * r, y[b].qs, h2f(d) * dy, 8);
+        }
+    }
+}
+
+AVX512 static void dot4p_q4_1(const void *group, const void *xq, int64_t n, float *out) {
+    const uint8_t *g = group;
+    const blk_q8_1 *y = xq;
+    const int64_t nb = n / QK;
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m512 accm = _mm512_setzero_ps();
+    const __m512i lo[4] = {_mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 2, 2, 2, 2),
+                           _mm512_setr_epi32(4, 4, 4, 4, 6, 6, 6, 6, 4, 4, 4, 4, 6, 6, 6, 6),
+                           _mm512_setr_epi32(8, 8, 8, 8, 10, 10, 10, 10, 8, 8, 8, 8, 10, 10, 10, 10),
+                           _mm512_setr_epi32(12, 12, 12, 12, 14, 14, 14, 14, 12, 12, 12, 12, 14, 14, 14, 14)};
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q4_1)) {
+        __m512i qy = split_y(y[b].qs, y[b + 1].qs);
+        uint32_t p0, p1;
+        memcpy(&p0, &y[b], 4);
+        memcpy(&p1, &y[b + 1], 4);
+        __m512 ys = _mm512_cvtph_ps(_mm256_set_epi32((int)p1, (int)p0, (int)p1, (int)p0, (int)p1, (int)p0,
+                                                     (int)p1, (int)p0));
+        __m512 prod = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)g)), ys);
+        accm = _mm512_add_ps(accm, prod);
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nib64c(g + 32 + 32 * r), qy);
+            acc[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(lo[r], prod), _mm512_cvtepi32_ps(p), acc[r]);
+        }
+    }
+    float ms[16];
+    _mm512_storeu_ps(ms, accm);
+    reduce4(acc[0], acc[1], acc[2], acc[3], out);
+    for (int r = 0; r < 4; r++) out[r] += ms[4 * r + 1] + ms[4 * r + 3];
+    if (b < nb) {
+        float dy = h2f(y[b].d), sy = h2f(y[b].s);
+        for (int r = 0; r < 4; r++) {
+            uint16_t dm[2];
+            memcpy(dm, g + 4 * r, 4);
+            out[r] += tail_q4(g + 16 + 16 * r, y[b].qs, h2f(dm[0]) * dy, 0) + h2f(dm[1]) * sy;
+        }
+    }
+}
+
+AVX512 static void dot4p_q5_0(const void *group, const void *xq, int64_t n, float *out) {
+    const uint8_t *g = group;
+    const blk_q8_0 *y = xq;
+    const int64_t nb = n / QK;
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    const __m512i sixteen = _mm512_set1_epi8(16);
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q5_0)) {
+        __m512i qy = split_y(y[b].qs, y[b + 1].qs);
+        __m512i sy = _mm512_dpbusd_epi32(_mm512_setzero_si512(), sixteen, qy);
+        __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)),
+                                  dy_pairs(y[b].d, y[b + 1].d));
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            const uint8_t *x = g + 16 + 40 * r; /* qh0 qs0 qh1 qs1 */
+            __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(x + 4))),
+                                                _mm_loadu_si128((const __m128i *)(x + 24)), 1);
+            __m512i qx = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(t), _mm256_srli_epi16(t, 4), 1),
+                                          _mm512_set1_epi8(0x0F));
+            qx = _mm512_mask_add_epi8(qx, split_mask(load_u32(x), load_u32(x + 20)), qx, sixteen);
+            __m512i p = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), qx, qy), sy);
+            acc[r] = _mm512_fmadd_ps(row_scale_split(sc, r), _mm512_cvtepi32_ps(p), acc[r]);
+        }
+    }
+    reduce4(acc[0], acc[1], acc[2], acc[3], out);
+    if (b < nb) {
+        float dy = h2f(y[b].d);
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[b].qs);
+        __m256i sy = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(16), qy);
+        for (int r = 0; r < 4; r++) {
+            uint16_t d;
+            memcpy(&d, g + 2 * r, 2);
+            const uint8_t *x = g + 8 + 20 * r;
+            __m256i qx = nibbles32(x + 4);
+            qx = _mm256_mask_add_epi8(qx, (__mmask32)load_u32(x), qx, _mm256_set1_epi8(16));
+            __m256i p = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), qx, qy), sy);
+            out[r] += hsum256(_mm256_cvtepi32_ps(p)) * (h2f(d) * dy);
+        }
+    }
+}
+
+AVX512 static void dot4p_q8_0(const void *group, const void *xq, int64_t n, float *out) {
+    const uint8_t *g = group;
+    const blk_q8_0 *y = xq;
+    const int64_t nb = n / QK;
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q8_0)) {
+        __m512i qy = load2x32(y[b].qs, y[b + 1].qs);
+        __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)),
+                                  dy_pairs(y[b].d, y[b + 1].d));
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            __m512i qx = _mm512_loadu_si512((const void *)(g + 16 + 64 * r));
+            __m512i sy = _mm512_mask_sub_epi8(qy, _mm512_movepi8_mask(qx), _mm512_setzero_si512(), qy);
+            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(qx), sy);
+            acc[r] = _mm512_fmadd_ps(row_scale(sc, r), _mm512_cvtepi32_ps(p), acc[r]);
+        }
+    }
+    reduce4(acc[0], acc[1], acc[2], acc[3], out);
+    if (b < nb) {
+        float dy = h2f(y[b].d);
+        __m256i qy0 = _mm256_loadu_si256((const __m256i *)y[b].qs);
+        for (int r = 0; r < 4; r++) {
+            uint16_t d;
+            memcpy(&d, g + 2 * r, 2);
+            __m256i qx = _mm256_loadu_si256((const __m256i *)(const void *)(g + 8 + 32 * r));
+            __m256i qy = _mm256_sign_epi8(qy0, qx);
+            __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(qx), qy);
+            out[r] += hsum256(_mm256_cvtepi32_ps(p)) * (h2f(d) * dy);
+        }
+    }
+}
+
+ai_vec_dot4p_fn ai_vec_dot4p_avx512(uint32_t type) {
+    switch (type) {
+    case AI_Q4_0: return dot4p_q4_0;
+    case AI_Q4_1: return dot4p_q4_1;
+    case AI_Q5_0: return dot4p_q5_0;
+    case AI_Q8_0: return dot4p_q8_0;
+    default: return NULL;
+    }
+}
+
 ai_quantize_fn ai_quantize_act_avx512(uint32_t vec_type) { return NULL; }
 
 #else /* not x86-64 */
 
 ai_vec_dot_fn ai_vec_dot_avx512(uint32_t type) { return NULL; }
 ai_vec_dot4_fn ai_vec_dot4_avx512(uint32_t type) { return NULL; }
+ai_vec_dot4p_fn ai_vec_dot4p_avx512(uint32_t type) { return NULL; }
 ai_quantize_fn ai_quantize_act_avx512(uint32_t vec_type) { return NULL; }
 
 #endif

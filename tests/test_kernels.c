@@ -67,7 +67,7 @@ static void test_dot4(void **state) {
     ai_isa lv[4];
     int nl = isa_levels(lv);
     rng r = {99};
-    static const int64_t LEN32[] = {32, 64, 96, 576, 896, 1536, 4864};
+    static const int64_t LEN32[] = {32, 64, 96, 576, 896, 1536, 4864, 160};
     static const int64_t LEN256[] = {256, 512, 1536, 2816};
     for (int li = 0; li < nl; li++) {
         for (size_t t = 0; t < sizeof TYPES / sizeof TYPES[0]; t++) {
@@ -75,7 +75,7 @@ static void test_dot4(void **state) {
             ai_vec_dot4_fn f4 = ai_vec_dot4_get(type, lv[li]);
             if (!f4) continue;
             bool k = ai_dtype_get(type)->block == 256;
-            int nlen = k ? 4 : 7;
+            int nlen = k ? 4 : 8;
             for (int i = 0; i < nlen; i++) {
                 int64_t n = k ? LEN256[i] : LEN32[i];
                 size_t rb = ai_row_bytes(type, n), stride = rb + 64 * (size_t)(i % 2);
@@ -90,6 +90,18 @@ static void test_dot4(void **state) {
                 ai_quantize_row(vt, x, xq, n);
                 float got[4];
                 f4(w, stride, xq, n, got);
+                /* repacked groups: exact round trip, and the same products */
+                ai_vec_dot4p_fn fp = ai_vec_dot4p_get(type, lv[li]);
+                float gotp[4] = {0, 0, 0, 0};
+                if (ai_repack4_supported(type)) {
+                    uint8_t *grp = malloc(4 * rb), *back = malloc(4 * rb);
+                    ai_repack4(type, tmpw, rb, n, grp);
+                    ai_unpack4(type, grp, n, back, rb);
+                    assert_memory_equal(back, tmpw, 4 * rb);
+                    if (fp) fp(grp, xq, n, gotp);
+                    free(grp);
+                    free(back);
+                }
                 for (int k4 = 0; k4 < 4; k4++) {
                     float want = ai_vec_dot_ref(type, w + k4 * stride, xq, n);
                     /* same integer sums; float order differs */
@@ -99,6 +111,11 @@ static void test_dot4(void **state) {
                     ai_dequantize_row(vt, xq, xd, n);
                     for (int64_t e = 0; e < n; e++) mag += fabs((double)wd[e] * xd[e]);
                     if (vt == AI_Q8_1) mag *= 2; /* m*s terms add their own magnitude */
+                    if (fp && fabs((double)gotp[k4] - want) > 4e-6 * mag + 1e-30) {
+                        print_error("%s dot4p %s n=%lld row %d: %.9g vs %.9g\n", ai_isa_name(lv[li]),
+                                    ai_dtype_get(type)->name, (long long)n, k4, gotp[k4], want);
+                        fail();
+                    }
                     if (fabs((double)got[k4] - want) > 4e-6 * mag + 1e-30) {
                         print_error("%s dot4 %s n=%lld row %d: %.9g vs %.9g\n", ai_isa_name(lv[li]),
                                     ai_dtype_get(type)->name, (long long)n, k4, got[k4], want);
