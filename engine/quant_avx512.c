@@ -218,26 +218,50 @@ AVX512 static inline __m512i pair_epi16(int a, int b) {
     return _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16((short)a), _mm512_set1_epi16((short)b));
 }
 
+/* The 8 six-bit scales and mins of a Q4_K/Q5_K block with word operations:
+ * a, b, c = scales[0..3], [4..7], [8..11] as little-endian words. */
+static inline void k4_unpack(const uint8_t *s, uint32_t sc[2], uint32_t mn[2]) {
+    uint32_t a = load_u32(s), b = load_u32(s + 4), c = load_u32(s + 8);
+    sc[0] = a & 0x3F3F3F3Fu;
+    mn[0] = b & 0x3F3F3F3Fu;
+    sc[1] = (c & 0x0F0F0F0Fu) | ((a >> 6) & 0x03030303u) << 4;
+    mn[1] = ((c >> 4) & 0x0F0F0F0Fu) | ((b >> 6) & 0x03030303u) << 4;
+}
+
+/* sum_j m_j * (bsums[2j] + bsums[2j+1]) */
+AVX512 static inline int32_t k4_min_dot(const uint32_t mn[2], const int16_t *bsums) {
+    __m128i m8 = _mm_set_epi32(0, 0, (int)mn[1], (int)mn[0]);
+    __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8)); /* m0 m0 m1 m1 ... */
+    __m256i p = _mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)(const void *)bsums));
+    __m128i q = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+    q = _mm_add_epi32(q, _mm_shuffle_epi32(q, _MM_SHUFFLE(1, 0, 3, 2)));
+    q = _mm_add_epi32(q, _mm_shuffle_epi32(q, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(q);
+}
+
 AVX512 static float dot_q4_K(const void *row, const void *xq, int64_t n) {
     const blk_q4_K *x = row;
     const blk_q8_K *y = xq;
     __m512 acc = _mm512_setzero_ps();
     float summ = 0.0f;
     const __m512i m4 = _mm512_set1_epi8(0x0F);
+    /* int16 lane i of a maddubs product covers elements 2i, 2i+1 of 64:
+     * lanes 0..15 take sub-block 2c's scale, 16..31 sub-block 2c+1's */
+    const __m512i sidx = _mm512_set_epi16(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                          0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     for (int64_t b = 0; b < n / QKK; b++) {
-        uint8_t sc[8], mn[8];
-        int32_t smin = 0;
-        for (int j = 0; j < 8; j++) {
-            k4_scale_min(x[b].scales, j, &sc[j], &mn[j]);
-            smin += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
-        }
+        uint32_t sc[2], mn[2];
+        k4_unpack(x[b].scales, sc, mn);
+        int32_t smin = k4_min_dot(mn, y[b].bsums);
+        __m512i s16 = _mm512_cvtepu8_epi16(_mm256_castsi128_si256(_mm_set_epi32(0, 0, (int)sc[1], (int)sc[0])));
         __m512i sumi = _mm512_setzero_si512();
         for (int c = 0; c < 4; c++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * c));
             __m512i qx = _mm512_and_si512(
                 _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1), m4);
             __m512i qy = _mm512_loadu_si512((const void *)(y[b].qs + 64 * c));
-            sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(qx, qy), pair_epi16(sc[2 * c], sc[2 * c + 1]));
+            __m512i scv = _mm512_permutexvar_epi16(_mm512_add_epi16(sidx, _mm512_set1_epi16((short)(2 * c))), s16);
+            sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(qx, qy), scv);
         }
         float dy = y[b].d;
         acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(x[b].d) * dy), _mm512_cvtepi32_ps(sumi), acc);
@@ -253,12 +277,11 @@ AVX512 static float dot_q5_K(const void *row, const void *xq, int64_t n) {
     float summ = 0.0f;
     const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
     for (int64_t b = 0; b < n / QKK; b++) {
-        uint8_t sc[8], mn[8];
-        int32_t smin = 0;
-        for (int j = 0; j < 8; j++) {
-            k4_scale_min(x[b].scales, j, &sc[j], &mn[j]);
-            smin += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
-        }
+        uint32_t scw[2], mnw[2];
+        k4_unpack(x[b].scales, scw, mnw);
+        int32_t smin = k4_min_dot(mnw, y[b].bsums);
+        uint8_t sc[8];
+        memcpy(sc, scw, 8);
         __m256i qh = _mm256_loadu_si256((const __m256i *)x[b].qh);
         __m512i sumi = _mm512_setzero_si512();
         for (int c = 0; c < 4; c++) {
