@@ -344,7 +344,7 @@ ai_state *ai_state_new(const ai_model *m, const ai_settings *s, ai_error *err) {
         st->unpack = malloc((size_t)s->threads * st->unpack_bytes);
         if (!st->unpack) goto oom;
     }
-    st->att = malloc((size_t)s->threads * st->kv.n_slots * sizeof(float));
+    st->att = malloc((size_t)s->threads * 4 * st->kv.n_slots * sizeof(float));
     st->kvrow = malloc((size_t)s->threads * hp->head_dim * 2 * sizeof(float));
     if (!st->x || !st->xb || !st->xb2 || !st->q || !st->k || !st->v || !st->att_out ||
         !st->hb || !st->hb2 || !st->xq || !st->logits || !st->rope_cos || !st->rope_sin ||
@@ -620,7 +620,9 @@ typedef struct {
 } attn_job;
 
 /* Causal attention of n_tok new positions over the cache, heads split
- * across threads. The K/V kernels read the cache in its element type. */
+ * across threads. The K/V kernels read the cache in its element type. In a
+ * batch, four consecutive tokens of a head go together: each cached row is
+ * read once for the four (positions past a token's own are masked out). */
 static void attention_worker(void *ctx, int ith, int nth) {
     const attn_job *j = ctx;
     ai_state *st = j->st;
@@ -628,13 +630,39 @@ static void attention_worker(void *ctx, int ith, int nth) {
     const ai_kv_cache *kv = &st->kv;
     const ai_vec_kernels *vk = &st->vk;
     int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
-    size_t head_bytes = ai_row_bytes(kv->type, hd);
-    float *att = st->att + (size_t)ith * kv->n_slots;
+    size_t head_bytes = ai_row_bytes(kv->type, hd), qs = (size_t)hp->n_head * hd;
+    float *att = st->att + (size_t)ith * 4 * kv->n_slots;
     float scale = 1.0f / sqrtf((float)hd);
     const uint8_t *kc = kv->k[j->layer], *vc = kv->v[j->layer];
     for (int h = ith; h < hp->n_head; h += nth) {
         size_t off = (size_t)(h / group) * head_bytes;
-        for (int t = 0; t < j->n_tok; t++) {
+        int t = 0;
+        /* four tokens at a time while no window wraps (first == 0 for all) */
+        for (; t + 4 <= j->n_tok && !(kv->rotating && j->pos + t + 3 >= kv->n_slots); t += 4) {
+            int p0 = j->pos + t, plast = p0 + 3;
+            const float *q = st->q + ((size_t)t * hp->n_head + h) * hd;
+            float *a4[4] = {att, att + kv->n_slots, att + 2 * (size_t)kv->n_slots, att + 3 * (size_t)kv->n_slots};
+            for (int i = 0; i <= plast; i++) {
+                float s4[4];
+                vk->kdot4(kc + (size_t)i * kv->row_bytes + off, q, qs, hd, s4);
+                for (int u = 0; u < 4; u++) a4[u][i] = s4[u] * scale;
+            }
+            float inv[4];
+            for (int u = 0; u < 4; u++) {
+                int pu = p0 + u;
+                float maxs = -INFINITY;
+                for (int i = 0; i <= pu; i++) maxs = a4[u][i] > maxs ? a4[u][i] : maxs;
+                inv[u] = 1.0f / vk->exp_sum(a4[u], pu + 1, maxs);
+                for (int i = pu + 1; i <= plast; i++) a4[u][i] = 0.0f; /* masked */
+                memset(st->att_out + ((size_t)(t + u) * hp->n_head + h) * hd, 0, (size_t)hd * sizeof(float));
+            }
+            float *out = st->att_out + ((size_t)t * hp->n_head + h) * hd;
+            for (int i = 0; i <= plast; i++) {
+                float a[4] = {a4[0][i] * inv[0], a4[1][i] * inv[1], a4[2][i] * inv[2], a4[3][i] * inv[3]};
+                vk->vaxpy4(out, qs, a, vc + (size_t)i * kv->row_bytes + off, hd);
+            }
+        }
+        for (; t < j->n_tok; t++) {
             int p = j->pos + t;
             int first = kv->rotating && p >= kv->n_slots ? p - kv->n_slots + 1 : 0;
             const float *q = st->q + ((size_t)t * hp->n_head + h) * hd;

@@ -777,9 +777,11 @@ static size_t repack_head(uint32_t type) {
 
 bool ai_repack4_supported(uint32_t type) { return repack_head(type) > 0; }
 
-/* dir 0: rows -> group; 1: group -> rows */
-static void repack4_copy(uint32_t type, uint8_t *rows, size_t row_bytes, int64_t n, uint8_t *g, int dir) {
-    const size_t bs = (size_t)ai_dtype_get(type)->type_size, hs = repack_head(type), rs = bs - hs;
+/* dir 0: rows -> group; 1: group -> rows. Inlined per format so that the
+ * small copies have constant sizes. */
+static inline void repack4_copy_t(const size_t bs, const size_t hs, uint8_t *rows, size_t row_bytes,
+                                  int64_t n, uint8_t *g, int dir) {
+    const size_t rs = bs - hs;
     const int64_t nb = n / QK;
     for (int64_t b = 0; b < nb; b += 2) {
         int w = nb - b >= 2 ? 2 : 1;
@@ -797,6 +799,16 @@ static void repack4_copy(uint32_t type, uint8_t *rows, size_t row_bytes, int64_t
                 }
             }
         g += 4 * (size_t)w * bs;
+    }
+}
+
+static void repack4_copy(uint32_t type, uint8_t *rows, size_t row_bytes, int64_t n, uint8_t *g, int dir) {
+    switch (type) {
+    case AI_Q4_0: repack4_copy_t(sizeof(blk_q4_0), 2, rows, row_bytes, n, g, dir); break;
+    case AI_Q4_1: repack4_copy_t(sizeof(blk_q4_1), 4, rows, row_bytes, n, g, dir); break;
+    case AI_Q5_0: repack4_copy_t(sizeof(blk_q5_0), 2, rows, row_bytes, n, g, dir); break;
+    case AI_Q8_0: repack4_copy_t(sizeof(blk_q8_0), 2, rows, row_bytes, n, g, dir); break;
+    default: break;
     }
 }
 

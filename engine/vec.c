@@ -9,6 +9,16 @@
 
 /* ---- scalar references ------------------------------------------------ */
 
+/* four-query forms built from the one-query kernels (the reference, and
+ * the fast path of the quantized KV types) */
+#define FOUR(name, kd, va)                                                                   \
+    static void name##_kdot4(const void *k, const float *q, size_t qs, int n, float *out) { \
+        for (int t = 0; t < 4; t++) out[t] = kd(k, q + t * qs, n);                           \
+    }                                                                                        \
+    static void name##_vaxpy4(float *out, size_t os, const float *a, const void *v, int n) { \
+        for (int t = 0; t < 4; t++) va(out + t * os, a[t], v, n);                            \
+    }
+
 static float kdot_f32_ref(const void *k, const float *q, int n) {
     const float *x = k;
     float s = 0;
@@ -60,6 +70,11 @@ static void vaxpy_q4_0_ref(float *out, float a, const void *v, int n) {
     const blk_q4_0 *b = v;
     for (int i = 0; i < n; i++) out[i] += a * (ai_f16_to_f32(b[i / QK].d) * q4_0_at(&b[i / QK], i % QK));
 }
+
+FOUR(f32_ref, kdot_f32_ref, vaxpy_f32_ref)
+FOUR(f16_ref, kdot_f16_ref, vaxpy_f16_ref)
+FOUR(q8_0_ref, kdot_q8_0_ref, vaxpy_q8_0_ref)
+FOUR(q4_0_ref, kdot_q4_0_ref, vaxpy_q4_0_ref)
 
 static float exp_sum_ref(float *x, int n, float max) {
     float sum = 0;
@@ -353,6 +368,50 @@ AVX512 static void vaxpy_f16_avx512(float *out, float a, const void *v, int n) {
 VAXPY_BLK_AVX512(vaxpy_q8_0_avx512, blk_q8_0, q8_0_ps16)
 VAXPY_BLK_AVX512(vaxpy_q4_0_avx512, blk_q4_0, q4_0_ps16)
 
+FOUR(q8_0_avx512, kdot_q8_0_avx512, vaxpy_q8_0_avx512)
+FOUR(q4_0_avx512, kdot_q4_0_avx512, vaxpy_q4_0_avx512)
+FOUR(f32_avx2, kdot_f32_avx2, vaxpy_f32_avx2)
+FOUR(f16_avx2, kdot_f16_avx2, vaxpy_f16_avx2)
+FOUR(q8_0_avx2, kdot_q8_0_avx2, vaxpy_q8_0_avx2)
+FOUR(q4_0_avx2, kdot_q4_0_avx2, vaxpy_q4_0_avx2)
+
+/* K and V heads as 16-float chunks (masked at the tail) */
+#define KV16(name, load)                                                                       \
+    AVX512 static void name##_kdot4(const void *k, const float *q, size_t qs, int n, float *out) { \
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                              \
+        for (int i = 0; i < n; i += 16) {                                                        \
+            __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);               \
+            __m512 kv = load(k, i, m);                                                           \
+            a0 = _mm512_fmadd_ps(kv, _mm512_maskz_loadu_ps(m, q + i), a0);                       \
+            a1 = _mm512_fmadd_ps(kv, _mm512_maskz_loadu_ps(m, q + qs + i), a1);                  \
+            a2 = _mm512_fmadd_ps(kv, _mm512_maskz_loadu_ps(m, q + 2 * qs + i), a2);              \
+            a3 = _mm512_fmadd_ps(kv, _mm512_maskz_loadu_ps(m, q + 3 * qs + i), a3);              \
+        }                                                                                        \
+        out[0] = _mm512_reduce_add_ps(a0);                                                       \
+        out[1] = _mm512_reduce_add_ps(a1);                                                       \
+        out[2] = _mm512_reduce_add_ps(a2);                                                       \
+        out[3] = _mm512_reduce_add_ps(a3);                                                       \
+    }                                                                                            \
+    AVX512 static void name##_vaxpy4(float *out, size_t os, const float *a, const void *v, int n) { \
+        for (int i = 0; i < n; i += 16) {                                                        \
+            __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);               \
+            __m512 vv = load(v, i, m);                                                           \
+            for (int t = 0; t < 4; t++)                                                          \
+                _mm512_mask_storeu_ps(out + t * os + i, m,                                       \
+                                      _mm512_fmadd_ps(_mm512_set1_ps(a[t]), vv,                  \
+                                                      _mm512_maskz_loadu_ps(m, out + t * os + i))); \
+        }                                                                                        \
+    }
+
+AVX512 static inline __m512 ld_f32(const void *p, int i, __mmask16 m) {
+    return _mm512_maskz_loadu_ps(m, (const float *)p + i);
+}
+AVX512 static inline __m512 ld_f16(const void *p, int i, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)p + i));
+}
+KV16(f32_avx512, ld_f32)
+KV16(f16_avx512, ld_f16)
+
 AVX512 static float exp_sum_avx512(float *x, int n, float max) {
     __m512 mv = _mm512_set1_ps(max), acc = _mm512_setzero_ps();
     for (int i = 0; i < n; i += 16) {
@@ -379,10 +438,11 @@ AVX512 static void swiglu_avx512(float *g, const float *u, int n) {
 int ai_vec_kernels_get(ai_vec_kernels *k, uint32_t kv_type, ai_isa isa) {
     memset(k, 0, sizeof *k);
     switch (kv_type) {
-    case AI_F32: k->kdot = kdot_f32_ref; k->vaxpy = vaxpy_f32_ref; break;
-    case AI_F16: k->kdot = kdot_f16_ref; k->vaxpy = vaxpy_f16_ref; break;
-    case AI_Q8_0: k->kdot = kdot_q8_0_ref; k->vaxpy = vaxpy_q8_0_ref; break;
-    case AI_Q4_0: k->kdot = kdot_q4_0_ref; k->vaxpy = vaxpy_q4_0_ref; break;
+#define SET(kd, va, four) k->kdot = kd; k->vaxpy = va; k->kdot4 = four##_kdot4; k->vaxpy4 = four##_vaxpy4
+    case AI_F32: SET(kdot_f32_ref, vaxpy_f32_ref, f32_ref); break;
+    case AI_F16: SET(kdot_f16_ref, vaxpy_f16_ref, f16_ref); break;
+    case AI_Q8_0: SET(kdot_q8_0_ref, vaxpy_q8_0_ref, q8_0_ref); break;
+    case AI_Q4_0: SET(kdot_q4_0_ref, vaxpy_q4_0_ref, q4_0_ref); break;
     default: return -1;
     }
     k->exp_sum = exp_sum_ref;
@@ -392,24 +452,25 @@ int ai_vec_kernels_get(ai_vec_kernels *k, uint32_t kv_type, ai_isa isa) {
         k->exp_sum = exp_sum_avx2;
         k->swiglu = swiglu_avx2;
         switch (kv_type) {
-        case AI_F32: k->kdot = kdot_f32_avx2; k->vaxpy = vaxpy_f32_avx2; break;
-        case AI_F16: k->kdot = kdot_f16_avx2; k->vaxpy = vaxpy_f16_avx2; break;
-        case AI_Q8_0: k->kdot = kdot_q8_0_avx2; k->vaxpy = vaxpy_q8_0_avx2; break;
-        case AI_Q4_0: k->kdot = kdot_q4_0_avx2; k->vaxpy = vaxpy_q4_0_avx2; break;
+        case AI_F32: SET(kdot_f32_avx2, vaxpy_f32_avx2, f32_avx2); break;
+        case AI_F16: SET(kdot_f16_avx2, vaxpy_f16_avx2, f16_avx2); break;
+        case AI_Q8_0: SET(kdot_q8_0_avx2, vaxpy_q8_0_avx2, q8_0_avx2); break;
+        case AI_Q4_0: SET(kdot_q4_0_avx2, vaxpy_q4_0_avx2, q4_0_avx2); break;
         }
     }
     if (isa == AI_ISA_AVX512) {
         k->exp_sum = exp_sum_avx512;
         k->swiglu = swiglu_avx512;
         switch (kv_type) {
-        case AI_F32: k->kdot = kdot_f32_avx512; k->vaxpy = vaxpy_f32_avx512; break;
-        case AI_F16: k->kdot = kdot_f16_avx512; k->vaxpy = vaxpy_f16_avx512; break;
-        case AI_Q8_0: k->kdot = kdot_q8_0_avx512; k->vaxpy = vaxpy_q8_0_avx512; break;
-        case AI_Q4_0: k->kdot = kdot_q4_0_avx512; k->vaxpy = vaxpy_q4_0_avx512; break;
+        case AI_F32: SET(kdot_f32_avx512, vaxpy_f32_avx512, f32_avx512); break;
+        case AI_F16: SET(kdot_f16_avx512, vaxpy_f16_avx512, f16_avx512); break;
+        case AI_Q8_0: SET(kdot_q8_0_avx512, vaxpy_q8_0_avx512, q8_0_avx512); break;
+        case AI_Q4_0: SET(kdot_q4_0_avx512, vaxpy_q4_0_avx512, q4_0_avx512); break;
         }
     }
 #else
     (void)isa;
 #endif
+#undef SET
     return 0;
 }

@@ -18,6 +18,10 @@ typedef struct ai_vec_kernels {
     float (*kdot)(const void *k, const float *q, int n);
     /* out += a * v for one head of a cached V row */
     void (*vaxpy)(float *out, float a, const void *v, int n);
+    /* four queries (at q + t * q_stride) against one cached K head: out[t] */
+    void (*kdot4)(const void *k, const float *q, size_t q_stride, int n, float *out);
+    /* out[t] (at out + t * out_stride) += a[t] * v, t < 4, for one V head */
+    void (*vaxpy4)(float *out, size_t out_stride, const float *a, const void *v, int n);
     /* x[i] = exp(x[i] - max); returns the sum */
     float (*exp_sum)(float *x, int n, float max);
     /* g[i] = silu(g[i]) * u[i] = g / (1 + exp(-g)) * u */

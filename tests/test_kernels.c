@@ -176,6 +176,23 @@ static void test_attention_kernels(void **state) {
                                     ai_dtype_get(KV[t])->name, n, i, o2[i], o1[i]);
                         fail();
                     }
+                /* four queries at once equal four single ones */
+                float *q4 = malloc((size_t)4 * (n + 3) * 4), s4[4];
+                for (int i = 0; i < 4 * (n + 3); i++) q4[i] = rng_unit(&r);
+                k.kdot4(row, q4, (size_t)n + 3, n, s4);
+                for (int u = 0; u < 4; u++) {
+                    float w1 = ref.kdot(row, q4 + (size_t)u * (n + 3), n);
+                    double m1 = 0;
+                    for (int i = 0; i < n; i++) m1 += fabs((double)q4[(size_t)u * (n + 3) + i] * src[i]) * 1.1;
+                    assert_true(fabs((double)s4[u] - w1) <= 2e-6 * m1);
+                }
+                float a4[4] = {rng_unit(&r), rng_unit(&r), rng_unit(&r), rng_unit(&r)};
+                float *o4 = malloc((size_t)4 * (n + 3) * 4), *o5 = malloc((size_t)4 * (n + 3) * 4);
+                for (int i = 0; i < 4 * (n + 3); i++) o4[i] = o5[i] = rng_unit(&r);
+                k.vaxpy4(o4, (size_t)n + 3, a4, row, n);
+                for (int u = 0; u < 4; u++) ref.vaxpy(o5 + (size_t)u * (n + 3), a4[u], row, n);
+                for (int i = 0; i < 4 * (n + 3); i++) assert_true(fabsf(o4[i] - o5[i]) <= 1e-6f * (fabsf(o5[i]) + 4.0f));
+                free(q4); free(o4); free(o5);
                 free(src); free(q); free(row); free(o1); free(o2);
             }
         }
