@@ -223,6 +223,7 @@ typedef struct al_state {
     double base_decode, best_decode, noise, eval_timeout, agent_timeout;
     int rounds, tokens;        /* passed to the harness when > 0 */
     int quick;                 /* pass --quick to the harness */
+    int recal, recal_at;       /* --recalibrate N; done_exps at the last one */
     long mem_mb;
     char phase[16];            /* baseline | running | finished */
     int next_exp, done_exps;   /* done: finished rows other than "interrupted" */

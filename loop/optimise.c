@@ -285,6 +285,61 @@ static void baseline_description(run *r, char *out, size_t cap) {
     free(text);
 }
 
+/* The current best against itself, interleaved like an experiment. */
+static int run_aa(run *r, const char *json, const char *log, al_proc_result *pr, al_eval *aa,
+                  int *have, ai_error *err) {
+    char a[PATHSZ * 2], rounds[16], tokens[16];
+    bin_conf(a, sizeof a, r->best_bin, r->best_conf);
+    snprintf(rounds, sizeof rounds, "%d", r->st.rounds);
+    snprintf(tokens, sizeof tokens, "%d", r->st.tokens);
+    const char *args[16];
+    int n = 0;
+    args[n++] = "--ab";
+    args[n++] = "--a";
+    args[n++] = a;
+    args[n++] = "--b";
+    args[n++] = a;
+    args[n++] = "--baseline";
+    args[n++] = r->baseline_dir;
+    if (r->st.rounds > 0) {
+        args[n++] = "--rounds";
+        args[n++] = rounds;
+    }
+    if (r->st.tokens > 0) {
+        args[n++] = "--tokens";
+        args[n++] = tokens;
+    }
+    args[n] = NULL;
+    double limit = r->st.eval_timeout > 0 ? r->st.eval_timeout : 3600;
+    return run_eval(r, args, json, log, limit, pr, aa, have, err);
+}
+
+/* --recalibrate N: every N experiments, a fresh A/A of the current best
+ * resets the noise threshold to the machine's noise now (never below 1 %). */
+static int recalibrate(run *r, ai_error *err) {
+    char json[PATHSZ], log[PATHSZ];
+    snprintf(json, sizeof json, "%s/aa-%d.json", r->evals_dir, r->st.done_exps);
+    snprintf(log, sizeof log, "%s/aa-%d.eval.log", r->logs_dir, r->st.done_exps);
+    say("[recalibrate] A/A of the current best after %d experiments (follow: tail -f %s)",
+        r->st.done_exps, log);
+    al_proc_result pr;
+    al_eval aa;
+    int have;
+    if (run_aa(r, json, log, &pr, &aa, &have, err)) return -1;
+    if (pr.interrupted || g_stop) return 2;
+    if (pr.exited && (pr.code == 0 || pr.code == 3) && have && aa.ratio != AL_NA) {
+        double before = r->st.noise;
+        r->st.noise = al_noise_from_aa(&aa);
+        say("[recalibrate] A/A ratio %.4f [%.4f, %.4f]: noise threshold %.1f%% (was %.1f%%)",
+            aa.ratio, aa.ratio_lo, aa.ratio_hi, r->st.noise * 100, before * 100);
+    } else {
+        say("[recalibrate] the A/A run failed (log: %s); the threshold stays %.1f%%", log,
+            r->st.noise * 100);
+    }
+    r->st.recal_at = r->st.done_exps;
+    return save_state(r, err);
+}
+
 static int do_baseline(run *r, ai_error *err) {
     char why[300], log[PATHSZ], json0[PATHSZ], jsonaa[PATHSZ];
     path_in(json0, r->evals_dir, "0.json");
@@ -348,32 +403,10 @@ static int do_baseline(run *r, ai_error *err) {
 
         say("[baseline] A/A comparison of the baseline with itself (noise threshold)");
         path_in(log, r->logs_dir, "aa.eval.log");
-        char a[PATHSZ * 2], rounds[16], tokens[16];
-        bin_conf(a, sizeof a, r->best_bin, r->best_conf);
-        snprintf(rounds, sizeof rounds, "%d", r->st.rounds);
-        snprintf(tokens, sizeof tokens, "%d", r->st.tokens);
-        const char *argsaa[16];
-        n = 0;
-        argsaa[n++] = "--ab";
-        argsaa[n++] = "--a";
-        argsaa[n++] = a;
-        argsaa[n++] = "--b";
-        argsaa[n++] = a;
-        argsaa[n++] = "--baseline";
-        argsaa[n++] = r->baseline_dir;
-        if (r->st.rounds > 0) {
-            argsaa[n++] = "--rounds";
-            argsaa[n++] = rounds;
-        }
-        if (r->st.tokens > 0) {
-            argsaa[n++] = "--tokens";
-            argsaa[n++] = tokens;
-        }
-        argsaa[n] = NULL;
         al_eval aa;
         double t0 = al_now();
         failpoint_soon("aa", 0);
-        if (run_eval(r, argsaa, jsonaa, log, 3600, &pr, &aa, &have, err)) return -1;
+        if (run_aa(r, jsonaa, log, &pr, &aa, &have, err)) return -1;
         if (pr.interrupted) return ai_error_set(err, "interrupted during the A/A evaluation");
         if (!pr.exited || (pr.code != 0 && pr.code != 3) || !have || aa.ratio == AL_NA) {
             char how[96], last[200];
@@ -854,7 +887,7 @@ static void usage(FILE *f) {
             "usage: autoinfer optimise [--tag T] [--budget N] [--hours H] [--strategy knobs|noop]\n"
             "                          [--agent CMD] [--resume] [-m MODEL] [--worktree]\n"
             "                          [--rounds N] [--tokens N] [--eval-timeout S]\n"
-            "                          [--quick] [--agent-timeout S]"
+            "                          [--quick] [--recalibrate N] [--agent-timeout S]"
 " [--mem-limit MB] [--jobs N]\n\n"
             "Hill-climbs decode tokens/s under the harness's quality gate on branch\n"
             "autoinfer/<tag>; results in .autoinfer/<tag>/results.tsv (see docs/loop.md).\n\n"
@@ -873,6 +906,8 @@ static void usage(FILE *f) {
             "  --tokens N         decode tokens per prompt in a speed run (default: the harness's)\n"
             "  --quick            the harness's smoke-test sizes (shorter answers and text):\n"
             "                     for short demonstration runs\n"
+            "  --recalibrate N    re-measure the noise threshold (A/A of the best) every N\n"
+            "                     experiments, for machines whose load drifts (0 = never)\n"
             "  --eval-timeout S   wall-clock limit of one evaluation (default: from the A/A run)\n"
             "  --agent-timeout S  wall-clock limit of one agent run (default 3600)\n"
             "  --mem-limit MB     address-space limit of the evaluation (default 3/4 of RAM)\n"
@@ -940,11 +975,12 @@ int ai_cmd_optimise(int argc, char **argv) {
         {"rounds", required_argument, 0, 'R'},   {"eval-timeout", required_argument, 0, 'T'},
         {"agent-timeout", required_argument, 0, 'A'}, {"mem-limit", required_argument, 0, 'M'},
         {"jobs", required_argument, 0, 'j'},     {"tokens", required_argument, 0, 'N'},
-        {"quick", no_argument, 0, 'q'},
+        {"quick", no_argument, 0, 'q'},         {"recalibrate", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *tag = NULL, *strategy = NULL, *agent = NULL, *model = NULL;
     int budget = -1, resume = 0, worktree = 0, rounds = 0, jobs = 0, tokens = 0, quick = 0;
+    int recal = -1;
     double hours = -1, eval_timeout = 0, agent_timeout = 3600;
     long mem_mb = 0;
     optind = 1;
@@ -967,6 +1003,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         case 'j': jobs = (int)strtol(optarg, &end, 10); break;
         case 'N': tokens = (int)strtol(optarg, &end, 10); break;
         case 'q': quick = 1; break;
+        case 'C': recal = (int)strtol(optarg, &end, 10); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -980,6 +1017,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         return 2;
     }
     if (budget == 0 || budget < -1 || hours == 0 || hours < -1 || rounds < 0 || tokens < 0 ||
+        recal < -1 ||
         eval_timeout < 0 || agent_timeout <= 0 || mem_mb < 0 || jobs < 0) {
         fprintf(stderr, "autoinfer optimise: --budget, --hours, --rounds, timeouts, --mem-limit "
                         "and --jobs must be positive\n");
@@ -1100,6 +1138,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         if (hours > 0) r->st.hours = hours;
         if (eval_timeout > 0) r->st.eval_timeout = eval_timeout;
         if (mem_mb > 0) r->st.mem_mb = mem_mb;
+        if (recal >= 0) r->st.recal = recal;
         if (model) say("autoinfer optimise: -m is ignored on --resume (the run keeps %s)", r->st.model);
         r->prior_elapsed = r->st.elapsed_s;
         if (!strcmp(r->st.phase, "finished")) snprintf(r->st.phase, sizeof r->st.phase, "running");
@@ -1160,6 +1199,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         r->st.rounds = rounds;
         r->st.tokens = tokens;
         r->st.quick = quick;
+        r->st.recal = recal > 0 ? recal : 0;
         if (mem_mb == 0) {
             long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
             mem_mb = pages > 0 && psz > 0 ? (long)((double)pages * (double)psz * 0.75 / 1048576.0) : 0;
@@ -1241,6 +1281,15 @@ int ai_cmd_optimise(int argc, char **argv) {
             if (g_stop) break;
             fail(err.msg);
             goto out;
+        }
+        if (r->st.recal > 0 && r->st.done_exps > 0 && r->st.done_exps % r->st.recal == 0 &&
+            r->st.recal_at != r->st.done_exps) {
+            int rc = recalibrate(r, &err);
+            if (rc < 0) {
+                fail(err.msg);
+                goto out;
+            }
+            if (rc == 2) break;
         }
         int rc = experiment(r, &err);
         if (rc < 0) {

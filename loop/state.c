@@ -32,6 +32,8 @@ int al_state_save(const char *path, const al_state *s, ai_error *err) {
     cJSON_AddNumberToObject(o, "rounds", s->rounds);
     cJSON_AddNumberToObject(o, "tokens", s->tokens);
     cJSON_AddNumberToObject(o, "quick", s->quick);
+    cJSON_AddNumberToObject(o, "recalibrate", s->recal);
+    cJSON_AddNumberToObject(o, "recalibrated_at", s->recal_at);
     cJSON_AddNumberToObject(o, "mem_mb", (double)s->mem_mb);
     cJSON_AddStringToObject(o, "phase", s->phase);
     cJSON_AddNumberToObject(o, "next_exp", s->next_exp);
@@ -100,6 +102,8 @@ int al_state_load(const char *path, al_state *s, ai_error *err) {
     s->rounds = (int)getn(o, "rounds");
     s->tokens = (int)getn(o, "tokens");
     s->quick = (int)getn(o, "quick");
+    s->recal = (int)getn(o, "recalibrate");
+    s->recal_at = (int)getn(o, "recalibrated_at");
     s->mem_mb = (long)getn(o, "mem_mb");
     gets_(o, "phase", s->phase, sizeof s->phase);
     s->next_exp = (int)getn(o, "next_exp");

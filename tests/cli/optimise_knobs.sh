@@ -68,8 +68,11 @@ check "an existing tag is refused" [ $rc -ne 0 ]
 check "the refusal points at --resume" grep -q -- "--resume" <<<"$out"
 
 # --- the no-op strategy: nothing is ever kept ----------------------------------------
-"$BIN" optimise --tag n1 --strategy noop --budget 4 > "$TMP/n1.txt" 2>&1; rc=$?
+"$BIN" optimise --tag n1 --strategy noop --budget 4 --recalibrate 2 > "$TMP/n1.txt" 2>&1; rc=$?
 check "noop run exits 0" [ $rc -eq 0 ]
+check "--recalibrate 2 re-measured the noise once (after experiment 2)" \
+  [ "$(grep -c '^\[recalibrate\] A/A ratio' "$TMP/n1.txt")" = 1 ]
+check "the recalibration's report is kept" [ -s .autoinfer/n1/evals/aa-2.json ]
 check "4 no-op experiments were evaluated" [ "$(col .autoinfer/n1/results.tsv 17 | grep -c '^revert$')" = 4 ]
 check "no no-op experiment was kept" [ "$(col .autoinfer/n1/results.tsv 17 | grep -c '^keep$')" = 0 ]
 check "noop run's branch has no new commit" [ "$(git rev-list --count main..autoinfer/n1)" = 0 ]
