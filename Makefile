@@ -2,7 +2,7 @@
 MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 JOBS  ?= $(shell nproc)
 
-.PHONY: all setup model models build build-asan test test-fast fuzz run clean
+.PHONY: all setup model models build build-asan test test-fast fuzz run clean test-arm bench
 
 all: build
 
@@ -39,6 +39,15 @@ test: models build build-asan
 # Release build only (quick iteration).
 test-fast: model build
 	cd build && ctest --output-on-failure -j$(JOBS)
+
+# The kernel tests cross-built for AArch64 and run under qemu-user (NEON
+# paths); needs the packages listed in tests/arm/run.sh.
+test-arm:
+	@tests/arm/run.sh
+
+# Side-by-side CPU benchmark against llama.cpp (docs/performance.md).
+bench: setup
+	@bench/run.sh
 
 fuzz: setup
 	@scripts/fuzz.sh 300
