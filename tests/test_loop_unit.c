@@ -383,6 +383,7 @@ static void test_report_markdown(void **state) {
     assert_non_null(strstr(md, "Experiments: 5 total, 2 kept, 2 reverted, 1 crashed."));
     assert_non_null(strstr(md, "| avg_generation_tps (decode tok/s) | 100.00 | 111.00 | +11.0% |"));
     assert_non_null(strstr(md, "change <3> \\| x"));  /* pipes escaped */
+    assert_non_null(strstr(md, "| **decode speed-up** (kept A/B ratios chained) | 1 | 1.199× | +19.9% |"));
     assert_non_null(strstr(md, "| CRASH |"));
     assert_non_null(strstr(md, "![decode tok/s per experiment](chart.svg)"));
     free(md);
