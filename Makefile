@@ -29,11 +29,12 @@ build-asan: setup
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DAI_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j$(JOBS)
 
-# The whole suite: release build, then the same tests under ASan+UBSan, then
+# The whole suite: release build, then the same tests under ASan+UBSan (all
+# but the minutes-long end-to-end runs of eval and optimise, label e2e), then
 # a bounded fuzzing run of the GGUF reader.
 test: models build build-asan
 	cd build && ctest --output-on-failure -j$(JOBS)
-	cd build-asan && ctest --output-on-failure -j$(JOBS)
+	cd build-asan && ctest --output-on-failure -j$(JOBS) -LE e2e
 	@scripts/fuzz.sh 60
 
 # Release build only (quick iteration).
