@@ -68,6 +68,9 @@ static const ai_knob_info KNOBS[] = {
     {"repack", AI_KNOB_CHOICE, "on", "on|off", "off",
      "repacking copies the weights at load: slower start, and the copy lives in anonymous memory instead of the file mapping",
      "interleave weight rows in groups of four at load so products stream memory in order"},
+    {"chunks_per_thread", AI_KNOB_INT, "1", "1..64", "2,4,8",
+     "more chunks balance threads better on a busy machine but cost an atomic claim each and shorter memory streams",
+     "work chunks per thread in each parallel job; threads claim them as they come free"},
 };
 #define N_KNOBS ((int)(sizeof KNOBS / sizeof KNOBS[0]))
 
@@ -244,6 +247,7 @@ int ai_settings_from_conf(const ai_conf *conf, ai_settings *s, ai_error *err) {
     s->prefetch = GETI("prefetch");
     s->gemm = !strcmp(ai_conf_get(conf, "gemm"), "on");
     s->repack = !strcmp(ai_conf_get(conf, "repack"), "on");
+    s->chunks_per_thread = GETI("chunks_per_thread");
 #undef GETF
 #undef GETI
     const char *kv = ai_conf_get(conf, "kv_type");

@@ -25,6 +25,7 @@ typedef struct ai_settings {
     int prefetch;        /* software prefetch distance in groups of four rows (0 = off) */
     bool gemm;           /* batched products for prefill (gemm.h) */
     bool repack;         /* weights repacked in groups of four rows at load */
+    int chunks_per_thread; /* work chunks per thread and job (claimed dynamically) */
 } ai_settings;
 
 /* Typed view of a validated configuration (NULL = defaults). */

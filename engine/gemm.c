@@ -33,7 +33,9 @@ bool ai_gemm_supported(uint32_t type, int64_t n, ai_isa isa) {
 }
 
 void ai_gemm_prepare_act(const float *x, int64_t n, int n_tok, void *dst, ai_isa isa) {
-    ai_quantize_fn q = ai_quantize_act_get(AI_Q8_0, isa);
+    /* Q8_1: the same codes and d as the one-token path's Q8_0 and Q8_1, and
+     * the s = d * sum that its min terms use */
+    ai_quantize_fn q = ai_quantize_act_get(AI_Q8_1, isa);
     size_t ab = ai_gemm_act_bytes(n);
     for (int t = 0; t < n_tok; t++) {
         uint8_t *base = (uint8_t *)dst + (size_t)t * ab;
@@ -41,8 +43,7 @@ void ai_gemm_prepare_act(const float *x, int64_t n, int n_tok, void *dst, ai_isa
         float *dyl = (float *)(void *)(base + n);
         int32_t *sl = (int32_t *)(void *)(base + 2 * n);
         float *ys16 = (float *)(void *)(base + 3 * n);
-        /* quantize into the tail of dyl/sl as scratch blocks, then unpack */
-        blk_q8_0 blk[8];
+        blk_q8_1 blk[8];
         for (int64_t b0 = 0; b0 < n / QK; b0 += 8) {
             int nb = n / QK - b0 < 8 ? (int)(n / QK - b0) : 8;
             q(x + (size_t)t * n + b0 * QK, blk, (int64_t)nb * QK);
@@ -55,11 +56,9 @@ void ai_gemm_prepare_act(const float *x, int64_t n, int n_tok, void *dst, ai_isa
                     dyl[e0 / 4 + l] = dy;
                     sl[e0 / 4 + l] = v[0] + v[1] + v[2] + v[3];
                 }
-                for (int g = 0; g < 2; g++) {
-                    int s = 0;
-                    for (int l = 0; l < 16; l++) s += blk[b].qs[16 * g + l];
-                    ys16[e0 / 16 + g] = dy * (float)s;
-                }
+                /* the additive terms are per 32 (m16 equal on both halves) */
+                ys16[e0 / 16] = ai_f16_to_f32(blk[b].s);
+                ys16[e0 / 16 + 1] = 0.0f;
             }
         }
     }

@@ -6,15 +6,14 @@
  * term per 16 elements (m16), with value = dl * (u - off) + m16 — and then
  * multiplied with four tokens at a time by one integer kernel (vpdpbusd)
  * for every weight format. The activations are quantized once per matmul
- * exactly as the one-token path does (Q8_0: int8 per element, fp16 scale per
- * 32), plus their 4-element sums (the offset is taken off in integers) and
- * scaled 16-element sums (for the m16 term).
+ * exactly as the one-token path does (Q8_1: int8 per element, fp16 scale
+ * and fp16 s = d * sum per 32), plus their 4-element sums (the offset is
+ * taken off in integers).
  *
- * With off applied in integers, the 32-formats give the same integer sums
- * as the one-token path; formats with a min (q4_1, q5_1, q4_K, q5_K) use the
- * exact activation sums instead of Q8_1's fp16 s, and the K formats take
- * 32-element activation blocks instead of Q8_K's 256 (more precise, not
- * bit-identical). tests/test_kernels.c holds the results to the float
+ * With off applied in integers and the min terms taken as m * s, the
+ * 32-formats give the one-token path's sums (only the float summation order
+ * differs); the K formats take 32-element activation blocks instead of
+ * Q8_K's 256 (as precise, not bit-identical). tests/test_kernels.c holds the results to the float
  * reference within the activation-rounding bound. */
 #ifndef AI_GEMM_H
 #define AI_GEMM_H

@@ -239,7 +239,7 @@ typedef struct {
     ai_weight *w;
 } repack_job;
 
-static void repack_worker(void *ctx, int ith, int nth) {
+static void repack_worker(void *ctx, int ith, int nth, int tid) {
     ai_weight *w = ((repack_job *)ctx)->w;
     int64_t groups = w->rows / 4, g0 = groups * ith / nth, g1 = groups * (ith + 1) / nth;
     size_t gb = 4 * w->row_bytes;
@@ -268,7 +268,7 @@ static int repack_weights(ai_model *m, ai_pool *pool, ai_isa isa) {
         w->packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
         if (!w->packed) return -1;
         repack_job j = {w};
-        ai_pool_run(pool, repack_worker, &j);
+        ai_pool_run_chunks(pool, repack_worker, &j, 4 * ai_pool_size(pool));
         uintptr_t a = ((uintptr_t)w->data + 4095) & ~(uintptr_t)4095, e = ((uintptr_t)w->data + bytes) & ~(uintptr_t)4095;
         if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
     }
@@ -461,12 +461,14 @@ static void gemm_rows(const matmul_job *j, int wi, int64_t r0, int64_t r1, int i
     }
 }
 
-static void matmul_worker(void *ctx, int ith, int nth) {
+/* Chunk ith of nth of a product job (every weight's rows split alike), on
+ * thread tid. */
+static void matmul_worker(void *ctx, int ith, int nth, int tid) {
     const matmul_job *j = ctx;
     for (int wi = 0; j->gemm && wi < j->n_w; wi++) {
         int64_t r0, r1;
         split_rows(j->w[wi]->rows, ith, nth, &r0, &r1);
-        gemm_rows(j, wi, r0, r1, ith);
+        gemm_rows(j, wi, r0, r1, tid);
     }
     for (int wi = 0; !j->gemm && wi < j->n_w; wi++) {
         const ai_weight *w = j->w[wi];
@@ -543,7 +545,7 @@ typedef struct {
     ai_isa isa;
 } gemm_prep_job;
 
-static void gemm_prep_worker(void *ctx, int ith, int nth) {
+static void gemm_prep_worker(void *ctx, int ith, int nth, int tid) {
     const gemm_prep_job *g = ctx;
     int t0 = (int)((int64_t)g->n_tok * ith / nth), t1 = (int)((int64_t)g->n_tok * (ith + 1) / nth);
     if (t1 > t0)
@@ -568,15 +570,21 @@ static void matmul(ai_state *st, int n_tok, const float *x, int n_w, const ai_we
         /* weights sharing an input must share the activation format */
         if (ai_vec_type(w[i]->type) != vt) vt = AI_F32;
     }
+    /* chunks of 16-row units that the threads claim as they come free */
+    int64_t units = (w[0]->rows + 15) / 16;
+    for (int i = 1; i < n_w; i++) units = (w[i]->rows + 15) / 16 < units ? (w[i]->rows + 15) / 16 : units;
+    int n_chunks = ai_pool_size(st->pool) * st->s->chunks_per_thread;
+    if (n_chunks > units) n_chunks = (int)units;
+    if (n_chunks < 1) n_chunks = 1;
     bool gemm = st->gemm_act && n_tok >= GEMM_MIN_TOKENS;
     for (int i = 0; i < n_w; i++) gemm = gemm && ai_gemm_supported(w[i]->type, cols, st->s->isa);
     if (gemm) {
         gemm_prep_job gp = {x, cols, n_tok, st->gemm_act, st->s->isa};
-        ai_pool_run(st->pool, gemm_prep_worker, &gp);
+        ai_pool_run_chunks(st->pool, gemm_prep_worker, &gp, n_tok < n_chunks ? n_tok : n_chunks);
         j.gemm = true;
         j.gemm_w = st->gemm_w;
         j.xq = st->gemm_act;
-        ai_pool_run(st->pool, matmul_worker, &j);
+        ai_pool_run_chunks(st->pool, matmul_worker, &j, n_chunks);
         return;
     }
     if (vt == AI_F32) {
@@ -602,7 +610,7 @@ static void matmul(ai_state *st, int n_tok, const float *x, int n_w, const ai_we
             return;
         }
     }
-    ai_pool_run(st->pool, matmul_worker, &j);
+    ai_pool_run_chunks(st->pool, matmul_worker, &j, n_chunks);
 }
 
 /* Stores one position's K and V rows into the cache in its element type. */
@@ -623,7 +631,7 @@ typedef struct {
  * across threads. The K/V kernels read the cache in its element type. In a
  * batch, four consecutive tokens of a head go together: each cached row is
  * read once for the four (positions past a token's own are masked out). */
-static void attention_worker(void *ctx, int ith, int nth) {
+static void attention_worker(void *ctx, int chunk, int n_chunks, int tid) {
     const attn_job *j = ctx;
     ai_state *st = j->st;
     const ai_hparams *hp = &st->m->hp;
@@ -631,10 +639,10 @@ static void attention_worker(void *ctx, int ith, int nth) {
     const ai_vec_kernels *vk = &st->vk;
     int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
     size_t head_bytes = ai_row_bytes(kv->type, hd), qs = (size_t)hp->n_head * hd;
-    float *att = st->att + (size_t)ith * 4 * kv->n_slots;
+    float *att = st->att + (size_t)tid * 4 * kv->n_slots;
     float scale = 1.0f / sqrtf((float)hd);
     const uint8_t *kc = kv->k[j->layer], *vc = kv->v[j->layer];
-    for (int h = ith; h < hp->n_head; h += nth) {
+    for (int h = chunk; h < hp->n_head; h += n_chunks) {
         size_t off = (size_t)(h / group) * head_bytes;
         int t = 0;
         /* four tokens at a time while no window wraps (first == 0 for all) */
@@ -726,7 +734,7 @@ int ai_forward(ai_state *st, const int32_t *tokens, int n, int pos, bool all_log
             kv_store(st, l, pos + t, st->k + (size_t)t * dkv, st->v + (size_t)t * dkv);
         }
         attn_job aj = {st, l, n, pos};
-        ai_pool_run(st->pool, attention_worker, &aj);
+        ai_pool_run_chunks(st->pool, attention_worker, &aj, hp->n_head);
         const ai_weight *wo = &L->wo;
         matmul(st, n, st->att_out, 1, &wo, NULL, &st->x, MM_ADD); /* x += wo . att */
 
