@@ -12,8 +12,6 @@ out=$("$BIN" generate -m "$MODEL" --chat -n 120 --temp 0 \
 grep -qiE "speed|distance|time" <<<"$out" && ok "answer talks about speed/distance/time" || bad "answer off-topic: $out"
 grep -qE "^prompt tokens: [0-9]+, generated tokens: [0-9]+, prefill: [0-9.]+ tok/s, decode: [0-9.]+ tok/s$" "$tmp/err" \
   && ok "summary line on stderr" || bad "summary line: $(cat "$tmp/err")"
-out=$("$BIN" generate -m "$MODEL" --chat -n 20 --temp 0 -p "What is the capital of France?" 2>/dev/null)
-grep -q "Paris" <<<"$out" && ok "knows Paris" || bad "capital of France: $out"
 # seeded sampling reproduces; -n is an exact budget with --ignore-eos
 a=$("$BIN" generate -m "$MODEL" -n 24 --seed 7 --temp 0.9 --ignore-eos -p "Once upon a time" 2>"$tmp/e1")
 b=$("$BIN" generate -m "$MODEL" -n 24 --seed 7 --temp 0.9 --ignore-eos -p "Once upon a time" 2>/dev/null)
