@@ -309,8 +309,12 @@ static int run_aa(run *r, const char *json, const char *log, al_proc_result *pr,
         args[n++] = "--tokens";
         args[n++] = tokens;
     }
-    args[n] = NULL;
     double limit = r->st.eval_timeout > 0 ? r->st.eval_timeout : 3600;
+    char child_limit[32];
+    snprintf(child_limit, sizeof child_limit, "%.0f", fmax(60.0, limit * 0.8));
+    args[n++] = "--timeout";
+    args[n++] = child_limit;
+    args[n] = NULL;
     return run_eval(r, args, json, log, limit, pr, aa, have, err);
 }
 
