@@ -184,7 +184,7 @@ static cJSON *last_json_line(const char *out) {
 
 typedef struct side {
     const char *bin, *conf;
-    double *dec, *pre, *ttft, *rss;
+    double *dec, *pre, *ttft, *rss, *dmed;
     int n;
     cJSON *samples; /* worker lines */
 } side;
@@ -227,6 +227,7 @@ static cJSON *side_json(const side *s) {
     cJSON_AddItemToObject(o, "prefill_tps", ah_json_dist(s->pre, s->n));
     cJSON_AddItemToObject(o, "ttft_ms", ah_json_dist(s->ttft, s->n));
     cJSON_AddItemToObject(o, "peak_rss_mb", ah_json_dist(s->rss, s->n));
+    cJSON_AddItemToObject(o, "decode_tps_med", ah_json_dist(s->dmed, s->n));
     return o;
 }
 
@@ -356,8 +357,10 @@ int ah_run_ab(const ah_ab_opts *o) {
         sides[i].pre = calloc((size_t)o->rounds, sizeof(double));
         sides[i].ttft = calloc((size_t)o->rounds, sizeof(double));
         sides[i].rss = calloc((size_t)o->rounds, sizeof(double));
+        sides[i].dmed = calloc((size_t)o->rounds, sizeof(double));
         sides[i].samples = cJSON_CreateArray();
-        if (!sides[i].dec || !sides[i].pre || !sides[i].ttft || !sides[i].rss) abort();
+        if (!sides[i].dec || !sides[i].pre || !sides[i].ttft || !sides[i].rss || !sides[i].dmed)
+            abort();
     }
     const char *status = "ok";
     char why[1400] = "";
@@ -401,7 +404,8 @@ int ah_run_ab(const ah_ab_opts *o) {
             if (cr.status != CHILD_OK) {
                 describe_failure(who, &cr, why, sizeof why, &status);
             } else if (!line || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(line, "ok")) ||
-                       !(dec > 0) || ah_jnum(line, "tokens") != o->tokens) {
+                       !(dec > 0) || !(ah_jnum(line, "decode_tps_med") > 0) ||
+                       ah_jnum(line, "tokens") != o->tokens) {
                 status = "crash";
                 snprintf(why, sizeof why, "%s: the worker printed no valid result line", who);
             } else {
@@ -409,6 +413,7 @@ int ah_run_ab(const ah_ab_opts *o) {
                 s->pre[s->n] = ah_jnum(line, "prefill_tps");
                 s->ttft[s->n] = ah_jnum(line, "ttft_ms");
                 s->rss[s->n] = ah_jnum(line, "peak_rss_mb");
+                s->dmed[s->n] = ah_jnum(line, "decode_tps_med");
                 s->n++;
                 if (which == 1) bytes_per_token = (uint64_t)ah_jnum(line, "bytes_per_token");
                 cJSON_AddItemToArray(s->samples, line);
@@ -419,20 +424,26 @@ int ah_run_ab(const ah_ab_opts *o) {
         }
         if (!strcmp(status, "ok")) {
             rounds_done++;
-            fprintf(stderr, "eval --ab: round %d/%d  A %.2f tok/s  B %.2f tok/s\n", r + 1,
-                    o->rounds, sides[0].dec[rounds_done - 1], sides[1].dec[rounds_done - 1]);
+            fprintf(stderr, "eval --ab: round %d/%d  A %.2f tok/s  B %.2f tok/s (median step)\n",
+                    r + 1, o->rounds, sides[0].dmed[rounds_done - 1], sides[1].dmed[rounds_done - 1]);
         }
     }
 
     int n = rounds_done;
-    ah_ratio dr = {0}, pr = {0};
+    ah_ratio dr = {0}, pr = {0}, mr = {0};
     dr.ratio = dr.ci_lo = dr.ci_hi = dr.p = NAN;
     pr = dr;
     dr.verdict = pr.verdict = "no change";
     if (n >= 2) {
-        ah_compare_paired(sides[0].dec, sides[1].dec, n, o->noise, BOOT_RESAMPLES, BOOT_SEED, &dr);
+        /* the decision: median decode step (robust to interference spikes) */
+        ah_compare_paired(sides[0].dmed, sides[1].dmed, n, o->noise, BOOT_RESAMPLES, BOOT_SEED,
+                          &dr);
         ah_compare_paired(sides[0].pre, sides[1].pre, n, o->noise, BOOT_RESAMPLES, BOOT_SEED + 1,
                           &pr);
+        /* for reference: plain throughput (all tokens / all decode time) */
+        if (ah_compare_paired(sides[0].dec, sides[1].dec, n, o->noise, BOOT_RESAMPLES,
+                              BOOT_SEED + 2, &mr))
+            mr.ratio = mr.ci_lo = mr.ci_hi = mr.p = NAN;
     } else if (!strcmp(status, "ok")) {
         status = "crash";
         snprintf(why, sizeof why, "fewer than 2 rounds completed");
@@ -521,6 +532,13 @@ int ah_run_ab(const ah_ab_opts *o) {
     cJSON_AddNumberToObject(c, "noise", o->noise);
     cJSON_AddStringToObject(c, "verdict", strcmp(status, "ok") ? "no change" : dr.verdict);
     cJSON_AddStringToObject(c, "test", "paired sign-flip permutation on log ratios");
+    cJSON_AddStringToObject(c, "statistic",
+                            "decode tok/s = 1 / median decode step (mean over prompts), per worker");
+    cJSON_AddItemToObject(c, "throughput_ratio", num_or_null(n >= 2 ? mr.ratio : NAN));
+    cJSON_AddItemToObject(c, "throughput_ci_lo", num_or_null(n >= 2 ? mr.ci_lo : NAN));
+    cJSON_AddItemToObject(c, "throughput_ci_hi", num_or_null(n >= 2 ? mr.ci_hi : NAN));
+    cJSON_AddItemToObject(c, "throughput_p", num_or_null(n >= 2 ? mr.p : NAN));
+    cJSON_AddStringToObject(c, "throughput_verdict", n >= 2 && mr.verdict ? mr.verdict : "no change");
     cJSON_AddItemToObject(c, "prefill_ratio", num_or_null(pr.ratio));
     cJSON_AddItemToObject(c, "prefill_ci_lo", num_or_null(pr.ci_lo));
     cJSON_AddItemToObject(c, "prefill_ci_hi", num_or_null(pr.ci_hi));
@@ -556,6 +574,7 @@ int ah_run_ab(const ah_ab_opts *o) {
         free(sides[i].pre);
         free(sides[i].ttft);
         free(sides[i].rss);
+        free(sides[i].dmed);
         cJSON_Delete(sides[i].samples);
     }
     return rc;

@@ -71,7 +71,7 @@ static void usage(FILE *out) {
             "                       answers capped at 96 tokens)\n"
             "  --ab                 compare two builds/configs, interleaved A B B A ...\n"
             "  --a, --b BIN[:CONF]  the two autoinfer binaries and their pipeline.conf\n"
-            "  --rounds N           A/B rounds (default 10)\n"
+            "  --rounds N           A/B rounds (default 20; --tokens defaults to 32 with --ab)\n"
             "  --noise FRAC         noise threshold of the verdict (default 0.01)\n"
             "  --timeout S          per-child time limit in --ab (default 300)\n"
             "  --no-quality         --ab: skip B's quality run (speed only)\n"
@@ -104,7 +104,7 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
     memset(o, 0, sizeof *o);
     o->runs = 5;
     o->tokens = 64;
-    o->rounds = 10;
+    o->rounds = 20;
     o->noise = 0.01;
     o->timeout_s = 300;
     for (int i = 1; i < argc; i++) {
@@ -203,6 +203,11 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
         }
         if (!explicit_runs) o->runs = 2;
         if (!explicit_tokens) o->tokens = 16;
+    }
+    if (o->ab) {
+        int explicit_tokens = 0;
+        for (int i = 1; i < argc; i++) explicit_tokens |= !strcmp(argv[i], "--tokens");
+        if (!explicit_tokens) o->tokens = 32;
     }
     if (o->ab && (!o->a || !o->b)) {
         fprintf(stderr, "autoinfer eval: --ab needs --a BIN[:CONF] and --b BIN[:CONF]\n");
@@ -677,6 +682,18 @@ static int run_worker(eval_state *s, ai_error *err) {
     cJSON_AddItemToObject(o, "prefill_tps", num_or_null(pre));
     cJSON_AddItemToObject(o, "ttft_ms", num_or_null(ttft));
     cJSON_AddItemToObject(o, "peak_rss_mb", num_or_null(s->rss[0]));
+    /* median-step figure: 1 / mean over prompts of the median step time */
+    double med = 0, p10 = 0, p25 = 0, trim = 0;
+    for (int i = 0; i < np; i++) {
+        med += s->timing[i].step_med_s / np;
+        p10 += s->timing[i].step_p10_s / np;
+        p25 += s->timing[i].step_p25_s / np;
+        trim += s->timing[i].step_trim_s / np;
+    }
+    cJSON_AddItemToObject(o, "decode_tps_med", num_or_null(med > 0 ? 1 / med : NAN));
+    cJSON_AddItemToObject(o, "decode_tps_p10", num_or_null(p10 > 0 ? 1 / p10 : NAN));
+    cJSON_AddItemToObject(o, "decode_tps_p25", num_or_null(p25 > 0 ? 1 / p25 : NAN));
+    cJSON_AddItemToObject(o, "decode_tps_trim", num_or_null(trim > 0 ? 1 / trim : NAN));
     cJSON_AddNumberToObject(o, "tokens", s->o->tokens);
     cJSON_AddNumberToObject(o, "bytes_per_token", (double)s->desc.bytes_per_token);
     cJSON *pp = cJSON_AddArrayToObject(o, "per_prompt");

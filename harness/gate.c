@@ -14,9 +14,9 @@ void ah_gate_defaults(ah_gate *g) {
     g->sanity_min = 0.6;
     g->sanity_drop_max = 0.2;
     g->ppl_max = 50;
-    g->ppl_ratio_max = 1.05;
-    g->kl_mean_max = 0.02;
-    g->kl_p99_max = 0.3;
+    g->ppl_ratio_max = 1.01;
+    g->kl_mean_max = 0.007;
+    g->kl_p99_max = 0.05;
     g->top1_min = 0.95;
     g->self_ppl_ratio_max = 1.5;
     g->tokenizer_must_match = 1;

@@ -48,6 +48,8 @@ typedef struct ah_timing {
     int n_gen;        /* tokens the callback observed */
     double prefill_s; /* ai_generate start -> first callback */
     double decode_s;  /* first callback -> last callback (n_gen - 1 steps) */
+    double step_med_s; /* median decode step (robust to preemption bursts) */
+    double step_p10_s, step_p25_s, step_trim_s; /* 10th/25th percentile step, 20%-trimmed mean */
 } ah_timing;
 
 /* Output capture of one generation (any pointer may be NULL). */

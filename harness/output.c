@@ -232,9 +232,16 @@ void ah_print_report(const cJSON *doc, FILE *out) {
     if (cmp) {
         fprintf(out, "\ncompare (B/A, %.0f interleaved rounds, %s):\n", ah_jnum(cmp, "rounds"),
                 jstr(cmp, "test"));
-        fprintf(out, "  A decode %s tok/s   B decode %s tok/s\n",
-                fmt(a, sizeof a, "%.2f", ah_jnum(cmp, "a.decode_tps.median")),
-                fmt(b, sizeof b, "%.2f", ah_jnum(cmp, "b.decode_tps.median")));
+        fprintf(out, "  A decode %s tok/s   B decode %s tok/s (median step; throughput %s / %s)\n",
+                fmt(a, sizeof a, "%.2f", ah_jnum(cmp, "a.decode_tps_med.median")),
+                fmt(b, sizeof b, "%.2f", ah_jnum(cmp, "b.decode_tps_med.median")),
+                fmt(c, sizeof c, "%.2f", ah_jnum(cmp, "a.decode_tps.median")),
+                fmt(a + 40, 24, "%.2f", ah_jnum(cmp, "b.decode_tps.median")));
+        fprintf(out, "  throughput ratio %s [%s, %s] -> %s (for reference)\n",
+                fmt(a, sizeof a, "%.4f", ah_jnum(cmp, "throughput_ratio")),
+                fmt(b, sizeof b, "%.4f", ah_jnum(cmp, "throughput_ci_lo")),
+                fmt(c, sizeof c, "%.4f", ah_jnum(cmp, "throughput_ci_hi")),
+                jstr(cmp, "throughput_verdict"));
         fprintf(out, "  decode ratio %s [%s, %s] p=%s -> %s\n",
                 fmt(a, sizeof a, "%.4f", ah_jnum(cmp, "decode_ratio")),
                 fmt(b, sizeof b, "%.4f", ah_jnum(cmp, "ci_lo")),

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "harness.h"
+#include "stats.h"
 
 int ah_prompts_load(const char *path, ah_prompt *out, int cap, ai_error *err) {
     FILE *f = fopen(path, "r");
@@ -86,6 +87,8 @@ int32_t *ah_chat_tokens(ai_pipeline *p, const char *user, int *n, ai_error *err)
 
 typedef struct {
     double t0, first, last, resumed;
+    double *steps; /* step durations, callback to callback */
+    int n_steps;
     int count, limit;
     double inject;
     ah_capture *cap;
@@ -96,6 +99,7 @@ static int on_token(void *user, int32_t token, const char *text, size_t len) {
     gen_state *g = user;
     double now = ah_now();
     if (g->count == 0) g->first = now;
+    else if (g->steps && g->n_steps < g->limit) g->steps[g->n_steps++] = now - g->last;
     g->last = now;
     if (g->cap) {
         if (g->cap->tokens && g->count < g->cap->tokens_cap) g->cap->tokens[g->count] = token;
@@ -125,8 +129,22 @@ int ah_timed_generate(ai_pipeline *p, const int32_t *prompt, int n_prompt, int m
     g.cap = cap;
     if (cap && cap->text && cap->text_cap) cap->text[0] = 0;
     ai_gen_params params = {max_tokens, ignore_eos};
+    g.steps = malloc(sizeof *g.steps * (size_t)(max_tokens > 0 ? max_tokens : 1));
+    if (!g.steps) abort();
     g.t0 = ah_now();
     int n = ai_generate(p, prompt, n_prompt, &params, on_token, &g, err);
+    double step_med = NAN, p10 = NAN, p25 = NAN, trim = NAN;
+    if (g.n_steps) {
+        ah_sort(g.steps, g.n_steps);
+        step_med = ah_quantile_sorted(g.steps, g.n_steps, 0.5);
+        p10 = ah_quantile_sorted(g.steps, g.n_steps, 0.1);
+        p25 = ah_quantile_sorted(g.steps, g.n_steps, 0.25);
+        int cut = g.n_steps / 5, k = 0;
+        double sum = 0;
+        for (int i = cut; i < g.n_steps - cut; i++, k++) sum += g.steps[i];
+        trim = k ? sum / k : NAN;
+    }
+    free(g.steps);
     if (n < 0) return -1;
     memset(t, 0, sizeof *t);
     t->n_prompt = n_prompt;
@@ -144,6 +162,10 @@ int ah_timed_generate(ai_pipeline *p, const int32_t *prompt, int n_prompt, int m
         t->prefill_s = g.first - g.t0;
         t->decode_s = g.last - g.first;
     }
+    t->step_med_s = step_med;
+    t->step_p10_s = p10;
+    t->step_p25_s = p25;
+    t->step_trim_s = trim;
     return 0;
 }
 

@@ -9,21 +9,26 @@
 # between the calibrate_compare markers.
 #
 #   tools/calibrate_compare.sh [BIN] [N_AA] [N_SLOW] [ROUNDS] [TOKENS] [SLOWDOWN]
-#   defaults:  build/autoinfer 20 10 10 32 0.05
+#   defaults:  build/autoinfer 20 10 20 32 0.05
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=$(realpath "${1:-build/autoinfer}")
 NAA=${2:-20}
 NSLOW=${3:-10}
-ROUNDS=${4:-10}
+ROUNDS=${4:-20}
 TOKENS=${5:-32}
 SLOW=${6:-0.05}
 OUT=${OUT:-/tmp/autoinfer-calibrate-compare}
 mkdir -p "$OUT"
-rm -f "$OUT"/*.json
 start=$(date +%s)
 i=0
 j=0
+if [ "${SUMMARY_ONLY:-0}" = 1 ]; then # summarize OUT/{aa,slow}-N.json made elsewhere
+    i=$NAA
+    j=$NSLOW
+else
+    rm -f "$OUT"/*.json
+fi
 while [ $i -lt "$NAA" ] || [ $j -lt "$NSLOW" ]; do
     if [ $i -lt "$NAA" ]; then
         i=$((i + 1))
@@ -38,7 +43,7 @@ while [ $i -lt "$NAA" ] || [ $j -lt "$NSLOW" ]; do
         echo "slow $j/$NSLOW: $(grep -E '^(decode_ratio|decode_ratio_ci|p_value|verdict):' "$OUT/slow-$j.log" | tr '\n' ' ')" >&2
     fi
 done
-elapsed=$(( $(date +%s) - start ))
+elapsed=${ELAPSED:-$(( $(date +%s) - start ))}
 
 python3 - "$OUT" "$NAA" "$NSLOW" "$ROUNDS" "$TOKENS" "$SLOW" "$elapsed" "${RECORD:-0}" <<'EOF'
 import glob, json, os, sys, datetime
@@ -59,8 +64,8 @@ fp = sum(r[7] != "no change" for r in aa)
 caught = sum(r[7] == "regressed" for r in sl)
 fmt = lambda v: "n/a" if v is None else f"{v:.4f}"
 lines = [
-    f"Measured {datetime.date.today()} on this machine ({os.cpu_count()} cores, shared), "
-    f"`--rounds {rounds} --tokens {tokens}`, {elapsed // 60} min in all.",
+    f"Measured {datetime.date.today()} on {os.environ.get('MACHINE', f'this machine ({os.cpu_count()} cores)')}, "
+    f"`--rounds {rounds} --tokens {tokens}`, {int(elapsed) // 60} min in all.",
     "",
     f"- A/A: **{fp} of {len(aa)}** called a change "
     f"({100.0 * fp / max(len(aa), 1):.0f} %, target <= 5 %)",

@@ -18,7 +18,16 @@ OUT=${2:-/tmp/autoinfer-calibrate-gate}
 MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
 mkdir -p "$OUT"
 
-run() { # name expect bin model extra...
+n_case=0
+run() { # name expect bin model extra... (PARALLEL=1: in the background)
+    n_case=$((n_case + 1))
+    if [ "${PARALLEL:-0}" = 1 ]; then
+        run_one "$@" >"$OUT/row-$(printf %02d $n_case).md" &
+    else
+        run_one "$@"
+    fi
+}
+run_one() {
     local name=$1 expect=$2 bin=$3 model=$4
     shift 4
     local file
@@ -36,7 +45,7 @@ except Exception as e:
     sys.exit(0)
 f = lambda v, fmt: "n/a" if v is None else fmt % v
 verdict = "pass" if q["pass"] else "FAIL"
-ok = "yes" if (verdict == "pass") == (expect == "pass") else "**NO**"
+ok = "-" if expect == "info" else ("yes" if (verdict == "pass") == (expect == "pass") else "**NO**")
 fails = "; ".join(q["failures"]) or "-"
 print(f"| {name} | {expect} | {verdict} | {ok} | {f(q['ppl_ratio'], '%.4f')} | {f(q['kl_mean'], '%.5f')} "
       f"| {f(q['kl_p99'], '%.4f')} | {f(q['top1_agree'], '%.4f')} | {f(q['sanity'], '%.1f')} "
@@ -44,6 +53,7 @@ print(f"| {name} | {expect} | {verdict} | {ok} | {f(q['ppl_ratio'], '%.4f')} | {
 EOF
 }
 
+rm -f "$OUT"/row-*.md
 echo "baseline: $BIN eval --save-baseline $OUT/base" >&2
 "$BIN" eval --quality-only -m "$MODEL" --save-baseline "$OUT/base" --json "$OUT/base.json" \
     >"$OUT/base.log" 2>&1
@@ -66,4 +76,6 @@ run "weights q4_k (requant)" info "$BIN" "$OUT/w-q4_k.gguf"
 run "weights q4_0 (requant)" fail "$BIN" "$OUT/w-q4_0.gguf"
 [ -n "${BAD_SAMPLER_BIN:-}" ] && run "sampler drops top token" fail "$BAD_SAMPLER_BIN" "$MODEL"
 [ -n "${BAD_ROPE_BIN:-}" ] && run "RoPE freq index +0.25" fail "$BAD_ROPE_BIN" "$MODEL"
+wait
+[ "${PARALLEL:-0}" = 1 ] && cat "$OUT"/row-*.md
 exit 0
