@@ -36,7 +36,7 @@ typedef struct eval_opts {
     int n_set;
     int runs, tokens, quick;
     const char *json, *save_dir, *base_dir;
-    int worker, quality_only, allow_other_model, no_quality;
+    int worker, quality_only, allow_other_model, no_quality, build_id;
     double inject;
     double bandwidth; /* given by the --ab orchestrator; 0 = probe */
     int ab;
@@ -71,7 +71,7 @@ static void usage(FILE *out) {
             "                       answers capped at 96 tokens)\n"
             "  --ab                 compare two builds/configs, interleaved A B B A ...\n"
             "  --a, --b BIN[:CONF]  the two autoinfer binaries and their pipeline.conf\n"
-            "  --rounds N           A/B rounds (default 20; --tokens defaults to 32 with --ab)\n"
+            "  --rounds N           A/B rounds (default 30; --tokens defaults to 32 with --ab)\n"
             "  --noise FRAC         noise threshold of the verdict (default 0.01)\n"
             "  --timeout S          per-child time limit in --ab (default 300)\n"
             "  --no-quality         --ab: skip B's quality run (speed only)\n"
@@ -104,7 +104,7 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
     memset(o, 0, sizeof *o);
     o->runs = 5;
     o->tokens = 64;
-    o->rounds = 20;
+    o->rounds = 30;
     o->noise = 0.01;
     o->timeout_s = 300;
     for (int i = 1; i < argc; i++) {
@@ -176,6 +176,8 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
         } else if (!strcmp(a, "--b")) {
             NEEDS_VALUE;
             o->b = v;
+        } else if (!strcmp(a, "--build-id")) {
+            o->build_id = 1;
         } else if (!strcmp(a, "--quick")) {
             o->quick = 1;
         } else if (!strcmp(a, "--ab")) {
@@ -785,6 +787,14 @@ int ai_cmd_eval(int argc, char **argv) {
     int rc = parse_args(argc, argv, &o);
     if (rc == -1) return 0;
     if (rc) return rc;
+    if (o.build_id) { /* hidden: the build identity as one JSON line */
+        cJSON *b = json_build();
+        char *line = cJSON_PrintUnformatted(b);
+        printf("%s\n", line);
+        free(line);
+        cJSON_Delete(b);
+        return 0;
+    }
     if (o.ab) {
         ah_ab_opts ab = {0};
         char abuf[2][4300];

@@ -9,13 +9,13 @@
 # between the calibrate_compare markers.
 #
 #   tools/calibrate_compare.sh [BIN] [N_AA] [N_SLOW] [ROUNDS] [TOKENS] [SLOWDOWN]
-#   defaults:  build/autoinfer 20 10 20 32 0.05
+#   defaults:  build/autoinfer 20 10 30 32 0.05
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=$(realpath "${1:-build/autoinfer}")
 NAA=${2:-20}
 NSLOW=${3:-10}
-ROUNDS=${4:-20}
+ROUNDS=${4:-30}
 TOKENS=${5:-32}
 SLOW=${6:-0.05}
 OUT=${OUT:-/tmp/autoinfer-calibrate-compare}
