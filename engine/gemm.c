@@ -14,7 +14,8 @@ static size_t pad64(size_t v) { return (v + 63) & ~(size_t)63; }
 
 size_t ai_gemm_row_bytes(int64_t n) { return pad64(HDR + (size_t)n + (size_t)n + (size_t)n / 4); }
 
-/* Prepared token: [int8 qs[n]] [float dyl[n/4]] [int32 sl[n/4]] [float ys16[n/16]]. */
+/* Prepared token: [int8 qs[n]] [float dyl[n/4]] [int32 -sl[n/4]] [float ys16[n/16]]
+ * (sl: sums of 4 consecutive codes). */
 size_t ai_gemm_act_bytes(int64_t n) { return pad64((size_t)n * 3 + (size_t)n / 4); }
 
 static bool type_ok(uint32_t type) {
@@ -54,7 +55,7 @@ void ai_gemm_prepare_act(const float *x, int64_t n, int n_tok, void *dst, ai_isa
                 for (int l = 0; l < 8; l++) {
                     const int8_t *v = blk[b].qs + 4 * l;
                     dyl[e0 / 4 + l] = dy;
-                    sl[e0 / 4 + l] = v[0] + v[1] + v[2] + v[3];
+                    sl[e0 / 4 + l] = -(v[0] + v[1] + v[2] + v[3]); /* negated: the tile shifts it by log2(off) */
                 }
                 /* the additive terms are per 32 (m16 equal on both halves) */
                 ys16[e0 / 16] = ai_f16_to_f32(blk[b].s);
@@ -313,7 +314,59 @@ XAVX static void expand_fast(uint32_t type, const void *row, int64_t n, void *ds
         return;
     }
 }
+/* Four rows straight from a repacked group (ai_repack4: per block pair, 8
+ * scale fields in order 2r + b, then each row's two block rests). */
+XAVX static bool expand_group_fast(uint32_t type, const uint8_t *g, int64_t n, uint8_t *dst, size_t xb) {
+    size_t hs, bs;
+    int32_t off;
+    switch (type) {
+    case AI_Q4_0: hs = 2; bs = sizeof(blk_q4_0); off = 8; break;
+    case AI_Q4_1: hs = 4; bs = sizeof(blk_q4_1); off = 0; break;
+    case AI_Q5_0: hs = 2; bs = sizeof(blk_q5_0); off = 16; break;
+    case AI_Q8_0: hs = 2; bs = sizeof(blk_q8_0); off = 128; break;
+    default: return false;
+    }
+    const size_t rs = bs - hs;
+    xrow R[4];
+    for (int r = 0; r < 4; r++) R[r] = xrow_at(dst + r * xb, n, off);
+    const int64_t nb = n / QK;
+    for (int64_t b = 0; b < nb; b += 2) {
+        int w = nb - b >= 2 ? 2 : 1;
+        for (int r = 0; r < 4; r++)
+            for (int k = 0; k < w; k++) {
+                const uint8_t *head = g + (size_t)(w * r + k) * hs;
+                const uint8_t *rest = g + 4 * (size_t)w * hs + (size_t)(w * r + k) * rs;
+                uint16_t d, m = 0;
+                memcpy(&d, head, 2);
+                if (hs == 4) memcpy(&m, head + 2, 2);
+                int64_t e0 = (b + k) * QK;
+                __m256i v;
+                if (type == AI_Q8_0) {
+                    v = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)rest),
+                                         _mm256_set1_epi8((char)0x80));
+                } else if (type == AI_Q5_0) {
+                    v = nib32(rest + 4);
+                    v = _mm256_mask_add_epi8(v, (__mmask32)u32_at(rest), v, _mm256_set1_epi8(16));
+                } else {
+                    v = nib32(rest);
+                }
+                _mm256_store_si256((__m256i *)(void *)(R[r].u + e0), v);
+                set32_v(&R[r], e0, _cvtsh_ss(d), hs == 4 ? _cvtsh_ss(m) : 0.0f);
+            }
+        g += 4 * (size_t)w * bs;
+    }
+    return true;
+}
 #endif
+
+bool ai_gemm_expand_group(uint32_t type, const void *group, int64_t n, void *dst) {
+#if defined(__x86_64__)
+    return expand_group_fast(type, group, n, dst, ai_gemm_row_bytes(n));
+#else
+    (void)type; (void)group; (void)n; (void)dst;
+    return false;
+#endif
+}
 
 void ai_gemm_expand_row(uint32_t type, const void *row, int64_t n, void *dst) {
 #if defined(__x86_64__)
@@ -363,7 +416,9 @@ AVX512 static inline ctok ctok_at(const uint8_t *a, int64_t n) {
                                  int64_t n, float *out) {                                         \
         int32_t off;                                                                              \
         memcpy(&off, w, sizeof off);                                                              \
-        const __m512i negoff = _mm512_set1_epi32(-off);                                           \
+        /* off is 0, 8, 16, 32 or 128: -off * sl as a shift of the stored -sl */                 \
+        const __m128i sh = _mm_cvtsi32_si128(off ? __builtin_ctz((unsigned)off) : 0);            \
+        const __m512i keep = _mm512_set1_epi32(off ? -1 : 0);                                     \
         crow R[4];                                                                                \
         ctok T[NT];                                                                               \
         for (int r = 0; r < 4; r++) R[r] = crow_at(w + r * wb, n);                                \
@@ -381,7 +436,7 @@ AVX512 static inline ctok ctok_at(const uint8_t *a, int64_t n) {
             _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) {                                \
                 __m512i y = _mm512_load_si512((const void *)(T[t].qs + 64 * c));                  \
                 __m512 dy = _mm512_load_ps(T[t].dyl + 16 * c);                                    \
-                __m512i init = _mm512_mullo_epi32(_mm512_load_si512((const void *)(T[t].sl + 16 * c)), negoff); \
+                __m512i init = _mm512_and_si512(_mm512_sll_epi32(_mm512_load_si512((const void *)(T[t].sl + 16 * c)), sh), keep); \
                 _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {                             \
                     __m512i p = _mm512_dpbusd_epi32(init, wu[r], y);                              \
                     acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(wd[r], dy), acc[r][t]); \

@@ -40,6 +40,10 @@ void ai_gemm_prepare_act(const float *x, int64_t n, int n_tok, void *dst, ai_isa
  * the _ref version is the plain-C reference (tests). */
 void ai_gemm_expand_row(uint32_t type, const void *row, int64_t n, void *dst);
 void ai_gemm_expand_row_ref(uint32_t type, const void *row, int64_t n, void *dst);
+/* The four rows of a repacked group (ai_repack4) straight into 4 expanded
+ * rows at dst (stride ai_gemm_row_bytes(n)); false when `type` has no such
+ * path (then unpack and expand row by row). */
+bool ai_gemm_expand_group(uint32_t type, const void *group, int64_t n, void *dst);
 
 /* out[r * 4 + t] = row r . token t for 4 expanded rows (at w, stride
  * ai_gemm_row_bytes(n)) and nt <= 4 prepared tokens (at act, stride

@@ -439,13 +439,16 @@ static void gemm_rows(const matmul_job *j, int wi, int64_t r0, int64_t r1, int i
     float *y = j->y[wi];
     for (int64_t r = r0; r < r1; r += 4) {
         int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
-        const uint8_t *src = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-        if (w->packed) { /* whole groups only (rows % 4 == 0) */
-            src = j->unpack + (size_t)ith * j->unpack_bytes;
-            ai_unpack4(w->type, (const uint8_t *)w->packed + (size_t)r * w->row_bytes, n, (uint8_t *)src, w->row_bytes);
+        const uint8_t *grp = w->packed ? (const uint8_t *)w->packed + (size_t)r * w->row_bytes : NULL;
+        if (!grp || !ai_gemm_expand_group(w->type, grp, n, buf)) {
+            const uint8_t *src = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+            if (grp) { /* whole groups only (rows % 4 == 0) */
+                src = j->unpack + (size_t)ith * j->unpack_bytes;
+                ai_unpack4(w->type, grp, n, (uint8_t *)src, w->row_bytes);
+            }
+            for (int k = 0; k < 4; k++) /* short group: repeat the last row */
+                ai_gemm_expand_row(w->type, src + (size_t)(k < nr ? k : nr - 1) * w->row_bytes, n, buf + k * xb);
         }
-        for (int k = 0; k < 4; k++) /* short group: repeat the last row */
-            ai_gemm_expand_row(w->type, src + (size_t)(k < nr ? k : nr - 1) * w->row_bytes, n, buf + k * xb);
         for (int t = 0; t < j->n_tok; t += 4) {
             int nt = j->n_tok - t < 4 ? j->n_tok - t : 4;
             float o[16];

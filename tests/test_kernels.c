@@ -274,9 +274,9 @@ static void test_gemm(void **state) {
     }
     rng r = {2024};
     static const uint32_t GT[] = {AI_Q4_0, AI_Q4_1, AI_Q5_0, AI_Q5_1, AI_Q8_0, AI_Q4_K, AI_Q5_K, AI_Q6_K};
-    static const int64_t LEN[] = {256, 576, 1536};
+    static const int64_t LEN[] = {256, 576, 1536, 64 * 5};
     for (size_t ti = 0; ti < sizeof GT / sizeof GT[0]; ti++) {
-        for (int li = 0; li < 3; li++) {
+        for (int li = 0; li < 4; li++) {
             int64_t n = LEN[li];
             if (!ai_gemm_supported(GT[ti], n, ai_isa_detect())) continue;
             size_t rb = ai_row_bytes(GT[ti], n), xb = ai_gemm_row_bytes(n), ab = ai_gemm_act_bytes(n);
@@ -288,6 +288,15 @@ static void test_gemm(void **state) {
                 ai_gemm_expand_row_ref(GT[ti], w + k * rb, n, xr);
                 /* codes, lane scales and m16 (padding excluded) */
                 assert_memory_equal(xw + k * xb, xr, 64 + 2 * (size_t)n + (size_t)n / 4);
+            }
+            if (ai_repack4_supported(GT[ti])) { /* straight from a repacked group: same bytes */
+                uint8_t *grp = malloc(4 * rb), *xg = aligned_alloc(64, 4 * xb);
+                ai_repack4(GT[ti], w, rb, n, grp);
+                assert_true(ai_gemm_expand_group(GT[ti], grp, n, xg));
+                for (int k = 0; k < 4; k++)
+                    assert_memory_equal(xg + k * xb, xw + k * xb, 64 + 2 * (size_t)n + (size_t)n / 4);
+                free(grp);
+                free(xg);
             }
             float *x = malloc(4 * (size_t)n * sizeof(float));
             for (int64_t i = 0; i < 4 * n; i++) x[i] = rng_unit(&r) * (i % 97 == 0 ? 8.0f : 1.0f);
