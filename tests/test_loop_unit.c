@@ -246,6 +246,8 @@ static void test_results_roundtrip(void **state) {
     fclose(f);
     assert_int_equal(al_results_read(path, &rows, &n, 1, &err), -1);
     assert_non_null(strstr(err.msg, "results.tsv:5"));
+    unlink(path);
+    rmdir(dir);
 }
 
 /* ---- the lock, the journal -------------------------------------------------------- */
@@ -295,6 +297,8 @@ static void test_state_roundtrip(void **state) {
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     assert_false(al_exists(tmp));
     assert_int_equal(al_state_load("/nonexistent/state.json", &t, &err), -1);
+    unlink(path);
+    rmdir(dir);
 }
 
 /* ---- child processes ------------------------------------------------------------ */
