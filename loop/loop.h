@@ -62,6 +62,13 @@ int al_proc_run(const char *const *argv, const al_proc_opts *o,
 void al_proc_describe(const al_proc_result *r, char *out, size_t cap);
 
 /* ---- files (util.c) ----------------------------------------------------- */
+/* A growing string for the report and the chart: append with al_buf_printf
+ * (a failed allocation leaves the text as it was); the caller frees b.s. */
+typedef struct al_buf {
+    char *s;
+    size_t n, cap;
+} al_buf;
+void al_buf_printf(al_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 int al_mkdirs(const char *path, ai_error *err);
 /* Write data to path via path.tmp + fsync + rename + fsync(dir). */

@@ -2,7 +2,6 @@
  * experiment log of a run and its chart (chart.svg), from results.tsv. */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,32 +12,6 @@
 
 #include "loop.h"
 
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int w = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (w < 0) return;
-        if (b->s && b->n + (size_t)w < b->cap) {
-            b->n += (size_t)w;
-            return;
-        }
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->n + (size_t)w + 1) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) return;
-        b->s = s;
-        b->cap = cap;
-    }
-}
-
 static void fmt_num(char *out, size_t cap, double v, const char *fmt) {
     if (v == AL_NA)
         snprintf(out, cap, "-");
@@ -47,12 +20,12 @@ static void fmt_num(char *out, size_t cap, double v, const char *fmt) {
 }
 
 /* "|" would break a markdown table cell. */
-static void cell(sbuf *b, const char *s) {
+static void cell(al_buf *b, const char *s) {
     for (; *s; s++) {
         if (*s == '|')
-            sb_printf(b, "\\|");
+            al_buf_printf(b, "\\|");
         else
-            sb_printf(b, "%c", *s);
+            al_buf_printf(b, "%c", *s);
     }
 }
 
@@ -76,10 +49,10 @@ static void change(char *out, size_t cap, double a, double b, int pct) {
 }
 
 char *al_report_markdown(const al_row *rows, int n, const char *title, const char *chart_name) {
-    sbuf b = {0};
-    sb_printf(&b, "# %s\n\n", title);
+    al_buf b = {0};
+    al_buf_printf(&b, "# %s\n\n", title);
     if (n == 0) {
-        sb_printf(&b, "No experiments yet.\n");
+        al_buf_printf(&b, "No experiments yet.\n");
         return b.s;
     }
     const al_row *base = &rows[0], *best = &rows[0];
@@ -102,19 +75,19 @@ char *al_report_markdown(const al_row *rows, int n, const char *title, const cha
         else
             reverted++;
     }
-    sb_printf(&b, "Experiments: %d total, %d kept, %d reverted", exps, kept, reverted);
-    if (crashed) sb_printf(&b, ", %d crashed", crashed);
-    if (rejected) sb_printf(&b, ", %d rejected by the lock", rejected);
-    if (interrupted) sb_printf(&b, " (%d interrupted and retried)", interrupted);
-    sb_printf(&b, ".\n\n");
+    al_buf_printf(&b, "Experiments: %d total, %d kept, %d reverted", exps, kept, reverted);
+    if (crashed) al_buf_printf(&b, ", %d crashed", crashed);
+    if (rejected) al_buf_printf(&b, ", %d rejected by the lock", rejected);
+    if (interrupted) al_buf_printf(&b, " (%d interrupted and retried)", interrupted);
+    al_buf_printf(&b, ".\n\n");
 
     char a[32], o[32], c[32];
-    sb_printf(&b, "| Metric | Baseline | Optimised | Change |\n|---|---:|---:|---:|\n");
+    al_buf_printf(&b, "| Metric | Baseline | Optimised | Change |\n|---|---:|---:|---:|\n");
 #define METRIC(name, field, fmt, pct)                               \
     fmt_num(a, sizeof a, base->field, fmt);                         \
     fmt_num(o, sizeof o, best->field, fmt);                         \
     change(c, sizeof c, base->field, best->field, pct);             \
-    sb_printf(&b, "| %s | %s | %s | %s |\n", name, a, o, c);
+    al_buf_printf(&b, "| %s | %s | %s | %s |\n", name, a, o, c);
     METRIC("avg_generation_tps (decode tok/s)", decode, "%.2f", 1)
     METRIC("avg_prompt_tps (prefill tok/s)", prefill, "%.2f", 1)
     METRIC("avg_peak_memory_gb", mem_gb, "%.3f", 1)
@@ -131,19 +104,19 @@ char *al_report_markdown(const al_row *rows, int n, const char *title, const cha
             chain *= rows[i].ratio;
             chained++;
         }
-    sb_printf(&b, "| **decode speed-up** (kept A/B ratios chained) | 1 | %.3f× | %+.1f%% |\n", chain,
+    al_buf_printf(&b, "| **decode speed-up** (kept A/B ratios chained) | 1 | %.3f× | %+.1f%% |\n", chain,
               (chain - 1.0) * 100.0);
     (void)chained;
     fmt_num(o, sizeof o, best->kl, "%.5f");
-    sb_printf(&b, "| kl_mean vs baseline | 0 | %s | |\n", best == base ? "0" : o);
-    sb_printf(&b, "| quality_pass | %s | %s | |\n\n",
+    al_buf_printf(&b, "| kl_mean vs baseline | 0 | %s | |\n", best == base ? "0" : o);
+    al_buf_printf(&b, "| quality_pass | %s | %s | |\n\n",
               base->quality_pass == 1 ? "True" : base->quality_pass == 0 ? "False" : "-",
               best->quality_pass == 1 ? "True" : best->quality_pass == 0 ? "False" : "-");
     if (best != base)
-        sb_printf(&b, "Best: experiment %d, commit `%s`.\n\n", best->exp, best->commit);
-    if (chart_name) sb_printf(&b, "![decode tok/s per experiment](%s)\n\n", chart_name);
+        al_buf_printf(&b, "Best: experiment %d, commit `%s`.\n\n", best->exp, best->commit);
+    if (chart_name) al_buf_printf(&b, "![decode tok/s per experiment](%s)\n\n", chart_name);
 
-    sb_printf(&b, "## Experiment log\n\n| # | Experiment | decode tok/s | prefill tok/s | KL "
+    al_buf_printf(&b, "## Experiment log\n\n| # | Experiment | decode tok/s | prefill tok/s | KL "
                   "| sanity | Decision | Tradeoff |\n|---:|---|---:|---:|---:|---:|---|---|\n");
     for (int i = 0; i < n; i++) {
         const al_row *r = &rows[i];
@@ -155,20 +128,20 @@ char *al_report_markdown(const al_row *rows, int n, const char *title, const cha
         fmt_num(p, sizeof p, r->prefill, "%.1f");
         fmt_num(kl, sizeof kl, r->kl, "%.4f");
         fmt_num(sa, sizeof sa, r->sanity, "%.2f");
-        sb_printf(&b, "| %d | ", r->exp);
+        al_buf_printf(&b, "| %d | ", r->exp);
         cell(&b, r->description[0] ? r->description : "-");
-        sb_printf(&b, " | %s | %s | %s | %s | %s | ", d, p, kl, sa, decision_label(r->status));
+        al_buf_printf(&b, " | %s | %s | %s | %s | %s | ", d, p, kl, sa, decision_label(r->status));
         cell(&b, r->reason[0] ? r->reason : "");
         if (r->tradeoff[0] && strcmp(r->tradeoff, "-")) {
-            sb_printf(&b, " — ");
+            al_buf_printf(&b, " — ");
             cell(&b, r->tradeoff);
         }
-        sb_printf(&b, " |\n");
+        al_buf_printf(&b, " |\n");
     }
-    sb_printf(&b, "\nThe speed-up row multiplies the decode ratios of the kept experiments, each "
+    al_buf_printf(&b, "\nThe speed-up row multiplies the decode ratios of the kept experiments, each "
                   "measured interleaved against the best of its time; the absolute tok/s rows "
                   "come from different sessions and move with the machine's load.\n");
-    sb_printf(&b, "\nDecode tok/s: the candidate's median over the interleaved A/B rounds "
+    al_buf_printf(&b, "\nDecode tok/s: the candidate's median over the interleaved A/B rounds "
                   "[95%% CI]. KL: mean KL divergence of the next-token distributions against "
                   "the baseline's. Kept only when the quality gate passes and the whole CI of "
                   "the speed ratio over the current best lies above the noise threshold.\n");
