@@ -1,7 +1,12 @@
 /* cliutil.c — see cliutil.h. */
 #include "cliutil.h"
 
+#include <stdbool.h>
+
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 int ai_cli_set(ai_cli_conf *c, const char *cmd, const char *kv) {
@@ -36,4 +41,38 @@ ai_pipeline *ai_cli_open(const char *cmd, const char *model, const ai_conf *conf
     ai_pipeline *p = ai_pipeline_open(model, conf, &err);
     if (!p) fprintf(stderr, "autoinfer %s: %s\n", cmd, err.msg);
     return p;
+}
+
+char *ai_cli_read_text(const char *cmd, const char *path) {
+    bool is_stdin = !strcmp(path, "-");
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "autoinfer %s: cannot read '%s': %s\n", cmd, path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0, r;
+    char *buf = malloc(cap);
+    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (n + 1 == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    bool failed = !buf || ferror(f);
+    if (!is_stdin) fclose(f);
+    if (failed) {
+        fprintf(stderr, "autoinfer %s: cannot read '%s': %s\n", cmd, path,
+                buf ? "read error" : "out of memory");
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    return buf;
 }

@@ -18,6 +18,9 @@ int ai_cli_set(ai_cli_conf *c, const char *cmd, const char *kv);
 /* Defaults, then the conf file (--conf, else ./pipeline.conf if present),
  * then the overrides. Prints the error and returns -1 on failure. */
 int ai_cli_build_conf(const ai_cli_conf *c, const char *cmd, ai_conf *out);
+/* The whole of a text file ("-" = standard input), NUL-terminated, malloc'd;
+ * prints "autoinfer CMD: cannot read 'PATH': why" and returns NULL on failure. */
+char *ai_cli_read_text(const char *cmd, const char *path);
 /* Opens the model with conf; prints the error and returns NULL on failure. */
 ai_pipeline *ai_cli_open(const char *cmd, const char *model, const ai_conf *conf);
 

@@ -52,25 +52,6 @@ static int on_token(void *user, int32_t tok, const char *text, size_t len) {
     return 0;
 }
 
-static char *read_text_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    size_t r;
-    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (cap - n - 1 == 0) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) { free(buf); buf = NULL; }
-            else buf = nb;
-        }
-    }
-    fclose(f);
-    if (buf) buf[n] = 0;
-    return buf;
-}
-
 int ai_cmd_generate(int argc, char **argv) {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"prompt", required_argument, 0, 'p'},
@@ -138,11 +119,8 @@ int ai_cmd_generate(int argc, char **argv) {
 
     char *file_text = NULL;
     if (file) {
-        file_text = read_text_file(file);
-        if (!file_text) {
-            fprintf(stderr, "autoinfer generate: cannot read prompt file '%s'\n", file);
-            return 1;
-        }
+        file_text = ai_cli_read_text("generate", file);
+        if (!file_text) return 1;
         prompt = file_text;
     }
     int rc = 1;

@@ -90,30 +90,15 @@ int ai_cmd_perplexity(int argc, char **argv) {
     ai_conf conf;
     if (ai_cli_build_conf(&cc, "perplexity", &conf)) return 2;
 
-    FILE *f = fopen(file, "rb");
-    if (!f) {
-        fprintf(stderr, "autoinfer perplexity: cannot read '%s'\n", file);
-        return 1;
-    }
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)sz + 1);
-    size_t got = text ? fread(text, 1, (size_t)sz, f) : 0;
-    fclose(f);
-    if (!text || got != (size_t)sz) {
-        fprintf(stderr, "autoinfer perplexity: cannot read '%s'\n", file);
-        free(text);
-        return 1;
-    }
-    text[sz] = 0;
+    char *text = ai_cli_read_text("perplexity", file);
+    if (!text) return 1;
 
     int rc = 1;
     int32_t *tokens = NULL;
     ai_pipeline *p = ai_cli_open("perplexity", model, &conf);
     if (!p) goto done;
     ai_error err;
-    int cap = (int)sz + 16;
+    int cap = (int)strlen(text) + 16;
     tokens = malloc((size_t)cap * sizeof *tokens);
     int n = tokens ? ai_tokenize(p, text, 1, 0, tokens, cap, &err) : -1;
     if (n < 0) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "autoinfer.h"
+#include "cliutil.h"
 #include "commands.h"
 #include "gguf.h"
 #include "tokenizer.h"
@@ -44,23 +45,6 @@ static void print_piece(const char *s, int n) {
     putchar('\'');
 }
 
-static char *read_stdin(void) {
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    size_t r;
-    while (buf && (r = fread(buf + n, 1, cap - n - 1, stdin)) > 0) {
-        n += r;
-        if (cap - n - 1 == 0) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) { free(buf); return NULL; }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    if (buf) buf[n] = 0;
-    return buf;
-}
-
 int ai_cmd_tokenize(int argc, char **argv) {
     static const struct option OPTS[] = {
         {"no-bos", no_argument, 0, 'b'}, {"no-special", no_argument, 0, 's'},
@@ -85,11 +69,8 @@ int ai_cmd_tokenize(int argc, char **argv) {
     char *text = NULL;
     const char *src = argv[optind + 1];
     if (!strcmp(src, "-")) {
-        text = read_stdin();
-        if (!text) {
-            fprintf(stderr, "autoinfer tokenize: out of memory reading stdin\n");
-            return 1;
-        }
+        text = ai_cli_read_text("tokenize", "-");
+        if (!text) return 1;
         src = text;
     }
 
