@@ -699,43 +699,72 @@ static void partition_special(const ai_tokenizer *t, const char *text, size_t le
 
 typedef struct { int32_t off, n, prev, next; } sym;
 typedef struct { int32_t rank, left, right, ln, rn; } bigram;
-typedef struct { bigram *v; size_t n, cap; bool oom; } heap;
+/* A binary heap of fixed-size items, best first by `before`: the merge queue
+ * of both BPE (lowest rank) and SPM (highest score). */
+#define PQ_MAX_ITEM 32
+typedef struct {
+    unsigned char *v;
+    size_t n, cap, item;
+    bool (*before)(const void *a, const void *b);
+    bool oom;
+} pqueue;
 
-static bool bg_less(const bigram *a, const bigram *b) { /* a before b */
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
+#define PQ_AT(h, i) ((h)->v + (i) * (h)->item)
 
-static void heap_push(heap *h, bigram x) {
+static void pq_push(pqueue *h, const void *x) {
     if (h->oom) return;
     if (h->n == h->cap) {
         size_t nc = h->cap ? h->cap * 2 : 64;
-        bigram *nv = realloc(h->v, nc * sizeof *nv);
+        unsigned char *nv = realloc(h->v, nc * h->item);
         if (!nv) { h->oom = true; return; }
         h->v = nv; h->cap = nc;
     }
     size_t i = h->n++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (!bg_less(&x, &h->v[p])) break;
-        h->v[i] = h->v[p];
+        if (!h->before(x, PQ_AT(h, p))) break;
+        memcpy(PQ_AT(h, i), PQ_AT(h, p), h->item);
         i = p;
     }
-    h->v[i] = x;
+    memcpy(PQ_AT(h, i), x, h->item);
 }
 
-static bigram heap_pop(heap *h) {
-    bigram top = h->v[0], x = h->v[--h->n];
+/* Removes the best item into out (h->n > 0). */
+static void pq_pop(pqueue *h, void *out) {
+    unsigned char x[PQ_MAX_ITEM];
+    memcpy(out, PQ_AT(h, 0), h->item);
+    memcpy(x, PQ_AT(h, --h->n), h->item);
     size_t i = 0;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= h->n) break;
-        if (c + 1 < h->n && bg_less(&h->v[c + 1], &h->v[c])) c++;
-        if (!bg_less(&h->v[c], &x)) break;
-        h->v[i] = h->v[c];
+        if (c + 1 < h->n && h->before(PQ_AT(h, c + 1), PQ_AT(h, c))) c++;
+        if (!h->before(PQ_AT(h, c), x)) break;
+        memcpy(PQ_AT(h, i), PQ_AT(h, c), h->item);
         i = c;
     }
-    if (h->n) h->v[i] = x;
-    return top;
+    if (h->n) memcpy(PQ_AT(h, i), x, h->item);
+}
+
+static bool bg_less(const void *pa, const void *pb) { /* lower rank first */
+    const bigram *a = pa, *b = pb;
+    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
+}
+_Static_assert(sizeof(bigram) <= PQ_MAX_ITEM, "bigram fits the merge queue");
+
+/* Splits w into one symbol per UTF-8 character (a truncated tail is one
+ * symbol), linked as a list; returns the count. */
+static int32_t split_symbols(const char *w, size_t n, sym *sy) {
+    int32_t ns = 0;
+    for (size_t i = 0; i < n;) {
+        int l = utf8_len_lead((uint8_t)w[i]);
+        if ((size_t)l > n - i) l = (int)(n - i);
+        sy[ns] = (sym){(int32_t)i, l, ns - 1, -1};
+        if (ns > 0) sy[ns - 1].next = ns;
+        ns++;
+        i += (size_t)l;
+    }
+    return ns;
 }
 
 typedef struct { sym *v; size_t cap; } symbuf;
@@ -748,34 +777,27 @@ static bool sym_reserve(symbuf *s, size_t n) {
     return true;
 }
 
-static void bpe_try_pair(const ai_tokenizer *t, const char *w, const sym *sy, int32_t l, int32_t r, heap *h) {
+static void bpe_try_pair(const ai_tokenizer *t, const char *w, const sym *sy, int32_t l, int32_t r, pqueue *h) {
     if (l < 0 || r < 0) return;
     int32_t rank = merge_rank(t, w + sy[l].off, (size_t)sy[l].n, w + sy[r].off, (size_t)sy[r].n);
     if (rank < 0) return;
-    heap_push(h, (bigram){rank, l, r, sy[l].n, sy[r].n});
+    pq_push(h, &(bigram){rank, l, r, sy[l].n, sy[r].n});
 }
 
 /* One pre-tokenized word, already byte-mapped (valid UTF-8). */
-static int bpe_word(const ai_tokenizer *t, const char *w, size_t n, symbuf *sb, heap *h, ivec *out) {
+static int bpe_word(const ai_tokenizer *t, const char *w, size_t n, symbuf *sb, pqueue *h, ivec *out) {
     if (t->ignore_merges) {
         int32_t id = vocab_find(t, w, n);
         if (id >= 0) { iv_push(out, id); return 0; }
     }
     if (!sym_reserve(sb, n)) return -1;
     sym *sy = sb->v;
-    int32_t ns = 0;
-    for (size_t i = 0; i < n;) {
-        int l = utf8_len_lead((uint8_t)w[i]);
-        if ((size_t)l > n - i) l = (int)(n - i);
-        sy[ns] = (sym){(int32_t)i, l, ns - 1, -1};
-        if (ns > 0) sy[ns - 1].next = ns;
-        ns++;
-        i += (size_t)l;
-    }
+    int32_t ns = split_symbols(w, n, sy);
     h->n = 0;
     for (int32_t i = 1; i < ns; i++) bpe_try_pair(t, w, sy, i - 1, i, h);
     while (h->n > 0 && !h->oom) {
-        bigram b = heap_pop(h);
+        bigram b;
+        pq_pop(h, &b);
         sym *L = &sy[b.left], *R = &sy[b.right];
         if (L->n == 0 || R->n == 0 || L->n != b.ln || R->n != b.rn) continue; /* stale */
         L->n += R->n;
@@ -857,7 +879,7 @@ static size_t bpe_clean_utf8(const uint8_t *s, size_t n, char *o) {
 static int bpe_encode(const ai_tokenizer *t, const char *text0, span frag0, ivec *out, ai_error *err) {
     svec a = {0}, b = {0};
     symbuf sb = {0};
-    heap h = {0};
+    pqueue h = {.item = sizeof(bigram), .before = bg_less};
     char *wbuf = NULL;
     size_t wcap = 0;
     int rc = -1;
@@ -896,50 +918,18 @@ done:
 /* ---- encoding: SPM -------------------------------------------------------- */
 
 typedef struct { float score; int32_t left, right, size; } sbigram;
-typedef struct { sbigram *v; size_t n, cap; bool oom; } sheap;
+_Static_assert(sizeof(sbigram) <= PQ_MAX_ITEM, "sbigram fits the merge queue");
 
-static bool sbg_less(const sbigram *a, const sbigram *b) { /* a before b */
+static bool sbg_less(const void *pa, const void *pb) { /* higher score first */
+    const sbigram *a = pa, *b = pb;
     return a->score > b->score || (a->score == b->score && a->left < b->left);
 }
 
-static void sheap_push(sheap *h, sbigram x) {
-    if (h->oom) return;
-    if (h->n == h->cap) {
-        size_t nc = h->cap ? h->cap * 2 : 64;
-        sbigram *nv = realloc(h->v, nc * sizeof *nv);
-        if (!nv) { h->oom = true; return; }
-        h->v = nv; h->cap = nc;
-    }
-    size_t i = h->n++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!sbg_less(&x, &h->v[p])) break;
-        h->v[i] = h->v[p];
-        i = p;
-    }
-    h->v[i] = x;
-}
-
-static sbigram sheap_pop(sheap *h) {
-    sbigram top = h->v[0], x = h->v[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n) break;
-        if (c + 1 < h->n && sbg_less(&h->v[c + 1], &h->v[c])) c++;
-        if (!sbg_less(&h->v[c], &x)) break;
-        h->v[i] = h->v[c];
-        i = c;
-    }
-    if (h->n) h->v[i] = x;
-    return top;
-}
-
-static void spm_try_pair(const ai_tokenizer *t, const char *w, const sym *sy, int32_t l, int32_t r, sheap *h) {
+static void spm_try_pair(const ai_tokenizer *t, const char *w, const sym *sy, int32_t l, int32_t r, pqueue *h) {
     if (l < 0 || r < 0) return;
     int32_t id = vocab_find(t, w + sy[l].off, (size_t)(sy[l].n + sy[r].n));
     if (id < 0) return;
-    sheap_push(h, (sbigram){t->score[id], l, r, sy[l].n + sy[r].n});
+    pq_push(h, &(sbigram){t->score[id], l, r, sy[l].n + sy[r].n});
 }
 
 static int spm_encode(const ai_tokenizer *t, const char *text, span frag, bool space_prefix, ivec *out, ai_error *err) {
@@ -947,7 +937,7 @@ static int spm_encode(const ai_tokenizer *t, const char *text, span frag, bool s
     size_t cap = (frag.len + 1) * 3;
     char *w = malloc(cap);
     sym *sy = malloc((frag.len + 1) * sizeof *sy);
-    sheap h = {0};
+    pqueue h = {.item = sizeof(sbigram), .before = sbg_less};
     int rc = -1;
     if (!w || !sy) { ai_error_set(err, "out of memory"); goto done; }
     size_t n = 0;
@@ -957,18 +947,11 @@ static int spm_encode(const ai_tokenizer *t, const char *text, span frag, bool s
         if (c == ' ') { memcpy(w + n, "\xE2\x96\x81", 3); n += 3; }
         else w[n++] = c;
     }
-    int32_t ns = 0;
-    for (size_t i = 0; i < n;) {
-        int l = utf8_len_lead((uint8_t)w[i]);
-        if ((size_t)l > n - i) l = (int)(n - i);
-        sy[ns] = (sym){(int32_t)i, l, ns - 1, -1};
-        if (ns > 0) sy[ns - 1].next = ns;
-        ns++;
-        i += (size_t)l;
-    }
+    int32_t ns = split_symbols(w, n, sy);
     for (int32_t i = 1; i < ns; i++) spm_try_pair(t, w, sy, i - 1, i, &h);
     while (h.n > 0 && !h.oom) {
-        sbigram b = sheap_pop(&h);
+        sbigram b;
+        pq_pop(&h, &b);
         sym *L = &sy[b.left], *R = &sy[b.right];
         if (L->n == 0 || R->n == 0 || L->n + R->n != b.size) continue; /* stale */
         L->n += R->n;
