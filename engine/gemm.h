@@ -1,20 +1,23 @@
 /* gemm.h — batched matrix products for prefill: several tokens per pass
  * over each weight row (knob gemm).
  *
- * Each group of four weight rows is expanded once into a common form —
- * unsigned 8-bit codes u, a float scale per 4 elements (dl) and an additive
- * term per 16 elements (m16), with value = dl * (u - off) + m16 — and then
- * multiplied with four tokens at a time by one integer kernel (vpdpbusd)
- * for every weight format. The activations are quantized once per matmul
- * exactly as the one-token path does (Q8_1: int8 per element, fp16 scale
- * and fp16 s = d * sum per 32), plus their 4-element sums (the offset is
- * taken off in integers).
+ * Tokens travel in the 16 lanes of a 512-bit register: the activations of
+ * 16 tokens are quantized once per matmul (int8 codes and a float scale per
+ * 32 elements, as the one-token path's Q8_0) and stored transposed, 4 codes
+ * of each token per 32-bit lane, shifted to unsigned (y + 128). Weight rows
+ * are expanded once per chunk into signed int8 codes w, one scale d and one
+ * additive term m per block of G elements (G = 32, or 16 for Q6_K), with
+ * value = d * w + m. One vpdpbusd then multiplies 4 codes of one row
+ * (broadcast) with 4 codes of 16 tokens; the +128 comes off exactly through
+ * the integer start value -128 * sum(w) of each block. Per block and token
+ * that is G/4 integer multiply-adds, one conversion and two float
+ * operations, for every weight format.
  *
- * With off applied in integers and the min terms taken as m * s, the
- * 32-formats give the one-token path's sums (only the float summation order
- * differs); the K formats take 32-element activation blocks instead of
- * Q8_K's 256 (as precise, not bit-identical). tests/test_kernels.c holds the results to the float
- * reference within the activation-rounding bound. */
+ * The 32-formats give the one-token path's integer sums (only the float
+ * summation order differs); the K formats take 32-element activation blocks
+ * instead of Q8_K's 256 (as precise, not bit-identical). tests/test_kernels.c
+ * holds the results to the float reference within the activation-rounding
+ * bound. */
 #ifndef AI_GEMM_H
 #define AI_GEMM_H
 
@@ -24,17 +27,21 @@
 
 #include "quant.h"
 
+#define AI_GEMM_ROWS 4    /* weight rows per tile */
+#define AI_GEMM_TOKENS 16 /* tokens per tile: one per 32-bit lane */
+
 /* Whether weights of `type` with rows of n elements can take this path at
- * `isa` (AVX-512 only for now; n a multiple of 64). */
+ * `isa` (AVX-512 VNNI only for now; n a multiple of 32). */
 bool ai_gemm_supported(uint32_t type, int64_t n, ai_isa isa);
 
-/* Bytes of one token's prepared activations / of one expanded weight row. */
+/* Bytes of one group of AI_GEMM_TOKENS prepared tokens / of one expanded
+ * weight row (both multiples of 64). */
 size_t ai_gemm_act_bytes(int64_t n);
 size_t ai_gemm_row_bytes(int64_t n);
 
-/* Prepares n_tok tokens (rows of x, n floats each) into dst
- * (n_tok * ai_gemm_act_bytes(n) bytes, 64-byte aligned). */
-void ai_gemm_prepare_act(const float *x, int64_t n, int n_tok, void *dst, ai_isa isa);
+/* Prepares nt <= AI_GEMM_TOKENS tokens (rows of x, n floats each) into one
+ * group at dst (64-byte aligned); lanes past nt read as zero tokens. */
+void ai_gemm_prepare_act(const float *x, int64_t n, int nt, void *dst, ai_isa isa);
 
 /* Expands one weight row into dst (ai_gemm_row_bytes(n), 64-byte aligned);
  * the _ref version is the plain-C reference (tests). */
@@ -45,9 +52,9 @@ void ai_gemm_expand_row_ref(uint32_t type, const void *row, int64_t n, void *dst
  * path (then unpack and expand row by row). */
 bool ai_gemm_expand_group(uint32_t type, const void *group, int64_t n, void *dst);
 
-/* out[r * 4 + t] = row r . token t for 4 expanded rows (at w, stride
- * ai_gemm_row_bytes(n)) and nt <= 4 prepared tokens (at act, stride
- * ai_gemm_act_bytes(n)). */
-void ai_gemm_tile(const void *w, const void *act, int nt, int64_t n, float *out);
+/* out[r * AI_GEMM_TOKENS + t] = row r . token t for the AI_GEMM_ROWS
+ * expanded rows at w (stride ai_gemm_row_bytes(n)) and the group of
+ * prepared tokens at act. */
+void ai_gemm_tile(const void *w, const void *act, int64_t n, float *out);
 
 #endif

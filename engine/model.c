@@ -326,8 +326,8 @@ ai_state *ai_state_new(const ai_model *m, const ai_settings *s, ai_error *err) {
         if (m->rope_freq_factors) st->rope_inv_freq[i] /= m->rope_freq_factors[i];
     }
     if (s->gemm && st->max_batch >= GEMM_MIN_TOKENS && ai_gemm_supported(AI_Q8_0, 64, s->isa)) {
-        st->gemm_act = aligned_alloc(64, B * ai_gemm_act_bytes(maxd));
-        st->gemm_w = aligned_alloc(64, (size_t)s->threads * 4 * ai_gemm_row_bytes(maxd));
+        st->gemm_act = aligned_alloc(64, (B + AI_GEMM_TOKENS - 1) / AI_GEMM_TOKENS * ai_gemm_act_bytes(maxd));
+        st->gemm_w = aligned_alloc(64, (size_t)s->threads * AI_GEMM_ROWS * ai_gemm_row_bytes(maxd));
         if (!st->gemm_act || !st->gemm_w) goto oom;
     }
     if (ai_vec_kernels_get(&st->vk, s->kv_type, s->isa)) {
@@ -428,17 +428,17 @@ static void split_rows(int64_t rows, int ith, int nth, int64_t *r0, int64_t *r1)
     *r1 = u1 * 16 < rows ? u1 * 16 : rows;
 }
 
-/* y[t][r] for 4 rows x up to 4 tokens at a time: each group of 4 rows is
+/* y[t][r] for 4 rows x 16 tokens at a time: each group of 4 rows is
  * expanded once (gemm.h) for all the tokens. */
 static void gemm_rows(const matmul_job *j, int wi, int64_t r0, int64_t r1, int ith) {
     const ai_weight *w = j->w[wi];
     const int64_t n = w->cols;
     const size_t xb = ai_gemm_row_bytes(n), ab = ai_gemm_act_bytes(n);
-    uint8_t *buf = j->gemm_w + (size_t)ith * 4 * ai_gemm_row_bytes(j->w[0]->cols > n ? j->w[0]->cols : n);
+    uint8_t *buf = j->gemm_w + (size_t)ith * AI_GEMM_ROWS * ai_gemm_row_bytes(j->w[0]->cols > n ? j->w[0]->cols : n);
     const float *bias = j->bias[wi];
     float *y = j->y[wi];
-    for (int64_t r = r0; r < r1; r += 4) {
-        int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+    for (int64_t r = r0; r < r1; r += AI_GEMM_ROWS) {
+        int nr = r1 - r < AI_GEMM_ROWS ? (int)(r1 - r) : AI_GEMM_ROWS;
         const uint8_t *grp = w->packed ? (const uint8_t *)w->packed + (size_t)r * w->row_bytes : NULL;
         if (!grp || !ai_gemm_expand_group(w->type, grp, n, buf)) {
             const uint8_t *src = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
@@ -446,16 +446,16 @@ static void gemm_rows(const matmul_job *j, int wi, int64_t r0, int64_t r1, int i
                 src = j->unpack + (size_t)ith * j->unpack_bytes;
                 ai_unpack4(w->type, grp, n, (uint8_t *)src, w->row_bytes);
             }
-            for (int k = 0; k < 4; k++) /* short group: repeat the last row */
+            for (int k = 0; k < AI_GEMM_ROWS; k++) /* short group: repeat the last row */
                 ai_gemm_expand_row(w->type, src + (size_t)(k < nr ? k : nr - 1) * w->row_bytes, n, buf + k * xb);
         }
-        for (int t = 0; t < j->n_tok; t += 4) {
-            int nt = j->n_tok - t < 4 ? j->n_tok - t : 4;
-            float o[16];
-            ai_gemm_tile(buf, (const uint8_t *)j->xq + (size_t)t * ab, nt, n, o);
+        for (int t = 0; t < j->n_tok; t += AI_GEMM_TOKENS) {
+            int nt = j->n_tok - t < AI_GEMM_TOKENS ? j->n_tok - t : AI_GEMM_TOKENS;
+            float o[AI_GEMM_ROWS * AI_GEMM_TOKENS];
+            ai_gemm_tile(buf, (const uint8_t *)j->xq + (size_t)(t / AI_GEMM_TOKENS) * ab, n, o);
             for (int k = 0; k < nr; k++)
                 for (int u = 0; u < nt; u++) {
-                    float v = o[k * 4 + u] + (bias ? bias[r + k] : 0.0f);
+                    float v = o[k * AI_GEMM_TOKENS + u] + (bias ? bias[r + k] : 0.0f);
                     float *dst = y + (size_t)(t + u) * w->rows + r + k;
                     if (j->epi == MM_ADD) *dst += v;
                     else *dst = v;
@@ -539,7 +539,8 @@ static void matmul_worker(void *ctx, int ith, int nth, int tid) {
     }
 }
 
-/* Tokens split across threads for ai_gemm_prepare_act. */
+/* Groups of AI_GEMM_TOKENS tokens split across threads for
+ * ai_gemm_prepare_act. */
 typedef struct {
     const float *x;
     int64_t cols;
@@ -550,10 +551,13 @@ typedef struct {
 
 static void gemm_prep_worker(void *ctx, int ith, int nth, int tid) {
     const gemm_prep_job *g = ctx;
-    int t0 = (int)((int64_t)g->n_tok * ith / nth), t1 = (int)((int64_t)g->n_tok * (ith + 1) / nth);
-    if (t1 > t0)
-        ai_gemm_prepare_act(g->x + (size_t)t0 * g->cols, g->cols, t1 - t0,
-                            (uint8_t *)g->dst + (size_t)t0 * ai_gemm_act_bytes(g->cols), g->isa);
+    (void)tid;
+    int groups = (g->n_tok + AI_GEMM_TOKENS - 1) / AI_GEMM_TOKENS;
+    for (int q = groups * ith / nth; q < groups * (ith + 1) / nth; q++) {
+        int t0 = q * AI_GEMM_TOKENS, nt = g->n_tok - t0 < AI_GEMM_TOKENS ? g->n_tok - t0 : AI_GEMM_TOKENS;
+        ai_gemm_prepare_act(g->x + (size_t)t0 * g->cols, g->cols, nt,
+                            (uint8_t *)g->dst + (size_t)q * ai_gemm_act_bytes(g->cols), g->isa);
+    }
 }
 
 /* Quantizes x (n_tok rows of w[0]->cols) once and runs the products. */
@@ -583,7 +587,8 @@ static void matmul(ai_state *st, int n_tok, const float *x, int n_w, const ai_we
     for (int i = 0; i < n_w; i++) gemm = gemm && ai_gemm_supported(w[i]->type, cols, st->s->isa);
     if (gemm) {
         gemm_prep_job gp = {x, cols, n_tok, st->gemm_act, st->s->isa};
-        ai_pool_run_chunks(st->pool, gemm_prep_worker, &gp, n_tok < n_chunks ? n_tok : n_chunks);
+        int groups = (n_tok + AI_GEMM_TOKENS - 1) / AI_GEMM_TOKENS;
+        ai_pool_run_chunks(st->pool, gemm_prep_worker, &gp, groups < n_chunks ? groups : n_chunks);
         j.gemm = true;
         j.gemm_w = st->gemm_w;
         j.xq = st->gemm_act;

@@ -767,7 +767,7 @@ ai_vec_dot4_fn ai_vec_dot4_get(uint32_t type, ai_isa isa) {
 
 /* Bytes of the scale head of a block: what the four-row kernels load
  * together. */
-static size_t repack_head(uint32_t type) {
+size_t ai_repack4_head(uint32_t type) {
     switch (type) {
     case AI_Q4_0: case AI_Q5_0: case AI_Q8_0: return 2;
     case AI_Q4_1: return 4;
@@ -775,7 +775,7 @@ static size_t repack_head(uint32_t type) {
     }
 }
 
-bool ai_repack4_supported(uint32_t type) { return repack_head(type) > 0; }
+bool ai_repack4_supported(uint32_t type) { return ai_repack4_head(type) > 0; }
 
 /* dir 0: rows -> group; 1: group -> rows. Inlined per format so that the
  * small copies have constant sizes. */

@@ -86,6 +86,7 @@ ai_vec_dot4_fn ai_vec_dot4_get(uint32_t type, ai_isa isa);
  * (b then b+1); an odd last block gives a half-size section (4 scale fields,
  * then 4 rests). */
 bool ai_repack4_supported(uint32_t type);
+size_t ai_repack4_head(uint32_t type); /* 0 when not supported */
 void ai_repack4(uint32_t type, const void *rows, size_t row_bytes, int64_t n, void *group);
 void ai_unpack4(uint32_t type, const void *group, int64_t n, void *rows, size_t row_bytes);
 /* out[k] = ai_vec_dot(type)(row k, xq, n) for the four rows of a group. */

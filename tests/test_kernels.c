@@ -262,10 +262,22 @@ static void test_greedy_argmax(void **state) {
     }
 }
 
+/* Meaningful bytes of an expanded row of n elements in blocks of g: header,
+ * codes, then the used start values, scales and terms (gemm.c's layout). */
+static void assert_expanded_equal(const uint8_t *a, const uint8_t *b, int64_t n) {
+    int32_t g;
+    memcpy(&g, a, 4);
+    assert_memory_equal(a, b, 64 + (size_t)n);
+    for (int part = 0; part < 3; part++) {
+        size_t off = 64 + (size_t)n + (size_t)part * 4 * (size_t)(n / 16);
+        assert_memory_equal(a + off, b + off, 4 * (size_t)(n / g));
+    }
+}
+
 /* Batched products: the SIMD expanders write the reference expander's bytes,
- * and a 4 x nt tile equals the float dot of the dequantized row with the
+ * and a 4 x 16 tile equals the float dot of the dequantized row with the
  * float activations within the activation rounding (Q8_0-style, 32 blocks)
- * plus float summation error. */
+ * plus float summation error; lanes past the tokens given read as zero. */
 static void test_gemm(void **state) {
     (void)state;
     if (!ai_gemm_supported(AI_Q8_0, 64, ai_isa_detect())) {
@@ -274,44 +286,45 @@ static void test_gemm(void **state) {
     }
     rng r = {2024};
     static const uint32_t GT[] = {AI_Q4_0, AI_Q4_1, AI_Q5_0, AI_Q5_1, AI_Q8_0, AI_Q4_K, AI_Q5_K, AI_Q6_K};
-    static const int64_t LEN[] = {256, 576, 1536, 64 * 5};
+    static const int64_t LEN[] = {256, 576, 1536, 32 * 5};
+    enum { R = AI_GEMM_ROWS, T = AI_GEMM_TOKENS };
     for (size_t ti = 0; ti < sizeof GT / sizeof GT[0]; ti++) {
         for (int li = 0; li < 4; li++) {
             int64_t n = LEN[li];
             if (!ai_gemm_supported(GT[ti], n, ai_isa_detect())) continue;
             size_t rb = ai_row_bytes(GT[ti], n), xb = ai_gemm_row_bytes(n), ab = ai_gemm_act_bytes(n);
-            uint8_t *w = malloc(4 * rb);
-            random_rows(&r, GT[ti], n, 4, w);
-            uint8_t *xw = aligned_alloc(64, 4 * xb), *xr = aligned_alloc(64, xb);
-            for (int k = 0; k < 4; k++) {
+            uint8_t *w = malloc(R * rb);
+            random_rows(&r, GT[ti], n, R, w);
+            uint8_t *xw = aligned_alloc(64, R * xb), *xr = aligned_alloc(64, xb);
+            for (int k = 0; k < R; k++) {
                 ai_gemm_expand_row(GT[ti], w + k * rb, n, xw + k * xb);
                 ai_gemm_expand_row_ref(GT[ti], w + k * rb, n, xr);
-                /* codes, lane scales and m16 (padding excluded) */
-                assert_memory_equal(xw + k * xb, xr, 64 + 2 * (size_t)n + (size_t)n / 4);
+                assert_expanded_equal(xw + k * xb, xr, n);
             }
             if (ai_repack4_supported(GT[ti])) { /* straight from a repacked group: same bytes */
-                uint8_t *grp = malloc(4 * rb), *xg = aligned_alloc(64, 4 * xb);
+                uint8_t *grp = malloc(R * rb), *xg = aligned_alloc(64, R * xb);
                 ai_repack4(GT[ti], w, rb, n, grp);
                 assert_true(ai_gemm_expand_group(GT[ti], grp, n, xg));
-                for (int k = 0; k < 4; k++)
-                    assert_memory_equal(xg + k * xb, xw + k * xb, 64 + 2 * (size_t)n + (size_t)n / 4);
+                for (int k = 0; k < R; k++) assert_expanded_equal(xg + k * xb, xw + k * xb, n);
                 free(grp);
                 free(xg);
             }
-            float *x = malloc(4 * (size_t)n * sizeof(float));
-            for (int64_t i = 0; i < 4 * n; i++) x[i] = rng_unit(&r) * (i % 97 == 0 ? 8.0f : 1.0f);
-            uint8_t *act = aligned_alloc(64, 4 * ab);
-            ai_gemm_prepare_act(x, n, 4, act, ai_isa_detect());
+            float *x = malloc(T * (size_t)n * sizeof(float));
+            for (int64_t i = 0; i < T * n; i++) x[i] = rng_unit(&r) * (i % 97 == 0 ? 8.0f : 1.0f);
+            uint8_t *act = aligned_alloc(64, ab);
             float *wd = malloc((size_t)n * sizeof(float));
-            for (int nt = 1; nt <= 4; nt++) {
-                float out[16];
-                ai_gemm_tile(xw, act, nt, n, out);
-                for (int k = 0; k < 4; k++) {
+            static const int NT[] = {16, 1, 5};
+            for (int c = 0; c < 3; c++) {
+                int nt = NT[c];
+                float out[R * T];
+                ai_gemm_prepare_act(x, n, nt, act, ai_isa_detect());
+                ai_gemm_tile(xw, act, n, out);
+                for (int k = 0; k < R; k++) {
                     ai_dequantize_row(GT[ti], w + k * rb, wd, n);
-                    for (int t = 0; t < nt; t++) {
+                    for (int t = 0; t < T; t++) {
                         const float *xt = x + (size_t)t * n;
                         double exact = 0, mag = 0, bound = 0;
-                        for (int64_t b = 0; b < n / 32; b++) {
+                        for (int64_t b = 0; t < nt && b < n / 32; b++) {
                             float amax = 0;
                             for (int e = 0; e < 32; e++) amax = fmaxf(amax, fabsf(xt[32 * b + e]));
                             double step = amax / 127.0 * (1 + 1e-3); /* d and its fp16 rounding */
@@ -322,9 +335,10 @@ static void test_gemm(void **state) {
                                 bound += fabs((double)wd[i]) * (step / 2 + fabs(xt[i]) * 1e-3);
                             }
                         }
-                        if (fabs(out[k * 4 + t] - exact) > bound + 1e-5 * mag + 1e-6) {
-                            print_error("gemm %s n=%lld row %d tok %d: %.7g vs %.7g (bound %.3g)\n",
-                                        ai_dtype_get(GT[ti])->name, (long long)n, k, t, out[k * 4 + t], exact, bound);
+                        if (fabs(out[k * T + t] - exact) > bound + 1e-5 * mag + 1e-6) {
+                            print_error("gemm %s n=%lld row %d tok %d of %d: %.7g vs %.7g (bound %.3g)\n",
+                                        ai_dtype_get(GT[ti])->name, (long long)n, k, t, nt, out[k * T + t], exact,
+                                        bound);
                             fail();
                         }
                     }
