@@ -344,7 +344,7 @@ ai_state *ai_state_new(const ai_model *m, const ai_settings *s, ai_error *err) {
         st->unpack = malloc((size_t)s->threads * st->unpack_bytes);
         if (!st->unpack) goto oom;
     }
-    st->att = malloc((size_t)s->threads * 4 * st->kv.n_slots * sizeof(float));
+    st->att = aligned_alloc(64, (size_t)s->threads * ai_vec_attend_scratch(hp->head_dim, st->kv.n_slots + 16) * sizeof(float));
     st->kvrow = malloc((size_t)s->threads * hp->head_dim * 2 * sizeof(float));
     if (!st->x || !st->xb || !st->xb2 || !st->q || !st->k || !st->v || !st->att_out ||
         !st->hb || !st->hb2 || !st->xq || !st->logits || !st->rope_cos || !st->rope_sin ||
@@ -647,36 +647,19 @@ static void attention_worker(void *ctx, int chunk, int n_chunks, int tid) {
     const ai_vec_kernels *vk = &st->vk;
     int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
     size_t head_bytes = ai_row_bytes(kv->type, hd), qs = (size_t)hp->n_head * hd;
-    float *att = st->att + (size_t)tid * 4 * kv->n_slots;
+    float *att = st->att + (size_t)tid * ai_vec_attend_scratch(hd, kv->n_slots + 16);
     float scale = 1.0f / sqrtf((float)hd);
     const uint8_t *kc = kv->k[j->layer], *vc = kv->v[j->layer];
     for (int h = chunk; h < hp->n_head; h += n_chunks) {
         size_t off = (size_t)(h / group) * head_bytes;
         int t = 0;
-        /* four tokens at a time while no window wraps (first == 0 for all) */
-        for (; t + 4 <= j->n_tok && !(kv->rotating && j->pos + t + 3 >= kv->n_slots); t += 4) {
-            int p0 = j->pos + t, plast = p0 + 3;
-            const float *q = st->q + ((size_t)t * hp->n_head + h) * hd;
-            float *a4[4] = {att, att + kv->n_slots, att + 2 * (size_t)kv->n_slots, att + 3 * (size_t)kv->n_slots};
-            for (int i = 0; i <= plast; i++) {
-                float s4[4];
-                vk->kdot4(kc + (size_t)i * kv->row_bytes + off, q, qs, hd, s4);
-                for (int u = 0; u < 4; u++) a4[u][i] = s4[u] * scale;
-            }
-            float inv[4];
-            for (int u = 0; u < 4; u++) {
-                int pu = p0 + u;
-                float maxs = -INFINITY;
-                for (int i = 0; i <= pu; i++) maxs = a4[u][i] > maxs ? a4[u][i] : maxs;
-                inv[u] = 1.0f / vk->exp_sum(a4[u], pu + 1, maxs);
-                for (int i = pu + 1; i <= plast; i++) a4[u][i] = 0.0f; /* masked */
-                memset(st->att_out + ((size_t)(t + u) * hp->n_head + h) * hd, 0, (size_t)hd * sizeof(float));
-            }
-            float *out = st->att_out + ((size_t)t * hp->n_head + h) * hd;
-            for (int i = 0; i <= plast; i++) {
-                float a[4] = {a4[0][i] * inv[0], a4[1][i] * inv[1], a4[2][i] * inv[2], a4[3][i] * inv[3]};
-                vk->vaxpy4(out, qs, a, vc + (size_t)i * kv->row_bytes + off, hd);
-            }
+        /* blocks of up to 16 queries while no window wraps (first == 0 for
+         * all); fewer than 8 queries are cheaper one by one */
+        for (; j->n_tok - t >= 8; t += 16) {
+            int nq = j->n_tok - t < 16 ? j->n_tok - t : 16;
+            if (kv->rotating && j->pos + t + nq - 1 >= kv->n_slots) break;
+            vk->attend(kc + off, vc + off, kv->row_bytes, j->pos + t, nq, st->q + ((size_t)t * hp->n_head + h) * hd,
+                       qs, st->att_out + ((size_t)t * hp->n_head + h) * hd, qs, hd, scale, att);
         }
         for (; t < j->n_tok; t++) {
             int p = j->pos + t;

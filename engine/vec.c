@@ -9,15 +9,27 @@
 
 /* ---- scalar references ------------------------------------------------ */
 
-/* four-query forms built from the one-query kernels (the reference, and
- * the fast path of the quantized KV types) */
-#define FOUR(name, kd, va)                                                                   \
-    static void name##_kdot4(const void *k, const float *q, size_t qs, int n, float *out) { \
-        for (int t = 0; t < 4; t++) out[t] = kd(k, q + t * qs, n);                           \
-    }                                                                                        \
-    static void name##_vaxpy4(float *out, size_t os, const float *a, const void *v, int n) { \
-        for (int t = 0; t < 4; t++) va(out + t * os, a[t], v, n);                            \
+/* Block attention composed from the one-query kernels: the reference (and
+ * the AVX2 path). Every query takes its own softmax over its own keys. */
+#define COMPOSED(name, kd, va, exps)                                                            \
+    static void name##_attend(const void *k, const void *v, size_t rb, int p0, int nq,            \
+                              const float *q, size_t qs, float *out, size_t os, int n, float scale, \
+                              float *s) {                                                         \
+        for (int u = 0; u < nq; u++) {                                                            \
+            int nk = p0 + u + 1;                                                                  \
+            float mx = -INFINITY;                                                                 \
+            for (int i = 0; i < nk; i++) {                                                        \
+                s[i] = kd((const uint8_t *)k + (size_t)i * rb, q + (size_t)u * qs, n) * scale;    \
+                mx = s[i] > mx ? s[i] : mx;                                                       \
+            }                                                                                     \
+            float inv = 1.0f / exps(s, nk, mx);                                                   \
+            float *o = out + (size_t)u * os;                                                      \
+            memset(o, 0, (size_t)n * sizeof(float));                                              \
+            for (int i = 0; i < nk; i++) va(o, s[i] * inv, (const uint8_t *)v + (size_t)i * rb, n); \
+        }                                                                                         \
     }
+
+size_t ai_vec_attend_scratch(int n, int n_keys) { return 32 * (size_t)n + 16 * (size_t)n_keys; }
 
 static float kdot_f32_ref(const void *k, const float *q, int n) {
     const float *x = k;
@@ -71,11 +83,6 @@ static void vaxpy_q4_0_ref(float *out, float a, const void *v, int n) {
     for (int i = 0; i < n; i++) out[i] += a * (ai_f16_to_f32(b[i / QK].d) * q4_0_at(&b[i / QK], i % QK));
 }
 
-FOUR(f32_ref, kdot_f32_ref, vaxpy_f32_ref)
-FOUR(f16_ref, kdot_f16_ref, vaxpy_f16_ref)
-FOUR(q8_0_ref, kdot_q8_0_ref, vaxpy_q8_0_ref)
-FOUR(q4_0_ref, kdot_q4_0_ref, vaxpy_q4_0_ref)
-
 static float exp_sum_ref(float *x, int n, float max) {
     float sum = 0;
     for (int i = 0; i < n; i++) {
@@ -84,6 +91,11 @@ static float exp_sum_ref(float *x, int n, float max) {
     }
     return sum;
 }
+
+COMPOSED(f32_ref, kdot_f32_ref, vaxpy_f32_ref, exp_sum_ref)
+COMPOSED(f16_ref, kdot_f16_ref, vaxpy_f16_ref, exp_sum_ref)
+COMPOSED(q8_0_ref, kdot_q8_0_ref, vaxpy_q8_0_ref, exp_sum_ref)
+COMPOSED(q4_0_ref, kdot_q4_0_ref, vaxpy_q4_0_ref, exp_sum_ref)
 
 static void swiglu_ref(float *g, const float *u, int n) {
     for (int i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
@@ -262,6 +274,11 @@ AVX2 static float exp_sum_avx2(float *x, int n, float max) {
     return sum;
 }
 
+COMPOSED(f32_avx2, kdot_f32_avx2, vaxpy_f32_avx2, exp_sum_avx2)
+COMPOSED(f16_avx2, kdot_f16_avx2, vaxpy_f16_avx2, exp_sum_avx2)
+COMPOSED(q8_0_avx2, kdot_q8_0_avx2, vaxpy_q8_0_avx2, exp_sum_avx2)
+COMPOSED(q4_0_avx2, kdot_q4_0_avx2, vaxpy_q4_0_avx2, exp_sum_avx2)
+
 AVX2 static void swiglu_avx2(float *g, const float *u, int n) {
     const __m256 one = _mm256_set1_ps(1.0f);
     int i = 0;
@@ -368,50 +385,6 @@ AVX512 static void vaxpy_f16_avx512(float *out, float a, const void *v, int n) {
 VAXPY_BLK_AVX512(vaxpy_q8_0_avx512, blk_q8_0, q8_0_ps16)
 VAXPY_BLK_AVX512(vaxpy_q4_0_avx512, blk_q4_0, q4_0_ps16)
 
-FOUR(q8_0_avx512, kdot_q8_0_avx512, vaxpy_q8_0_avx512)
-FOUR(q4_0_avx512, kdot_q4_0_avx512, vaxpy_q4_0_avx512)
-FOUR(f32_avx2, kdot_f32_avx2, vaxpy_f32_avx2)
-FOUR(f16_avx2, kdot_f16_avx2, vaxpy_f16_avx2)
-FOUR(q8_0_avx2, kdot_q8_0_avx2, vaxpy_q8_0_avx2)
-FOUR(q4_0_avx2, kdot_q4_0_avx2, vaxpy_q4_0_avx2)
-
-/* K and V heads as 16-float chunks (masked at the tail) */
-#define KV16(name, load)                                                                       \
-    AVX512 static void name##_kdot4(const void *k, const float *q, size_t qs, int n, float *out) { \
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                              \
-        for (int i = 0; i < n; i += 16) {                                                        \
-            __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);               \
-            __m512 kv = load(k, i, m);                                                           \
-            a0 = _mm512_fmadd_ps(kv, _mm512_maskz_loadu_ps(m, q + i), a0);                       \
-            a1 = _mm512_fmadd_ps(kv, _mm512_maskz_loadu_ps(m, q + qs + i), a1);                  \
-            a2 = _mm512_fmadd_ps(kv, _mm512_maskz_loadu_ps(m, q + 2 * qs + i), a2);              \
-            a3 = _mm512_fmadd_ps(kv, _mm512_maskz_loadu_ps(m, q + 3 * qs + i), a3);              \
-        }                                                                                        \
-        out[0] = _mm512_reduce_add_ps(a0);                                                       \
-        out[1] = _mm512_reduce_add_ps(a1);                                                       \
-        out[2] = _mm512_reduce_add_ps(a2);                                                       \
-        out[3] = _mm512_reduce_add_ps(a3);                                                       \
-    }                                                                                            \
-    AVX512 static void name##_vaxpy4(float *out, size_t os, const float *a, const void *v, int n) { \
-        for (int i = 0; i < n; i += 16) {                                                        \
-            __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);               \
-            __m512 vv = load(v, i, m);                                                           \
-            for (int t = 0; t < 4; t++)                                                          \
-                _mm512_mask_storeu_ps(out + t * os + i, m,                                       \
-                                      _mm512_fmadd_ps(_mm512_set1_ps(a[t]), vv,                  \
-                                                      _mm512_maskz_loadu_ps(m, out + t * os + i))); \
-        }                                                                                        \
-    }
-
-AVX512 static inline __m512 ld_f32(const void *p, int i, __mmask16 m) {
-    return _mm512_maskz_loadu_ps(m, (const float *)p + i);
-}
-AVX512 static inline __m512 ld_f16(const void *p, int i, __mmask16 m) {
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)p + i));
-}
-KV16(f32_avx512, ld_f32)
-KV16(f16_avx512, ld_f16)
-
 AVX512 static float exp_sum_avx512(float *x, int n, float max) {
     __m512 mv = _mm512_set1_ps(max), acc = _mm512_setzero_ps();
     for (int i = 0; i < n; i += 16) {
@@ -433,12 +406,106 @@ AVX512 static void swiglu_avx512(float *g, const float *u, int n) {
                                                       _mm512_maskz_loadu_ps(m, u + i)));
     }
 }
+/* 16 elements (i a multiple of 16) of a cached head as floats, masked at the
+ * tail (the quantized types have whole blocks) */
+AVX512 static inline __m512 ld_f32(const void *p, int i, __mmask16 m) {
+    return _mm512_maskz_loadu_ps(m, (const float *)p + i);
+}
+AVX512 static inline __m512 ld_f16(const void *p, int i, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)p + i));
+}
+AVX512 static inline __m512 ld_q8_0(const void *p, int i, __mmask16 m) {
+    (void)m;
+    const blk_q8_0 *b = (const blk_q8_0 *)p + i / QK;
+    __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(b->qs + i % QK));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(c)), _mm512_set1_ps(_cvtsh_ss(b->d)));
+}
+AVX512 static inline __m512 ld_q4_0(const void *p, int i, __mmask16 m) {
+    (void)m;
+    const blk_q4_0 *b = (const blk_q4_0 *)p + i / QK;
+    __m128i t = _mm_loadu_si128((const __m128i *)(const void *)b->qs);
+    if (i % QK) t = _mm_srli_epi16(t, 4);
+    __m512i c = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(t, _mm_set1_epi8(0xF))), _mm512_set1_epi32(8));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(c), _mm512_set1_ps(_cvtsh_ss(b->d)));
+}
+
+/* Block attention with the 16 queries in the 16 lanes: scores for 8 keys at
+ * a time (each key element broadcast against the transposed queries), one
+ * vertical softmax, then the weighted sum of V 16 elements at a time for
+ * all queries. Scratch: transposed queries (16n), 8 keys as floats (8n,
+ * 16n reserved to keep the scores aligned), scores (16 per key). */
+#define ATTEND16(name, load)                                                                        \
+    AVX512 static void name##_attend(const void *k, const void *v, size_t rb, int p0, int nq,        \
+                                     const float *q, size_t qs, float *out, size_t os, int n,       \
+                                     float scale, float *s) {                                       \
+        float *qt = s, *kb = s + 16 * (size_t)n, *sc = kb + 16 * (size_t)n;                          \
+        for (int d = 0; d < n; d++)                                                                 \
+            for (int u = 0; u < 16; u++) qt[d * 16 + u] = u < nq ? q[(size_t)u * qs + d] * scale : 0.0f; \
+        const int nk = p0 + nq;                                                                     \
+        __m512 mx = _mm512_set1_ps(-INFINITY);                                                      \
+        for (int i0 = 0; i0 < nk; i0 += 8) {                                                        \
+            const int nb = nk - i0 < 8 ? nk - i0 : 8;                                               \
+            for (int j = 0; j < nb; j++)                                                            \
+                for (int d = 0; d < n; d += 16) {                                                   \
+                    __mmask16 m = n - d >= 16 ? 0xFFFF : (__mmask16)((1u << (n - d)) - 1);          \
+                    _mm512_mask_storeu_ps(kb + (size_t)j * n + d, m,                                \
+                                          load((const uint8_t *)k + (size_t)(i0 + j) * rb, d, m));  \
+                }                                                                                   \
+            __m512 acc[8];                                                                          \
+            for (int j = 0; j < 8; j++) acc[j] = _mm512_setzero_ps();                               \
+            if (nb == 8) {                                                                          \
+                for (int d = 0; d < n; d++) {                                                       \
+                    __m512 qd = _mm512_load_ps(qt + 16 * d);                                        \
+                    _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)                             \
+                        acc[j] = _mm512_fmadd_ps(qd, _mm512_set1_ps(kb[(size_t)j * n + d]), acc[j]); \
+                }                                                                                   \
+            } else {                                                                                \
+                for (int j = 0; j < nb; j++)                                                        \
+                    for (int d = 0; d < n; d++)                                                     \
+                        acc[j] = _mm512_fmadd_ps(_mm512_load_ps(qt + 16 * d), _mm512_set1_ps(kb[(size_t)j * n + d]), acc[j]); \
+            }                                                                                       \
+            for (int j = 0; j < nb; j++) {                                                          \
+                int i = i0 + j;                                                                     \
+                /* causal mask: query u sees keys up to p0 + u */                                   \
+                __m512 sv = i > p0 ? _mm512_mask_mov_ps(acc[j], (__mmask16)((1u << (i - p0)) - 1), \
+                                                        _mm512_set1_ps(-INFINITY))                  \
+                                   : acc[j];                                                        \
+                _mm512_store_ps(sc + 16 * (size_t)i, sv);                                           \
+                mx = _mm512_max_ps(mx, sv);                                                         \
+            }                                                                                       \
+        }                                                                                           \
+        __m512 sum = _mm512_setzero_ps();                                                           \
+        for (int i = 0; i < nk; i++) {                                                              \
+            __m512 e = exp16(_mm512_sub_ps(_mm512_load_ps(sc + 16 * (size_t)i), mx));               \
+            _mm512_store_ps(sc + 16 * (size_t)i, e);                                                \
+            sum = _mm512_add_ps(sum, e);                                                            \
+        }                                                                                           \
+        float inv[16];                                                                              \
+        _mm512_storeu_ps(inv, _mm512_div_ps(_mm512_set1_ps(1.0f), sum));                            \
+        for (int d = 0; d < n; d += 16) {                                                           \
+            __mmask16 m = n - d >= 16 ? 0xFFFF : (__mmask16)((1u << (n - d)) - 1);                  \
+            __m512 o[16];                                                                           \
+            for (int u = 0; u < 16; u++) o[u] = _mm512_setzero_ps();                                \
+            for (int i = 0; i < nk; i++) {                                                          \
+                __m512 vv = load((const uint8_t *)v + (size_t)i * rb, d, m);                        \
+                const float *w = sc + 16 * (size_t)i;                                               \
+                _Pragma("GCC unroll 16") for (int u = 0; u < 16; u++)                               \
+                    o[u] = _mm512_fmadd_ps(_mm512_set1_ps(w[u]), vv, o[u]);                         \
+            }                                                                                       \
+            for (int u = 0; u < nq; u++)                                                            \
+                _mm512_mask_storeu_ps(out + (size_t)u * os + d, m, _mm512_mul_ps(o[u], _mm512_set1_ps(inv[u]))); \
+        }                                                                                           \
+    }
+ATTEND16(f32_avx512, ld_f32)
+ATTEND16(f16_avx512, ld_f16)
+ATTEND16(q8_0_avx512, ld_q8_0)
+ATTEND16(q4_0_avx512, ld_q4_0)
 #endif /* x86-64 */
 
 int ai_vec_kernels_get(ai_vec_kernels *k, uint32_t kv_type, ai_isa isa) {
     memset(k, 0, sizeof *k);
     switch (kv_type) {
-#define SET(kd, va, four) k->kdot = kd; k->vaxpy = va; k->kdot4 = four##_kdot4; k->vaxpy4 = four##_vaxpy4
+#define SET(kd, va, blk) k->kdot = kd; k->vaxpy = va; k->attend = blk##_attend
     case AI_F32: SET(kdot_f32_ref, vaxpy_f32_ref, f32_ref); break;
     case AI_F16: SET(kdot_f16_ref, vaxpy_f16_ref, f16_ref); break;
     case AI_Q8_0: SET(kdot_q8_0_ref, vaxpy_q8_0_ref, q8_0_ref); break;

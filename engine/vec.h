@@ -9,6 +9,7 @@
 #ifndef AI_VEC_H
 #define AI_VEC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "quant.h"
@@ -18,10 +19,14 @@ typedef struct ai_vec_kernels {
     float (*kdot)(const void *k, const float *q, int n);
     /* out += a * v for one head of a cached V row */
     void (*vaxpy)(float *out, float a, const void *v, int n);
-    /* four queries (at q + t * q_stride) against one cached K head: out[t] */
-    void (*kdot4)(const void *k, const float *q, size_t q_stride, int n, float *out);
-    /* out[t] (at out + t * out_stride) += a[t] * v, t < 4, for one V head */
-    void (*vaxpy4)(float *out, size_t out_stride, const float *a, const void *v, int n);
+    /* causal attention of nq <= 16 consecutive queries of one head
+     * (positions p0 .. p0 + nq - 1; query t at q + t * q_stride) against
+     * the cached heads of positions 0 .. p0 + nq - 1 (row i at k and v +
+     * i * row_bytes): out[t] (at out + t * out_stride) = softmax(scale *
+     * q[t] . K) V, each query over its own keys. scratch: 64-byte aligned,
+     * ai_vec_attend_scratch(n, p0 + nq) floats. */
+    void (*attend)(const void *k, const void *v, size_t row_bytes, int p0, int nq, const float *q,
+                   size_t q_stride, float *out, size_t out_stride, int n, float scale, float *scratch);
     /* x[i] = exp(x[i] - max); returns the sum */
     float (*exp_sum)(float *x, int n, float max);
     /* g[i] = silu(g[i]) * u[i] = g / (1 + exp(-g)) * u */
@@ -32,5 +37,9 @@ typedef struct ai_vec_kernels {
  * multiple of 32 for the quantized ones) at or below isa. Returns -1 when
  * kv_type is not one of those. */
 int ai_vec_kernels_get(ai_vec_kernels *k, uint32_t kv_type, ai_isa isa);
+
+/* Floats of scratch that attend needs for heads of n elements and n_keys
+ * keys. */
+size_t ai_vec_attend_scratch(int n, int n_keys);
 
 #endif

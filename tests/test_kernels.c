@@ -176,25 +176,63 @@ static void test_attention_kernels(void **state) {
                                     ai_dtype_get(KV[t])->name, n, i, o2[i], o1[i]);
                         fail();
                     }
-                /* four queries at once equal four single ones */
-                float *q4 = malloc((size_t)4 * (n + 3) * 4), s4[4];
-                for (int i = 0; i < 4 * (n + 3); i++) q4[i] = rng_unit(&r);
-                k.kdot4(row, q4, (size_t)n + 3, n, s4);
-                for (int u = 0; u < 4; u++) {
-                    float w1 = ref.kdot(row, q4 + (size_t)u * (n + 3), n);
-                    double m1 = 0;
-                    for (int i = 0; i < n; i++) m1 += fabs((double)q4[(size_t)u * (n + 3) + i] * src[i]) * 1.1;
-                    assert_true(fabs((double)s4[u] - w1) <= 2e-6 * m1);
-                }
-                float a4[4] = {rng_unit(&r), rng_unit(&r), rng_unit(&r), rng_unit(&r)};
-                float *o4 = malloc((size_t)4 * (n + 3) * 4), *o5 = malloc((size_t)4 * (n + 3) * 4);
-                for (int i = 0; i < 4 * (n + 3); i++) o4[i] = o5[i] = rng_unit(&r);
-                k.vaxpy4(o4, (size_t)n + 3, a4, row, n);
-                for (int u = 0; u < 4; u++) ref.vaxpy(o5 + (size_t)u * (n + 3), a4[u], row, n);
-                for (int i = 0; i < 4 * (n + 3); i++) assert_true(fabsf(o4[i] - o5[i]) <= 1e-6f * (fabsf(o5[i]) + 4.0f));
-                free(q4); free(o4); free(o5);
                 free(src); free(q); free(row); free(o1); free(o2);
             }
+        }
+    }
+}
+
+/* Block attention (16 queries in the lanes) equals the reference's
+ * one-query-at-a-time softmax and weighted sum, for every KV type, head
+ * size (odd tails for f32/f16), start position and block size. */
+static void test_attend(void **state) {
+    (void)state;
+    ai_isa lv[4];
+    int nl = isa_levels(lv);
+    rng r = {777};
+    static const uint32_t KV[] = {AI_F32, AI_F16, AI_Q8_0, AI_Q4_0};
+    static const int HD[] = {32, 64, 128};
+    static const int P0[] = {0, 37, 5, 20, 0}, NQ[] = {16, 16, 9, 1, 3};
+    for (size_t t = 0; t < 4; t++) {
+        ai_vec_kernels ref;
+        assert_int_equal(ai_vec_kernels_get(&ref, KV[t], AI_ISA_SCALAR), 0);
+        for (int hi = 0; hi < 3; hi++) {
+            int n = HD[hi] + ((KV[t] == AI_F32 || KV[t] == AI_F16) ? hi % 3 : 0);
+            size_t rb = KV[t] == AI_F32 ? (size_t)n * 4 : ai_row_bytes(KV[t], n);
+            enum { KEYS = 64 };
+            uint8_t *kc = malloc(KEYS * rb), *vc = malloc(KEYS * rb);
+            float *src = malloc((size_t)n * 4);
+            for (int i = 0; i < KEYS; i++) {
+                void *kr = kv_rows(&r, KV[t], n, src), *vr = kv_rows(&r, KV[t], n, src);
+                memcpy(kc + i * rb, kr, rb);
+                memcpy(vc + i * rb, vr, rb);
+                free(kr);
+                free(vr);
+            }
+            size_t qs = (size_t)n + 5;
+            float *q = malloc(16 * qs * 4), *want = malloc(16 * qs * 4), *got = malloc(16 * qs * 4);
+            for (size_t i = 0; i < 16 * qs; i++) q[i] = rng_unit(&r) * 2.0f;
+            float *scratch = aligned_alloc(64, ai_vec_attend_scratch(n, KEYS) * sizeof(float));
+            for (int c = 0; c < 5; c++) {
+                ref.attend(kc, vc, rb, P0[c], NQ[c], q, qs, want, qs, n, 0.125f, scratch);
+                for (int li = 0; li < nl; li++) {
+                    ai_vec_kernels k;
+                    assert_int_equal(ai_vec_kernels_get(&k, KV[t], lv[li]), 0);
+                    for (size_t i = 0; i < 16 * qs; i++) got[i] = NAN;
+                    k.attend(kc, vc, rb, P0[c], NQ[c], q, qs, got, qs, n, 0.125f, scratch);
+                    for (int u = 0; u < NQ[c]; u++)
+                        for (int d = 0; d < n; d++) {
+                            float g = got[(size_t)u * qs + d], w = want[(size_t)u * qs + d];
+                            if (!(fabsf(g - w) <= 2e-5f * 4.0f)) { /* |v| <= 2: a convex combination */
+                                print_error("%s attend %s n=%d p0=%d nq=%d q%d[%d]: %.9g vs %.9g\n",
+                                            ai_isa_name(lv[li]), ai_dtype_get(KV[t])->name, n, P0[c], NQ[c], u, d,
+                                            g, w);
+                                fail();
+                            }
+                        }
+                }
+            }
+            free(kc); free(vc); free(src); free(q); free(want); free(got); free(scratch);
         }
     }
 }
@@ -353,6 +391,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dot4),
         cmocka_unit_test(test_attention_kernels),
+        cmocka_unit_test(test_attend),
         cmocka_unit_test(test_exp_kernels),
         cmocka_unit_test(test_greedy_argmax),
         cmocka_unit_test(test_gemm),
