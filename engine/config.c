@@ -53,7 +53,7 @@ static const ai_knob_info KNOBS[] = {
     {"ctx", AI_KNOB_INT, "2048", "16..131072", "",
      "a shorter context refuses long prompts; a longer one costs memory",
      "context length the KV cache is sized for"},
-    {"prefill_chunk", AI_KNOB_INT, "64", "1..4096", "16,32,128,256,512",
+    {"prefill_chunk", AI_KNOB_INT, "256", "1..4096", "16,64,128,512",
      "large prefill chunks raise peak memory; small ones lose batching",
      "prompt tokens processed per forward pass during prefill"},
     {"matmul_rows", AI_KNOB_CHOICE, "4", "4|1", "1",

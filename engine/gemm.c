@@ -391,7 +391,21 @@ tile_g(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, const int G, 
                 acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(m[r][k]), syv, acc[r]);
         }
     }
-    for (int r = 0; r < 4; r++) _mm512_storeu_ps(out + 16 * r, acc[r]);
+    /* transpose 4 rows x 16 tokens to out[t * 4 + r]: each token's four
+     * results land next to each other, as the output rows want them */
+    __m512 a01l = _mm512_unpacklo_ps(acc[0], acc[1]), a01h = _mm512_unpackhi_ps(acc[0], acc[1]);
+    __m512 a23l = _mm512_unpacklo_ps(acc[2], acc[3]), a23h = _mm512_unpackhi_ps(acc[2], acc[3]);
+    /* x_i holds tokens 4l + i (l = 128-bit lane), rows 0..3 */
+    __m512 x0 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a01l), _mm512_castps_pd(a23l)));
+    __m512 x1 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a01l), _mm512_castps_pd(a23l)));
+    __m512 x2 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a01h), _mm512_castps_pd(a23h)));
+    __m512 x3 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a01h), _mm512_castps_pd(a23h)));
+    __m512 p01 = _mm512_shuffle_f32x4(x0, x1, _MM_SHUFFLE(1, 0, 1, 0)), p23 = _mm512_shuffle_f32x4(x2, x3, _MM_SHUFFLE(1, 0, 1, 0));
+    __m512 q01 = _mm512_shuffle_f32x4(x0, x1, _MM_SHUFFLE(3, 2, 3, 2)), q23 = _mm512_shuffle_f32x4(x2, x3, _MM_SHUFFLE(3, 2, 3, 2));
+    _mm512_storeu_ps(out, _mm512_shuffle_f32x4(p01, p23, _MM_SHUFFLE(2, 0, 2, 0)));
+    _mm512_storeu_ps(out + 16, _mm512_shuffle_f32x4(p01, p23, _MM_SHUFFLE(3, 1, 3, 1)));
+    _mm512_storeu_ps(out + 32, _mm512_shuffle_f32x4(q01, q23, _MM_SHUFFLE(2, 0, 2, 0)));
+    _mm512_storeu_ps(out + 48, _mm512_shuffle_f32x4(q01, q23, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
 AVX512 static void tile_32(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, float *out) {

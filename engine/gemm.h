@@ -52,7 +52,7 @@ void ai_gemm_expand_row_ref(uint32_t type, const void *row, int64_t n, void *dst
  * path (then unpack and expand row by row). */
 bool ai_gemm_expand_group(uint32_t type, const void *group, int64_t n, void *dst);
 
-/* out[r * AI_GEMM_TOKENS + t] = row r . token t for the AI_GEMM_ROWS
+/* out[t * AI_GEMM_ROWS + r] = row r . token t for the AI_GEMM_ROWS
  * expanded rows at w (stride ai_gemm_row_bytes(n)) and the group of
  * prepared tokens at act. */
 void ai_gemm_tile(const void *w, const void *act, int64_t n, float *out);

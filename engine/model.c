@@ -453,13 +453,15 @@ static void gemm_rows(const matmul_job *j, int wi, int64_t r0, int64_t r1, int i
             int nt = j->n_tok - t < AI_GEMM_TOKENS ? j->n_tok - t : AI_GEMM_TOKENS;
             float o[AI_GEMM_ROWS * AI_GEMM_TOKENS];
             ai_gemm_tile(buf, (const uint8_t *)j->xq + (size_t)(t / AI_GEMM_TOKENS) * ab, n, o);
-            for (int k = 0; k < nr; k++)
-                for (int u = 0; u < nt; u++) {
-                    float v = o[k * AI_GEMM_TOKENS + u] + (bias ? bias[r + k] : 0.0f);
-                    float *dst = y + (size_t)(t + u) * w->rows + r + k;
-                    if (j->epi == MM_ADD) *dst += v;
-                    else *dst = v;
+            for (int u = 0; u < nt; u++) {
+                const float *ou = o + u * AI_GEMM_ROWS;
+                float *dst = y + (size_t)(t + u) * w->rows + r;
+                for (int k = 0; k < nr; k++) {
+                    float v = ou[k] + (bias ? bias[r + k] : 0.0f);
+                    if (j->epi == MM_ADD) dst[k] += v;
+                    else dst[k] = v;
                 }
+            }
         }
     }
 }

@@ -313,7 +313,7 @@ static void assert_expanded_equal(const uint8_t *a, const uint8_t *b, int64_t n)
 }
 
 /* Batched products: the SIMD expanders write the reference expander's bytes,
- * and a 4 x 16 tile equals the float dot of the dequantized row with the
+ * and a 4 x 16 tile (token-major) equals the float dot of the dequantized row with the
  * float activations within the activation rounding (Q8_0-style, 32 blocks)
  * plus float summation error; lanes past the tokens given read as zero. */
 static void test_gemm(void **state) {
@@ -373,9 +373,9 @@ static void test_gemm(void **state) {
                                 bound += fabs((double)wd[i]) * (step / 2 + fabs(xt[i]) * 1e-3);
                             }
                         }
-                        if (fabs(out[k * T + t] - exact) > bound + 1e-5 * mag + 1e-6) {
+                        if (fabs(out[t * R + k] - exact) > bound + 1e-5 * mag + 1e-6) {
                             print_error("gemm %s n=%lld row %d tok %d of %d: %.7g vs %.7g (bound %.3g)\n",
-                                        ai_dtype_get(GT[ti])->name, (long long)n, k, t, nt, out[k * T + t], exact,
+                                        ai_dtype_get(GT[ti])->name, (long long)n, k, t, nt, out[t * R + k], exact,
                                         bound);
                             fail();
                         }
