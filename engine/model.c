@@ -666,21 +666,9 @@ static void attention_worker(void *ctx, int chunk, int n_chunks, int tid) {
         for (; t < j->n_tok; t++) {
             int p = j->pos + t;
             int first = kv->rotating && p >= kv->n_slots ? p - kv->n_slots + 1 : 0;
-            const float *q = st->q + ((size_t)t * hp->n_head + h) * hd;
-            float maxs = -INFINITY;
-            for (int i = first; i <= p; i++) {
-                const uint8_t *row = kc + (size_t)(i % kv->n_slots) * kv->row_bytes + off;
-                float s = vk->kdot(row, q, hd) * scale;
-                att[i - first] = s;
-                if (s > maxs) maxs = s;
-            }
-            float inv = 1.0f / vk->exp_sum(att, p - first + 1, maxs);
-            float *out = st->att_out + ((size_t)t * hp->n_head + h) * hd;
-            memset(out, 0, (size_t)hd * sizeof(float));
-            for (int i = first; i <= p; i++) {
-                const uint8_t *row = vc + (size_t)(i % kv->n_slots) * kv->row_bytes + off;
-                vk->vaxpy(out, att[i - first] * inv, row, hd);
-            }
+            size_t qo = ((size_t)t * hp->n_head + h) * hd;
+            vk->attend1(kc + off, vc + off, kv->row_bytes, kv->n_slots, first % kv->n_slots, p - first + 1,
+                        st->q + qo, st->att_out + qo, hd, scale, att);
         }
     }
 }

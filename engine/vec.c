@@ -29,6 +29,20 @@
         }                                                                                         \
     }
 
+#define COMPOSED1(name, kd, va, exps)                                                             \
+    static void name##_attend1(const void *k, const void *v, size_t rb, int n_slots, int first, int nk, \
+                               const float *q, float *out, int n, float scale, float *s) {          \
+        float mx = -INFINITY;                                                                     \
+        for (int j = 0, row = first; j < nk; j++, row = row + 1 == n_slots ? 0 : row + 1) {        \
+            s[j] = kd((const uint8_t *)k + (size_t)row * rb, q, n) * scale;                        \
+            mx = s[j] > mx ? s[j] : mx;                                                           \
+        }                                                                                         \
+        float inv = 1.0f / exps(s, nk, mx);                                                       \
+        memset(out, 0, (size_t)n * sizeof(float));                                                \
+        for (int j = 0, row = first; j < nk; j++, row = row + 1 == n_slots ? 0 : row + 1)          \
+            va(out, s[j] * inv, (const uint8_t *)v + (size_t)row * rb, n);                         \
+    }
+
 size_t ai_vec_attend_scratch(int n, int n_keys) { return 32 * (size_t)n + 16 * (size_t)n_keys; }
 
 static float kdot_f32_ref(const void *k, const float *q, int n) {
@@ -93,9 +107,13 @@ static float exp_sum_ref(float *x, int n, float max) {
 }
 
 COMPOSED(f32_ref, kdot_f32_ref, vaxpy_f32_ref, exp_sum_ref)
+COMPOSED1(f32_ref, kdot_f32_ref, vaxpy_f32_ref, exp_sum_ref)
 COMPOSED(f16_ref, kdot_f16_ref, vaxpy_f16_ref, exp_sum_ref)
+COMPOSED1(f16_ref, kdot_f16_ref, vaxpy_f16_ref, exp_sum_ref)
 COMPOSED(q8_0_ref, kdot_q8_0_ref, vaxpy_q8_0_ref, exp_sum_ref)
+COMPOSED1(q8_0_ref, kdot_q8_0_ref, vaxpy_q8_0_ref, exp_sum_ref)
 COMPOSED(q4_0_ref, kdot_q4_0_ref, vaxpy_q4_0_ref, exp_sum_ref)
+COMPOSED1(q4_0_ref, kdot_q4_0_ref, vaxpy_q4_0_ref, exp_sum_ref)
 
 static void swiglu_ref(float *g, const float *u, int n) {
     for (int i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
@@ -275,9 +293,13 @@ AVX2 static float exp_sum_avx2(float *x, int n, float max) {
 }
 
 COMPOSED(f32_avx2, kdot_f32_avx2, vaxpy_f32_avx2, exp_sum_avx2)
+COMPOSED1(f32_avx2, kdot_f32_avx2, vaxpy_f32_avx2, exp_sum_avx2)
 COMPOSED(f16_avx2, kdot_f16_avx2, vaxpy_f16_avx2, exp_sum_avx2)
+COMPOSED1(f16_avx2, kdot_f16_avx2, vaxpy_f16_avx2, exp_sum_avx2)
 COMPOSED(q8_0_avx2, kdot_q8_0_avx2, vaxpy_q8_0_avx2, exp_sum_avx2)
+COMPOSED1(q8_0_avx2, kdot_q8_0_avx2, vaxpy_q8_0_avx2, exp_sum_avx2)
 COMPOSED(q4_0_avx2, kdot_q4_0_avx2, vaxpy_q4_0_avx2, exp_sum_avx2)
+COMPOSED1(q4_0_avx2, kdot_q4_0_avx2, vaxpy_q4_0_avx2, exp_sum_avx2)
 
 AVX2 static void swiglu_avx2(float *g, const float *u, int n) {
     const __m256 one = _mm256_set1_ps(1.0f);
@@ -496,6 +518,70 @@ AVX512 static inline __m512 ld_q4_0(const void *p, int i, __mmask16 m) {
                 _mm512_mask_storeu_ps(out + (size_t)u * os + d, m, _mm512_mul_ps(o[u], _mm512_set1_ps(inv[u]))); \
         }                                                                                           \
     }
+/* 16 vectors to the vector of their 16 sums */
+AVX512 static inline __m512 reduce16(const __m512 *a) {
+    __m512 t[8], u[4];
+    for (int i = 0; i < 8; i++)
+        t[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
+    for (int i = 0; i < 4; i++) { /* lane l of u[i]: sums of vectors 4i..4i+3 over lane l */
+        __m512d x = _mm512_castps_pd(t[2 * i]), y = _mm512_castps_pd(t[2 * i + 1]);
+        u[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+    }
+    __m512 w01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                               _mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    __m512 w23 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(2, 0, 2, 0)),
+                               _mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(w01, w23, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(w01, w23, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* One query (decode): scores of 16 keys at a time (the query chunk loaded
+ * once for 16 keys, one transposing reduction), then V accumulated in
+ * registers 64 elements at a time. */
+#define ATTEND1(name, load)                                                                         \
+    AVX512 static void name##_attend1(const void *k, const void *v, size_t rb, int n_slots, int first, \
+                                      int nk, const float *q, float *out, int n, float scale, float *s) { \
+        for (int j0 = 0; j0 < nk; j0 += 16) {                                                        \
+            const int nb = nk - j0 < 16 ? nk - j0 : 16;                                              \
+            const uint8_t *kr[16];                                                                   \
+            for (int j = 0; j < 16; j++) kr[j] = (const uint8_t *)k + (size_t)((first + j0 + (j < nb ? j : 0)) % n_slots) * rb; \
+            __m512 acc[16];                                                                          \
+            for (int j = 0; j < 16; j++) acc[j] = _mm512_setzero_ps();                               \
+            for (int d = 0; d < n; d += 16) {                                                        \
+                __mmask16 m = n - d >= 16 ? 0xFFFF : (__mmask16)((1u << (n - d)) - 1);               \
+                __m512 qd = _mm512_maskz_loadu_ps(m, q + d);                                          \
+                _Pragma("GCC unroll 16") for (int j = 0; j < 16; j++)                                \
+                    acc[j] = _mm512_fmadd_ps(qd, load(kr[j], d, m), acc[j]);                         \
+            }                                                                                        \
+            _mm512_mask_storeu_ps(s + j0, (__mmask16)((1u << nb) - 1),                               \
+                                  _mm512_mul_ps(reduce16(acc), _mm512_set1_ps(scale)));              \
+        }                                                                                            \
+        __m512 mv = _mm512_set1_ps(-INFINITY);                                                       \
+        for (int j = 0; j < nk; j += 16)                                                             \
+            mv = _mm512_max_ps(mv, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY),                   \
+                                                        nk - j >= 16 ? 0xFFFF : (__mmask16)((1u << (nk - j)) - 1), s + j)); \
+        float inv = 1.0f / exp_sum_avx512(s, nk, _mm512_reduce_max_ps(mv));                          \
+        for (int d0 = 0; d0 < n; d0 += 64) {                                                         \
+            __mmask16 m[4];                                                                          \
+            for (int c = 0; c < 4; c++) {                                                            \
+                int left = n - d0 - 16 * c;                                                          \
+                m[c] = left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);          \
+            }                                                                                        \
+            __m512 o[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()}; \
+            for (int j = 0, row = first; j < nk; j++, row = row + 1 == n_slots ? 0 : row + 1) {      \
+                const uint8_t *vr = (const uint8_t *)v + (size_t)row * rb;                           \
+                __m512 w = _mm512_set1_ps(s[j] * inv);                                               \
+                _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)                                  \
+                    if (m[c]) o[c] = _mm512_fmadd_ps(w, load(vr, d0 + 16 * c, m[c]), o[c]);          \
+            }                                                                                        \
+            for (int c = 0; c < 4; c++)                                                              \
+                if (m[c]) _mm512_mask_storeu_ps(out + d0 + 16 * c, m[c], o[c]);                      \
+        }                                                                                            \
+    }
+ATTEND1(f32_avx512, ld_f32)
+ATTEND1(f16_avx512, ld_f16)
+ATTEND1(q8_0_avx512, ld_q8_0)
+ATTEND1(q4_0_avx512, ld_q4_0)
 ATTEND16(f32_avx512, ld_f32)
 ATTEND16(f16_avx512, ld_f16)
 ATTEND16(q8_0_avx512, ld_q8_0)
@@ -505,7 +591,7 @@ ATTEND16(q4_0_avx512, ld_q4_0)
 int ai_vec_kernels_get(ai_vec_kernels *k, uint32_t kv_type, ai_isa isa) {
     memset(k, 0, sizeof *k);
     switch (kv_type) {
-#define SET(kd, va, blk) k->kdot = kd; k->vaxpy = va; k->attend = blk##_attend
+#define SET(kd, va, blk) k->kdot = kd; k->vaxpy = va; k->attend = blk##_attend; k->attend1 = blk##_attend1
     case AI_F32: SET(kdot_f32_ref, vaxpy_f32_ref, f32_ref); break;
     case AI_F16: SET(kdot_f16_ref, vaxpy_f16_ref, f16_ref); break;
     case AI_Q8_0: SET(kdot_q8_0_ref, vaxpy_q8_0_ref, q8_0_ref); break;

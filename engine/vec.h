@@ -19,6 +19,12 @@ typedef struct ai_vec_kernels {
     float (*kdot)(const void *k, const float *q, int n);
     /* out += a * v for one head of a cached V row */
     void (*vaxpy)(float *out, float a, const void *v, int n);
+    /* one query over nk cached positions held in a ring of n_slots rows
+     * (logical key j at row (first + j) % n_slots of k and v, row_bytes
+     * apart): out = softmax(scale * q . K) V. scratch: 64-byte aligned,
+     * ai_vec_attend_scratch(n, nk) floats. */
+    void (*attend1)(const void *k, const void *v, size_t row_bytes, int n_slots, int first, int nk,
+                    const float *q, float *out, int n, float scale, float *scratch);
     /* causal attention of nq <= 16 consecutive queries of one head
      * (positions p0 .. p0 + nq - 1; query t at q + t * q_stride) against
      * the cached heads of positions 0 .. p0 + nq - 1 (row i at k and v +

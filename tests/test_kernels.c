@@ -182,9 +182,10 @@ static void test_attention_kernels(void **state) {
     }
 }
 
-/* Block attention (16 queries in the lanes) equals the reference's
- * one-query-at-a-time softmax and weighted sum, for every KV type, head
- * size (odd tails for f32/f16), start position and block size. */
+/* Block attention (16 queries in the lanes) and one-query attention over a
+ * ring of cached rows equal the reference's one-query-at-a-time softmax and
+ * weighted sum, for every KV type, head size (odd tails for f32/f16), start
+ * position, block size and wrap. */
 static void test_attend(void **state) {
     (void)state;
     ai_isa lv[4];
@@ -229,6 +230,24 @@ static void test_attend(void **state) {
                                             g, w);
                                 fail();
                             }
+                        }
+                }
+            }
+            /* one query over a ring of KEYS rows: from the start, and wrapping */
+            static const int FIRST[] = {0, 0, 0, 50}, NK[] = {1, 17, KEYS, 40};
+            for (int c = 0; c < 4; c++) {
+                ref.attend1(kc, vc, rb, KEYS, FIRST[c], NK[c], q, want, n, 0.125f, scratch);
+                for (int li = 0; li < nl; li++) {
+                    ai_vec_kernels k;
+                    assert_int_equal(ai_vec_kernels_get(&k, KV[t], lv[li]), 0);
+                    for (int d = 0; d < n; d++) got[d] = NAN;
+                    k.attend1(kc, vc, rb, KEYS, FIRST[c], NK[c], q, got, n, 0.125f, scratch);
+                    for (int d = 0; d < n; d++)
+                        if (!(fabsf(got[d] - want[d]) <= 2e-5f * 4.0f)) {
+                            print_error("%s attend1 %s n=%d first=%d nk=%d [%d]: %.9g vs %.9g\n",
+                                        ai_isa_name(lv[li]), ai_dtype_get(KV[t])->name, n, FIRST[c], NK[c], d,
+                                        got[d], want[d]);
+                            fail();
                         }
                 }
             }
