@@ -314,99 +314,6 @@ AVX2 static void swiglu_avx2(float *g, const float *u, int n) {
 
 /* ---- AVX-512 ---- */
 
-AVX512 static float kdot_f32_avx512(const void *k, const float *q, int n) {
-    const float *x = k;
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-    int i = 0;
-    for (; i + 32 <= n; i += 32) {
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_loadu_ps(x + i), a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), _mm512_loadu_ps(x + i + 16), a1);
-    }
-    for (; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + i), _mm512_maskz_loadu_ps(m, x + i), a0);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
-}
-
-AVX512 static float kdot_f16_avx512(const void *k, const float *q, int n) {
-    const uint16_t *x = k;
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-    int i = 0;
-    for (; i + 32 <= n; i += 32) {
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))), a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16),
-                             _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i + 16))), a1);
-    }
-    for (; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + i),
-                             _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x + i)), a0);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
-}
-
-AVX512 static inline void q8_0_ps16(const blk_q8_0 *b, __m512 *v) {
-    v[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b->qs)));
-    v[1] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b->qs + 16))));
-}
-
-AVX512 static inline void q4_0_ps16(const blk_q4_0 *b, __m512 *v) {
-    __m128i t = _mm_loadu_si128((const __m128i *)b->qs), m = _mm_set1_epi8(0xF), e = _mm_set1_epi8(8);
-    v[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_sub_epi8(_mm_and_si128(t, m), e)));
-    v[1] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(t, 4), m), e)));
-}
-
-#define KDOT_BLK_AVX512(name, blk_t, expand)                                         \
-    AVX512 static float name(const void *k, const float *q, int n) {                \
-        const blk_t *b = k;                                                          \
-        __m512 acc = _mm512_setzero_ps();                                            \
-        for (int j = 0; j < n / QK; j++, q += QK) {                                  \
-            __m512 v[2];                                                             \
-            expand(&b[j], v);                                                        \
-            __m512 p = _mm512_mul_ps(_mm512_loadu_ps(q), v[0]);                      \
-            p = _mm512_fmadd_ps(_mm512_loadu_ps(q + 16), v[1], p);                   \
-            acc = _mm512_fmadd_ps(_mm512_set1_ps(_cvtsh_ss(b[j].d)), p, acc);        \
-        }                                                                            \
-        return _mm512_reduce_add_ps(acc);                                            \
-    }
-KDOT_BLK_AVX512(kdot_q8_0_avx512, blk_q8_0, q8_0_ps16)
-KDOT_BLK_AVX512(kdot_q4_0_avx512, blk_q4_0, q4_0_ps16)
-
-AVX512 static void vaxpy_f32_avx512(float *out, float a, const void *v, int n) {
-    const float *x = v;
-    __m512 av = _mm512_set1_ps(a);
-    for (int i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(out + i, m, _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, x + i),
-                                                          _mm512_maskz_loadu_ps(m, out + i)));
-    }
-}
-
-AVX512 static void vaxpy_f16_avx512(float *out, float a, const void *v, int n) {
-    const uint16_t *x = v;
-    __m512 av = _mm512_set1_ps(a);
-    for (int i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(out + i, m, _mm512_fmadd_ps(av, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x + i)),
-                                                          _mm512_maskz_loadu_ps(m, out + i)));
-    }
-}
-
-#define VAXPY_BLK_AVX512(name, blk_t, expand)                                        \
-    AVX512 static void name(float *out, float a, const void *v, int n) {            \
-        const blk_t *b = v;                                                          \
-        for (int j = 0; j < n / QK; j++, out += QK) {                                \
-            __m512 x[2];                                                             \
-            expand(&b[j], x);                                                        \
-            __m512 ad = _mm512_set1_ps(a * _cvtsh_ss(b[j].d));                       \
-            _mm512_storeu_ps(out, _mm512_fmadd_ps(ad, x[0], _mm512_loadu_ps(out)));  \
-            _mm512_storeu_ps(out + 16, _mm512_fmadd_ps(ad, x[1], _mm512_loadu_ps(out + 16))); \
-        }                                                                            \
-    }
-VAXPY_BLK_AVX512(vaxpy_q8_0_avx512, blk_q8_0, q8_0_ps16)
-VAXPY_BLK_AVX512(vaxpy_q4_0_avx512, blk_q4_0, q4_0_ps16)
-
 AVX512 static float exp_sum_avx512(float *x, int n, float max) {
     __m512 mv = _mm512_set1_ps(max), acc = _mm512_setzero_ps();
     for (int i = 0; i < n; i += 16) {
@@ -591,11 +498,11 @@ ATTEND16(q4_0_avx512, ld_q4_0)
 int ai_vec_kernels_get(ai_vec_kernels *k, uint32_t kv_type, ai_isa isa) {
     memset(k, 0, sizeof *k);
     switch (kv_type) {
-#define SET(kd, va, blk) k->kdot = kd; k->vaxpy = va; k->attend = blk##_attend; k->attend1 = blk##_attend1
-    case AI_F32: SET(kdot_f32_ref, vaxpy_f32_ref, f32_ref); break;
-    case AI_F16: SET(kdot_f16_ref, vaxpy_f16_ref, f16_ref); break;
-    case AI_Q8_0: SET(kdot_q8_0_ref, vaxpy_q8_0_ref, q8_0_ref); break;
-    case AI_Q4_0: SET(kdot_q4_0_ref, vaxpy_q4_0_ref, q4_0_ref); break;
+#define SET(blk) k->attend = blk##_attend; k->attend1 = blk##_attend1
+    case AI_F32: SET(f32_ref); break;
+    case AI_F16: SET(f16_ref); break;
+    case AI_Q8_0: SET(q8_0_ref); break;
+    case AI_Q4_0: SET(q4_0_ref); break;
     default: return -1;
     }
     k->exp_sum = exp_sum_ref;
@@ -605,20 +512,20 @@ int ai_vec_kernels_get(ai_vec_kernels *k, uint32_t kv_type, ai_isa isa) {
         k->exp_sum = exp_sum_avx2;
         k->swiglu = swiglu_avx2;
         switch (kv_type) {
-        case AI_F32: SET(kdot_f32_avx2, vaxpy_f32_avx2, f32_avx2); break;
-        case AI_F16: SET(kdot_f16_avx2, vaxpy_f16_avx2, f16_avx2); break;
-        case AI_Q8_0: SET(kdot_q8_0_avx2, vaxpy_q8_0_avx2, q8_0_avx2); break;
-        case AI_Q4_0: SET(kdot_q4_0_avx2, vaxpy_q4_0_avx2, q4_0_avx2); break;
+        case AI_F32: SET(f32_avx2); break;
+        case AI_F16: SET(f16_avx2); break;
+        case AI_Q8_0: SET(q8_0_avx2); break;
+        case AI_Q4_0: SET(q4_0_avx2); break;
         }
     }
     if (isa == AI_ISA_AVX512) {
         k->exp_sum = exp_sum_avx512;
         k->swiglu = swiglu_avx512;
         switch (kv_type) {
-        case AI_F32: SET(kdot_f32_avx512, vaxpy_f32_avx512, f32_avx512); break;
-        case AI_F16: SET(kdot_f16_avx512, vaxpy_f16_avx512, f16_avx512); break;
-        case AI_Q8_0: SET(kdot_q8_0_avx512, vaxpy_q8_0_avx512, q8_0_avx512); break;
-        case AI_Q4_0: SET(kdot_q4_0_avx512, vaxpy_q4_0_avx512, q4_0_avx512); break;
+        case AI_F32: SET(f32_avx512); break;
+        case AI_F16: SET(f16_avx512); break;
+        case AI_Q8_0: SET(q8_0_avx512); break;
+        case AI_Q4_0: SET(q4_0_avx512); break;
         }
     }
 #else

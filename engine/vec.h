@@ -15,10 +15,6 @@
 #include "quant.h"
 
 typedef struct ai_vec_kernels {
-    /* q . k for one head of a cached K row (n elements in the KV type) */
-    float (*kdot)(const void *k, const float *q, int n);
-    /* out += a * v for one head of a cached V row */
-    void (*vaxpy)(float *out, float a, const void *v, int n);
     /* one query over nk cached positions held in a ring of n_slots rows
      * (logical key j at row (first + j) % n_slots of k and v, row_bytes
      * apart): out = softmax(scale * q . K) V. scratch: 64-byte aligned,
