@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vec.h"
+
 typedef struct ai_cand {
     float logit;
     int32_t id;
@@ -23,6 +25,9 @@ ai_sampler *ai_sampler_new(const ai_settings *st, int n_vocab) {
     s->repeat_last_n = st->repeat_last_n;
     s->seed = st->seed;
     s->n_vocab = n_vocab;
+    ai_vec_kernels k;
+    ai_vec_kernels_get(&k, AI_F32, st->isa);
+    s->exp_sum = k.exp_sum;
     s->cand = malloc((size_t)n_vocab * sizeof *s->cand);
     s->recent = malloc((size_t)(s->repeat_last_n > 0 ? s->repeat_last_n : 1) * sizeof *s->recent);
     if (!s->cand || !s->recent) {
@@ -153,45 +158,52 @@ int32_t ai_sampler_sample(ai_sampler *s, float *logits) {
     }
     if (s->temperature <= 0.0f) return argmax(logits, n);
 
+    /* weights exp((logit - max) / T), in place, with the vector exp */
     const float inv_t = 1.0f / s->temperature;
+    const float maxl = logits[argmax(logits, n)];
+    for (int i = 0; i < n; i++) logits[i] *= inv_t;
+    const double z_all = s->exp_sum(logits, n, maxl * inv_t);
+    const float *w = logits;
     if (s->top_k <= 0 && s->min_p <= 0.0f && s->top_p >= 1.0f) {
         /* plain temperature sampling: no order needed */
-        float maxl = logits[argmax(logits, n)];
-        double z = 0;
-        for (int i = 0; i < n; i++) z += expf((logits[i] - maxl) * inv_t);
-        double r = next_uniform(s) * z;
+        double r = next_uniform(s) * z_all;
         for (int i = 0; i < n; i++) {
-            r -= expf((logits[i] - maxl) * inv_t);
+            r -= w[i];
             if (r <= 0) return i;
         }
-        return argmax(logits, n);
+        return argmax(w, n);
     }
 
-    ai_cand *c = s->cand;
-    for (int i = 0; i < n; i++) {
-        c[i].logit = logits[i];
-        c[i].id = i;
+    /* Candidates for the best-first walk. Without top-k, weights the walk
+     * cannot reach stay out: it stops below min-p's floor (weight min_p, the
+     * best one weighing 1), and weights under (1 - top_p) * z / (2n) hold
+     * less than 1 - top_p of the mass together, so top-p stops before them. */
+    float cut = 0.0f;
+    if (s->top_k <= 0) {
+        if (s->top_p < 1.0f) cut = (float)((1.0 - s->top_p) * z_all / (2.0 * n));
+        if (s->min_p > cut) cut = s->min_p;
     }
-    for (int i = n / 2 - 1; i >= 0; i--) sift_down(c, n, i);
-    int size = n, popped = 0;
-    /* The i-th best candidate, popped on demand, is c[n - 1 - i]; once
-     * popped its logit field holds its weight exp((logit - max) / T). */
-    const int limit = s->top_k > 0 && s->top_k < n ? s->top_k : n;
-    const float maxl = c[0].logit;
-#define NTH(i) (c[n - 1 - (i)])
-#define POP_UNTIL(i)                                                      \
-    while (popped <= (i)) {                                              \
-        ai_cand *e = heap_pop(c, &size);                                  \
-        e->logit = expf((e->logit - maxl) * inv_t);                       \
-        popped++;                                                         \
+    ai_cand *c = s->cand;
+    int size = 0;
+    for (int i = 0; i < n; i++)
+        if (w[i] >= cut) c[size++] = (ai_cand){w[i], i};
+    const int n_cand = size;
+    for (int i = n_cand / 2 - 1; i >= 0; i--) sift_down(c, n_cand, i);
+    int popped = 0;
+    /* The i-th best candidate, popped on demand, is c[n_cand - 1 - i]. */
+    const int limit = s->top_k > 0 && s->top_k < n_cand ? s->top_k : n_cand;
+#define NTH(i) (c[n_cand - 1 - (i)])
+#define POP_UNTIL(i)              \
+    while (popped <= (i)) {      \
+        heap_pop(c, &size);      \
+        popped++;                \
     }
     /* softmax normaliser over the top-k set, or over everything */
-    double z = 0;
+    double z = z_all;
     if (limit < n) {
         POP_UNTIL(limit - 1);
+        z = 0;
         for (int i = 0; i < limit; i++) z += NTH(i).logit;
-    } else {
-        for (int i = 0; i < n; i++) z += expf((logits[i] - maxl) * inv_t);
     }
     /* min-p and top-p walk the candidates best first */
     int keep = 0;

@@ -13,6 +13,7 @@ typedef struct ai_sampler {
     int top_k, repeat_last_n;
     uint64_t seed, rng;
     int n_vocab;
+    float (*exp_sum)(float *x, int n, float max); /* the vector exp (vec.h) */
     struct ai_cand *cand;   /* n_vocab candidates */
     int32_t *recent;        /* ring of the last repeat_last_n tokens */
     int n_recent, recent_pos;

@@ -146,6 +146,74 @@ static void test_sampler_seed_reproduces_and_distribution(void **state) {
     ai_sampler_free(b);
 }
 
+/* Over a large vocabulary with a long flat tail, top-p / min-p / top-k
+ * draw only from the set that sorting every probability gives, with its
+ * renormalised frequencies (the sampler leaves out weights it cannot reach). */
+static int cmp_desc(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+static void test_sampler_matches_sorted_reference(void **state) {
+    (void)state;
+    enum { V = 5000, N = 4000 };
+    static float base[V];
+    uint64_t r = 99;
+    for (int i = 0; i < V; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        base[i] = (float)((r >> 40) % 1000) / 1000.0f; /* flat tail in [0, 1) */
+    }
+    base[10] = 6.0f, base[20] = 5.5f, base[30] = 5.0f, base[40] = 4.0f;
+    const ai_settings cfgs[] = {sampler_settings(0.7f, 0, 0.9f, 0), sampler_settings(1.0f, 0, 0.5f, 0),
+                                sampler_settings(0.7f, 0, 1, 0.05f), sampler_settings(0.7f, 3, 0.95f, 0),
+                                sampler_settings(1.5f, 0, 0.99f, 0.001f)};
+    for (size_t ci = 0; ci < sizeof cfgs / sizeof cfgs[0]; ci++) {
+        const ai_settings *st = &cfgs[ci];
+        /* the reference: exact probabilities, sorted, then top-k, min-p, top-p */
+        static double p[V], sorted[V];
+        double mx = 6.0, z = 0;
+        for (int i = 0; i < V; i++) z += p[i] = exp((base[i] - mx) / st->temperature);
+        for (int i = 0; i < V; i++) sorted[i] = p[i] /= z;
+        qsort(sorted, V, sizeof sorted[0], cmp_desc);
+        int k = st->top_k > 0 ? st->top_k : V;
+        double zk = 0, cum = 0, floor_p = 0;
+        for (int i = 0; i < k; i++) zk += sorted[i];
+        int keep = 0;
+        while (keep < k) {
+            double q = sorted[keep] / zk;
+            if (keep > 0 && q < st->min_p * sorted[0] / zk) break;
+            floor_p = sorted[keep];
+            keep++;
+            cum += q;
+            if (st->top_p < 1.0f && cum >= st->top_p) break;
+        }
+        double kept_mass = 0;
+        for (int i = 0; i < keep; i++) kept_mass += sorted[i];
+        ai_sampler *smp = ai_sampler_new(st, V);
+        static int counts[V];
+        memset(counts, 0, sizeof counts);
+        for (int n = 0; n < N; n++) {
+            static float l[V];
+            memcpy(l, base, sizeof l);
+            int t = ai_sampler_sample(smp, l);
+            assert_true(t >= 0 && t < V);
+            if (p[t] < floor_p * (1 - 1e-5)) {
+                print_error("config %zu: drew token %d (p %.3g) outside the kept set (floor %.3g)\n", ci, t, p[t],
+                            floor_p);
+                fail();
+            }
+            counts[t]++;
+        }
+        /* the favourite's share matches its renormalised probability */
+        double want = p[10] / kept_mass, got = counts[10] / (double)N;
+        if (fabs(got - want) > 5 * sqrt(want * (1 - want) / N) + 1e-3) {
+            print_error("config %zu: favourite drawn %.4f of the time, expected %.4f\n", ci, got, want);
+            fail();
+        }
+        ai_sampler_free(smp);
+    }
+}
+
 static void test_sampler_repeat_penalty(void **state) {
     enum { V = 10 };
     ai_settings st = sampler_settings(0, 0, 1, 0);
@@ -383,6 +451,7 @@ int main(void) {
         cmocka_unit_test(test_sampler_greedy_and_filters),
         cmocka_unit_test(test_sampler_seed_reproduces_and_distribution),
         cmocka_unit_test(test_sampler_repeat_penalty),
+        cmocka_unit_test(test_sampler_matches_sorted_reference),
         cmocka_unit_test(test_pool_runs_every_thread),
         cmocka_unit_test(test_model_load_errors),
         cmocka_unit_test(test_forward_consistency),
