@@ -14,6 +14,13 @@ ratio of medians (autoinfer / llama.cpp) with its bootstrap CI, and for decode
 the roofline %: tok/s x bytes read per token / bandwidth. At the end the
 geometric means of the ratios (with a bootstrap CI over all cells jointly).
 
+Memory (issue 6: "peak RSS <= model file + KV cache + 10 %"): every autoinfer
+sample prints a `memory` line (its own VmHWM, the model file's size and the KV
+cache it allocated); the "### memory" table gives, per cell and kind, the
+median peak RSS, the bound 1.10 x (file + KV) and the ratio peak / (file + KV),
+and beside it llama-bench's peak RSS (ru_maxrss of the child from wait4).
+A figure with a pass/fail column, not a test: the bench never stops on it.
+
 Python standard library only.
 """
 import argparse
@@ -25,6 +32,8 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 MODELS = [
@@ -43,11 +52,29 @@ def log(*a):
 
 
 def run(cmd, env=None, timeout=900):
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                       env=env, timeout=timeout)
-    if r.returncode != 0:
-        raise RuntimeError("command failed (%d): %s\n%s" % (r.returncode, " ".join(cmd), r.stderr[-2000:]))
-    return r.stdout
+    """Runs cmd; returns (stdout, peak RSS of the child in bytes from wait4's
+    ru_maxrss, or None where wait4 is missing)."""
+    if not hasattr(os, "wait4"):
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=env, timeout=timeout)
+        if r.returncode != 0:
+            raise RuntimeError("command failed (%d): %s\n%s" % (r.returncode, " ".join(cmd), r.stderr[-2000:]))
+        return r.stdout, None
+    with tempfile.TemporaryFile("w+") as fo, tempfile.TemporaryFile("w+") as fe:
+        p = subprocess.Popen(cmd, stdout=fo, stderr=fe, text=True, env=env)
+        timer = threading.Timer(timeout, p.kill)
+        timer.start()
+        try:
+            _, status, ru = os.wait4(p.pid, 0)   # reaps it: wait4 is what gives its rusage
+        finally:
+            timer.cancel()
+        p.returncode = os.waitstatus_to_exitcode(status)
+        fo.seek(0)
+        fe.seek(0)
+        out, err = fo.read(), fe.read()
+    if p.returncode != 0:
+        raise RuntimeError("command failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), err[-2000:]))
+    return out, ru.ru_maxrss * 1024
 
 
 class Bench:
@@ -57,6 +84,8 @@ class Bench:
         self.env["LD_LIBRARY_PATH"] = a.llama_dir + (":" + self.env["LD_LIBRARY_PATH"] if self.env.get("LD_LIBRARY_PATH") else "")
         self.bw = {}      # threads -> [GB/s]
         self.bpt = {}     # model file -> bytes per token (autoinfer's count)
+        self.mem = []     # memory lines of autoinfer's samples, as dicts
+        self.their_rss = []  # (model, threads, kind, bytes) of llama-bench runs
 
     def ours(self, model, threads, kind):
         n_dec = self.a.decode if kind == "decode" else 0
@@ -65,10 +94,16 @@ class Bench:
                "--prefill", str(n_pre), "--reps", "1", "--set", "ctx=%d" % max(1024, n_pre + 64)]
         for s in self.a.set:
             cmd += ["--set", s]
-        out = run(cmd)
+        out, rss = run(cmd)
         m = re.search(r"bytes_per_token=(\d+)", out)
         if m:
             self.bpt[model] = int(m.group(1))
+        m = re.search(r"^memory (.*)$", out, re.M)
+        if m:
+            d = {k: (float(v) if re.fullmatch(r"-?[0-9.]+", v) else v)
+                 for k, v in re.findall(r"(\w+)=(\S+)", m.group(1))}
+            d.update(model=model, threads=threads, kind=kind, child_maxrss_bytes=rss)
+            self.mem.append(d)
         return float(re.search(r"sample kind=%s .*tps=([0-9.]+)" % kind, out).group(1))
 
     def theirs(self, model, threads, kind):
@@ -76,12 +111,14 @@ class Bench:
         n_pre = self.a.prefill if kind == "prefill" else 0
         cmd = [os.path.join(self.a.llama_dir, "llama-bench"), "-m", model, "-t", str(threads),
                "-p", str(n_pre), "-n", str(n_dec), "-r", "1", "-o", "json"]
-        out = run(cmd, env=self.env)
+        out, rss = run(cmd, env=self.env)
+        if rss is not None:
+            self.their_rss.append((model, threads, kind, rss))
         j = json.loads(out)
         return float(j[0]["samples_ts"][0])
 
     def bandwidth(self, threads):
-        out = run([self.a.autoinfer, "bench", "--bandwidth", "-t", str(threads), "--reps", "5",
+        out, _ = run([self.a.autoinfer, "bench", "--bandwidth", "-t", str(threads), "--reps", "5",
                    "--mib", "1024"])
         v = [float(x) for x in re.findall(r"gbps=([0-9.]+)", out)]
         self.bw.setdefault(threads, []).append(statistics.median(v))
@@ -203,12 +240,60 @@ def main():
             out.append("%s: geometric mean of ratios **%.2f** [%.2f..%.2f] over %d cells; lowest cell %.2f" % (
                 kind, g, glo, ghi, len(pairs), worst))
             out.append("")
+    out += memory_table(b, models, threads, kinds, a.models_dir)
     text = "\n".join(out)
     print(text)
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(dict(cells=cells, bandwidth=b.bw, bytes_per_token=b.bpt, elapsed_s=elapsed,
-                           args=vars(a)), fh, indent=1)
+                           memory=b.mem, llama_rss=b.their_rss, args=vars(a)), fh, indent=1)
+
+
+BOUND = 1.10   # issue 6: peak RSS <= (model file + KV cache) x 1.10
+
+
+def memory_table(b, models, threads, kinds, models_dir):
+    """The "### memory" section: per cell and kind, autoinfer's peak RSS against
+    the bound, and llama-bench's peak RSS beside it."""
+    if not b.mem:
+        return []
+    MB = 1e6
+    out = ["### memory", "",
+           "Peak RSS (VmHWM of the process: load, warm-up and the sample) against the bound "
+           "%.2f x (model file + KV cache allocated: n_layer x 2 x ctx slots x row bytes of kv_type); "
+           "ratio = median peak RSS / (file + KV); pass when every sample is within the bound. "
+           "KV used = the rows the run wrote; ratio used = median peak RSS / (file + KV used), the "
+           "stricter reading (allocated but unwritten cache pages are never resident). llama.cpp: ru_maxrss of the llama-bench process "
+           "(its own KV cache: f16, context = prompt + generated tokens). MB = 10^6 bytes." % BOUND, "",
+           "| model | quant | thr | kind | file MB | KV MB (slots, type) | KV used MB | autoinfer peak RSS MB "
+           "median [min..max] | bound MB | ratio | pass | ratio used | llama.cpp peak RSS MB |",
+           "|---|---|--:|---|---:|---:|---:|---:|---:|---:|:-:|---:|---:|"]
+    fails = rows = 0
+    for name, quant, f in models:
+        path = os.path.join(models_dir, f)
+        for t in threads:
+            for kind in kinds:
+                ms = [m for m in b.mem if m["model"] == path and m["threads"] == t and m["kind"] == kind]
+                if not ms:
+                    continue
+                peaks = [m["peak_rss_bytes"] for m in ms]
+                fb, kv, used = ms[0]["model_file_bytes"], ms[0]["kv_bytes"], ms[0]["kv_used_bytes"]
+                bound = BOUND * (fb + kv)
+                ok = all(m["peak_rss_bytes"] <= m["bound_bytes"] for m in ms)
+                fails += not ok
+                rows += 1
+                theirs = [r for (mo, th, k, r) in b.their_rss if mo == path and th == t and k == kind]
+                out.append("| %s | %s | %d | %s | %.1f | %.1f (%d, %s) | %.1f | %.1f [%.1f..%.1f] | %.1f | %.3f | %s | %.3f | %s |" % (
+                    name, quant, t, kind, fb / MB, kv / MB, ms[0].get("kv_slots", 0),
+                    ms[0].get("kv_type", "?"), used / MB, statistics.median(peaks) / MB, min(peaks) / MB,
+                    max(peaks) / MB, bound / MB, statistics.median(peaks) / (fb + kv),
+                    "pass" if ok else "**FAIL**", statistics.median(peaks) / (fb + used),
+                    "%.1f" % (statistics.median(theirs) / MB) if theirs else "-"))
+    out.append("")
+    out.append("memory: %d of %d rows within %.2f x (file + KV)%s" % (
+        rows - fails, rows, BOUND, "" if not fails else "; **%d over the bound**" % fails))
+    out.append("")
+    return out
 
 
 if __name__ == "__main__":

@@ -17,7 +17,20 @@
  * Output: one line per sample, `key=value` pairs, grep-able:
  *   sample kind=decode tokens=128 seconds=... tps=...
  *   model bytes_per_token=... weight_bytes=...
- *   sample kind=bandwidth threads=2 mib=1024 gbps=... */
+ *   memory model_file_bytes=... kv_bytes=... peak_rss_bytes=... bound_bytes=... ratio=...
+ *   sample kind=bandwidth threads=2 mib=1024 gbps=...
+ *
+ * The memory line (after the samples) checks the issue-6 bound "peak RSS <=
+ * model file + KV cache + 10 %": peak_rss is the process's high-water mark
+ * (VmHWM, after load, warm-up and every sample), kv_bytes the KV cache this
+ * run allocated (n_layer x {K,V} x slots x row bytes of kv_type for
+ * n_head_kv x head_dim elements; slots = ctx, or kv_window when it rotates),
+ * kv_used_bytes the part of it the run wrote, bound = 1.10 x (file + kv),
+ * ratio = peak_rss / (file + kv), ratio_used = peak_rss / (file + kv_used)
+ * (the stricter reading: only the cache rows the run wrote). The
+ * end_rss_{anon,file}_bytes split the resident set at the end (heap copies
+ * vs mapped file pages). A figure, not a test: nothing fails when the bound
+ * is exceeded. */
 #include <getopt.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -25,11 +38,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "autoinfer.h"
 #include "cliutil.h"
 #include "commands.h"
+#include "gguf.h"
+#include "quant.h"
 
 #define DEFAULT_MODEL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -199,6 +216,89 @@ static double run_prefill(ai_pipeline *p, const int32_t *prompt, int n_prompt) {
     return n_prompt / (c.t_first - t0);
 }
 
+/* ---- peak memory --------------------------------------------------------- */
+
+/* A "Name:   123 kB" field of /proc/self/status in bytes, or -1. */
+static long long proc_status_bytes(const char *field) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    size_t n = strlen(field);
+    long long v = -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n) && line[n] == ':') {
+            v = atoll(line + n + 1) * 1024;
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+/* The process's peak resident set: VmHWM, else getrusage's ru_maxrss. */
+static long long peak_rss_bytes(void) {
+    long long v = proc_status_bytes("VmHWM");
+    if (v >= 0) return v;
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) ? -1 : (long long)ru.ru_maxrss * 1024;
+}
+
+/* The GGUF's <arch>.attention.key_length (the head size where it is not
+ * n_embd / n_head, e.g. gemma), or 0 when absent. Read before the pipeline
+ * opens: mapping the file's metadata a second time later would raise the
+ * high-water mark the memory line reports. */
+static int gguf_key_length(const char *model) {
+    ai_error err;
+    gguf_file *f = gguf_open(model, &err);
+    if (!f) return 0;
+    char arch[32], key[96];
+    uint32_t v = 0;
+    if (!gguf_get_str(f, "general.architecture", arch, sizeof arch, &err)) {
+        snprintf(key, sizeof key, "%s.attention.key_length", arch);
+        if (gguf_opt_u32(f, key, &v, &err) != 1) v = 0;
+    }
+    gguf_close(f);
+    return (int)v;
+}
+
+/* Bytes of the KV cache the pipeline allocated for `slots` positions (and
+ * for `used` of them): n_layer x 2 x slots x row bytes of kv_type for
+ * n_head_kv x head_dim elements, head_dim = key_length when the GGUF has it,
+ * else n_embd / n_head, as the engine reads it. -1 when it cannot be had. */
+static int kv_cache_bytes(const ai_model_desc *d, int key_length, const char *kv_type, long slots,
+                          long used, unsigned long long *bytes, unsigned long long *used_bytes) {
+    int head_dim = key_length > 0 ? key_length : d->n_head > 0 ? d->n_embd / d->n_head : 0;
+    int type = ai_dtype_from_name(kv_type);
+    if (type < 0 || head_dim <= 0) return -1;
+    size_t row = ai_row_bytes((uint32_t)type, (int64_t)d->n_head_kv * head_dim);
+    if (!row) return -1;
+    if (used > slots) used = slots;
+    *bytes = (unsigned long long)d->n_layer * 2 * (unsigned long long)slots * row;
+    *used_bytes = (unsigned long long)d->n_layer * 2 * (unsigned long long)used * row;
+    return 0;
+}
+
+static void print_memory(const char *model, const ai_model_desc *d, int key_length, const ai_conf *conf,
+                         int ctx, long max_pos) {
+    long long peak = peak_rss_bytes();
+    long long anon = proc_status_bytes("RssAnon"), file = proc_status_bytes("RssFile");
+    struct stat sb;
+    unsigned long long file_bytes = stat(model, &sb) ? 0 : (unsigned long long)sb.st_size;
+    long window = atol(ai_conf_get(conf, "kv_window"));
+    long slots = window > 0 && window < ctx ? window : ctx;
+    unsigned long long kv = 0, kv_used = 0;
+    if (kv_cache_bytes(d, key_length, ai_conf_get(conf, "kv_type"), slots, max_pos, &kv, &kv_used)) {
+        fprintf(stderr, "autoinfer bench: cannot size the KV cache (kv_type %s)\n",
+                ai_conf_get(conf, "kv_type"));
+        return;
+    }
+    double base = (double)file_bytes + (double)kv, used = (double)file_bytes + (double)kv_used;
+    printf("memory model_file_bytes=%llu kv_bytes=%llu kv_slots=%ld kv_type=%s kv_used_bytes=%llu "
+           "peak_rss_bytes=%lld bound_bytes=%.0f ratio=%.4f ratio_used=%.4f "
+           "end_rss_anon_bytes=%lld end_rss_file_bytes=%lld\n",
+           file_bytes, kv, slots, ai_conf_get(conf, "kv_type"), kv_used, peak, 1.10 * base,
+           base > 0 ? (double)peak / base : 0.0, used > 0 ? (double)peak / used : 0.0, anon, file);
+}
+
 int ai_cmd_bench(int argc, char **argv) {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"threads", required_argument, 0, 't'},
@@ -256,6 +356,7 @@ int ai_cmd_bench(int argc, char **argv) {
                 ai_conf_get(&conf, "ctx"));
         return 2;
     }
+    int key_length = gguf_key_length(model);
     ai_pipeline *p = ai_cli_open("bench", model, &conf);
     if (!p) return 1;
     ai_model_desc d;
@@ -281,6 +382,13 @@ int ai_cmd_bench(int argc, char **argv) {
             if (tps < 0) rc = 1;
             else if (r >= 0) printf("sample kind=prefill tokens=%ld tps=%.3f\n", n_prefill, tps);
         }
+        fflush(stdout);
+    }
+    if (!rc) {
+        /* positions written: the decode prompt and its passes, or the prefill prompt */
+        long max_pos = n_decode > 0 ? 8 + (n_decode > 16 ? n_decode : 16) : 0;
+        if (n_prefill > max_pos) max_pos = n_prefill;
+        print_memory(model, &d, key_length, &conf, ai_context_length(p), max_pos);
         fflush(stdout);
     }
     free(toks);
