@@ -237,21 +237,27 @@ void ai_state_free(ai_state *st) {
 
 typedef struct {
     ai_weight *w;
+    int64_t g0, g1; /* the slice of groups of four rows */
 } repack_job;
 
 static void repack_worker(void *ctx, int ith, int nth, int tid) {
-    ai_weight *w = ((repack_job *)ctx)->w;
-    int64_t groups = w->rows / 4, g0 = groups * ith / nth, g1 = groups * (ith + 1) / nth;
+    const repack_job *j = ctx;
+    const ai_weight *w = j->w;
+    (void)tid;
+    int64_t n = j->g1 - j->g0, g0 = j->g0 + n * ith / nth, g1 = j->g0 + n * (ith + 1) / nth;
     size_t gb = 4 * w->row_bytes;
     for (int64_t g = g0; g < g1; g++)
         ai_repack4(w->type, (const uint8_t *)w->data + g * gb, w->row_bytes, w->cols, (uint8_t *)w->packed + g * gb);
 }
 
 /* Copies each product weight whose format has four-row repacked kernels at
- * this ISA into a group-interleaved buffer, then lets the kernel drop the
- * mapped originals from memory (they are read again only for embedding
- * lookups). The copies belong to the model (freed with it). */
+ * this ISA into a group-interleaved buffer, slice by slice, letting the
+ * kernel drop each slice of the mapped original from memory as soon as it
+ * is copied (so no matrix is resident twice; a tied embedding is then read
+ * from the copy, see embed_row). The copies belong to the model (freed
+ * with it). */
 static int repack_weights(ai_model *m, ai_pool *pool, ai_isa isa) {
+    enum { SLICE_BYTES = 4 << 20 };
     ai_weight *list[8 * 1024];
     int n = 0;
     for (int l = 0; l < m->hp.n_layer && n + 7 < (int)(sizeof list / sizeof list[0]); l++) {
@@ -264,15 +270,37 @@ static int repack_weights(ai_model *m, ai_pool *pool, ai_isa isa) {
         ai_weight *w = list[i];
         if (w->packed || w->rows % 4 || !ai_repack4_supported(w->type) || !ai_vec_dot4p_get(w->type, isa))
             continue;
-        size_t bytes = (size_t)w->rows * w->row_bytes;
+        size_t bytes = (size_t)w->rows * w->row_bytes, gb = 4 * w->row_bytes;
         w->packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
         if (!w->packed) return -1;
-        repack_job j = {w};
-        ai_pool_run_chunks(pool, repack_worker, &j, 4 * ai_pool_size(pool));
-        uintptr_t a = ((uintptr_t)w->data + 4095) & ~(uintptr_t)4095, e = ((uintptr_t)w->data + bytes) & ~(uintptr_t)4095;
-        if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+        const int64_t groups = w->rows / 4, per_slice = SLICE_BYTES / gb > 0 ? SLICE_BYTES / gb : 1;
+        uintptr_t released = ((uintptr_t)w->data + 4095) & ~(uintptr_t)4095; /* whole pages only */
+        for (int64_t g = 0; g < groups; g += per_slice) {
+            repack_job j = {w, g, g + per_slice < groups ? g + per_slice : groups};
+            ai_pool_run_chunks(pool, repack_worker, &j, 4 * ai_pool_size(pool));
+            uintptr_t e = ((uintptr_t)w->data + (size_t)j.g1 * gb) & ~(uintptr_t)4095;
+            if (e > released) {
+                madvise((void *)released, e - released, MADV_DONTNEED);
+                released = e;
+            }
+        }
     }
     return 0;
+}
+
+/* Token t's embedding as floats. A tied embedding whose output copy was
+ * repacked is read from that copy (the mapped original was dropped). */
+static void embed_row(ai_state *st, int32_t t, float *out) {
+    const ai_model *m = st->m;
+    const ai_weight *e = &m->tok_embd;
+    if (m->output.packed && m->output.data == e->data && st->unpack) {
+        const int64_t g = t / 4;
+        ai_unpack4(e->type, (const uint8_t *)m->output.packed + (size_t)g * 4 * e->row_bytes, e->cols, st->unpack,
+                   e->row_bytes);
+        ai_dequantize_row(e->type, st->unpack + (size_t)(t % 4) * e->row_bytes, out, e->cols);
+        return;
+    }
+    ai_dequantize_row(e->type, (const uint8_t *)e->data + (size_t)t * e->row_bytes, out, e->cols);
 }
 
 ai_state *ai_state_new(const ai_model *m, const ai_settings *s, ai_error *err) {
@@ -693,8 +721,7 @@ int ai_forward(ai_state *st, const int32_t *tokens, int n, int pos, bool all_log
         if (tokens[t] < 0 || tokens[t] >= hp->n_vocab)
             return ai_error_set(err, "token id %d is outside the vocabulary (0..%d)", tokens[t],
                                 hp->n_vocab - 1);
-        const uint8_t *row = (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes;
-        ai_dequantize_row(m->tok_embd.type, row, st->x + (size_t)t * d, d);
+        embed_row(st, tokens[t], st->x + (size_t)t * d);
         rope_angles(st, pos + t, st->rope_cos + (size_t)t * half, st->rope_sin + (size_t)t * half);
     }
 
