@@ -468,21 +468,31 @@ AVX512 static inline __m512 reduce16(const __m512 *a) {
             mv = _mm512_max_ps(mv, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY),                   \
                                                         nk - j >= 16 ? 0xFFFF : (__mmask16)((1u << (nk - j)) - 1), s + j)); \
         float inv = 1.0f / exp_sum_avx512(s, nk, _mm512_reduce_max_ps(mv));                          \
-        for (int d0 = 0; d0 < n; d0 += 64) {                                                         \
-            __mmask16 m[4];                                                                          \
-            for (int c = 0; c < 4; c++) {                                                            \
-                int left = n - d0 - 16 * c;                                                          \
-                m[c] = left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);          \
+        /* 64 elements at a time in four register accumulators, then 16 (masked) */                \
+        for (int d0 = 0; d0 < n;) {                                                                  \
+            if (n - d0 >= 64) {                                                                      \
+                __m512 o0 = _mm512_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;                          \
+                for (int j = 0, row = first; j < nk; j++, row = row + 1 == n_slots ? 0 : row + 1) {  \
+                    const uint8_t *vr = (const uint8_t *)v + (size_t)row * rb;                       \
+                    __m512 w = _mm512_set1_ps(s[j] * inv);                                           \
+                    o0 = _mm512_fmadd_ps(w, load(vr, d0, 0xFFFF), o0);                               \
+                    o1 = _mm512_fmadd_ps(w, load(vr, d0 + 16, 0xFFFF), o1);                          \
+                    o2 = _mm512_fmadd_ps(w, load(vr, d0 + 32, 0xFFFF), o2);                          \
+                    o3 = _mm512_fmadd_ps(w, load(vr, d0 + 48, 0xFFFF), o3);                          \
+                }                                                                                    \
+                _mm512_storeu_ps(out + d0, o0);                                                      \
+                _mm512_storeu_ps(out + d0 + 16, o1);                                                 \
+                _mm512_storeu_ps(out + d0 + 32, o2);                                                 \
+                _mm512_storeu_ps(out + d0 + 48, o3);                                                 \
+                d0 += 64;                                                                            \
+            } else {                                                                                 \
+                __mmask16 m = n - d0 >= 16 ? 0xFFFF : (__mmask16)((1u << (n - d0)) - 1);             \
+                __m512 o = _mm512_setzero_ps();                                                      \
+                for (int j = 0, row = first; j < nk; j++, row = row + 1 == n_slots ? 0 : row + 1)    \
+                    o = _mm512_fmadd_ps(_mm512_set1_ps(s[j] * inv), load((const uint8_t *)v + (size_t)row * rb, d0, m), o); \
+                _mm512_mask_storeu_ps(out + d0, m, o);                                               \
+                d0 += 16;                                                                            \
             }                                                                                        \
-            __m512 o[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()}; \
-            for (int j = 0, row = first; j < nk; j++, row = row + 1 == n_slots ? 0 : row + 1) {      \
-                const uint8_t *vr = (const uint8_t *)v + (size_t)row * rb;                           \
-                __m512 w = _mm512_set1_ps(s[j] * inv);                                               \
-                _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)                                  \
-                    if (m[c]) o[c] = _mm512_fmadd_ps(w, load(vr, d0 + 16 * c, m[c]), o[c]);          \
-            }                                                                                        \
-            for (int c = 0; c < 4; c++)                                                              \
-                if (m[c]) _mm512_mask_storeu_ps(out + d0 + 16 * c, m[c], o[c]);                      \
         }                                                                                            \
     }
 ATTEND1(f32_avx512, ld_f32)
