@@ -477,6 +477,8 @@ static void gemm_rows(const matmul_job *j, int wi, int64_t r0, int64_t r1, int i
             for (int k = 0; k < AI_GEMM_ROWS; k++) /* short group: repeat the last row */
                 ai_gemm_expand_row(w->type, src + (size_t)(k < nr ? k : nr - 1) * w->row_bytes, n, buf + k * xb);
         }
+        float b[AI_GEMM_ROWS] = {0};
+        for (int k = 0; bias && k < nr; k++) b[k] = bias[r + k];
         for (int t = 0; t < j->n_tok; t += AI_GEMM_TOKENS) {
             int nt = j->n_tok - t < AI_GEMM_TOKENS ? j->n_tok - t : AI_GEMM_TOKENS;
             float o[AI_GEMM_ROWS * AI_GEMM_TOKENS];
@@ -484,11 +486,12 @@ static void gemm_rows(const matmul_job *j, int wi, int64_t r0, int64_t r1, int i
             for (int u = 0; u < nt; u++) {
                 const float *ou = o + u * AI_GEMM_ROWS;
                 float *dst = y + (size_t)(t + u) * w->rows + r;
-                for (int k = 0; k < nr; k++) {
-                    float v = ou[k] + (bias ? bias[r + k] : 0.0f);
-                    if (j->epi == MM_ADD) dst[k] += v;
-                    else dst[k] = v;
-                }
+                if (nr == AI_GEMM_ROWS && j->epi == MM_ADD) /* fixed-size loops: vector code */
+                    for (int k = 0; k < AI_GEMM_ROWS; k++) dst[k] += ou[k] + b[k];
+                else if (nr == AI_GEMM_ROWS)
+                    for (int k = 0; k < AI_GEMM_ROWS; k++) dst[k] = ou[k] + b[k];
+                else
+                    for (int k = 0; k < nr; k++) dst[k] = (j->epi == MM_ADD ? dst[k] : 0.0f) + ou[k] + b[k];
             }
         }
     }
