@@ -613,12 +613,13 @@ AVX512 static void dot4p_q4_0(const void *group, const void *xq, int64_t n, floa
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q4_0)) {
         __m512i qy = split_y(y[b].qs, y[b + 1].qs);
-        __m512i sy = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, qy);
+        /* (q - 8) . y as q . y started from -8 * sum(y) */
+        __m512i neg8y = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, qy));
         __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)),
                                   dy_pairs(y[b].d, y[b + 1].d));
 #pragma GCC unroll 4
         for (int r = 0; r < 4; r++) {
-            __m512i p = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), nib64c(g + 16 + 32 * r), qy), sy);
+            __m512i p = _mm512_dpbusd_epi32(neg8y, nib64c(g + 16 + 32 * r), qy);
             acc[r] = _mm512_fmadd_ps(row_scale_split(sc, r), _mm512_cvtepi32_ps(p), acc[r]);
         }
     }
@@ -718,17 +719,20 @@ AVX512 static void dot4p_q8_0(const void *group, const void *xq, int64_t n, floa
     const uint8_t *g = group;
     const blk_q8_0 *y = xq;
     const int64_t nb = n / QK;
+    const __m512i bias128 = _mm512_set1_epi8((char)0x80);
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q8_0)) {
         __m512i qy = load2x32(y[b].qs, y[b + 1].qs);
+        /* x . y as (x + 128) . y (unsigned times signed) started from -128 * sum(y) */
+        __m512i neg128y = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                           _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias128, qy));
         __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)),
                                   dy_pairs(y[b].d, y[b + 1].d));
 #pragma GCC unroll 4
         for (int r = 0; r < 4; r++) {
-            __m512i qx = _mm512_loadu_si512((const void *)(g + 16 + 64 * r));
-            __m512i sy = _mm512_mask_sub_epi8(qy, _mm512_movepi8_mask(qx), _mm512_setzero_si512(), qy);
-            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(qx), sy);
+            __m512i qx = _mm512_xor_si512(_mm512_loadu_si512((const void *)(g + 16 + 64 * r)), bias128);
+            __m512i p = _mm512_dpbusd_epi32(neg128y, qx, qy);
             acc[r] = _mm512_fmadd_ps(row_scale(sc, r), _mm512_cvtepi32_ps(p), acc[r]);
         }
     }
