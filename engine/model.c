@@ -443,7 +443,7 @@ typedef struct {
     uint8_t *unpack;        /* per-thread rows unpacked from a repacked group */
     size_t unpack_bytes;
     uint8_t *gemm_w;        /* per-thread expansion buffers */
-    int prefetch;           /* knob prefetch: groups of four rows ahead */
+    int prefetch;           /* knob prefetch: KiB ahead */
     const ai_vec_kernels *vk;
 } matmul_job;
 
@@ -516,13 +516,14 @@ static void matmul_worker(void *ctx, int ith, int nth, int tid) {
         const ai_vec_dot_fn dot = j->dot[wi];
         const ai_vec_dot4_fn dot4 = j->dot4[wi];
         const ai_vec_dot4p_fn dot4p = j->dot4p[wi];
-        const int pf = j->prefetch;
+        /* the distance is in bytes: the best one depends on the memory
+         * system, not on the row length (measured: 4-12 KiB here) */
+        const size_t pf = (size_t)j->prefetch * 1024, gb = 4 * w->row_bytes;
         int64_t r = r0;
         for (; dot4p && r < r1; r += 4) { /* repacked: one sequential stream */
             const uint8_t *grp = (const uint8_t *)w->packed + (size_t)r * w->row_bytes;
-            if (pf && r + 4 * (pf + 1) <= r1)
-                for (size_t o = 0; o < 4 * w->row_bytes; o += 64)
-                    __builtin_prefetch(grp + 4 * pf * w->row_bytes + o);
+            if (pf && (size_t)(r1 - r) * w->row_bytes >= pf + gb)
+                for (size_t o = 0; o < gb; o += 64) __builtin_prefetch(grp + pf + o);
             for (int t = 0; t < j->n_tok; t++) {
                 float v[4];
                 dot4p(grp, (const uint8_t *)j->xq + (size_t)t * j->xq_stride, w->cols, v);
@@ -537,10 +538,9 @@ static void matmul_worker(void *ctx, int ith, int nth, int tid) {
         for (; dot4 && r + 4 <= r1; r += 4) {
             const uint8_t *row = base + (size_t)r * w->row_bytes;
             /* four interleaved short rows defeat the hardware prefetcher:
-             * fetch the group `prefetch` groups ahead ourselves */
-            if (pf && r + 4 * (pf + 1) <= r1)
-                for (size_t o = 0; o < 4 * w->row_bytes; o += 64)
-                    __builtin_prefetch(row + 4 * pf * w->row_bytes + o);
+             * fetch ahead ourselves */
+            if (pf && (size_t)(r1 - r) * w->row_bytes >= pf + gb)
+                for (size_t o = 0; o < gb; o += 64) __builtin_prefetch(row + pf + o);
             for (int t = 0; t < j->n_tok; t++) {
                 const void *x = (const uint8_t *)j->xq + (size_t)t * j->xq_stride;
                 float v[4];
