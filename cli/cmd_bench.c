@@ -24,7 +24,8 @@
  * model file + KV cache + 10 %": peak_rss is the process's high-water mark
  * (VmHWM, after load, warm-up and every sample), kv_bytes the KV cache this
  * run allocated (n_layer x {K,V} x slots x row bytes of kv_type for
- * n_head_kv x head_dim elements; slots = ctx, or kv_window when it rotates),
+ * n_head_kv x head_dim elements; slots = ctx, or kv_window + prefill_chunk - 1
+ * when it rotates),
  * kv_used_bytes the part of it the run wrote, bound = 1.10 x (file + kv),
  * ratio = peak_rss / (file + kv), ratio_used = peak_rss / (file + kv_used)
  * (the stricter reading: only the cache rows the run wrote). The
@@ -284,7 +285,8 @@ static void print_memory(const char *model, const ai_model_desc *d, int key_leng
     struct stat sb;
     unsigned long long file_bytes = stat(model, &sb) ? 0 : (unsigned long long)sb.st_size;
     long window = atol(ai_conf_get(conf, "kv_window"));
-    long slots = window > 0 && window < ctx ? window : ctx;
+    /* a rotating window keeps prefill_chunk - 1 extra slots (engine/model.h) */
+    long slots = window > 0 && window < ctx ? window + atol(ai_conf_get(conf, "prefill_chunk")) - 1 : ctx;
     unsigned long long kv = 0, kv_used = 0;
     if (kv_cache_bytes(d, key_length, ai_conf_get(conf, "kv_type"), slots, max_pos, &kv, &kv_used)) {
         fprintf(stderr, "autoinfer bench: cannot size the KV cache (kv_type %s)\n",

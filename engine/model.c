@@ -321,7 +321,8 @@ ai_state *ai_state_new(const ai_model *m, const ai_settings *s, ai_error *err) {
     }
     st->kv.type = s->kv_type;
     st->kv.rotating = s->kv_window > 0 && s->kv_window < s->ctx;
-    st->kv.n_slots = st->kv.rotating ? s->kv_window : s->ctx;
+    st->kv.window = st->kv.rotating ? s->kv_window : s->ctx;
+    st->kv.n_slots = st->kv.rotating ? s->kv_window + st->max_batch - 1 : s->ctx;
     st->kv.row_bytes = ai_row_bytes(s->kv_type, dkv);
     st->kv.k = calloc((size_t)hp->n_layer, sizeof(uint8_t *));
     st->kv.v = calloc((size_t)hp->n_layer, sizeof(uint8_t *));
@@ -690,13 +691,13 @@ static void attention_worker(void *ctx, int chunk, int n_chunks, int tid) {
          * all); fewer than 8 queries are cheaper one by one */
         for (; j->n_tok - t >= 8; t += 16) {
             int nq = j->n_tok - t < 16 ? j->n_tok - t : 16;
-            if (kv->rotating && j->pos + t + nq - 1 >= kv->n_slots) break;
+            if (kv->rotating && j->pos + t + nq - 1 >= kv->window) break;
             vk->attend(kc + off, vc + off, kv->row_bytes, j->pos + t, nq, st->q + ((size_t)t * hp->n_head + h) * hd,
                        qs, st->att_out + ((size_t)t * hp->n_head + h) * hd, qs, hd, scale, att);
         }
         for (; t < j->n_tok; t++) {
             int p = j->pos + t;
-            int first = kv->rotating && p >= kv->n_slots ? p - kv->n_slots + 1 : 0;
+            int first = kv->rotating && p >= kv->window ? p - kv->window + 1 : 0;
             size_t qo = ((size_t)t * hp->n_head + h) * hd;
             vk->attend1(kc + off, vc + off, kv->row_bytes, kv->n_slots, first % kv->n_slots, p - first + 1,
                         st->q + qo, st->att_out + qo, hd, scale, att);

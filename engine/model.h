@@ -52,10 +52,14 @@ ai_model *ai_model_load(gguf_file *f, ai_error *err);
 void ai_model_free(ai_model *m);
 
 /* KV cache: per layer, n_slots rows of n_head_kv*head_dim elements. With a
- * rotating window, position p lives in slot p % n_slots. */
+ * rotating window, position p lives in slot p % n_slots and attends to the
+ * last `window` positions; the ring holds window + max_batch - 1 slots so
+ * that the keys a forward pass stores never evict ones that an earlier
+ * token of the same pass still sees. */
 typedef struct ai_kv_cache {
     uint32_t type;
     int n_slots;
+    int window;          /* positions each token attends to (ctx when not rotating) */
     bool rotating;
     size_t row_bytes;
     uint8_t **k, **v;    /* [n_layer] → n_slots * row_bytes */

@@ -388,6 +388,15 @@ static void test_rotating_window_forgets(void **state) {
     float *lf = score_all(pf, toks, N, d.n_vocab), *lw = score_all(pw, toks, N, d.n_vocab);
     assert_true(max_abs_diff(lf, lw, (size_t)16 * d.n_vocab) < 1e-4);
     assert_true(max_abs_diff(lf + (size_t)40 * d.n_vocab, lw + (size_t)40 * d.n_vocab, d.n_vocab) > 1e-3);
+    /* prompt chunks longer than the window, and chunks that wrap the ring,
+     * see exactly the same window as one token at a time */
+    const char *win_batched[] = {"prefill_chunk=32", "kv_window=16"}, *win_wide[] = {"prefill_chunk=7", "kv_window=16"};
+    ai_pipeline *pb = open_tiny(path, win_batched, 2), *pc = open_tiny(path, win_wide, 2);
+    float *lb = score_all(pb, toks, N, d.n_vocab), *lc = score_all(pc, toks, N, d.n_vocab);
+    assert_true(max_abs_diff(lw, lb, (size_t)(N - 1) * d.n_vocab) < 1e-4);
+    assert_true(max_abs_diff(lw, lc, (size_t)(N - 1) * d.n_vocab) < 1e-4);
+    free(lb); free(lc);
+    ai_pipeline_close(pb); ai_pipeline_close(pc);
     free(lf); free(lw);
     ai_pipeline_close(pf); ai_pipeline_close(pw);
     unlink(path);

@@ -38,10 +38,11 @@ print("; ".join(errs) or "ok")
 EOF
 )
   [ "$check" = ok ] && ok "memory line: file, KV, bound and ratio add up ($mem)" || bad "memory line: $check ($mem)"
-  # the KV cache follows the knobs: a rotating window of 32 q8_0 slots
+  # the KV cache follows the knobs: a rotating window of 32 q8_0 slots, plus
+  # prefill_chunk - 1 = 7 slots so a pass never evicts keys it still needs
   mem=$("$BIN" bench -m "$MODEL" -t 1 --decode 8 --prefill 0 --set ctx=64 --set kv_window=32 \
-        --set kv_type=q8_0 2>/dev/null | grep '^memory ')
-  grep -qF "kv_bytes=$((30 * 2 * 32 * 204)) kv_slots=32 kv_type=q8_0" <<<"$mem" && ok "kv_window and kv_type size the KV" \
+        --set prefill_chunk=8 --set kv_type=q8_0 2>/dev/null | grep '^memory ')
+  grep -qF "kv_bytes=$((30 * 2 * 39 * 204)) kv_slots=39 kv_type=q8_0" <<<"$mem" && ok "kv_window and kv_type size the KV" \
     || bad "kv_window/kv_type: $mem"
 else
   echo "skip: $MODEL not present (make model)"
