@@ -27,9 +27,7 @@
             memset(o, 0, (size_t)n * sizeof(float));                                              \
             for (int i = 0; i < nk; i++) va(o, s[i] * inv, (const uint8_t *)v + (size_t)i * rb, n); \
         }                                                                                         \
-    }
-
-#define COMPOSED1(name, kd, va, exps)                                                             \
+    }                                                                                             \
     static void name##_attend1(const void *k, const void *v, size_t rb, int n_slots, int first, int nk, \
                                const float *q, float *out, int n, float scale, float *s) {          \
         float mx = -INFINITY;                                                                     \
@@ -42,6 +40,12 @@
         for (int j = 0, row = first; j < nk; j++, row = row + 1 == n_slots ? 0 : row + 1)          \
             va(out, s[j] * inv, (const uint8_t *)v + (size_t)row * rb, n);                         \
     }
+
+#define COMPOSED_ALL(isa, exps)                                      \
+    COMPOSED(f32_##isa, kdot_f32_##isa, vaxpy_f32_##isa, exps)       \
+    COMPOSED(f16_##isa, kdot_f16_##isa, vaxpy_f16_##isa, exps)       \
+    COMPOSED(q8_0_##isa, kdot_q8_0_##isa, vaxpy_q8_0_##isa, exps)    \
+    COMPOSED(q4_0_##isa, kdot_q4_0_##isa, vaxpy_q4_0_##isa, exps)
 
 size_t ai_vec_attend_scratch(int n, int n_keys) { return 32 * (size_t)n + 16 * (size_t)n_keys; }
 
@@ -106,14 +110,7 @@ static float exp_sum_ref(float *x, int n, float max) {
     return sum;
 }
 
-COMPOSED(f32_ref, kdot_f32_ref, vaxpy_f32_ref, exp_sum_ref)
-COMPOSED1(f32_ref, kdot_f32_ref, vaxpy_f32_ref, exp_sum_ref)
-COMPOSED(f16_ref, kdot_f16_ref, vaxpy_f16_ref, exp_sum_ref)
-COMPOSED1(f16_ref, kdot_f16_ref, vaxpy_f16_ref, exp_sum_ref)
-COMPOSED(q8_0_ref, kdot_q8_0_ref, vaxpy_q8_0_ref, exp_sum_ref)
-COMPOSED1(q8_0_ref, kdot_q8_0_ref, vaxpy_q8_0_ref, exp_sum_ref)
-COMPOSED(q4_0_ref, kdot_q4_0_ref, vaxpy_q4_0_ref, exp_sum_ref)
-COMPOSED1(q4_0_ref, kdot_q4_0_ref, vaxpy_q4_0_ref, exp_sum_ref)
+COMPOSED_ALL(ref, exp_sum_ref)
 
 static void swiglu_ref(float *g, const float *u, int n) {
     for (int i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
@@ -292,14 +289,7 @@ AVX2 static float exp_sum_avx2(float *x, int n, float max) {
     return sum;
 }
 
-COMPOSED(f32_avx2, kdot_f32_avx2, vaxpy_f32_avx2, exp_sum_avx2)
-COMPOSED1(f32_avx2, kdot_f32_avx2, vaxpy_f32_avx2, exp_sum_avx2)
-COMPOSED(f16_avx2, kdot_f16_avx2, vaxpy_f16_avx2, exp_sum_avx2)
-COMPOSED1(f16_avx2, kdot_f16_avx2, vaxpy_f16_avx2, exp_sum_avx2)
-COMPOSED(q8_0_avx2, kdot_q8_0_avx2, vaxpy_q8_0_avx2, exp_sum_avx2)
-COMPOSED1(q8_0_avx2, kdot_q8_0_avx2, vaxpy_q8_0_avx2, exp_sum_avx2)
-COMPOSED(q4_0_avx2, kdot_q4_0_avx2, vaxpy_q4_0_avx2, exp_sum_avx2)
-COMPOSED1(q4_0_avx2, kdot_q4_0_avx2, vaxpy_q4_0_avx2, exp_sum_avx2)
+COMPOSED_ALL(avx2, exp_sum_avx2)
 
 AVX2 static void swiglu_avx2(float *g, const float *u, int n) {
     const __m256 one = _mm256_set1_ps(1.0f);
