@@ -518,19 +518,15 @@ static void matmul_worker(void *ctx, int ith, int nth, int tid) {
         const ai_vec_dot4_fn dot4 = j->dot4[wi];
         const ai_vec_dot4p_fn dot4p = j->dot4p[wi];
         /* the distance is in bytes: the best one depends on the memory
-         * system, not on the row length (measured: 4-12 KiB here). Groups
-         * longer than the distance are left to the hardware prefetcher: a
-         * burst of prefetches for a whole long group stalls (Qwen's
-         * ffn_down, 11 KB groups: 34.5 GB/s without, 24.7 with) */
-        const size_t gb = 4 * w->row_bytes, pf = gb <= (size_t)j->prefetch * 1024 ? (size_t)j->prefetch * 1024 : 0;
+         * system, not on the row length (measured: 8-16 KiB here) */
+        const size_t pf = (size_t)j->prefetch * 1024, gb = 4 * w->row_bytes;
         int64_t r = r0;
         for (; dot4p && r < r1; r += 4) { /* repacked: one sequential stream */
             const uint8_t *grp = (const uint8_t *)w->packed + (size_t)r * w->row_bytes;
-            if (pf && (size_t)(r1 - r) * w->row_bytes >= pf + gb)
-                for (size_t o = 0; o < gb; o += 64) __builtin_prefetch(grp + pf + o);
             for (int t = 0; t < j->n_tok; t++) {
                 float v[4];
-                dot4p(grp, (const uint8_t *)j->xq + (size_t)t * j->xq_stride, w->cols, v);
+                /* the kernel prefetches as it goes, the first token only */
+                dot4p(grp, (const uint8_t *)j->xq + (size_t)t * j->xq_stride, w->cols, t ? 0 : pf, v);
                 float *yt = y + (size_t)t * w->rows + r;
                 for (int k = 0; k < 4; k++) {
                     float vk = v[k] + (bias ? bias[r + k] : 0.0f);
@@ -542,8 +538,9 @@ static void matmul_worker(void *ctx, int ith, int nth, int tid) {
         for (; dot4 && r + 4 <= r1; r += 4) {
             const uint8_t *row = base + (size_t)r * w->row_bytes;
             /* four interleaved short rows defeat the hardware prefetcher:
-             * fetch ahead ourselves */
-            if (pf && (size_t)(r1 - r) * w->row_bytes >= pf + gb)
+             * fetch ahead ourselves (a whole group at a time, so only
+             * groups no longer than the distance: a longer burst stalls) */
+            if (pf && gb <= pf && (size_t)(r1 - r) * w->row_bytes >= pf + gb)
                 for (size_t o = 0; o < gb; o += 64) __builtin_prefetch(row + pf + o);
             for (int t = 0; t < j->n_tok; t++) {
                 const void *x = (const uint8_t *)j->xq + (size_t)t * j->xq_stride;

@@ -90,7 +90,9 @@ size_t ai_repack4_head(uint32_t type); /* 0 when not supported */
 void ai_repack4(uint32_t type, const void *rows, size_t row_bytes, int64_t n, void *group);
 void ai_unpack4(uint32_t type, const void *group, int64_t n, void *rows, size_t row_bytes);
 /* out[k] = ai_vec_dot(type)(row k, xq, n) for the four rows of a group. */
-typedef void (*ai_vec_dot4p_fn)(const void *group, const void *xq, int64_t n, float *out);
+/* prefetch: how far ahead of what it reads the kernel prefetches the
+ * stream, in bytes, a few lines per step (0 = none). */
+typedef void (*ai_vec_dot4p_fn)(const void *group, const void *xq, int64_t n, size_t prefetch, float *out);
 ai_vec_dot4p_fn ai_vec_dot4p_get(uint32_t type, ai_isa isa);
 
 #endif

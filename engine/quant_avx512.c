@@ -588,6 +588,17 @@ ai_vec_dot4_fn ai_vec_dot4_avx512(uint32_t type) {
  * One contiguous group per four rows: the memory stream is sequential, and
  * the 8 scale fields of a step come in one load. */
 
+/* the `step` bytes one iteration reads, `pf` bytes ahead: a few lines per
+ * step spread the prefetches over the stream (a burst of a whole long group
+ * at once stalls; measured in docs/performance.md). A macro: gcc -O2 takes
+ * a function holding only prefetches for a side-effect-free one and drops
+ * its calls. */
+#define PREFETCH_AHEAD(p, pf, step)                                                \
+    do {                                                                           \
+        if (pf)                                                                    \
+            for (size_t o_ = 0; o_ < (step); o_ += 64) __builtin_prefetch((p) + (pf) + o_); \
+    } while (0)
+
 /* two blocks' nibbles of one row, contiguous (32 bytes), in split order */
 AVX512 static inline __m512i nib64c(const uint8_t *qs) {
     __m256i t = _mm256_loadu_si256((const __m256i *)(const void *)qs);
@@ -604,7 +615,7 @@ AVX512 static inline float tail_q4(const uint8_t *qs, const int8_t *y, float sca
     return hsum256(_mm256_cvtepi32_ps(p)) * scale;
 }
 
-AVX512 static void dot4p_q4_0(const void *group, const void *xq, int64_t n, float *out) {
+AVX512 static void dot4p_q4_0(const void *group, const void *xq, int64_t n, size_t pf, float *out) {
     const uint8_t *g = group;
     const blk_q8_0 *y = xq;
     const int64_t nb = n / QK;
@@ -612,6 +623,7 @@ AVX512 static void dot4p_q4_0(const void *group, const void *xq, int64_t n, floa
     const __m512i eight = _mm512_set1_epi8(8);
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q4_0)) {
+        PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q4_0));
         __m512i qy = split_y(y[b].qs, y[b + 1].qs);
         /* (q - 8) . y as q . y started from -8 * sum(y) */
         __m512i neg8y = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, qy));
@@ -634,7 +646,7 @@ AVX512 static void dot4p_q4_0(const void *group, const void *xq, int64_t n, floa
     }
 }
 
-AVX512 static void dot4p_q4_1(const void *group, const void *xq, int64_t n, float *out) {
+AVX512 static void dot4p_q4_1(const void *group, const void *xq, int64_t n, size_t pf, float *out) {
     const uint8_t *g = group;
     const blk_q8_1 *y = xq;
     const int64_t nb = n / QK;
@@ -646,6 +658,7 @@ AVX512 static void dot4p_q4_1(const void *group, const void *xq, int64_t n, floa
                            _mm512_setr_epi32(12, 12, 12, 12, 14, 14, 14, 14, 12, 12, 12, 12, 14, 14, 14, 14)};
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q4_1)) {
+        PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q4_1));
         __m512i qy = split_y(y[b].qs, y[b + 1].qs);
         uint32_t p0, p1;
         memcpy(&p0, &y[b], 4);
@@ -674,7 +687,7 @@ AVX512 static void dot4p_q4_1(const void *group, const void *xq, int64_t n, floa
     }
 }
 
-AVX512 static void dot4p_q5_0(const void *group, const void *xq, int64_t n, float *out) {
+AVX512 static void dot4p_q5_0(const void *group, const void *xq, int64_t n, size_t pf, float *out) {
     const uint8_t *g = group;
     const blk_q8_0 *y = xq;
     const int64_t nb = n / QK;
@@ -682,6 +695,7 @@ AVX512 static void dot4p_q5_0(const void *group, const void *xq, int64_t n, floa
     const __m512i sixteen = _mm512_set1_epi8(16);
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q5_0)) {
+        PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q5_0));
         __m512i qy = split_y(y[b].qs, y[b + 1].qs);
         __m512i sy = _mm512_dpbusd_epi32(_mm512_setzero_si512(), sixteen, qy);
         __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)),
@@ -715,7 +729,7 @@ AVX512 static void dot4p_q5_0(const void *group, const void *xq, int64_t n, floa
     }
 }
 
-AVX512 static void dot4p_q8_0(const void *group, const void *xq, int64_t n, float *out) {
+AVX512 static void dot4p_q8_0(const void *group, const void *xq, int64_t n, size_t pf, float *out) {
     const uint8_t *g = group;
     const blk_q8_0 *y = xq;
     const int64_t nb = n / QK;
@@ -723,6 +737,7 @@ AVX512 static void dot4p_q8_0(const void *group, const void *xq, int64_t n, floa
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q8_0)) {
+        PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q8_0));
         __m512i qy = load2x32(y[b].qs, y[b + 1].qs);
         /* x . y as (x + 128) . y (unsigned times signed) started from -128 * sum(y) */
         __m512i neg128y = _mm512_sub_epi32(_mm512_setzero_si512(),
