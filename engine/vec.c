@@ -416,10 +416,12 @@ AVX512 static inline __m512 ld_q4_0(const void *p, int i, __mmask16 m) {
         }                                                                                           \
     }
 /* 16 vectors to the vector of their 16 sums */
-AVX512 static inline __m512 reduce16(const __m512 *a) {
+AVX512 static inline __attribute__((always_inline)) __m512 reduce16(const __m512 *a) {
     __m512 t[8], u[4];
+#pragma GCC unroll 8
     for (int i = 0; i < 8; i++)
         t[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
+#pragma GCC unroll 4
     for (int i = 0; i < 4; i++) { /* lane l of u[i]: sums of vectors 4i..4i+3 over lane l */
         __m512d x = _mm512_castps_pd(t[2 * i]), y = _mm512_castps_pd(t[2 * i + 1]);
         u[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
