@@ -35,11 +35,6 @@ bool ai_gemm_supported(uint32_t type, int64_t n, ai_isa isa) {
            ai_row_bytes(type, n) > 0;
 }
 
-static inline uint32_t u32_at(const void *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 
 void ai_gemm_prepare_act(const float *x, int64_t n, int nt, void *dst, ai_isa isa) {
     /* the same codes and d as the one-token path's Q8_0 */
@@ -64,7 +59,7 @@ void ai_gemm_prepare_act(const float *x, int64_t n, int nt, void *dst, ai_isa is
                 /* rounded to fp16 like the one-token path's Q8_1 s */
                 sy[k * 16 + t] = ai_f16_to_f32(ai_f32_to_f16(dy[k * 16 + t] * (float)sum));
                 for (int s = 0; s < QK / 4; s++) {
-                    uint32_t v = u32_at(blk[b].qs + 4 * s) ^ 0x80808080u; /* y + 128 */
+                    uint32_t v = load_u32(blk[b].qs + 4 * s) ^ 0x80808080u; /* y + 128 */
                     memcpy(codes + ((k * 8 + s) * 16 + t) * 4, &v, 4);
                 }
             }
@@ -99,6 +94,21 @@ static void finish_block(xrow *r, int64_t k, int g, float d, float m) {
     r->m[k] = m;
 }
 
+/* The fields of super-block k of a Q4_K or Q5_K row (qh NULL for Q4_K). */
+typedef struct {
+    const uint8_t *scales, *qs, *qh;
+    float d, dmin;
+} kblock;
+
+static kblock kblock_at(const void *row, int64_t k, bool five) {
+    if (five) {
+        const blk_q5_K *b = (const blk_q5_K *)row + k;
+        return (kblock){b->scales, b->qs, b->qh, ai_f16_to_f32(b->d), ai_f16_to_f32(b->dmin)};
+    }
+    const blk_q4_K *b = (const blk_q4_K *)row + k;
+    return (kblock){b->scales, b->qs, NULL, ai_f16_to_f32(b->d), ai_f16_to_f32(b->dmin)};
+}
+
 static inline int nib(const uint8_t *qs, int j) { return j < 16 ? qs[j] & 0xF : qs[j - 16] >> 4; }
 
 static void expand_row_ref(uint32_t type, const void *row, int64_t n, void *dst) {
@@ -127,7 +137,7 @@ static void expand_row_ref(uint32_t type, const void *row, int64_t n, void *dst)
             memcpy(&d, p, 2);
             if (one) memcpy(&m, p + 2, 2);
             const uint8_t *qh = p + (one ? 4 : 2), *qs = qh + 4;
-            uint32_t hb = u32_at(qh);
+            uint32_t hb = load_u32(qh);
             for (int j = 0; j < QK; j++)
                 r.w[k * QK + j] = (int8_t)((nib(qs, j) | ((hb >> j) & 1) << 4) - (one ? 0 : 16));
             finish_block(&r, k, QK, ai_f16_to_f32(d), ai_f16_to_f32(m));
@@ -147,26 +157,17 @@ static void expand_row_ref(uint32_t type, const void *row, int64_t n, void *dst)
         bool five = type == AI_Q5_K;
         xrow r = xrow_at(dst, n, QK, 1);
         for (int64_t k = 0; k < n / QKK; k++) {
-            const uint8_t *scales, *qs, *qh = NULL;
-            uint16_t d16, dm16;
-            if (five) {
-                const blk_q5_K *b = (const blk_q5_K *)row + k;
-                scales = b->scales; qs = b->qs; qh = b->qh; d16 = b->d; dm16 = b->dmin;
-            } else {
-                const blk_q4_K *b = (const blk_q4_K *)row + k;
-                scales = b->scales; qs = b->qs; d16 = b->d; dm16 = b->dmin;
-            }
-            float d = ai_f16_to_f32(d16), dmin = ai_f16_to_f32(dm16);
+            kblock kb = kblock_at(row, k, five);
             for (int j = 0; j < 8; j++) {
                 uint8_t sc, mn;
-                k4_scale_min(scales, j, &sc, &mn);
-                const uint8_t *c = qs + 32 * (j / 2);
+                k4_scale_min(kb.scales, j, &sc, &mn);
+                const uint8_t *c = kb.qs + 32 * (j / 2);
                 for (int l = 0; l < 32; l++) {
                     int v = (j & 1) ? c[l] >> 4 : c[l] & 0xF;
-                    if (five) v |= ((qh[l] >> j) & 1) << 4;
+                    if (five) v |= ((kb.qh[l] >> j) & 1) << 4;
                     r.w[k * QKK + 32 * j + l] = (int8_t)v;
                 }
-                finish_block(&r, k * 8 + j, QK, d * sc, -dmin * mn);
+                finish_block(&r, k * 8 + j, QK, kb.d * sc, -kb.dmin * mn);
             }
         }
         break;
@@ -228,7 +229,7 @@ XAVX static inline void put_block(xrow *r, int64_t k, uint32_t type, const uint8
         break;
     case AI_Q5_0: case AI_Q5_1:
         v = nib32(rest + 4);
-        v = _mm256_mask_add_epi8(v, (__mmask32)u32_at(rest), v, _mm256_set1_epi8(16));
+        v = _mm256_mask_add_epi8(v, (__mmask32)load_u32(rest), v, _mm256_set1_epi8(16));
         break;
     default:
         v = nib32(rest);
@@ -256,26 +257,17 @@ XAVX static void expand_fast(uint32_t type, const void *row, int64_t n, void *ds
         xrow r = xrow_at(dst, n, QK, 1);
         const __m256i m4 = _mm256_set1_epi8(0x0F);
         for (int64_t k = 0; k < n / QKK; k++) {
-            const uint8_t *scales, *qs, *qh = NULL;
-            uint16_t d16, dm16;
-            if (five) {
-                const blk_q5_K *b = (const blk_q5_K *)row + k;
-                scales = b->scales; qs = b->qs; qh = b->qh; d16 = b->d; dm16 = b->dmin;
-            } else {
-                const blk_q4_K *b = (const blk_q4_K *)row + k;
-                scales = b->scales; qs = b->qs; d16 = b->d; dm16 = b->dmin;
-            }
-            float d = _cvtsh_ss(d16), dmin = _cvtsh_ss(dm16);
-            __m256i hv = five ? _mm256_loadu_si256((const __m256i *)(const void *)qh) : _mm256_setzero_si256();
+            kblock kb = kblock_at(row, k, five);
+            __m256i hv = five ? _mm256_loadu_si256((const __m256i *)(const void *)kb.qh) : _mm256_setzero_si256();
             for (int j = 0; j < 8; j++) {
                 uint8_t sc, mn;
-                k4_scale_min(scales, j, &sc, &mn);
-                __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * (j / 2)));
+                k4_scale_min(kb.scales, j, &sc, &mn);
+                __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(kb.qs + 32 * (j / 2)));
                 __m256i v = _mm256_and_si256((j & 1) ? _mm256_srli_epi16(c, 4) : c, m4);
                 if (five)
                     v = _mm256_mask_add_epi8(v, _mm256_test_epi8_mask(hv, _mm256_set1_epi8((char)(1 << j))), v,
                                              _mm256_set1_epi8(16));
-                put32(&r, k * 8 + j, v, d * sc, -dmin * mn);
+                put32(&r, k * 8 + j, v, kb.d * sc, -kb.dmin * mn);
             }
         }
         return;
@@ -380,7 +372,7 @@ tile_g(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, const int G, 
         _Pragma("GCC unroll 8") for (int st = 0; st < G / 4; st++) {
             __m512i yv = _mm512_load_si512((const void *)(y + (k * (G / 4) + st) * 64));
             _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)
-                s[r] = _mm512_dpbusd_epi32(s[r], yv, _mm512_set1_epi32((int)u32_at(c[r] + k * G + 4 * st)));
+                s[r] = _mm512_dpbusd_epi32(s[r], yv, _mm512_set1_epi32((int)load_u32(c[r] + k * G + 4 * st)));
         }
         __m512 dyv = _mm512_load_ps(dy + (k * G / QK) * 16);
         _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)

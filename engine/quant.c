@@ -38,10 +38,6 @@ static void deq_q4_1(const blk_q4_1 *b, float *y) {
     }
 }
 
-static uint32_t load_u32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* The 5-bit values of a Q5_0/Q5_1 block, 0..31. */
 static void q5_values(const uint8_t *qh4, const uint8_t *qs, int *q) {
     uint32_t qh = load_u32(qh4);

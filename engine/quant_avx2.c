@@ -46,8 +46,7 @@ AVX2 static inline __m256i nibbles32(const uint8_t *qs) {
 
 /* 32 bits -> 32 bytes, 0xFF where the bit is set (byte i <- bit i). */
 AVX2 static inline __m256i bits32(const uint8_t *qh4) {
-    uint32_t qh;
-    memcpy(&qh, qh4, 4);
+    uint32_t qh = load_u32(qh4);
     const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
                                           2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
     __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), shuf);

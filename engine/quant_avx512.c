@@ -50,11 +50,6 @@ AVX512 static inline float hsum256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-static inline uint32_t load_u32(const uint8_t *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 
 AVX512 static float dot_q4_0(const void *row, const void *xq, int64_t n) {
     const blk_q4_0 *x = row;

@@ -78,6 +78,13 @@ _Static_assert(sizeof(blk_q5_K) == 176, "q5_K block");
 _Static_assert(sizeof(blk_q6_K) == 210, "q6_K block");
 _Static_assert(sizeof(blk_q8_K) == 292, "q8_K block");
 
+/* Four bytes as a little-endian uint32, at any alignment (compilers make
+ * one load of it on little-endian hosts). */
+static inline uint32_t load_u32(const void *p) {
+    const uint8_t *b = p;
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
 /* The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K block:
  * j < 4: low 6 bits of scales[j] and scales[j+4];
  * j >= 4: low nibble / high nibble of scales[j+4], with the top 2 bits taken

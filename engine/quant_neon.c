@@ -75,8 +75,7 @@ static float dot_q5_0(const void *row, const void *xq, int64_t n) {
     float32x4_t acc = vdupq_n_f32(0);
     const int8x16_t sixteen = vdupq_n_s8(16);
     for (int64_t b = 0; b < n / QK; b++) {
-        uint32_t qh;
-        memcpy(&qh, x[b].qh, 4);
+        uint32_t qh = load_u32(x[b].qh);
         int8x16_t lo, hi;
         nibbles(x[b].qs, &lo, &hi);
         lo = vsubq_s8(vorrq_s8(lo, high_bits(qh, 0)), sixteen);
