@@ -44,15 +44,8 @@ static void random_rows(rng *r, uint32_t type, int64_t n, int rows, uint8_t *dst
     float *tmp = malloc((size_t)n * sizeof(float));
     size_t rb = ai_row_bytes(type, n);
     const ai_dtype_info *info = ai_dtype_get(type);
-    size_t off = 0, len = 0;
-    switch (type) {
-    case AI_Q4_0: off = 2; len = 16; break;
-    case AI_Q4_1: off = 4; len = 16; break;
-    case AI_Q5_0: off = 2; len = 20; break;
-    case AI_Q5_1: off = 4; len = 20; break;
-    case AI_Q8_0: off = 2; len = 32; break;
-    default: break;
-    }
+    size_t off, len;
+    tu_quant_code_span(type, &off, &len);
     for (int k = 0; k < rows; k++) {
         for (int64_t i = 0; i < n; i++) tmp[i] = rng_unit(r) * (1.0f + (float)(k % 3));
         ai_quantize_row(type, tmp, dst + k * rb, n);

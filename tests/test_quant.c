@@ -453,18 +453,8 @@ static void make_case(dot_case *c, uint32_t type, int64_t n, rng *r) {
     fill_data(r, tmp, n, (int)(rng_next(r) % 3));
     ai_quantize_row(type, tmp, c->w, n);
     const ai_dtype_info *info = ai_dtype_get(type);
-    size_t off = 0, len = 0;
-    switch (type) {
-    case AI_Q4_0: off = 2; len = 16; break;
-    case AI_Q4_1: off = 4; len = 16; break;
-    case AI_Q5_0: off = 2; len = 20; break;
-    case AI_Q5_1: off = 4; len = 20; break;
-    case AI_Q8_0: off = 2; len = 32; break;
-    case AI_Q4_K: off = 4; len = 140; break;
-    case AI_Q5_K: off = 4; len = 172; break;
-    case AI_Q6_K: off = 0; len = 208; break;
-    default: break;
-    }
+    size_t off, len;
+    tu_quant_code_span(type, &off, &len);
     for (int64_t b = 0; len && b < n / info->block; b++)
         for (size_t k = 0; k < len; k++) c->w[b * info->type_size + off + k] = (uint8_t)rng_next(r);
     fill_data(r, c->x, n, (int)(rng_next(r) % 2));

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "quant.h"
+
 /* The default model (fetched by `make model`). */
 #define TU_MODEL AI_SOURCE_DIR "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 /* The autoinfer binary of this build. */
@@ -41,3 +43,24 @@ typedef struct tu_tiny_opts {
     const char *bad_type_tensor;  /* store this tensor as q2_k */
 } tu_tiny_opts;
 void tu_make_tiny_model(const char *path, const tu_tiny_opts *o);
+
+/* The bytes of each block of a quantized `type` that hold its codes (for
+ * Q4_K/Q5_K also the packed sub-block scales), after the fp16 fields:
+ * tests overwrite them with random bits so that every code occurs. *len = 0
+ * for the other types. Inline: the kernel tests also build without
+ * testutil.c (tests/arm). */
+static inline void tu_quant_code_span(uint32_t type, size_t *off, size_t *len) {
+    *off = 0;
+    *len = 0;
+    switch (type) {
+    case AI_Q4_0: *off = 2; *len = 16; break;
+    case AI_Q4_1: *off = 4; *len = 16; break;
+    case AI_Q5_0: *off = 2; *len = 20; break;
+    case AI_Q5_1: *off = 4; *len = 20; break;
+    case AI_Q8_0: *off = 2; *len = 32; break;
+    case AI_Q4_K: *off = 4; *len = 140; break;
+    case AI_Q5_K: *off = 4; *len = 172; break;
+    case AI_Q6_K: *off = 0; *len = 208; break;
+    default: break;
+    }
+}
