@@ -13,6 +13,11 @@
  *   autoinfer bench --bandwidth [-t N] [--mib 1024] [--reps 5]
  *       streaming read bandwidth: N threads each sum their share of a
  *       buffer of --mib MiB (AVX2 loads when the CPU has them), GB/s.
+ *   autoinfer bench --kernels [--mib 256] [--reps 3]
+ *       each weight format's matrix-vector kernel (the one decode uses,
+ *       repacked where it is), one thread, GB/s of weights from a 256 KiB
+ *       matrix read over and over (the arithmetic ceiling) and from one of
+ *       --mib MiB (streaming); best of --reps.
  *
  * Output: one line per sample, `key=value` pairs, grep-able:
  *   sample kind=decode tokens=128 seconds=... tps=...
@@ -55,13 +60,15 @@ static void usage(FILE *out) {
     fprintf(out,
         "usage: autoinfer bench [-m MODEL] [options]\n"
         "       autoinfer bench --bandwidth [-t N] [--mib M] [--reps R]\n"
+        "       autoinfer bench --kernels [--mib M] [--reps R]\n"
         "  -m, --model FILE      GGUF model (default " DEFAULT_MODEL ")\n"
         "  -t, --threads N       worker threads (knob threads)\n"
         "      --decode N        tokens decoded per sample, after an 8-token prompt (default 128; 0 = skip)\n"
         "      --prefill N       prompt tokens per prefill sample (default 512; 0 = skip)\n"
         "      --reps R          timed samples of each (default 1), after one warm-up\n"
         "      --bandwidth       measure streaming read bandwidth instead\n"
-        "      --mib M           bandwidth buffer size in MiB (default 1024)\n"
+        "      --kernels         GB/s of each weight format's product kernel, from cache and streaming\n"
+        "      --mib M           buffer size in MiB (default 1024 for --bandwidth, 256 for --kernels)\n"
         "      --conf FILE       pipeline configuration (default ./pipeline.conf if present)\n"
         "      --set KEY=VALUE   override one knob (repeatable); temperature is forced to 0\n");
 }
@@ -306,11 +313,12 @@ int ai_cmd_bench(int argc, char **argv) {
         {"model", required_argument, 0, 'm'}, {"threads", required_argument, 0, 't'},
         {"decode", required_argument, 0, 'd'}, {"prefill", required_argument, 0, 'p'},
         {"reps", required_argument, 0, 'r'}, {"bandwidth", no_argument, 0, 'B'},
+        {"kernels", no_argument, 0, 'K'},
         {"mib", required_argument, 0, 'M'}, {"conf", required_argument, 0, 'C'},
         {"set", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *model = DEFAULT_MODEL;
-    long n_decode = 128, n_prefill = 512, reps = 1, mib = 1024, threads = 0;
-    bool bw = false;
+    long n_decode = 128, n_prefill = 512, reps = 1, mib = 0, threads = 0;
+    bool bw = false, kernels = false;
     ai_cli_conf cc = {0};
     char threads_kv[32];
     int c;
@@ -333,6 +341,7 @@ int ai_cmd_bench(int argc, char **argv) {
         case 'r': reps = v; break;
         case 'M': mib = v; break;
         case 'B': bw = true; break;
+        case 'K': kernels = true; break;
         case 'C': cc.conf_path = optarg; break;
         case 's': if (ai_cli_set(&cc, "bench", optarg)) return 2; break;
         case 'h': usage(stdout); return 0;
@@ -343,6 +352,7 @@ int ai_cmd_bench(int argc, char **argv) {
         fprintf(stderr, "autoinfer bench: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
+    if (kernels) return ai_bench_kernels(mib > 0 ? mib : 256, reps > 1 ? (int)reps : 3, 8192);
     if (bw) return bandwidth(threads > 0 ? (int)threads : 1, mib > 0 ? mib : 1024, reps > 0 ? (int)reps : 5);
 
     if (threads > 0) {

@@ -1,0 +1,141 @@
+/* bench_kernels.c — `autoinfer bench --kernels`: how fast each weight
+ * format's matrix-vector kernel goes, in GB/s of weights, once from cache
+ * (a matrix that fits L2, read over and over) and once streaming from
+ * memory (a matrix of --mib MiB). The first is the kernel's arithmetic
+ * ceiling, the second what decode can get; a format whose cache figure is
+ * not well above the streaming read bandwidth cannot reach the roofline. */
+#include "commands.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "quant.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static volatile float bench_sink;
+
+typedef struct {
+    uint32_t type;
+    int64_t rows, cols;
+    size_t row_bytes;
+    void *w;   /* the rows, repacked in groups of four when the kernel wants it */
+    void *xq;  /* activations in the companion type */
+    ai_vec_dot_fn dot;
+    ai_vec_dot4_fn dot4;
+    ai_vec_dot4p_fn dot4p;
+    const char *kernel;
+} kmat;
+
+/* One matrix-vector product over all rows; returns a checksum so the work
+ * cannot be dropped. */
+static float product(const kmat *m, size_t prefetch) {
+    float sum = 0, v[4];
+    int64_t r = 0;
+    for (; m->dot4p && r + 4 <= m->rows; r += 4) {
+        m->dot4p((const uint8_t *)m->w + (size_t)r * m->row_bytes, m->xq, m->cols, prefetch, v);
+        sum += v[0] + v[1] + v[2] + v[3];
+    }
+    for (; m->dot4 && r + 4 <= m->rows; r += 4) {
+        m->dot4((const uint8_t *)m->w + (size_t)r * m->row_bytes, m->row_bytes, m->xq, m->cols, v);
+        sum += v[0] + v[1] + v[2] + v[3];
+    }
+    for (; r < m->rows; r++) sum += m->dot((const uint8_t *)m->w + (size_t)r * m->row_bytes, m->xq, m->cols);
+    return sum;
+}
+
+static int kmat_init(kmat *m, uint32_t type, int64_t rows, int64_t cols, uint64_t *seed) {
+    memset(m, 0, sizeof *m);
+    ai_isa isa = ai_isa_detect();
+    m->type = type;
+    m->rows = rows;
+    m->cols = cols;
+    m->row_bytes = ai_row_bytes(type, cols);
+    uint32_t vt = ai_vec_type(type);
+    float *x = malloc((size_t)cols * sizeof *x);
+    m->w = aligned_alloc(64, (size_t)rows * m->row_bytes);
+    m->xq = aligned_alloc(64, ai_row_bytes(vt, cols) + 64);
+    void *tmp = malloc(4 * m->row_bytes);
+    if (!x || !m->w || !m->xq || !tmp) {
+        free(x);
+        free(tmp);
+        return -1;
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t i = 0; i < cols; i++) {
+            *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+            x[i] = (float)((int)(*seed >> 40) % 2001 - 1000) / 1000.0f;
+        }
+        ai_quantize_row(type, x, (uint8_t *)m->w + (size_t)r * m->row_bytes, cols);
+    }
+    ai_quantize_act_get(vt, isa)(x, m->xq, cols);
+    m->dot = ai_vec_dot_get(type, isa);
+    m->kernel = "dot";
+    if (ai_repack4_supported(type) && (m->dot4p = ai_vec_dot4p_get(type, isa))) {
+        m->kernel = "dot4p";
+        for (int64_t r = 0; r + 4 <= rows; r += 4) {
+            uint8_t *g = (uint8_t *)m->w + (size_t)r * m->row_bytes;
+            memcpy(tmp, g, 4 * m->row_bytes);
+            ai_repack4(type, tmp, m->row_bytes, cols, g);
+        }
+    } else if ((m->dot4 = ai_vec_dot4_get(type, isa))) {
+        m->kernel = "dot4";
+    }
+    free(x);
+    free(tmp);
+    return 0;
+}
+
+/* best GB/s over reps timed runs of at least min_s seconds each */
+static double measure(const kmat *m, int reps, double min_s, size_t prefetch, float *sink) {
+    double best = 0, bytes = (double)m->rows * (double)m->row_bytes;
+    *sink += product(m, prefetch); /* warm-up: page faults, caches */
+    for (int r = 0; r < reps; r++) {
+        long n = 0;
+        double t0 = now_s(), t;
+        do {
+            *sink += product(m, prefetch);
+            n++;
+        } while ((t = now_s() - t0) < min_s);
+        double gbps = bytes * (double)n / t / 1e9;
+        if (gbps > best) best = gbps;
+    }
+    return best;
+}
+
+int ai_bench_kernels(long mib, int reps, size_t prefetch) {
+    static const uint32_t types[] = {AI_Q4_0, AI_Q4_1, AI_Q5_0, AI_Q5_1, AI_Q8_0, AI_Q4_K, AI_Q5_K, AI_Q6_K};
+    const int64_t cols = 1536; /* a multiple of 256 (K formats), like SmolLM2's ffn */
+    uint64_t seed = 42;
+    float sink = 0;
+    printf("kernels isa=%s cols=%lld cache_kib=256 stream_mib=%ld prefetch=%zu\n", ai_isa_name(ai_isa_detect()),
+           (long long)cols, mib, prefetch);
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        uint32_t t = types[i];
+        size_t rb = ai_row_bytes(t, cols);
+        int64_t small_rows = (int64_t)(256 * 1024 / rb) / 4 * 4;
+        int64_t big_rows = (int64_t)((size_t)mib * 1024 * 1024 / rb) / 4 * 4;
+        kmat small, big;
+        if (kmat_init(&small, t, small_rows, cols, &seed) || kmat_init(&big, t, big_rows, cols, &seed)) {
+            fprintf(stderr, "autoinfer bench: out of memory for the %s kernel matrices\n", ai_dtype_get(t)->name);
+            return 1;
+        }
+        double cache = measure(&small, reps, 0.05, prefetch, &sink);
+        double stream = measure(&big, reps, 0.0, prefetch, &sink);
+        printf("sample kind=kernel type=%s kernel=%s bytes_per_weight=%.4f cache_gbps=%.2f stream_gbps=%.2f\n",
+               ai_dtype_get(t)->name, small.kernel, (double)rb / (double)cols, cache, stream);
+        fflush(stdout);
+        free(small.w);
+        free(small.xq);
+        free(big.w);
+        free(big.xq);
+    }
+    bench_sink = sink; /* keeps the products live */
+    return 0;
+}
