@@ -27,6 +27,7 @@ typedef struct {
     size_t row_bytes;
     void *w;   /* the rows, repacked in groups of four when the kernel wants it */
     void *xq;  /* activations in the companion type */
+    ai_act_pair *xp; /* the same prepared for dot4p */
     ai_vec_dot_fn dot;
     ai_vec_dot4_fn dot4;
     ai_vec_dot4p_fn dot4p;
@@ -39,7 +40,7 @@ static float product(const kmat *m, size_t prefetch) {
     float sum = 0, v[4];
     int64_t r = 0;
     for (; m->dot4p && r + 4 <= m->rows; r += 4) {
-        m->dot4p((const uint8_t *)m->w + (size_t)r * m->row_bytes, m->xq, m->cols, prefetch, v);
+        m->dot4p((const uint8_t *)m->w + (size_t)r * m->row_bytes, m->xp, m->cols, prefetch, v);
         sum += v[0] + v[1] + v[2] + v[3];
     }
     for (; m->dot4 && r + 4 <= m->rows; r += 4) {
@@ -61,8 +62,9 @@ static int kmat_init(kmat *m, uint32_t type, int64_t rows, int64_t cols, uint64_
     float *x = malloc((size_t)cols * sizeof *x);
     m->w = aligned_alloc(64, (size_t)rows * m->row_bytes);
     m->xq = aligned_alloc(64, ai_row_bytes(vt, cols) + 64);
+    m->xp = malloc(ai_act_pairs(cols) * sizeof *m->xp);
     void *tmp = malloc(4 * m->row_bytes);
-    if (!x || !m->w || !m->xq || !tmp) {
+    if (!x || !m->w || !m->xq || !m->xp || !tmp) {
         free(x);
         free(tmp);
         return -1;
@@ -75,6 +77,7 @@ static int kmat_init(kmat *m, uint32_t type, int64_t rows, int64_t cols, uint64_
         ai_quantize_row(type, x, (uint8_t *)m->w + (size_t)r * m->row_bytes, cols);
     }
     ai_quantize_act_get(vt, isa)(x, m->xq, cols);
+    ai_act_pair_prep(vt, m->xq, cols, m->xp);
     m->dot = ai_vec_dot_get(type, isa);
     m->kernel = "dot";
     if (ai_repack4_supported(type) && (m->dot4p = ai_vec_dot4p_get(type, isa))) {
@@ -133,8 +136,10 @@ int ai_bench_kernels(long mib, int reps, size_t prefetch) {
         fflush(stdout);
         free(small.w);
         free(small.xq);
+        free(small.xp);
         free(big.w);
         free(big.xq);
+        free(big.xp);
     }
     bench_sink = sink; /* keeps the products live */
     return 0;

@@ -217,27 +217,34 @@ XAVX static inline __m256i nib32(const uint8_t *qs) {
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
 }
 
-/* One 32-block of the formats with ai_repack4 layouts: the scale fields at
- * head, the codes at rest. */
-XAVX static inline void put_block(xrow *r, int64_t k, uint32_t type, const uint8_t *head, const uint8_t *rest) {
+/* One 32-block of the plain formats: the scale fields at head, the codes at
+ * qs (Q5: the 16 nibble bytes, with the high bits in qh). */
+XAVX static inline void put_block(xrow *r, int64_t k, uint32_t type, const uint8_t *head, uint32_t qh,
+                                  const uint8_t *qs) {
     uint16_t d, m = 0;
     memcpy(&d, head, 2);
     __m256i v;
     switch (type) {
     case AI_Q8_0:
-        v = _mm256_loadu_si256((const __m256i *)(const void *)rest);
+        v = _mm256_loadu_si256((const __m256i *)(const void *)qs);
         break;
     case AI_Q5_0: case AI_Q5_1:
-        v = nib32(rest + 4);
-        v = _mm256_mask_add_epi8(v, (__mmask32)load_u32(rest), v, _mm256_set1_epi8(16));
+        v = nib32(qs);
+        v = _mm256_mask_add_epi8(v, (__mmask32)qh, v, _mm256_set1_epi8(16));
         break;
     default:
-        v = nib32(rest);
+        v = nib32(qs);
         break;
     }
     if (type == AI_Q4_1 || type == AI_Q5_1) memcpy(&m, head + 2, 2);
     else v = _mm256_sub_epi8(v, _mm256_set1_epi8(type == AI_Q4_0 ? 8 : type == AI_Q5_0 ? 16 : 0));
     put32(r, k, v, _cvtsh_ss(d), _cvtsh_ss(m));
+}
+
+/* put_block from a block's head and rest (Q5: the high bits first) */
+XAVX static inline void put_rest(xrow *r, int64_t k, uint32_t type, const uint8_t *head, const uint8_t *rest) {
+    bool q5 = type == AI_Q5_0 || type == AI_Q5_1;
+    put_block(r, k, type, head, q5 ? load_u32(rest) : 0, q5 ? rest + 4 : rest);
 }
 
 XAVX static void expand_fast(uint32_t type, const void *row, int64_t n, void *dst) {
@@ -248,7 +255,7 @@ XAVX static void expand_fast(uint32_t type, const void *row, int64_t n, void *ds
         xrow r = xrow_at(dst, n, QK, hs == 4);
         for (int64_t k = 0; k < n / QK; k++) {
             const uint8_t *p = (const uint8_t *)row + k * bs;
-            put_block(&r, k, type, p, p + hs);
+            put_rest(&r, k, type, p, p + hs);
         }
         return;
     }
@@ -302,7 +309,8 @@ XAVX static void expand_fast(uint32_t type, const void *row, int64_t n, void *ds
 }
 
 /* Four rows straight from a repacked group (ai_repack4: per block pair, 8
- * scale fields in order 2r + b, then each row's two block rests). */
+ * scale fields in order 2r + b, then each row's two block rests; Q5_0's
+ * high bits apart). */
 XAVX static bool expand_group_fast(uint32_t type, const uint8_t *g, int64_t n, uint8_t *dst, size_t xb) {
     if (!ai_repack4_supported(type)) return false;
     const size_t hs = ai_repack4_head(type), bs = ai_row_bytes(type, QK), rs = bs - hs;
@@ -312,9 +320,13 @@ XAVX static bool expand_group_fast(uint32_t type, const uint8_t *g, int64_t n, u
     for (int64_t b = 0; b < nb; b += 2) {
         int w = nb - b >= 2 ? 2 : 1;
         for (int r = 0; r < 4; r++)
-            for (int k = 0; k < w; k++)
-                put_block(&R[r], b + k, type, g + (size_t)(w * r + k) * hs,
-                          g + 4 * (size_t)w * hs + (size_t)(w * r + k) * rs);
+            for (int k = 0; k < w; k++) {
+                const uint8_t *head = g + (size_t)(w * r + k) * hs;
+                if (type == AI_Q5_0 && w == 2) /* [8 d][high-bit masks][4 x 32 code bytes] */
+                    put_block(&R[r], b + k, type, head, ai_repack4_q5_qh(g + 16, r, k), g + 48 + 32 * r + 16 * k);
+                else
+                    put_rest(&R[r], b + k, type, head, g + 4 * (size_t)w * hs + (size_t)(w * r + k) * rs);
+            }
         g += 4 * (size_t)w * bs;
     }
     return true;

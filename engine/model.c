@@ -227,7 +227,7 @@ void ai_state_free(ai_state *st) {
     free(st->kv.v);
     free(st->x); free(st->xb); free(st->xb2); free(st->q); free(st->k); free(st->v);
     free(st->att_out); free(st->hb); free(st->hb2); free(st->att); free(st->kvrow);
-    free(st->xq); free(st->logits); free(st->logits_all);
+    free(st->xq); free(st->xp); free(st->logits); free(st->logits_all);
     free(st->rope_cos); free(st->rope_sin); free(st->rope_inv_freq);
     free(st->gemm_act); free(st->gemm_w); free(st->unpack);
     free(st);
@@ -345,6 +345,7 @@ ai_state *ai_state_new(const ai_model *m, const ai_settings *s, ai_error *err) {
     st->hb = malloc(B * hp->n_ff * sizeof(float));
     st->hb2 = malloc(B * hp->n_ff * sizeof(float));
     st->xq = malloc(B * (size_t)maxd * sizeof(float) + 4096);
+    st->xp = aligned_alloc(64, B * ai_act_pairs(maxd) * sizeof(ai_act_pair));
     st->logits = malloc((size_t)hp->n_vocab * sizeof(float));
     st->rope_cos = malloc(B * (hp->n_rot / 2) * sizeof(float));
     st->rope_sin = malloc(B * (hp->n_rot / 2) * sizeof(float));
@@ -376,7 +377,7 @@ ai_state *ai_state_new(const ai_model *m, const ai_settings *s, ai_error *err) {
     st->att = aligned_alloc(64, (size_t)s->threads * ai_vec_attend_scratch(hp->head_dim, st->kv.n_slots + 16) * sizeof(float));
     st->kvrow = malloc((size_t)s->threads * hp->head_dim * 2 * sizeof(float));
     if (!st->x || !st->xb || !st->xb2 || !st->q || !st->k || !st->v || !st->att_out ||
-        !st->hb || !st->hb2 || !st->xq || !st->logits || !st->rope_cos || !st->rope_sin ||
+        !st->hb || !st->hb2 || !st->xq || !st->xp || !st->logits || !st->rope_cos || !st->rope_sin ||
         !st->att || !st->kvrow)
         goto oom;
     return st;
@@ -437,6 +438,7 @@ typedef struct {
     float *y[3];
     const void *xq;
     size_t xq_stride;
+    const ai_act_pair *xp;  /* xq prepared for dot4p, ai_act_pairs(cols) per token */
     ai_vec_dot_fn dot[3];
     ai_vec_dot4_fn dot4[3]; /* four rows per call, or NULL */
     ai_vec_dot4p_fn dot4p[3]; /* repacked groups of four rows, or NULL */
@@ -526,7 +528,7 @@ static void matmul_worker(void *ctx, int ith, int nth, int tid) {
             for (int t = 0; t < j->n_tok; t++) {
                 float v[4];
                 /* the kernel prefetches as it goes, the first token only */
-                dot4p(grp, (const uint8_t *)j->xq + (size_t)t * j->xq_stride, w->cols, t ? 0 : pf, v);
+                dot4p(grp, j->xp + (size_t)t * ai_act_pairs(w->cols), w->cols, t ? 0 : pf, v);
                 float *yt = y + (size_t)t * w->rows + r;
                 for (int k = 0; k < 4; k++) {
                     float vk = v[k] + (bias ? bias[r + k] : 0.0f);
@@ -640,6 +642,12 @@ static void matmul(ai_state *st, int n_tok, const float *x, int n_w, const ai_we
         for (int t = 0; t < n_tok; t++)
             q(x + (size_t)t * cols, (uint8_t *)st->xq + (size_t)t * j.xq_stride, cols);
         j.xq = st->xq;
+        bool packed = false;
+        for (int i = 0; i < n_w; i++) packed = packed || j.dot4p[i];
+        for (int t = 0; packed && t < n_tok; t++)
+            ai_act_pair_prep(vt, (uint8_t *)st->xq + (size_t)t * j.xq_stride, cols,
+                             st->xp + (size_t)t * ai_act_pairs(cols));
+        j.xp = st->xp;
     }
     /* Mixed activation formats in one job: fall back to separate products
      * (the SwiGLU epilogue then runs once both halves are there). */

@@ -77,6 +77,7 @@ typedef struct ai_state {
     float *att;          /* [n_threads][n_ctx] attention scores */
     float *kvrow;        /* [n_threads][head_dim*2] dequantized K/V rows */
     void *xq;            /* activations quantized for the integer path */
+    ai_act_pair *xp;     /* the same prepared for the repacked kernels */
     float *logits;       /* [n_vocab]: the last token's logits */
     float *logits_all;   /* [max_batch][n_vocab], allocated on first use */
     float *rope_cos, *rope_sin; /* scratch [n_rot/2] per position */

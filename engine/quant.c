@@ -798,11 +798,44 @@ static inline void repack4_copy_t(const size_t bs, const size_t hs, uint8_t *row
     }
 }
 
+/* Q5_0: the 8 d fields, then the high bits as masks in kernel order (see
+ * quant.h), then each row's codes of its two blocks. */
+uint32_t ai_repack4_q5_qh(const uint8_t *masks, int r, int k) {
+    const uint8_t *m = masks + 16 * (r / 2) + 2 * (2 * (r % 2) + k);
+    return (uint32_t)m[0] | (uint32_t)m[1] << 8 | (uint32_t)m[8] << 16 | (uint32_t)m[9] << 24;
+}
+
+static void repack4_q5_0(uint8_t *rows, size_t row_bytes, int64_t n, uint8_t *g, int dir) {
+    const int64_t nb = n / QK;
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q5_0)) {
+        uint8_t *masks = g + 16, *codes = masks + 32;
+        for (int r = 0; r < 4; r++)
+            for (int k = 0; k < 2; k++) {
+                blk_q5_0 *x = (blk_q5_0 *)(void *)(rows + r * row_bytes) + b + k;
+                uint8_t *m = masks + 16 * (r / 2) + 2 * (2 * (r % 2) + k);
+                if (dir == 0) {
+                    memcpy(g + 2 * (2 * r + k), &x->d, 2);
+                    memcpy(m, x->qh, 2);
+                    memcpy(m + 8, x->qh + 2, 2);
+                    memcpy(codes + 32 * r + 16 * k, x->qs, 16);
+                } else {
+                    memcpy(&x->d, g + 2 * (2 * r + k), 2);
+                    memcpy(x->qh, m, 2);
+                    memcpy(x->qh + 2, m + 8, 2);
+                    memcpy(x->qs, codes + 32 * r + 16 * k, 16);
+                }
+            }
+    }
+    if (b < nb) /* the odd last block: plain head/rest order */
+        repack4_copy_t(sizeof(blk_q5_0), 2, rows + b * sizeof(blk_q5_0), row_bytes, QK, g, dir);
+}
+
 static void repack4_copy(uint32_t type, uint8_t *rows, size_t row_bytes, int64_t n, uint8_t *g, int dir) {
     switch (type) {
     case AI_Q4_0: repack4_copy_t(sizeof(blk_q4_0), 2, rows, row_bytes, n, g, dir); break;
     case AI_Q4_1: repack4_copy_t(sizeof(blk_q4_1), 4, rows, row_bytes, n, g, dir); break;
-    case AI_Q5_0: repack4_copy_t(sizeof(blk_q5_0), 2, rows, row_bytes, n, g, dir); break;
+    case AI_Q5_0: repack4_q5_0(rows, row_bytes, n, g, dir); break;
     case AI_Q8_0: repack4_copy_t(sizeof(blk_q8_0), 2, rows, row_bytes, n, g, dir); break;
     default: break;
     }
@@ -814,6 +847,31 @@ void ai_repack4(uint32_t type, const void *rows, size_t row_bytes, int64_t n, vo
 
 void ai_unpack4(uint32_t type, const void *group, int64_t n, void *rows, size_t row_bytes) {
     repack4_copy(type, rows, row_bytes, n, (uint8_t *)(uintptr_t)group, 1);
+}
+
+size_t ai_act_pairs(int64_t n) { return (size_t)((n / QK + 1) / 2); }
+
+void ai_act_pair_prep(uint32_t vec_type, const void *xq, int64_t n, ai_act_pair *out) {
+    const size_t bs = vec_type == AI_Q8_1 ? sizeof(blk_q8_1) : sizeof(blk_q8_0);
+    const int64_t nb = n / QK;
+    for (int64_t b = 0; b < nb; b += 2) {
+        ai_act_pair *a = &out[b / 2];
+        memset(a, 0, sizeof *a);
+        for (int k = 0; k < 2 && b + k < nb; k++) {
+            const uint8_t *blk = (const uint8_t *)xq + (size_t)(b + k) * bs;
+            const int8_t *qs = (const int8_t *)(blk + bs - QK);
+            uint16_t d, sd = 0;
+            memcpy(&d, blk, 2);
+            if (vec_type == AI_Q8_1) memcpy(&sd, blk + 2, 2);
+            memcpy(a->lo + 16 * k, qs, 16);
+            memcpy(a->hi + 16 * k, qs + 16, 16);
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) a->neg_sum[4 * k + i] -= qs[4 * i + j] + qs[16 + 4 * i + j];
+            a->d[k] = h2f(d);
+            a->ds[2 * k] = h2f(d);
+            a->ds[2 * k + 1] = vec_type == AI_Q8_1 ? h2f(sd) : 0.0f;
+        }
+    }
 }
 
 ai_vec_dot4p_fn ai_vec_dot4p_get(uint32_t type, ai_isa isa) {

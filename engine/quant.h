@@ -84,15 +84,42 @@ ai_vec_dot4_fn ai_vec_dot4_get(uint32_t type, ai_isa isa);
  * of each block: fp16 d, or d and m) of the 8 (row r, block) pairs in order
  * 2r + (block - b), then for each row r the rest of its two blocks
  * (b then b+1); an odd last block gives a half-size section (4 scale fields,
- * then 4 rests). */
+ * then 4 rests). Q5_0 differs in where its high bits go: after the 8 d
+ * fields come the high bits as four 64-bit masks in the order the kernels
+ * apply them to two rows' codes at once (ai_repack4_q5_qh), then each row's
+ * two 16-byte code arrays; its odd last block keeps the plain order. */
 bool ai_repack4_supported(uint32_t type);
 size_t ai_repack4_head(uint32_t type); /* 0 when not supported */
 void ai_repack4(uint32_t type, const void *rows, size_t row_bytes, int64_t n, void *group);
 void ai_unpack4(uint32_t type, const void *group, int64_t n, void *rows, size_t row_bytes);
-/* out[k] = ai_vec_dot(type)(row k, xq, n) for the four rows of a group. */
-/* prefetch: how far ahead of what it reads the kernel prefetches the
- * stream, in bytes, a few lines per step (0 = none). */
-typedef void (*ai_vec_dot4p_fn)(const void *group, const void *xq, int64_t n, size_t prefetch, float *out);
+/* The 32 high bits of (row r, block b + k) from a Q5_0 section of two
+ * blocks: 16-bit halves at masks + 16 * (r / 2) (low halves) and + 8 (high
+ * halves), word 2 * (r % 2) + k of each. */
+uint32_t ai_repack4_q5_qh(const uint8_t *masks, int r, int k);
+
+/* Activations prepared once per product for the repacked kernels, one
+ * record per pair of blocks (b, b+1) of the Q8_0/Q8_1 activation row (an
+ * odd last block pairs with a zero block). The codes come split in the
+ * order two rows' nibbles land in a 512-bit register: lo = elements 0..15
+ * of b then of b+1, hi = elements 16..31 of each; neg_sum[4 * k + i] =
+ * -(sum of the codes i*4..i*4+3 and 16+i*4..16+i*4+3 of block b + k), so
+ * that an offset format's (q - c) . y starts its integer sum from
+ * c * neg_sum. */
+typedef struct ai_act_pair {
+    int8_t lo[32], hi[32];
+    int32_t neg_sum[8];
+    float d[2];    /* the blocks' scales */
+    float ds[4];   /* d_b, s_b, d_b+1, s_b+1 (Q8_1's s = d * sum of codes; 0 for Q8_0) */
+    float pad[2];
+} ai_act_pair;
+size_t ai_act_pairs(int64_t n); /* records for a row of n elements */
+void ai_act_pair_prep(uint32_t vec_type, const void *xq, int64_t n, ai_act_pair *out);
+
+/* out[k] = ai_vec_dot(type)(row k, xq, n) for the four rows of a group,
+ * from the prepared activations ap (ai_act_pair_prep of xq). prefetch:
+ * how far ahead of what it reads the kernel prefetches the stream, in
+ * bytes, a few lines per step (0 = none). */
+typedef void (*ai_vec_dot4p_fn)(const void *group, const ai_act_pair *ap, int64_t n, size_t prefetch, float *out);
 ai_vec_dot4p_fn ai_vec_dot4p_get(uint32_t type, ai_isa isa);
 
 #endif

@@ -594,151 +594,187 @@ ai_vec_dot4_fn ai_vec_dot4_avx512(uint32_t type) {
             for (size_t o_ = 0; o_ < (step); o_ += 64) __builtin_prefetch((p) + (pf) + o_); \
     } while (0)
 
-/* two blocks' nibbles of one row, contiguous (32 bytes), in split order */
-AVX512 static inline __m512i nib64c(const uint8_t *qs) {
-    __m256i t = _mm256_loadu_si256((const __m256i *)(const void *)qs);
-    __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(t), _mm256_srli_epi16(t, 4), 1);
-    return _mm512_and_si512(w, _mm512_set1_epi8(0x0F));
+/* A step of the repacked kernels covers two blocks of four rows; the codes
+ * of two rows are one 64-byte load, multiplied as low and high nibbles
+ * against the prepared activations (ai_act_pair: lo, hi) broadcast to both
+ * halves. Integer lanes of a row pair: 0..3 row r block b, 4..7 row r block
+ * b+1, 8..11 row r+1 block b, 12..15 row r+1 block b+1. */
+AVX512 static inline __m512i bcast256(const void *p) {
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
 }
 
-/* the odd last block of a group, one row at a time (256-bit) */
-AVX512 static inline float tail_q4(const uint8_t *qs, const int8_t *y, float scale, int sub) {
-    __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), nibbles32(qs), _mm256_loadu_si256((const __m256i *)y));
-    if (sub)
-        p = _mm256_sub_epi32(p, _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)sub),
-                                                     _mm256_loadu_si256((const __m256i *)y)));
-    return hsum256(_mm256_cvtepi32_ps(p)) * scale;
+/* [d_b, d_b+1] four times: the activation scales for the 8 scale fields of
+ * a step (order 2r + k) */
+AVX512 static inline __m256 dpair(const float *d) {
+    double t;
+    memcpy(&t, d, sizeof t);
+    return _mm256_castpd_ps(_mm256_set1_pd(t));
 }
 
-AVX512 static void dot4p_q4_0(const void *group, const void *xq, int64_t n, size_t pf, float *out) {
+/* acc += scale lanes (picked from src by idx) x the pair's integer sums */
+AVX512 static inline __m512 pair_fma(__m512 acc, __m512i isum, __m512 src, __m512i idx) {
+    return _mm512_fmadd_ps(_mm512_permutexvar_ps(idx, src), _mm512_cvtepi32_ps(isum), acc);
+}
+
+/* scale lanes for row pair p from 8 fields in order 2r + k (stride 1) or
+ * from 16 (d, m) fields (stride 2) */
+AVX512 static inline __m512i pair_idx(int p, int stride) {
+    int a = 4 * p * stride;
+    return _mm512_setr_epi32(a, a, a, a, a + stride, a + stride, a + stride, a + stride, a + 2 * stride,
+                             a + 2 * stride, a + 2 * stride, a + 2 * stride, a + 3 * stride, a + 3 * stride,
+                             a + 3 * stride, a + 3 * stride);
+}
+
+/* row sums: out[2p] from lanes 0..7 of acc[p], out[2p+1] from lanes 8..15 */
+AVX512 static inline void reduce_pairs(__m512 a0, __m512 a1, float *out) {
+    out[0] = hsum256(_mm512_castps512_ps256(a0));
+    out[1] = hsum256(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a0), 1)));
+    out[2] = hsum256(_mm512_castps512_ps256(a1));
+    out[3] = hsum256(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a1), 1)));
+}
+
+/* the odd last block of one row: its 16 code bytes against the last
+ * record's block b, in 128-bit halves (hb: high-bit masks for Q5_0, 0 for
+ * none); start: the integer start value */
+AVX512 static inline int tail_isum(const uint8_t *qs, uint32_t hb, const ai_act_pair *ap, __m128i start) {
+    const __m128i m4 = _mm_set1_epi8(0x0F), h = _mm_set1_epi8(16);
+    __m128i t = _mm_loadu_si128((const __m128i *)(const void *)qs);
+    __m128i lo = _mm_mask_add_epi8(_mm_and_si128(t, m4), (__mmask16)(hb & 0xFFFF), _mm_and_si128(t, m4), h);
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(t, 4), m4);
+    hi = _mm_mask_add_epi8(hi, (__mmask16)(hb >> 16), hi, h);
+    __m128i p = _mm_dpbusd_epi32(_mm_dpbusd_epi32(start, lo, _mm_loadu_si128((const __m128i *)ap->lo)), hi,
+                                 _mm_loadu_si128((const __m128i *)ap->hi));
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm_cvtsi128_si32(_mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(2, 3, 0, 1))));
+}
+
+/* the neg_sum start values of block b times c (a power of two: 8, 16) */
+AVX512 static inline __m128i tail_start(const ai_act_pair *ap, int shift) {
+    return _mm_sll_epi32(_mm_loadu_si128((const __m128i *)(const void *)ap->neg_sum), _mm_cvtsi32_si128(shift));
+}
+
+AVX512 static void dot4p_q4_0(const void *group, const ai_act_pair *ap, int64_t n, size_t pf, float *out) {
     const uint8_t *g = group;
-    const blk_q8_0 *y = xq;
     const int64_t nb = n / QK;
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-    const __m512i eight = _mm512_set1_epi8(8);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), idx0 = pair_idx(0, 1), idx1 = pair_idx(1, 1);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
     int64_t b = 0;
-    for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q4_0)) {
+    for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q4_0), ap++) {
         PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q4_0));
-        __m512i qy = split_y(y[b].qs, y[b + 1].qs);
+        const __m512i ylo = bcast256(ap->lo), yhi = bcast256(ap->hi);
         /* (q - 8) . y as q . y started from -8 * sum(y) */
-        __m512i neg8y = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, qy));
-        __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)),
-                                  dy_pairs(y[b].d, y[b + 1].d));
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++) {
-            __m512i p = _mm512_dpbusd_epi32(neg8y, nib64c(g + 16 + 32 * r), qy);
-            acc[r] = _mm512_fmadd_ps(row_scale_split(sc, r), _mm512_cvtepi32_ps(p), acc[r]);
-        }
+        const __m512i start = _mm512_slli_epi32(bcast256(ap->neg_sum), 3);
+        const __m512 sc = _mm512_castps256_ps512(
+            _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)), dpair(ap->d)));
+        __m512i w0 = _mm512_loadu_si512((const void *)(g + 16)), w1 = _mm512_loadu_si512((const void *)(g + 80));
+        __m512i s0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, _mm512_and_si512(w0, m4), ylo),
+                                         _mm512_and_si512(_mm512_srli_epi16(w0, 4), m4), yhi);
+        __m512i s1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, _mm512_and_si512(w1, m4), ylo),
+                                         _mm512_and_si512(_mm512_srli_epi16(w1, 4), m4), yhi);
+        acc0 = pair_fma(acc0, s0, sc, idx0);
+        acc1 = pair_fma(acc1, s1, sc, idx1);
     }
-    reduce4(acc[0], acc[1], acc[2], acc[3], out);
-    if (b < nb) {
-        float dy = h2f(y[b].d);
+    reduce_pairs(acc0, acc1, out);
+    if (b < nb) /* [4 d][4 x 16 code bytes] */
         for (int r = 0; r < 4; r++) {
             uint16_t d;
             memcpy(&d, g + 2 * r, 2);
-            out[r] += tail_q4(g + 8 + 16 * r, y[b].qs, h2f(d) * dy, 8);
+            out[r] += (float)tail_isum(g + 8 + 16 * r, 0, ap, tail_start(ap, 3)) * (h2f(d) * ap->d[0]);
         }
-    }
 }
 
-AVX512 static void dot4p_q4_1(const void *group, const void *xq, int64_t n, size_t pf, float *out) {
+AVX512 static void dot4p_q4_1(const void *group, const ai_act_pair *ap, int64_t n, size_t pf, float *out) {
     const uint8_t *g = group;
-    const blk_q8_1 *y = xq;
     const int64_t nb = n / QK;
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-    __m512 accm = _mm512_setzero_ps();
-    const __m512i lo[4] = {_mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 2, 2, 2, 2),
-                           _mm512_setr_epi32(4, 4, 4, 4, 6, 6, 6, 6, 4, 4, 4, 4, 6, 6, 6, 6),
-                           _mm512_setr_epi32(8, 8, 8, 8, 10, 10, 10, 10, 8, 8, 8, 8, 10, 10, 10, 10),
-                           _mm512_setr_epi32(12, 12, 12, 12, 14, 14, 14, 14, 12, 12, 12, 12, 14, 14, 14, 14)};
+    const __m512i m4 = _mm512_set1_epi8(0x0F), idx0 = pair_idx(0, 2), idx1 = pair_idx(1, 2);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, accm = acc0;
     int64_t b = 0;
-    for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q4_1)) {
+    for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q4_1), ap++) {
         PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q4_1));
-        __m512i qy = split_y(y[b].qs, y[b + 1].qs);
-        uint32_t p0, p1;
-        memcpy(&p0, &y[b], 4);
-        memcpy(&p1, &y[b + 1], 4);
-        __m512 ys = _mm512_cvtph_ps(_mm256_set_epi32((int)p1, (int)p0, (int)p1, (int)p0, (int)p1, (int)p0,
-                                                     (int)p1, (int)p0));
-        __m512 prod = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)g)), ys);
+        const __m512i ylo = bcast256(ap->lo), yhi = bcast256(ap->hi);
+        /* 16 fields (d, m) x (d_y, s_y): d * d_y in the even lanes, the
+         * min terms m * s_y in the odd ones (summed once at the end) */
+        const __m512 prod = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)g)),
+                                          _mm512_broadcast_f32x4(_mm_loadu_ps(ap->ds)));
         accm = _mm512_add_ps(accm, prod);
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++) {
-            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nib64c(g + 32 + 32 * r), qy);
-            acc[r] = _mm512_fmadd_ps(_mm512_permutexvar_ps(lo[r], prod), _mm512_cvtepi32_ps(p), acc[r]);
-        }
+        __m512i w0 = _mm512_loadu_si512((const void *)(g + 32)), w1 = _mm512_loadu_si512((const void *)(g + 96));
+        __m512i s0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(w0, m4), ylo),
+                                         _mm512_and_si512(_mm512_srli_epi16(w0, 4), m4), yhi);
+        __m512i s1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(w1, m4), ylo),
+                                         _mm512_and_si512(_mm512_srli_epi16(w1, 4), m4), yhi);
+        acc0 = pair_fma(acc0, s0, prod, idx0);
+        acc1 = pair_fma(acc1, s1, prod, idx1);
     }
     float ms[16];
     _mm512_storeu_ps(ms, accm);
-    reduce4(acc[0], acc[1], acc[2], acc[3], out);
+    reduce_pairs(acc0, acc1, out);
     for (int r = 0; r < 4; r++) out[r] += ms[4 * r + 1] + ms[4 * r + 3];
-    if (b < nb) {
-        float dy = h2f(y[b].d), sy = h2f(y[b].s);
+    if (b < nb) /* [4 (d, m)][4 x 16 code bytes] */
         for (int r = 0; r < 4; r++) {
             uint16_t dm[2];
             memcpy(dm, g + 4 * r, 4);
-            out[r] += tail_q4(g + 16 + 16 * r, y[b].qs, h2f(dm[0]) * dy, 0) + h2f(dm[1]) * sy;
+            out[r] += (float)tail_isum(g + 16 + 16 * r, 0, ap, _mm_setzero_si128()) * (h2f(dm[0]) * ap->d[0]) +
+                      h2f(dm[1]) * ap->ds[1];
         }
-    }
 }
 
-AVX512 static void dot4p_q5_0(const void *group, const void *xq, int64_t n, size_t pf, float *out) {
+/* 64 high bits as a byte mask, at any alignment */
+AVX512 static inline __mmask64 mask64_at(const uint8_t *p) {
+    uint64_t m;
+    memcpy(&m, p, sizeof m);
+    return _cvtu64_mask64(m);
+}
+
+AVX512 static void dot4p_q5_0(const void *group, const ai_act_pair *ap, int64_t n, size_t pf, float *out) {
     const uint8_t *g = group;
-    const blk_q8_0 *y = xq;
     const int64_t nb = n / QK;
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-    const __m512i sixteen = _mm512_set1_epi8(16);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
+    const __m512i idx[2] = {pair_idx(0, 1), pair_idx(1, 1)};
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
     int64_t b = 0;
-    for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q5_0)) {
+    for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q5_0), ap++) {
         PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q5_0));
-        __m512i qy = split_y(y[b].qs, y[b + 1].qs);
-        __m512i sy = _mm512_dpbusd_epi32(_mm512_setzero_si512(), sixteen, qy);
-        __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)),
-                                  dy_pairs(y[b].d, y[b + 1].d));
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++) {
-            const uint8_t *x = g + 16 + 40 * r; /* qh0 qs0 qh1 qs1 */
-            __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(x + 4))),
-                                                _mm_loadu_si128((const __m128i *)(x + 24)), 1);
-            __m512i qx = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(t), _mm256_srli_epi16(t, 4), 1),
-                                          _mm512_set1_epi8(0x0F));
-            qx = _mm512_mask_add_epi8(qx, split_mask(load_u32(x), load_u32(x + 20)), qx, sixteen);
-            __m512i p = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), qx, qy), sy);
-            acc[r] = _mm512_fmadd_ps(row_scale_split(sc, r), _mm512_cvtepi32_ps(p), acc[r]);
+        const __m512i ylo = bcast256(ap->lo), yhi = bcast256(ap->hi);
+        /* (q - 16) . y as q . y started from -16 * sum(y) */
+        const __m512i start = _mm512_slli_epi32(bcast256(ap->neg_sum), 4);
+        const __m512 sc = _mm512_castps256_ps512(
+            _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)), dpair(ap->d)));
+        const uint8_t *masks = g + 16, *codes = g + 48; /* ai_repack4 layout of Q5_0 */
+#pragma GCC unroll 2
+        for (int p = 0; p < 2; p++) {
+            __m512i w = _mm512_loadu_si512((const void *)(codes + 64 * p));
+            __m512i lo = _mm512_and_si512(w, m4), hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+            lo = _mm512_mask_add_epi8(lo, mask64_at(masks + 16 * p), lo, sixteen);
+            hi = _mm512_mask_add_epi8(hi, mask64_at(masks + 16 * p + 8), hi, sixteen);
+            __m512i s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, lo, ylo), hi, yhi);
+            acc[p] = pair_fma(acc[p], s, sc, idx[p]);
         }
     }
-    reduce4(acc[0], acc[1], acc[2], acc[3], out);
-    if (b < nb) {
-        float dy = h2f(y[b].d);
-        __m256i qy = _mm256_loadu_si256((const __m256i *)y[b].qs);
-        __m256i sy = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(16), qy);
+    reduce_pairs(acc[0], acc[1], out);
+    if (b < nb) /* [4 d][4 x (4 high-bit bytes, 16 code bytes)] */
         for (int r = 0; r < 4; r++) {
             uint16_t d;
             memcpy(&d, g + 2 * r, 2);
             const uint8_t *x = g + 8 + 20 * r;
-            __m256i qx = nibbles32(x + 4);
-            qx = _mm256_mask_add_epi8(qx, (__mmask32)load_u32(x), qx, _mm256_set1_epi8(16));
-            __m256i p = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), qx, qy), sy);
-            out[r] += hsum256(_mm256_cvtepi32_ps(p)) * (h2f(d) * dy);
+            out[r] += (float)tail_isum(x + 4, load_u32(x), ap, tail_start(ap, 4)) * (h2f(d) * ap->d[0]);
         }
-    }
 }
 
-AVX512 static void dot4p_q8_0(const void *group, const void *xq, int64_t n, size_t pf, float *out) {
+AVX512 static void dot4p_q8_0(const void *group, const ai_act_pair *ap, int64_t n, size_t pf, float *out) {
     const uint8_t *g = group;
-    const blk_q8_0 *y = xq;
     const int64_t nb = n / QK;
     const __m512i bias128 = _mm512_set1_epi8((char)0x80);
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
     int64_t b = 0;
-    for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q8_0)) {
+    for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q8_0), ap++) {
         PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q8_0));
-        __m512i qy = load2x32(y[b].qs, y[b + 1].qs);
+        /* the record's lo | hi back in element order: b 0..31, b+1 0..31 */
+        __m512i qy = _mm512_loadu_si512((const void *)ap->lo);
+        qy = _mm512_shuffle_i64x2(qy, qy, _MM_SHUFFLE(3, 1, 2, 0));
         /* x . y as (x + 128) . y (unsigned times signed) started from -128 * sum(y) */
         __m512i neg128y = _mm512_sub_epi32(_mm512_setzero_si512(),
                                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias128, qy));
-        __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)),
-                                  dy_pairs(y[b].d, y[b + 1].d));
+        __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)), dpair(ap->d));
 #pragma GCC unroll 4
         for (int r = 0; r < 4; r++) {
             __m512i qx = _mm512_xor_si512(_mm512_loadu_si512((const void *)(g + 16 + 64 * r)), bias128);
@@ -747,16 +783,15 @@ AVX512 static void dot4p_q8_0(const void *group, const void *xq, int64_t n, size
         }
     }
     reduce4(acc[0], acc[1], acc[2], acc[3], out);
-    if (b < nb) {
-        float dy = h2f(y[b].d);
-        __m256i qy0 = _mm256_loadu_si256((const __m256i *)y[b].qs);
+    if (b < nb) { /* [4 d][4 x 32 codes] */
+        __m256i qy0 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)ap->lo)),
+                                              _mm_loadu_si128((const __m128i *)ap->hi), 1);
         for (int r = 0; r < 4; r++) {
             uint16_t d;
             memcpy(&d, g + 2 * r, 2);
             __m256i qx = _mm256_loadu_si256((const __m256i *)(const void *)(g + 8 + 32 * r));
-            __m256i qy = _mm256_sign_epi8(qy0, qx);
-            __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(qx), qy);
-            out[r] += hsum256(_mm256_cvtepi32_ps(p)) * (h2f(d) * dy);
+            __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(qx), _mm256_sign_epi8(qy0, qx));
+            out[r] += hsum256(_mm256_cvtepi32_ps(p)) * (h2f(d) * ap->d[0]);
         }
     }
 }

@@ -91,7 +91,10 @@ static void test_dot4(void **state) {
                     ai_repack4(type, tmpw, rb, n, grp);
                     ai_unpack4(type, grp, n, back, rb);
                     assert_memory_equal(back, tmpw, 4 * rb);
-                    if (fp) fp(grp, xq, n, (i % 2) ? 4096 : 0, gotp); /* prefetching changes nothing */
+                    ai_act_pair *ap = malloc(ai_act_pairs(n) * sizeof *ap);
+                    ai_act_pair_prep(vt, xq, n, ap);
+                    if (fp) fp(grp, ap, n, (i % 2) ? 4096 : 0, gotp); /* prefetching changes nothing */
+                    free(ap);
                     free(grp);
                     free(back);
                 }
