@@ -500,6 +500,10 @@ static void gemm_rows(const matmul_job *j, int wi, int64_t r0, int64_t r1, int i
     }
 }
 
+/* Rows per call of a repacked kernel: few enough for one token's outputs
+ * (and, with several tokens, the run's weights) to stay in L1. */
+#define DOT4P_RUN 64
+
 /* Chunk ith of nth of a product job (every weight's rows split alike), on
  * thread tid. */
 static void matmul_worker(void *ctx, int ith, int nth, int tid) {
@@ -523,18 +527,21 @@ static void matmul_worker(void *ctx, int ith, int nth, int tid) {
          * system, not on the row length (measured: 8-16 KiB here) */
         const size_t pf = (size_t)j->prefetch * 1024, gb = 4 * w->row_bytes;
         int64_t r = r0;
-        for (; dot4p && r < r1; r += 4) { /* repacked: one sequential stream */
+        /* repacked: one sequential stream, DOT4P_RUN rows per kernel call
+         * (with several tokens, each run is reused from cache) */
+        for (; dot4p && r < r1; r += DOT4P_RUN) {
+            const int64_t nr = r1 - r < DOT4P_RUN ? r1 - r : DOT4P_RUN;
             const uint8_t *grp = (const uint8_t *)w->packed + (size_t)r * w->row_bytes;
             for (int t = 0; t < j->n_tok; t++) {
-                float v[4];
+                float v[DOT4P_RUN];
                 /* the kernel prefetches as it goes, the first token only */
-                dot4p(grp, j->xp + (size_t)t * ai_act_pairs(w->cols), w->cols, t ? 0 : pf, v);
+                dot4p(grp, j->xp + (size_t)t * ai_act_pairs(w->cols), w->cols, nr / 4, t ? 0 : pf, v);
                 float *yt = y + (size_t)t * w->rows + r;
-                for (int k = 0; k < 4; k++) {
-                    float vk = v[k] + (bias ? bias[r + k] : 0.0f);
-                    if (j->epi == MM_ADD) yt[k] += vk;
-                    else yt[k] = vk;
-                }
+                const float *bt = bias ? bias + r : NULL;
+                if (j->epi == MM_ADD)
+                    for (int64_t k = 0; k < nr; k++) yt[k] += v[k] + (bt ? bt[k] : 0.0f);
+                else
+                    for (int64_t k = 0; k < nr; k++) yt[k] = v[k] + (bt ? bt[k] : 0.0f);
             }
         }
         for (; dot4 && r + 4 <= r1; r += 4) {

@@ -115,11 +115,12 @@ typedef struct ai_act_pair {
 size_t ai_act_pairs(int64_t n); /* records for a row of n elements */
 void ai_act_pair_prep(uint32_t vec_type, const void *xq, int64_t n, ai_act_pair *out);
 
-/* out[k] = ai_vec_dot(type)(row k, xq, n) for the four rows of a group,
- * from the prepared activations ap (ai_act_pair_prep of xq). prefetch:
- * how far ahead of what it reads the kernel prefetches the stream, in
- * bytes, a few lines per step (0 = none). */
-typedef void (*ai_vec_dot4p_fn)(const void *group, const ai_act_pair *ap, int64_t n, size_t prefetch, float *out);
+/* out[4g + k] = ai_vec_dot(type)(row k of group g, xq, n) for n_groups
+ * consecutive groups, from the prepared activations ap (ai_act_pair_prep
+ * of xq). prefetch: how far ahead of what it reads the kernel prefetches
+ * the stream, in bytes, a few lines per step (0 = none). */
+typedef void (*ai_vec_dot4p_fn)(const void *groups, const ai_act_pair *ap, int64_t n, int64_t n_groups,
+                                size_t prefetch, float *out);
 ai_vec_dot4p_fn ai_vec_dot4p_get(uint32_t type, ai_isa isa);
 
 #endif

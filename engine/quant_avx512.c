@@ -653,69 +653,79 @@ AVX512 static inline __m128i tail_start(const ai_act_pair *ap, int shift) {
     return _mm_sll_epi32(_mm_loadu_si128((const __m128i *)(const void *)ap->neg_sum), _mm_cvtsi32_si128(shift));
 }
 
-AVX512 static void dot4p_q4_0(const void *group, const ai_act_pair *ap, int64_t n, size_t pf, float *out) {
-    const uint8_t *g = group;
+AVX512 static void dot4p_q4_0(const void *groups, const ai_act_pair *ap0, int64_t n, int64_t ng, size_t pf, float *out) {
+    const uint8_t *g = groups; /* the groups are consecutive: g runs on from one to the next */
     const int64_t nb = n / QK;
     const __m512i m4 = _mm512_set1_epi8(0x0F), idx0 = pair_idx(0, 1), idx1 = pair_idx(1, 1);
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q4_0), ap++) {
-        PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q4_0));
-        const __m512i ylo = bcast256(ap->lo), yhi = bcast256(ap->hi);
-        /* (q - 8) . y as q . y started from -8 * sum(y) */
-        const __m512i start = _mm512_slli_epi32(bcast256(ap->neg_sum), 3);
-        const __m512 sc = _mm512_castps256_ps512(
-            _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)), dpair(ap->d)));
-        __m512i w0 = _mm512_loadu_si512((const void *)(g + 16)), w1 = _mm512_loadu_si512((const void *)(g + 80));
-        __m512i s0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, _mm512_and_si512(w0, m4), ylo),
-                                         _mm512_and_si512(_mm512_srli_epi16(w0, 4), m4), yhi);
-        __m512i s1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, _mm512_and_si512(w1, m4), ylo),
-                                         _mm512_and_si512(_mm512_srli_epi16(w1, 4), m4), yhi);
-        acc0 = pair_fma(acc0, s0, sc, idx0);
-        acc1 = pair_fma(acc1, s1, sc, idx1);
-    }
-    reduce_pairs(acc0, acc1, out);
-    if (b < nb) /* [4 d][4 x 16 code bytes] */
-        for (int r = 0; r < 4; r++) {
-            uint16_t d;
-            memcpy(&d, g + 2 * r, 2);
-            out[r] += (float)tail_isum(g + 8 + 16 * r, 0, ap, tail_start(ap, 3)) * (h2f(d) * ap->d[0]);
+    for (int64_t gi = 0; gi < ng; gi++, out += 4) {
+        const ai_act_pair *ap = ap0;
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+        int64_t b = 0;
+        for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q4_0), ap++) {
+            PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q4_0));
+            const __m512i ylo = bcast256(ap->lo), yhi = bcast256(ap->hi);
+            /* (q - 8) . y as q . y started from -8 * sum(y) */
+            const __m512i start = _mm512_slli_epi32(bcast256(ap->neg_sum), 3);
+            const __m512 sc = _mm512_castps256_ps512(
+                _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)), dpair(ap->d)));
+            __m512i w0 = _mm512_loadu_si512((const void *)(g + 16)), w1 = _mm512_loadu_si512((const void *)(g + 80));
+            __m512i s0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, _mm512_and_si512(w0, m4), ylo),
+                                             _mm512_and_si512(_mm512_srli_epi16(w0, 4), m4), yhi);
+            __m512i s1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, _mm512_and_si512(w1, m4), ylo),
+                                             _mm512_and_si512(_mm512_srli_epi16(w1, 4), m4), yhi);
+            acc0 = pair_fma(acc0, s0, sc, idx0);
+            acc1 = pair_fma(acc1, s1, sc, idx1);
         }
+        reduce_pairs(acc0, acc1, out);
+        if (b < nb) { /* [4 d][4 x 16 code bytes] */
+            for (int r = 0; r < 4; r++) {
+                uint16_t d;
+                memcpy(&d, g + 2 * r, 2);
+                out[r] += (float)tail_isum(g + 8 + 16 * r, 0, ap, tail_start(ap, 3)) * (h2f(d) * ap->d[0]);
+            }
+            g += 4 * sizeof(blk_q4_0);
+        }
+    }
 }
 
-AVX512 static void dot4p_q4_1(const void *group, const ai_act_pair *ap, int64_t n, size_t pf, float *out) {
-    const uint8_t *g = group;
+AVX512 static void dot4p_q4_1(const void *groups, const ai_act_pair *ap0, int64_t n, int64_t ng, size_t pf, float *out) {
+    const uint8_t *g = groups; /* the groups are consecutive: g runs on from one to the next */
     const int64_t nb = n / QK;
     const __m512i m4 = _mm512_set1_epi8(0x0F), idx0 = pair_idx(0, 2), idx1 = pair_idx(1, 2);
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, accm = acc0;
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q4_1), ap++) {
-        PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q4_1));
-        const __m512i ylo = bcast256(ap->lo), yhi = bcast256(ap->hi);
-        /* 16 fields (d, m) x (d_y, s_y): d * d_y in the even lanes, the
-         * min terms m * s_y in the odd ones (summed once at the end) */
-        const __m512 prod = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)g)),
-                                          _mm512_broadcast_f32x4(_mm_loadu_ps(ap->ds)));
-        accm = _mm512_add_ps(accm, prod);
-        __m512i w0 = _mm512_loadu_si512((const void *)(g + 32)), w1 = _mm512_loadu_si512((const void *)(g + 96));
-        __m512i s0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(w0, m4), ylo),
-                                         _mm512_and_si512(_mm512_srli_epi16(w0, 4), m4), yhi);
-        __m512i s1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(w1, m4), ylo),
-                                         _mm512_and_si512(_mm512_srli_epi16(w1, 4), m4), yhi);
-        acc0 = pair_fma(acc0, s0, prod, idx0);
-        acc1 = pair_fma(acc1, s1, prod, idx1);
-    }
-    float ms[16];
-    _mm512_storeu_ps(ms, accm);
-    reduce_pairs(acc0, acc1, out);
-    for (int r = 0; r < 4; r++) out[r] += ms[4 * r + 1] + ms[4 * r + 3];
-    if (b < nb) /* [4 (d, m)][4 x 16 code bytes] */
-        for (int r = 0; r < 4; r++) {
-            uint16_t dm[2];
-            memcpy(dm, g + 4 * r, 4);
-            out[r] += (float)tail_isum(g + 16 + 16 * r, 0, ap, _mm_setzero_si128()) * (h2f(dm[0]) * ap->d[0]) +
-                      h2f(dm[1]) * ap->ds[1];
+    for (int64_t gi = 0; gi < ng; gi++, out += 4) {
+        const ai_act_pair *ap = ap0;
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, accm = acc0;
+        int64_t b = 0;
+        for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q4_1), ap++) {
+            PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q4_1));
+            const __m512i ylo = bcast256(ap->lo), yhi = bcast256(ap->hi);
+            /* 16 fields (d, m) x (d_y, s_y): d * d_y in the even lanes, the
+             * min terms m * s_y in the odd ones (summed once at the end) */
+            const __m512 prod = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)g)),
+                                              _mm512_broadcast_f32x4(_mm_loadu_ps(ap->ds)));
+            accm = _mm512_add_ps(accm, prod);
+            __m512i w0 = _mm512_loadu_si512((const void *)(g + 32)), w1 = _mm512_loadu_si512((const void *)(g + 96));
+            __m512i s0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(w0, m4), ylo),
+                                             _mm512_and_si512(_mm512_srli_epi16(w0, 4), m4), yhi);
+            __m512i s1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(w1, m4), ylo),
+                                             _mm512_and_si512(_mm512_srli_epi16(w1, 4), m4), yhi);
+            acc0 = pair_fma(acc0, s0, prod, idx0);
+            acc1 = pair_fma(acc1, s1, prod, idx1);
         }
+        float ms[16];
+        _mm512_storeu_ps(ms, accm);
+        reduce_pairs(acc0, acc1, out);
+        for (int r = 0; r < 4; r++) out[r] += ms[4 * r + 1] + ms[4 * r + 3];
+        if (b < nb) { /* [4 (d, m)][4 x 16 code bytes] */
+            for (int r = 0; r < 4; r++) {
+                uint16_t dm[2];
+                memcpy(dm, g + 4 * r, 4);
+                out[r] += (float)tail_isum(g + 16 + 16 * r, 0, ap, _mm_setzero_si128()) * (h2f(dm[0]) * ap->d[0]) +
+                          h2f(dm[1]) * ap->ds[1];
+            }
+            g += 4 * sizeof(blk_q4_1);
+        }
+    }
 }
 
 /* 64 high bits as a byte mask, at any alignment */
@@ -725,73 +735,82 @@ AVX512 static inline __mmask64 mask64_at(const uint8_t *p) {
     return _cvtu64_mask64(m);
 }
 
-AVX512 static void dot4p_q5_0(const void *group, const ai_act_pair *ap, int64_t n, size_t pf, float *out) {
-    const uint8_t *g = group;
+AVX512 static void dot4p_q5_0(const void *groups, const ai_act_pair *ap0, int64_t n, int64_t ng, size_t pf, float *out) {
+    const uint8_t *g = groups; /* the groups are consecutive: g runs on from one to the next */
     const int64_t nb = n / QK;
     const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
     const __m512i idx[2] = {pair_idx(0, 1), pair_idx(1, 1)};
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q5_0), ap++) {
-        PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q5_0));
-        const __m512i ylo = bcast256(ap->lo), yhi = bcast256(ap->hi);
-        /* (q - 16) . y as q . y started from -16 * sum(y) */
-        const __m512i start = _mm512_slli_epi32(bcast256(ap->neg_sum), 4);
-        const __m512 sc = _mm512_castps256_ps512(
-            _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)), dpair(ap->d)));
-        const uint8_t *masks = g + 16, *codes = g + 48; /* ai_repack4 layout of Q5_0 */
+    for (int64_t gi = 0; gi < ng; gi++, out += 4) {
+        const ai_act_pair *ap = ap0;
+        __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+        int64_t b = 0;
+        for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q5_0), ap++) {
+            PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q5_0));
+            const __m512i ylo = bcast256(ap->lo), yhi = bcast256(ap->hi);
+            /* (q - 16) . y as q . y started from -16 * sum(y) */
+            const __m512i start = _mm512_slli_epi32(bcast256(ap->neg_sum), 4);
+            const __m512 sc = _mm512_castps256_ps512(
+                _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)), dpair(ap->d)));
+            const uint8_t *masks = g + 16, *codes = g + 48; /* ai_repack4 layout of Q5_0 */
 #pragma GCC unroll 2
-        for (int p = 0; p < 2; p++) {
-            __m512i w = _mm512_loadu_si512((const void *)(codes + 64 * p));
-            __m512i lo = _mm512_and_si512(w, m4), hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
-            lo = _mm512_mask_add_epi8(lo, mask64_at(masks + 16 * p), lo, sixteen);
-            hi = _mm512_mask_add_epi8(hi, mask64_at(masks + 16 * p + 8), hi, sixteen);
-            __m512i s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, lo, ylo), hi, yhi);
-            acc[p] = pair_fma(acc[p], s, sc, idx[p]);
+            for (int p = 0; p < 2; p++) {
+                __m512i w = _mm512_loadu_si512((const void *)(codes + 64 * p));
+                __m512i lo = _mm512_and_si512(w, m4), hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+                lo = _mm512_mask_add_epi8(lo, mask64_at(masks + 16 * p), lo, sixteen);
+                hi = _mm512_mask_add_epi8(hi, mask64_at(masks + 16 * p + 8), hi, sixteen);
+                __m512i s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, lo, ylo), hi, yhi);
+                acc[p] = pair_fma(acc[p], s, sc, idx[p]);
+            }
+        }
+        reduce_pairs(acc[0], acc[1], out);
+        if (b < nb) { /* [4 d][4 x (4 high-bit bytes, 16 code bytes)] */
+            for (int r = 0; r < 4; r++) {
+                uint16_t d;
+                memcpy(&d, g + 2 * r, 2);
+                const uint8_t *x = g + 8 + 20 * r;
+                out[r] += (float)tail_isum(x + 4, load_u32(x), ap, tail_start(ap, 4)) * (h2f(d) * ap->d[0]);
+            }
+            g += 4 * sizeof(blk_q5_0);
         }
     }
-    reduce_pairs(acc[0], acc[1], out);
-    if (b < nb) /* [4 d][4 x (4 high-bit bytes, 16 code bytes)] */
-        for (int r = 0; r < 4; r++) {
-            uint16_t d;
-            memcpy(&d, g + 2 * r, 2);
-            const uint8_t *x = g + 8 + 20 * r;
-            out[r] += (float)tail_isum(x + 4, load_u32(x), ap, tail_start(ap, 4)) * (h2f(d) * ap->d[0]);
-        }
 }
 
-AVX512 static void dot4p_q8_0(const void *group, const ai_act_pair *ap, int64_t n, size_t pf, float *out) {
-    const uint8_t *g = group;
+AVX512 static void dot4p_q8_0(const void *groups, const ai_act_pair *ap0, int64_t n, int64_t ng, size_t pf, float *out) {
+    const uint8_t *g = groups; /* the groups are consecutive: g runs on from one to the next */
     const int64_t nb = n / QK;
     const __m512i bias128 = _mm512_set1_epi8((char)0x80);
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q8_0), ap++) {
-        PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q8_0));
-        /* the record's lo | hi back in element order: b 0..31, b+1 0..31 */
-        __m512i qy = _mm512_loadu_si512((const void *)ap->lo);
-        qy = _mm512_shuffle_i64x2(qy, qy, _MM_SHUFFLE(3, 1, 2, 0));
-        /* x . y as (x + 128) . y (unsigned times signed) started from -128 * sum(y) */
-        __m512i neg128y = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                           _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias128, qy));
-        __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)), dpair(ap->d));
+    for (int64_t gi = 0; gi < ng; gi++, out += 4) {
+        const ai_act_pair *ap = ap0;
+        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        int64_t b = 0;
+        for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q8_0), ap++) {
+            PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q8_0));
+            /* the record's lo | hi back in element order: b 0..31, b+1 0..31 */
+            __m512i qy = _mm512_loadu_si512((const void *)ap->lo);
+            qy = _mm512_shuffle_i64x2(qy, qy, _MM_SHUFFLE(3, 1, 2, 0));
+            /* x . y as (x + 128) . y (unsigned times signed) started from -128 * sum(y) */
+            __m512i neg128y = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                               _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias128, qy));
+            __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)), dpair(ap->d));
 #pragma GCC unroll 4
-        for (int r = 0; r < 4; r++) {
-            __m512i qx = _mm512_xor_si512(_mm512_loadu_si512((const void *)(g + 16 + 64 * r)), bias128);
-            __m512i p = _mm512_dpbusd_epi32(neg128y, qx, qy);
-            acc[r] = _mm512_fmadd_ps(row_scale(sc, r), _mm512_cvtepi32_ps(p), acc[r]);
+            for (int r = 0; r < 4; r++) {
+                __m512i qx = _mm512_xor_si512(_mm512_loadu_si512((const void *)(g + 16 + 64 * r)), bias128);
+                __m512i p = _mm512_dpbusd_epi32(neg128y, qx, qy);
+                acc[r] = _mm512_fmadd_ps(row_scale(sc, r), _mm512_cvtepi32_ps(p), acc[r]);
+            }
         }
-    }
-    reduce4(acc[0], acc[1], acc[2], acc[3], out);
-    if (b < nb) { /* [4 d][4 x 32 codes] */
-        __m256i qy0 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)ap->lo)),
-                                              _mm_loadu_si128((const __m128i *)ap->hi), 1);
-        for (int r = 0; r < 4; r++) {
-            uint16_t d;
-            memcpy(&d, g + 2 * r, 2);
-            __m256i qx = _mm256_loadu_si256((const __m256i *)(const void *)(g + 8 + 32 * r));
-            __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(qx), _mm256_sign_epi8(qy0, qx));
-            out[r] += hsum256(_mm256_cvtepi32_ps(p)) * (h2f(d) * ap->d[0]);
+        reduce4(acc[0], acc[1], acc[2], acc[3], out);
+        if (b < nb) { /* [4 d][4 x 32 codes] */
+            __m256i qy0 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)ap->lo)),
+                                                  _mm_loadu_si128((const __m128i *)ap->hi), 1);
+            for (int r = 0; r < 4; r++) {
+                uint16_t d;
+                memcpy(&d, g + 2 * r, 2);
+                __m256i qx = _mm256_loadu_si256((const __m256i *)(const void *)(g + 8 + 32 * r));
+                __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(qx), _mm256_sign_epi8(qy0, qx));
+                out[r] += hsum256(_mm256_cvtepi32_ps(p)) * (h2f(d) * ap->d[0]);
+            }
+            g += 4 * sizeof(blk_q8_0);
         }
     }
 }
