@@ -644,16 +644,20 @@ static void matmul(ai_state *st, int n_tok, const float *x, int n_w, const ai_we
         for (int i = 0; i < n_w; i++)
             if (ai_vec_type(w[i]->type) != AI_F32) j.dot[i] = NULL;
     } else {
+        /* the repacked kernels take prepared records, the others blocks */
+        bool packed = false, plain = false;
+        for (int i = 0; i < n_w; i++) {
+            packed = packed || j.dot4p[i];
+            plain = plain || !j.dot4p[i];
+        }
         ai_quantize_fn q = ai_quantize_act_get(vt, st->s->isa);
+        ai_act_pairs_fn qp = packed ? ai_act_pairs_get(vt, st->s->isa) : NULL;
         j.xq_stride = ai_row_bytes(vt, cols);
-        for (int t = 0; t < n_tok; t++)
-            q(x + (size_t)t * cols, (uint8_t *)st->xq + (size_t)t * j.xq_stride, cols);
+        for (int t = 0; t < n_tok; t++) {
+            if (plain) q(x + (size_t)t * cols, (uint8_t *)st->xq + (size_t)t * j.xq_stride, cols);
+            if (packed) qp(x + (size_t)t * cols, cols, st->xp + (size_t)t * ai_act_pairs(cols));
+        }
         j.xq = st->xq;
-        bool packed = false;
-        for (int i = 0; i < n_w; i++) packed = packed || j.dot4p[i];
-        for (int t = 0; packed && t < n_tok; t++)
-            ai_act_pair_prep(vt, (uint8_t *)st->xq + (size_t)t * j.xq_stride, cols,
-                             st->xp + (size_t)t * ai_act_pairs(cols));
         j.xp = st->xp;
     }
     /* Mixed activation formats in one job: fall back to separate products

@@ -800,11 +800,6 @@ static inline void repack4_copy_t(const size_t bs, const size_t hs, uint8_t *row
 
 /* Q5_0: the 8 d fields, then the high bits as masks in kernel order (see
  * quant.h), then each row's codes of its two blocks. */
-uint32_t ai_repack4_q5_qh(const uint8_t *masks, int r, int k) {
-    const uint8_t *m = masks + 16 * (r / 2) + 2 * (2 * (r % 2) + k);
-    return (uint32_t)m[0] | (uint32_t)m[1] << 8 | (uint32_t)m[8] << 16 | (uint32_t)m[9] << 24;
-}
-
 static void repack4_q5_0(uint8_t *rows, size_t row_bytes, int64_t n, uint8_t *g, int dir) {
     const int64_t nb = n / QK;
     int64_t b = 0;
@@ -850,6 +845,24 @@ void ai_unpack4(uint32_t type, const void *group, int64_t n, void *rows, size_t 
 }
 
 size_t ai_act_pairs(int64_t n) { return (size_t)((n / QK + 1) / 2); }
+
+/* the reference: quantize two blocks at a time, then prepare them */
+static void act_pairs_ref(uint32_t vec_type, const float *x, int64_t n, ai_act_pair *out) {
+    for (int64_t b = 0; b < n / QK; b += 2) {
+        int64_t m = n / QK - b >= 2 ? 2 * QK : QK;
+        blk_q8_1 tmp[2]; /* room for Q8_0 too */
+        ai_quantize_row(vec_type, x + b * QK, tmp, m);
+        ai_act_pair_prep(vec_type, tmp, m, &out[b / 2]);
+    }
+}
+static void act_pairs_ref_q8_0(const float *x, int64_t n, ai_act_pair *out) { act_pairs_ref(AI_Q8_0, x, n, out); }
+static void act_pairs_ref_q8_1(const float *x, int64_t n, ai_act_pair *out) { act_pairs_ref(AI_Q8_1, x, n, out); }
+
+ai_act_pairs_fn ai_act_pairs_get(uint32_t vec_type, ai_isa isa) {
+    if (vec_type != AI_Q8_0 && vec_type != AI_Q8_1) return NULL;
+    ai_act_pairs_fn f = isa == AI_ISA_AVX512 || isa == AI_ISA_AVX2 ? ai_act_pairs_avx2(vec_type) : NULL;
+    return f ? f : vec_type == AI_Q8_0 ? act_pairs_ref_q8_0 : act_pairs_ref_q8_1;
+}
 
 void ai_act_pair_prep(uint32_t vec_type, const void *xq, int64_t n, ai_act_pair *out) {
     const size_t bs = vec_type == AI_Q8_1 ? sizeof(blk_q8_1) : sizeof(blk_q8_0);

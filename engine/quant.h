@@ -95,7 +95,10 @@ void ai_unpack4(uint32_t type, const void *group, int64_t n, void *rows, size_t 
 /* The 32 high bits of (row r, block b + k) from a Q5_0 section of two
  * blocks: 16-bit halves at masks + 16 * (r / 2) (low halves) and + 8 (high
  * halves), word 2 * (r % 2) + k of each. */
-uint32_t ai_repack4_q5_qh(const uint8_t *masks, int r, int k);
+static inline uint32_t ai_repack4_q5_qh(const uint8_t *masks, int r, int k) {
+    const uint8_t *m = masks + 16 * (r / 2) + 2 * (2 * (r % 2) + k);
+    return (uint32_t)m[0] | (uint32_t)m[1] << 8 | (uint32_t)m[8] << 16 | (uint32_t)m[9] << 24;
+}
 
 /* Activations prepared once per product for the repacked kernels, one
  * record per pair of blocks (b, b+1) of the Q8_0/Q8_1 activation row (an
@@ -114,6 +117,11 @@ typedef struct ai_act_pair {
 } ai_act_pair;
 size_t ai_act_pairs(int64_t n); /* records for a row of n elements */
 void ai_act_pair_prep(uint32_t vec_type, const void *xq, int64_t n, ai_act_pair *out);
+/* The records straight from floats: bit for bit ai_act_pair_prep of
+ * ai_quantize_act_get(vec_type)'s output (vec_type AI_Q8_0 or AI_Q8_1;
+ * NULL for others). */
+typedef void (*ai_act_pairs_fn)(const float *x, int64_t n, ai_act_pair *out);
+ai_act_pairs_fn ai_act_pairs_get(uint32_t vec_type, ai_isa isa);
 
 /* out[4g + k] = ai_vec_dot(type)(row k of group g, xq, n) for n_groups
  * consecutive groups, from the prepared activations ap (ai_act_pair_prep

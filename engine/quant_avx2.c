@@ -328,6 +328,36 @@ AVX2 static void act_q8_1(const float *x, void *dst, int64_t n) {
     }
 }
 
+/* Q8_0/Q8_1 activations straight into ai_act_pair records: the codes and
+ * scales of act_q8_0/act_q8_1 without the blocks in between. */
+AVX2 static inline void act_pairs(const float *x, int64_t n, ai_act_pair *out, bool with_sum) {
+    const int64_t nb = n / QK;
+    const __m128i ones8 = _mm_set1_epi8(1), ones16 = _mm_set1_epi16(1);
+    for (int64_t b = 0; b < nb; b += 2) {
+        ai_act_pair *a = &out[b / 2];
+        memset(a, 0, sizeof *a); /* an odd last block pairs with zeros */
+        for (int k = 0; k < 2 && b + k < nb; k++) {
+            int8_t qs[QK];
+            int sum;
+            float d = quant_block32(x + QK * (b + k), qs, &sum);
+            __m128i lo = _mm_loadu_si128((const __m128i *)qs), hi = _mm_loadu_si128((const __m128i *)(qs + 16));
+            _mm_storeu_si128((__m128i *)(a->lo + 16 * k), lo);
+            _mm_storeu_si128((__m128i *)(a->hi + 16 * k), hi);
+            /* sums of 4 codes (u8 ones times s8 codes, then pairs) */
+            __m128i s4 = _mm_add_epi32(_mm_madd_epi16(_mm_maddubs_epi16(ones8, lo), ones16),
+                                       _mm_madd_epi16(_mm_maddubs_epi16(ones8, hi), ones16));
+            _mm_storeu_si128((__m128i *)(a->neg_sum + 4 * k), _mm_sub_epi32(_mm_setzero_si128(), s4));
+            float dh = _cvtsh_ss(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
+            a->d[k] = dh;
+            a->ds[2 * k] = dh;
+            a->ds[2 * k + 1] = with_sum ? _cvtsh_ss(_cvtss_sh(d * (float)sum, _MM_FROUND_TO_NEAREST_INT)) : 0.0f;
+        }
+    }
+}
+
+AVX2 static void act_pairs_q8_0(const float *x, int64_t n, ai_act_pair *out) { act_pairs(x, n, out, false); }
+AVX2 static void act_pairs_q8_1(const float *x, int64_t n, ai_act_pair *out) { act_pairs(x, n, out, true); }
+
 AVX2 static void act_q8_K(const float *x, void *dst, int64_t n) {
     blk_q8_K *y = dst;
     const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -384,9 +414,14 @@ ai_quantize_fn ai_quantize_act_avx2(uint32_t vec_type) {
     }
 }
 
+ai_act_pairs_fn ai_act_pairs_avx2(uint32_t vec_type) {
+    return vec_type == AI_Q8_0 ? act_pairs_q8_0 : vec_type == AI_Q8_1 ? act_pairs_q8_1 : NULL;
+}
+
 #else /* not x86-64 */
 
 ai_vec_dot_fn ai_vec_dot_avx2(uint32_t type) { return NULL; }
 ai_quantize_fn ai_quantize_act_avx2(uint32_t vec_type) { return NULL; }
+ai_act_pairs_fn ai_act_pairs_avx2(uint32_t vec_type) { return NULL; }
 
 #endif

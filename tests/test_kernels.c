@@ -135,6 +135,39 @@ static void test_dot4(void **state) {
     }
 }
 
+/* Activation records straight from floats equal quantizing to blocks and
+ * preparing those, byte for byte, at every level. */
+static void test_act_pairs(void **state) {
+    (void)state;
+    ai_isa lv[4];
+    int nl = isa_levels(lv);
+    rng r = {7};
+    static const int64_t LEN[] = {32, 64, 96, 576, 1536, 160};
+    static const uint32_t VT[] = {AI_Q8_0, AI_Q8_1};
+    for (int li = 0; li < nl; li++)
+        for (size_t v = 0; v < 2; v++)
+            for (size_t i = 0; i < sizeof LEN / sizeof LEN[0]; i++) {
+                int64_t n = LEN[i];
+                float *x = malloc((size_t)n * sizeof *x);
+                for (int64_t e = 0; e < n; e++) x[e] = rng_unit(&r) * (float)(1 + e % 7);
+                for (int64_t e = 0; e < 32 && i == 2; e++) x[e] = 0.0f; /* an all-zero block */
+                for (int64_t e = 0; e < n && i == 3; e += 5) x[e] = 63.5f; /* ties at the largest value's scale */
+                size_t np = ai_act_pairs(n);
+                ai_act_pair *want = calloc(np, sizeof *want), *got = malloc(np * sizeof *got);
+                void *xq = malloc(ai_row_bytes(VT[v], n));
+                ai_quantize_row(VT[v], x, xq, n);
+                ai_act_pair_prep(VT[v], xq, n, want);
+                memset(got, 0x5A, np * sizeof *got);
+                ai_act_pairs_get(VT[v], lv[li])(x, n, got);
+                if (memcmp(got, want, np * sizeof *got)) {
+                    print_error("%s act pairs %s n=%lld differ\n", ai_isa_name(lv[li]), ai_dtype_get(VT[v])->name,
+                                (long long)n);
+                    fail();
+                }
+                free(x); free(want); free(got); free(xq);
+            }
+}
+
 /* Cached rows of n elements in a KV type, from random floats. */
 static void *kv_rows(rng *r, uint32_t type, int n, float *src) {
     for (int i = 0; i < n; i++) src[i] = rng_unit(r) * 2.0f;
@@ -371,6 +404,7 @@ static void test_gemm(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dot4),
+        cmocka_unit_test(test_act_pairs),
         cmocka_unit_test(test_attend),
         cmocka_unit_test(test_exp_kernels),
         cmocka_unit_test(test_greedy_argmax),
