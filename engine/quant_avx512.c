@@ -3,8 +3,8 @@
  * Same contract as quant_avx2.c: per-function target attributes, chosen at
  * run time, integer sums identical to the scalar reference. The 32-element
  * formats take two blocks per 512-bit register and multiply with vpdpbusd
- * (u8 x s8 -> s32, no intermediate saturation); the K formats use
- * vpmaddubsw + vpdpwssd (products weighted by the int16 sub-block scales).
+ * (u8 x s8 -> s32, no intermediate saturation); so do the K formats, whose
+ * per-sub-block sums then meet the int16 scales in vpdpwssd (see below).
  * Kernels not here (the activation quantizers, BF16) fall back to AVX2.
  */
 #include "quant_impl.h"
