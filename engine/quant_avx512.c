@@ -3,8 +3,8 @@
  * Same contract as quant_avx2.c: per-function target attributes, chosen at
  * run time, integer sums identical to the scalar reference. The 32-element
  * formats take two blocks per 512-bit register and multiply with vpdpbusd
- * (u8 x s8 -> s32, no intermediate saturation); the K formats use
- * vpmaddubsw + vpdpwssd (products weighted by the int16 sub-block scales).
+ * (u8 x s8 -> s32, no intermediate saturation); so do the K formats, whose
+ * per-sub-block sums then meet the int16 scales in vpdpwssd (see below).
  * Kernels not here (the activation quantizers, BF16) fall back to AVX2.
  */
 #include "quant_impl.h"
@@ -208,128 +208,193 @@ AVX512 static float dot_q8_0(const void *row, const void *xq, int64_t n) {
     return s;
 }
 
-/* 32 int16: a in the low 16 lanes, b in the high 16. */
-AVX512 static inline __m512i pair_epi16(int a, int b) {
-    return _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16((short)a), _mm512_set1_epi16((short)b));
-}
+/* ---- K formats ------------------------------------------------------------
+ * vpdpbusd multiplies the unsigned codes by the signed Q8_K activations. An
+ * int32 lane sums 4 products, so a 512-bit product vector holds two Q4_K/Q5_K
+ * sub-blocks (32 elements, 8 lanes each) or four Q6_K ones (16 elements, 4
+ * lanes), and every lane fits int16 (|sum| <= 4 * 63 * 128). vpackssdw packs
+ * two product vectors into words without loss, and one vpdpwssd weights them
+ * with the int16 sub-block scales: 1.5 multiplies per 64 elements, integers
+ * until one float conversion per super-block. Q4_K/Q5_K's mins and Q6_K's
+ * -32 offset come from the Q8_K bsums. */
 
-/* The 8 six-bit scales and mins of a Q4_K/Q5_K block with word operations:
- * a, b, c = scales[0..3], [4..7], [8..11] as little-endian words. */
-static inline void k4_unpack(const uint8_t *s, uint32_t sc[2], uint32_t mn[2]) {
+/* four words holding byte s of a vpshufb source, zero-extended */
+#define K_WORD4(s) ((long long)((0x8000ull + (s)) * 0x0001000100010001ull))
+
+/* The 8 six-bit scales and mins of a Q4_K/Q5_K block with word operations
+ * (byte j of sc / mn: sub-block j): a, b, c = scales[0..3], [4..7], [8..11]
+ * as little-endian words. */
+static inline void k4_unpack(const uint8_t *s, uint64_t *sc, uint64_t *mn) {
     uint32_t a = load_u32(s), b = load_u32(s + 4), c = load_u32(s + 8);
-    sc[0] = a & 0x3F3F3F3Fu;
-    mn[0] = b & 0x3F3F3F3Fu;
-    sc[1] = (c & 0x0F0F0F0Fu) | ((a >> 6) & 0x03030303u) << 4;
-    mn[1] = ((c >> 4) & 0x0F0F0F0Fu) | ((b >> 6) & 0x03030303u) << 4;
+    uint32_t sc_hi = (c & 0x0F0F0F0Fu) | ((a >> 6) & 0x03030303u) << 4;
+    uint32_t mn_hi = ((c >> 4) & 0x0F0F0F0Fu) | ((b >> 6) & 0x03030303u) << 4;
+    *sc = (uint64_t)sc_hi << 32 | (a & 0x3F3F3F3Fu);
+    *mn = (uint64_t)mn_hi << 32 | (b & 0x3F3F3F3Fu);
 }
 
-/* sum_j m_j * (bsums[2j] + bsums[2j+1]) */
-AVX512 static inline int32_t k4_min_dot(const uint32_t mn[2], const int16_t *bsums) {
-    __m128i m8 = _mm_set_epi32(0, 0, (int)mn[1], (int)mn[0]);
-    __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8)); /* m0 m0 m1 m1 ... */
-    __m256i p = _mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)(const void *)bsums));
-    __m128i q = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-    q = _mm_add_epi32(q, _mm_shuffle_epi32(q, _MM_SHUFFLE(1, 0, 3, 2)));
-    q = _mm_add_epi32(q, _mm_shuffle_epi32(q, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(q);
+/* Q8_K activations of one super-block, in the order of the Q4_K/Q5_K codes:
+ * a 64-byte load of qs covers chunks c, c+1, whose low nibbles are
+ * sub-blocks 2c, 2c+2 and high nibbles 2c+1, 2c+3. */
+typedef struct {
+    __m512i q[4]; /* sub-blocks 0|2, 1|3, 4|6, 5|7 */
+    __m256i bsums;
+    float d;
+} k4_act;
+
+/* forced: the one- and four-row Q4_K/Q5_K kernels are k4_rows with constant
+ * nr and q5, which gcc otherwise calls out of line (and then keeps the four
+ * accumulators in memory) */
+#define K_INLINE AVX512 static inline __attribute__((always_inline))
+
+K_INLINE void k4_act_load(const blk_q8_K *y, k4_act *a) {
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        const int8_t *q = y->qs + 128 * (i / 2) + 32 * (i % 2);
+        a->q[i] = load2x32(q, q + 64);
+    }
+    a->bsums = _mm256_loadu_si256((const __m256i *)(const void *)y->bsums);
+    a->d = y->d;
+}
+
+/* One Q4_K (qh NULL) or Q5_K super-block of one row against the prepared
+ * activations: acc += d*dy * sum_j sc_j * (q.y)_j, and accm (8 lanes) +=
+ * dmin*dy * m_j * (bsums[2j] + bsums[2j+1]). blk: the block (d, dmin and
+ * scales come first in both formats). */
+K_INLINE void k4_block(const uint8_t *blk, const uint8_t *qh, const uint8_t *qs, const k4_act *a, __m512 *acc,
+                       __m256 *accm) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), z = _mm512_setzero_si512();
+    __m512i q[4];
+#pragma GCC unroll 2
+    for (int i = 0; i < 2; i++) {
+        __m512i w = _mm512_loadu_si512((const void *)(qs + 64 * i));
+        q[2 * i] = _mm512_and_si512(w, m4);
+        q[2 * i + 1] = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+    }
+    if (qh) { /* bit 4 of element l of sub-block j is bit j of qh[l] */
+        __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(const void *)qh));
+        static const int sub[4] = {0, 1, 4, 5}; /* q[i] holds sub-blocks sub[i], sub[i] + 2 */
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            __m512i bit = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << sub[i])),
+                                             _mm256_set1_epi8((char)(1 << (sub[i] + 2))), 1);
+            q[i] = _mm512_mask_add_epi8(q[i], _mm512_test_epi8_mask(h, bit), q[i], _mm512_set1_epi8(16));
+        }
+    }
+    /* 128-bit lane k of p01 holds 4 words of sub-block 2(k/2), then 4 of
+     * 2(k/2)+1; p23 the same for sub-blocks 4..7 */
+    __m512i p01 = _mm512_packs_epi32(_mm512_dpbusd_epi32(z, q[0], a->q[0]), _mm512_dpbusd_epi32(z, q[1], a->q[1]));
+    __m512i p23 = _mm512_packs_epi32(_mm512_dpbusd_epi32(z, q[2], a->q[2]), _mm512_dpbusd_epi32(z, q[3], a->q[3]));
+    uint64_t sc, mn;
+    k4_unpack(blk + 4, &sc, &mn);
+    __m512i s8 = _mm512_set1_epi64((long long)sc);
+    const __m512i idx01 = _mm512_setr_epi64(K_WORD4(0), K_WORD4(1), K_WORD4(0), K_WORD4(1), K_WORD4(2), K_WORD4(3),
+                                            K_WORD4(2), K_WORD4(3));
+    const __m512i idx23 = _mm512_add_epi16(idx01, _mm512_set1_epi16(4));
+    __m512i sumi = _mm512_dpwssd_epi32(_mm512_madd_epi16(p01, _mm512_shuffle_epi8(s8, idx01)), p23,
+                                       _mm512_shuffle_epi8(s8, idx23));
+    /* words m0 m0 m1 m1 ... m7 m7 against the 16 bsums */
+    const __m256i idxm = _mm256_setr_epi8(0, -128, 0, -128, 1, -128, 1, -128, 2, -128, 2, -128, 3, -128, 3, -128,
+                                          4, -128, 4, -128, 5, -128, 5, -128, 6, -128, 6, -128, 7, -128, 7, -128);
+    __m256i mins = _mm256_madd_epi16(_mm256_shuffle_epi8(_mm256_set1_epi64x((long long)mn), idxm), a->bsums);
+    /* d*dy, dmin*dy */
+    __m128 dm = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)load_u32(blk))), _mm_set1_ps(a->d));
+    *acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dm), _mm512_cvtepi32_ps(sumi), *acc);
+    *accm = _mm256_fmadd_ps(_mm256_permutexvar_ps(_mm256_set1_epi32(1), _mm256_castps128_ps256(dm)),
+                            _mm256_cvtepi32_ps(mins), *accm);
+}
+
+/* nr (1 or 4) rows of Q4_K (q5 false) or Q5_K; row k at row + k*stride */
+K_INLINE void k4_rows(const void *row, size_t stride, const void *xq, int64_t n, int nr, bool q5, float *out) {
+    const uint8_t *w = row;
+    const blk_q8_K *y = xq;
+    const size_t bs = q5 ? sizeof(blk_q5_K) : sizeof(blk_q4_K);
+    __m512 acc[4];
+    __m256 accm[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++) {
+        acc[r] = _mm512_setzero_ps();
+        accm[r] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < n / QKK; b++) {
+        k4_act a;
+        k4_act_load(&y[b], &a);
+#pragma GCC unroll 4
+        for (int r = 0; r < nr; r++) {
+            const uint8_t *blk = w + r * stride + b * bs;
+            /* four interleaved rows defeat the hardware prefetcher: fetch the
+             * same block two groups of rows ahead (a steady trickle that works
+             * for rows of any length; measured in docs/performance.md) */
+            if (nr > 1)
+                for (size_t o = 0; o < bs; o += 64) __builtin_prefetch(blk + 8 * stride + o);
+            if (q5)
+                k4_block(blk, blk + offsetof(blk_q5_K, qh), blk + offsetof(blk_q5_K, qs), &a, &acc[r], &accm[r]);
+            else
+                k4_block(blk, NULL, blk + offsetof(blk_q4_K, qs), &a, &acc[r], &accm[r]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++) out[r] = _mm512_reduce_add_ps(acc[r]) - hsum256(accm[r]);
 }
 
 AVX512 static float dot_q4_K(const void *row, const void *xq, int64_t n) {
-    const blk_q4_K *x = row;
-    const blk_q8_K *y = xq;
-    __m512 acc = _mm512_setzero_ps();
-    float summ = 0.0f;
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    /* int16 lane i of a maddubs product covers elements 2i, 2i+1 of 64:
-     * lanes 0..15 take sub-block 2c's scale, 16..31 sub-block 2c+1's */
-    const __m512i sidx = _mm512_set_epi16(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-                                          0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-    for (int64_t b = 0; b < n / QKK; b++) {
-        uint32_t sc[2], mn[2];
-        k4_unpack(x[b].scales, sc, mn);
-        int32_t smin = k4_min_dot(mn, y[b].bsums);
-        __m512i s16 = _mm512_cvtepu8_epi16(_mm256_castsi128_si256(_mm_set_epi32(0, 0, (int)sc[1], (int)sc[0])));
-        __m512i sumi = _mm512_setzero_si512();
-        for (int c = 0; c < 4; c++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * c));
-            __m512i qx = _mm512_and_si512(
-                _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1), m4);
-            __m512i qy = _mm512_loadu_si512((const void *)(y[b].qs + 64 * c));
-            __m512i scv = _mm512_permutexvar_epi16(_mm512_add_epi16(sidx, _mm512_set1_epi16((short)(2 * c))), s16);
-            sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(qx, qy), scv);
-        }
-        float dy = y[b].d;
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(x[b].d) * dy), _mm512_cvtepi32_ps(sumi), acc);
-        summ += h2f(x[b].dmin) * dy * (float)smin;
-    }
-    return _mm512_reduce_add_ps(acc) - summ;
+    float s;
+    k4_rows(row, 0, xq, n, 1, false, &s);
+    return s;
 }
 
 AVX512 static float dot_q5_K(const void *row, const void *xq, int64_t n) {
-    const blk_q5_K *x = row;
-    const blk_q8_K *y = xq;
-    __m512 acc = _mm512_setzero_ps();
-    float summ = 0.0f;
-    const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
-    for (int64_t b = 0; b < n / QKK; b++) {
-        uint32_t scw[2], mnw[2];
-        k4_unpack(x[b].scales, scw, mnw);
-        int32_t smin = k4_min_dot(mnw, y[b].bsums);
-        uint8_t sc[8];
-        memcpy(sc, scw, 8);
-        __m256i qh = _mm256_loadu_si256((const __m256i *)x[b].qh);
-        __m512i sumi = _mm512_setzero_si512();
-        for (int c = 0; c < 4; c++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * c));
-            __m512i qx = _mm512_and_si512(
-                _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1), m4);
-            __mmask64 hb = (__mmask64)_mm256_test_epi8_mask(qh, _mm256_set1_epi8((char)(1 << (2 * c)))) |
-                           (__mmask64)_mm256_test_epi8_mask(qh, _mm256_set1_epi8((char)(1 << (2 * c + 1)))) << 32;
-            qx = _mm512_mask_add_epi8(qx, hb, qx, sixteen);
-            __m512i qy = _mm512_loadu_si512((const void *)(y[b].qs + 64 * c));
-            sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(qx, qy), pair_epi16(sc[2 * c], sc[2 * c + 1]));
-        }
-        float dy = y[b].d;
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(x[b].d) * dy), _mm512_cvtepi32_ps(sumi), acc);
-        summ += h2f(x[b].dmin) * dy * (float)smin;
-    }
-    return _mm512_reduce_add_ps(acc) - summ;
+    float s;
+    k4_rows(row, 0, xq, n, 1, true, &s);
+    return s;
 }
 
+AVX512 static void dot4_q4_K(const void *row, size_t stride, const void *xq, int64_t n, float *out) {
+    k4_rows(row, stride, xq, n, 4, false, out);
+}
+
+AVX512 static void dot4_q5_K(const void *row, size_t stride, const void *xq, int64_t n, float *out) {
+    k4_rows(row, stride, xq, n, 4, true, out);
+}
+
+/* Q6_K: one row only (a four-row form measured no faster from cache and
+ * slower streaming; docs/performance.md). Per super-block:
+ * d*dy * sum_g sc_g * ((q - 32).y)_g. */
 AVX512 static float dot_q6_K(const void *row, const void *xq, int64_t n) {
     const blk_q6_K *x = row;
     const blk_q8_K *y = xq;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30), z = _mm512_setzero_si512();
+    /* qa takes qh bits 0-1 (elements 0..31 of a half) and 2-3 (32..63) to
+     * bits 4-5, qb bits 4-5 (64..95) and 6-7 (96..127): per-half shifts of
+     * words (no bit crosses a byte on its way to bits 4-5) */
+    const __m512i sh_a = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i sh_b = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+    /* the scale of each word of a packed product pair: 128-bit lane k holds
+     * 4 words of sub-block 8h+k (qa), then 4 of 8h+4+k (qb) */
+    const __m512i idx = _mm512_set_epi16(7, 7, 7, 7, 3, 3, 3, 3, 6, 6, 6, 6, 2, 2, 2, 2,
+                                         5, 5, 5, 5, 1, 1, 1, 1, 4, 4, 4, 4, 0, 0, 0, 0);
     __m512 acc = _mm512_setzero_ps();
-    const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
-    /* int16 lane i of a product vector covers elements 2i, 2i+1 of 64:
-     * groups of 16 elements are 8 lanes, so lane i takes scale i / 8. */
-    const __m512i idx_a = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
-                                           1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512i idx_b = _mm512_add_epi16(idx_a, _mm512_set1_epi16(4));
     for (int64_t b = 0; b < n / QKK; b++) {
-        int32_t off = 0;
-        for (int g = 0; g < 16; g++) off += x[b].scales[g] * y[b].bsums[g];
-        __m512i sumi = _mm512_setzero_si512();
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)x[b].scales));
+        __m256i bsums = _mm256_loadu_si256((const __m256i *)(const void *)y[b].bsums);
+        /* the offset first: -32 * sc_g * bsums_g, as 32 * sc_g times -bsums_g
+         * (both int16) */
+        __m512i sumi = _mm512_zextsi256_si512(
+            _mm256_madd_epi16(_mm256_slli_epi16(sc16, 5), _mm256_sub_epi16(_mm256_setzero_si256(), bsums)));
+        __m512i sc = _mm512_zextsi256_si512(sc16);
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
-            const uint8_t *ql = x[b].ql + 64 * h;
-            __m512i l01 = _mm512_loadu_si512((const void *)ql);
-            __m256i qh = _mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * h));
-            __m512i h01 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
-            __m512i h23 = _mm512_srli_epi16(h01, 4);
-            __m512i qa = _mm512_or_si512(_mm512_and_si512(l01, m4),
-                                         _mm512_slli_epi16(_mm512_and_si512(h01, m2), 4));
-            __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l01, 4), m4),
-                                         _mm512_slli_epi16(_mm512_and_si512(h23, m2), 4));
-            __m128i s8 = _mm_loadl_epi64((const __m128i *)(x[b].scales + 8 * h));
-            __m512i s16 = _mm512_castsi128_si512(_mm_cvtepi8_epi16(s8));
+            __m512i l = _mm512_loadu_si512((const void *)(x[b].ql + 64 * h));
+            __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(const void *)(x[b].qh + 32 * h)));
+            __m512i qa = _mm512_or_si512(_mm512_and_si512(l, m4), _mm512_and_si512(_mm512_sllv_epi16(hb, sh_a), m30));
+            __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
+                                         _mm512_and_si512(_mm512_srlv_epi16(hb, sh_b), m30));
             const int8_t *yq = y[b].qs + 128 * h;
-            __m512i ya = _mm512_loadu_si512((const void *)yq), yb = _mm512_loadu_si512((const void *)(yq + 64));
-            sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(qa, ya), _mm512_permutexvar_epi16(idx_a, s16));
-            sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(qb, yb), _mm512_permutexvar_epi16(idx_b, s16));
+            __m512i p = _mm512_packs_epi32(_mm512_dpbusd_epi32(z, qa, _mm512_loadu_si512((const void *)yq)),
+                                           _mm512_dpbusd_epi32(z, qb, _mm512_loadu_si512((const void *)(yq + 64))));
+            __m512i sch = _mm512_permutexvar_epi16(_mm512_add_epi16(idx, _mm512_set1_epi16((short)(8 * h))), sc);
+            sumi = _mm512_dpwssd_epi32(sumi, p, sch);
         }
-        float dd = h2f(x[b].d) * y[b].d;
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(dd), _mm512_cvtepi32_ps(sumi), acc);
-        acc = _mm512_sub_ps(acc, _mm512_mask_blend_ps(1, _mm512_setzero_ps(), _mm512_set1_ps(dd * (float)(32 * off))));
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(x[b].d) * y[b].d), _mm512_cvtepi32_ps(sumi), acc);
     }
     return _mm512_reduce_add_ps(acc);
 }
@@ -575,6 +640,8 @@ ai_vec_dot4_fn ai_vec_dot4_avx512(uint32_t type) {
     case AI_Q4_1: return dot4_q4_1;
     case AI_Q5_0: return dot4_q5_0;
     case AI_Q8_0: return dot4_q8_0;
+    case AI_Q4_K: return dot4_q4_K;
+    case AI_Q5_K: return dot4_q5_K;
     default: return NULL;
     }
 }
