@@ -457,10 +457,13 @@ AVX512 static inline __attribute__((always_inline)) __m512 reduce16(const __m512
  * loaded once for 16 keys, one transposing reduction); then V the same way,
  * each query's output accumulated over the chunk's rows in registers 64
  * elements at a time. The cache comes from L3/DRAM each token (the weights
- * evict it), so the rows of the chunk after next are prefetched: the
- * hardware does not see the ring's row stride in time to hide the first
- * loads. */
+ * evict it), so the rows ATTEND_AHEAD keys ahead are prefetched, the last K
+ * chunks prefetching the first V rows (SmolLM2 decode at 512 tokens: +4 %
+ * with one query per call, +12 % with the grouping; 16-64 keys ahead the
+ * same). */
 #define ATTEND_AHEAD 32
+/* A macro: gcc -O2 drops calls to a function that only prefetches. The
+ * last byte too: a row's hb bytes may start mid-line (q8_0, q4_0). */
 #define PREFETCH_ROWS(base, j0)                                                                      \
     for (int pj = (j0); pj < (j0) + 16 && pj < nk; pj++) {                                          \
         const uint8_t *pr = (const uint8_t *)(base) + ring_off(first, pj, n_slots, rb);              \
@@ -474,8 +477,8 @@ AVX512 static inline __attribute__((always_inline)) __m512 reduce16(const __m512
         const size_t hb = ai_row_bytes(type, n);                                                     \
         for (int j0 = 0; j0 < nk; j0 += 16) {                                                        \
             const int nb = nk - j0 < 16 ? nk - j0 : 16;                                              \
-            if (j0 + ATTEND_AHEAD < nk) PREFETCH_ROWS(k, j0 + ATTEND_AHEAD)                      \
-            else PREFETCH_ROWS(v, j0 + ATTEND_AHEAD - (nk + 15) / 16 * 16)                         \
+            if (j0 + ATTEND_AHEAD < nk) PREFETCH_ROWS(k, j0 + ATTEND_AHEAD)                          \
+            else PREFETCH_ROWS(v, j0 + ATTEND_AHEAD - (nk + 15) / 16 * 16)                           \
             const uint8_t *kr[16];                                                                   \
             for (int j = 0; j < 16; j++) kr[j] = (const uint8_t *)k + ring_off(first, j0 + (j < nb ? j : 0), n_slots, rb); \
             for (int i = 0; i < g; i++) {                                                            \
