@@ -697,12 +697,35 @@ static void kv_store(ai_state *st, int layer, int pos, const float *k, const flo
 typedef struct {
     ai_state *st;
     int layer, n_tok, pos;
+    int parts; /* work units per KV head (attn_parts) */
 } attn_job;
 
-/* Causal attention of n_tok new positions over the cache, heads split
- * across threads. The K/V kernels read the cache in its element type. In a
- * batch, four consecutive tokens of a head go together: each cached row is
- * read once for the four (positions past a token's own are masked out). */
+/* The attention work units are (KV head, part of its group of query heads):
+ * one-query attention reads the KV head's cached rows once per unit for all
+ * of the unit's query heads, so a group is split only as far as it takes to
+ * give every thread a near-equal number of query heads. With the KV heads a
+ * multiple of the threads, one part each (1 thread: one unit per KV head);
+ * else threads / gcd parts (SmolLM2's 3 KV heads of 3 at 2 threads: parts of
+ * 1 and 2 heads, claimed in turn, 5 + 4 heads). At most 16 heads a part. */
+static int attn_parts(int n_head_kv, int group, int threads) {
+    int a = n_head_kv, b = threads;
+    while (b) {
+        int r = a % b;
+        a = b;
+        b = r;
+    }
+    int parts = threads / a;
+    if (parts > group) parts = group;
+    if (parts < (group + 15) / 16) parts = (group + 15) / 16;
+    return parts;
+}
+
+/* Causal attention of n_tok new positions over the cache, work units
+ * (attn_parts) claimed by the threads. The K/V kernels read the cache in its
+ * element type. In a batch, up to 16 consecutive tokens of a head go together
+ * (block attention: each cached row is read once for them, positions past a
+ * token's own masked out); single tokens go through attend1 with all the
+ * unit's query heads at once. */
 static void attention_worker(void *ctx, int chunk, int n_chunks, int tid) {
     const attn_job *j = ctx;
     ai_state *st = j->st;
@@ -714,23 +737,26 @@ static void attention_worker(void *ctx, int chunk, int n_chunks, int tid) {
     float *att = st->att + (size_t)tid * ai_vec_attend_scratch(hd, kv->n_slots + 16);
     float scale = 1.0f / sqrtf((float)hd);
     const uint8_t *kc = kv->k[j->layer], *vc = kv->v[j->layer];
-    for (int h = chunk; h < hp->n_head; h += n_chunks) {
-        size_t off = (size_t)(h / group) * head_bytes;
+    for (int u = chunk; u < hp->n_head_kv * j->parts; u += n_chunks) {
+        int kvh = u / j->parts, part = u % j->parts;
+        int h0 = kvh * group + part * group / j->parts, h1 = kvh * group + (part + 1) * group / j->parts;
+        size_t off = (size_t)kvh * head_bytes;
         int t = 0;
         /* blocks of up to 16 queries while no window wraps (first == 0 for
          * all); fewer than 8 queries are cheaper one by one */
         for (; j->n_tok - t >= 8; t += 16) {
             int nq = j->n_tok - t < 16 ? j->n_tok - t : 16;
             if (kv->rotating && j->pos + t + nq - 1 >= kv->window) break;
-            vk->attend(kc + off, vc + off, kv->row_bytes, j->pos + t, nq, st->q + ((size_t)t * hp->n_head + h) * hd,
-                       qs, st->att_out + ((size_t)t * hp->n_head + h) * hd, qs, hd, scale, att);
+            for (int h = h0; h < h1; h++)
+                vk->attend(kc + off, vc + off, kv->row_bytes, j->pos + t, nq, st->q + ((size_t)t * hp->n_head + h) * hd,
+                           qs, st->att_out + ((size_t)t * hp->n_head + h) * hd, qs, hd, scale, att);
         }
         for (; t < j->n_tok; t++) {
             int p = j->pos + t;
             int first = kv->rotating && p >= kv->window ? p - kv->window + 1 : 0;
-            size_t qo = ((size_t)t * hp->n_head + h) * hd;
+            size_t qo = ((size_t)t * hp->n_head + h0) * hd;
             vk->attend1(kc + off, vc + off, kv->row_bytes, kv->n_slots, first % kv->n_slots, p - first + 1,
-                        st->q + qo, st->att_out + qo, hd, scale, att);
+                        h1 - h0, st->q + qo, st->att_out + qo, hd, scale, att);
         }
     }
 }
@@ -743,6 +769,7 @@ int ai_forward(ai_state *st, const int32_t *tokens, int n, int pos, bool all_log
     const ai_hparams *hp = &m->hp;
     const int d = hp->n_embd, hd = hp->head_dim;
     const int dq = hp->n_head * hd, dkv = hp->n_head_kv * hd, half = hp->n_rot / 2;
+    const int parts = attn_parts(hp->n_head_kv, hp->n_head / hp->n_head_kv, ai_pool_size(st->pool));
     if (n < 1 || n > st->max_batch)
         return ai_error_set(err, "forward: batch of %d tokens (1..%d allowed)", n, st->max_batch);
     if (!st->kv.rotating && pos + n > st->kv.n_slots)
@@ -775,8 +802,8 @@ int ai_forward(ai_state *st, const int32_t *tokens, int n, int pos, bool all_log
             rope(st->k + (size_t)t * dkv, hp->n_head_kv, hd, hp->n_rot, hp->rope_neox, c, s);
             kv_store(st, l, pos + t, st->k + (size_t)t * dkv, st->v + (size_t)t * dkv);
         }
-        attn_job aj = {st, l, n, pos};
-        ai_pool_run_chunks(st->pool, attention_worker, &aj, hp->n_head);
+        attn_job aj = {st, l, n, pos, parts};
+        ai_pool_run_chunks(st->pool, attention_worker, &aj, hp->n_head_kv * parts);
         const ai_weight *wo = &L->wo;
         matmul(st, n, st->att_out, 1, &wo, NULL, &st->x, MM_ADD); /* x += wo . att */
 

@@ -9,8 +9,11 @@
 
 /* ---- scalar references ------------------------------------------------ */
 
-/* Block attention composed from the one-query kernels: the reference (and
- * the AVX2 path). Every query takes its own softmax over its own keys. */
+/* Attention composed from the one-key kernels: the reference (and the AVX2
+ * path). Every query takes its own softmax over its own keys. attend1 goes
+ * through the keys 16 at a time for all its g queries (heads sharing one KV
+ * head), so that the AVX2 path reads each cached row from memory once; each
+ * query still sums its keys in order. */
 #define COMPOSED(name, kd, va, exps)                                                            \
     static void name##_attend(const void *k, const void *v, size_t rb, int p0, int nq,            \
                               const float *q, size_t qs, float *out, size_t os, int n, float scale, \
@@ -28,17 +31,25 @@
             for (int i = 0; i < nk; i++) va(o, s[i] * inv, (const uint8_t *)v + (size_t)i * rb, n); \
         }                                                                                         \
     }                                                                                             \
-    static void name##_attend1(const void *k, const void *v, size_t rb, int n_slots, int first, int nk, \
+    static void name##_attend1(const void *k, const void *v, size_t rb, int n_slots, int first, int nk, int g, \
                                const float *q, float *out, int n, float scale, float *s) {          \
-        float mx = -INFINITY;                                                                     \
-        for (int j = 0, row = first; j < nk; j++, row = row + 1 == n_slots ? 0 : row + 1) {        \
-            s[j] = kd((const uint8_t *)k + (size_t)row * rb, q, n) * scale;                        \
-            mx = s[j] > mx ? s[j] : mx;                                                           \
+        /* scores s[i * nk + j] of query i, key j; 16 keys at a time for all g queries */           \
+        for (int j0 = 0; j0 < nk; j0 += 16)                                                       \
+            for (int i = 0; i < g; i++)                                                           \
+                for (int j = j0; j < nk && j < j0 + 16; j++)                                      \
+                    s[i * nk + j] = kd((const uint8_t *)k + ring_off(first, j, n_slots, rb), q + (size_t)i * n, n) * scale; \
+        float inv[16];                                                                            \
+        for (int i = 0; i < g; i++) {                                                             \
+            float mx = -INFINITY;                                                                 \
+            for (int j = 0; j < nk; j++) mx = s[i * nk + j] > mx ? s[i * nk + j] : mx;            \
+            inv[i] = 1.0f / exps(s + i * nk, nk, mx);                                             \
         }                                                                                         \
-        float inv = 1.0f / exps(s, nk, mx);                                                       \
-        memset(out, 0, (size_t)n * sizeof(float));                                                \
-        for (int j = 0, row = first; j < nk; j++, row = row + 1 == n_slots ? 0 : row + 1)          \
-            va(out, s[j] * inv, (const uint8_t *)v + (size_t)row * rb, n);                         \
+        memset(out, 0, (size_t)g * n * sizeof(float));                                            \
+        for (int j0 = 0; j0 < nk; j0 += 16)                                                       \
+            for (int i = 0; i < g; i++)                                                           \
+                for (int j = j0; j < nk && j < j0 + 16; j++)                                      \
+                    va(out + (size_t)i * n, s[i * nk + j] * inv[i],                               \
+                       (const uint8_t *)v + ring_off(first, j, n_slots, rb), n);                  \
     }
 
 #define COMPOSED_ALL(isa, exps)                                      \
@@ -48,6 +59,13 @@
     COMPOSED(q4_0_##isa, kdot_q4_0_##isa, vaxpy_q4_0_##isa, exps)
 
 size_t ai_vec_attend_scratch(int n, int n_keys) { return 32 * (size_t)n + 16 * (size_t)n_keys; }
+
+/* Byte offset of logical key j (< n_slots) in a ring of n_slots rows that
+ * starts at row first (< n_slots). */
+static inline size_t ring_off(int first, int j, int n_slots, size_t rb) {
+    int row = first + j;
+    return (size_t)(row >= n_slots ? row - n_slots : row) * rb;
+}
 
 static float kdot_f32_ref(const void *k, const float *q, int n) {
     const float *x = k;
@@ -434,63 +452,106 @@ AVX512 static inline __attribute__((always_inline)) __m512 reduce16(const __m512
                          _mm512_shuffle_f32x4(w01, w23, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-/* One query (decode): scores of 16 keys at a time (the query chunk loaded
- * once for 16 keys, one transposing reduction), then V accumulated in
- * registers 64 elements at a time. */
-#define ATTEND1(name, load)                                                                         \
+/* g queries of one KV head (decode): keys 16 at a time, the chunk's K rows
+ * read from memory once and then from L1 for every query (the query chunk
+ * loaded once for 16 keys, one transposing reduction); then V the same way,
+ * each query's output accumulated over the chunk's rows in registers 64
+ * elements at a time. The cache comes from L3/DRAM each token (the weights
+ * evict it), so the rows ATTEND_AHEAD keys ahead are prefetched, the last K
+ * chunks prefetching the first V rows (SmolLM2 decode at 512 tokens: +4 %
+ * with one query per call, +12 % with the grouping; 16-64 keys ahead the
+ * same). */
+#define ATTEND_AHEAD 32
+/* A macro: gcc -O2 drops calls to a function that only prefetches. The
+ * last byte too: a row's hb bytes may start mid-line (q8_0, q4_0). */
+#define PREFETCH_ROWS(base, j0)                                                                      \
+    for (int pj = (j0); pj < (j0) + 16 && pj < nk; pj++) {                                          \
+        const uint8_t *pr = (const uint8_t *)(base) + ring_off(first, pj, n_slots, rb);              \
+        for (size_t po = 0; po < hb; po += 64) __builtin_prefetch(pr + po);                           \
+        __builtin_prefetch(pr + hb - 1);                                                             \
+    }
+#define ATTEND1(name, load, type)                                                                   \
     AVX512 static void name##_attend1(const void *k, const void *v, size_t rb, int n_slots, int first, \
-                                      int nk, const float *q, float *out, int n, float scale, float *s) { \
+                                      int nk, int g, const float *q, float *out, int n, float scale, \
+                                      float *s) {                                                    \
+        const size_t hb = ai_row_bytes(type, n);                                                     \
         for (int j0 = 0; j0 < nk; j0 += 16) {                                                        \
             const int nb = nk - j0 < 16 ? nk - j0 : 16;                                              \
+            if (j0 + ATTEND_AHEAD < nk) PREFETCH_ROWS(k, j0 + ATTEND_AHEAD)                          \
+            else PREFETCH_ROWS(v, j0 + ATTEND_AHEAD - (nk + 15) / 16 * 16)                           \
             const uint8_t *kr[16];                                                                   \
-            for (int j = 0; j < 16; j++) kr[j] = (const uint8_t *)k + (size_t)((first + j0 + (j < nb ? j : 0)) % n_slots) * rb; \
-            __m512 acc[16];                                                                          \
-            for (int j = 0; j < 16; j++) acc[j] = _mm512_setzero_ps();                               \
-            for (int d = 0; d < n; d += 16) {                                                        \
-                __mmask16 m = n - d >= 16 ? 0xFFFF : (__mmask16)((1u << (n - d)) - 1);               \
-                __m512 qd = _mm512_maskz_loadu_ps(m, q + d);                                          \
-                _Pragma("GCC unroll 16") for (int j = 0; j < 16; j++)                                \
-                    acc[j] = _mm512_fmadd_ps(qd, load(kr[j], d, m), acc[j]);                         \
-            }                                                                                        \
-            _mm512_mask_storeu_ps(s + j0, (__mmask16)((1u << nb) - 1),                               \
-                                  _mm512_mul_ps(reduce16(acc), _mm512_set1_ps(scale)));              \
-        }                                                                                            \
-        __m512 mv = _mm512_set1_ps(-INFINITY);                                                       \
-        for (int j = 0; j < nk; j += 16)                                                             \
-            mv = _mm512_max_ps(mv, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY),                   \
-                                                        nk - j >= 16 ? 0xFFFF : (__mmask16)((1u << (nk - j)) - 1), s + j)); \
-        float inv = 1.0f / exp_sum_avx512(s, nk, _mm512_reduce_max_ps(mv));                          \
-        /* 64 elements at a time in four register accumulators, then 16 (masked) */                \
-        for (int d0 = 0; d0 < n;) {                                                                  \
-            if (n - d0 >= 64) {                                                                      \
-                __m512 o0 = _mm512_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;                          \
-                for (int j = 0, row = first; j < nk; j++, row = row + 1 == n_slots ? 0 : row + 1) {  \
-                    const uint8_t *vr = (const uint8_t *)v + (size_t)row * rb;                       \
-                    __m512 w = _mm512_set1_ps(s[j] * inv);                                           \
-                    o0 = _mm512_fmadd_ps(w, load(vr, d0, 0xFFFF), o0);                               \
-                    o1 = _mm512_fmadd_ps(w, load(vr, d0 + 16, 0xFFFF), o1);                          \
-                    o2 = _mm512_fmadd_ps(w, load(vr, d0 + 32, 0xFFFF), o2);                          \
-                    o3 = _mm512_fmadd_ps(w, load(vr, d0 + 48, 0xFFFF), o3);                          \
+            for (int j = 0; j < 16; j++) kr[j] = (const uint8_t *)k + ring_off(first, j0 + (j < nb ? j : 0), n_slots, rb); \
+            for (int i = 0; i < g; i++) {                                                            \
+                const float *qi = q + (size_t)i * n;                                                 \
+                __m512 acc[16];                                                                      \
+                for (int j = 0; j < 16; j++) acc[j] = _mm512_setzero_ps();                           \
+                for (int d = 0; d < n; d += 16) {                                                    \
+                    __mmask16 m = n - d >= 16 ? 0xFFFF : (__mmask16)((1u << (n - d)) - 1);           \
+                    __m512 qd = _mm512_maskz_loadu_ps(m, qi + d);                                    \
+                    _Pragma("GCC unroll 16") for (int j = 0; j < 16; j++)                            \
+                        acc[j] = _mm512_fmadd_ps(qd, load(kr[j], d, m), acc[j]);                     \
                 }                                                                                    \
-                _mm512_storeu_ps(out + d0, o0);                                                      \
-                _mm512_storeu_ps(out + d0 + 16, o1);                                                 \
-                _mm512_storeu_ps(out + d0 + 32, o2);                                                 \
-                _mm512_storeu_ps(out + d0 + 48, o3);                                                 \
-                d0 += 64;                                                                            \
-            } else {                                                                                 \
-                __mmask16 m = n - d0 >= 16 ? 0xFFFF : (__mmask16)((1u << (n - d0)) - 1);             \
-                __m512 o = _mm512_setzero_ps();                                                      \
-                for (int j = 0, row = first; j < nk; j++, row = row + 1 == n_slots ? 0 : row + 1)    \
-                    o = _mm512_fmadd_ps(_mm512_set1_ps(s[j] * inv), load((const uint8_t *)v + (size_t)row * rb, d0, m), o); \
-                _mm512_mask_storeu_ps(out + d0, m, o);                                               \
-                d0 += 16;                                                                            \
+                _mm512_mask_storeu_ps(s + (size_t)i * nk + j0, (__mmask16)((1u << nb) - 1),          \
+                                      _mm512_mul_ps(reduce16(acc), _mm512_set1_ps(scale)));          \
             }                                                                                        \
         }                                                                                            \
+        float inv[16];                                                                               \
+        for (int i = 0; i < g; i++) {                                                                \
+            float *si = s + (size_t)i * nk;                                                          \
+            __m512 mv = _mm512_set1_ps(-INFINITY);                                                   \
+            for (int j = 0; j < nk; j += 16)                                                         \
+                mv = _mm512_max_ps(mv, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY),               \
+                                                            nk - j >= 16 ? 0xFFFF : (__mmask16)((1u << (nk - j)) - 1), si + j)); \
+            inv[i] = 1.0f / exp_sum_avx512(si, nk, _mm512_reduce_max_ps(mv));                        \
+        }                                                                                            \
+        memset(out, 0, (size_t)g * n * sizeof(float));                                               \
+        for (int j0 = 0; j0 < nk; j0 += 16) {                                                        \
+            const int nb = nk - j0 < 16 ? nk - j0 : 16;                                              \
+            PREFETCH_ROWS(v, j0 + ATTEND_AHEAD)                                                    \
+            const uint8_t *vr[16];                                                                   \
+            for (int j = 0; j < nb; j++) vr[j] = (const uint8_t *)v + ring_off(first, j0 + j, n_slots, rb); \
+            for (int i = 0; i < g; i++) {                                                            \
+                const float *w = s + (size_t)i * nk + j0;                                            \
+                float *o = out + (size_t)i * n;                                                      \
+                /* 64 elements at a time in four register accumulators, then 16 (masked) */        \
+                for (int d0 = 0; d0 < n;) {                                                          \
+                    if (n - d0 >= 64) {                                                              \
+                        __m512 o0 = _mm512_loadu_ps(o + d0), o1 = _mm512_loadu_ps(o + d0 + 16);      \
+                        __m512 o2 = _mm512_loadu_ps(o + d0 + 32), o3 = _mm512_loadu_ps(o + d0 + 48); \
+                        for (int j = 0; j < nb; j++) {                                               \
+                            __m512 wj = _mm512_set1_ps(w[j]);                                        \
+                            o0 = _mm512_fmadd_ps(wj, load(vr[j], d0, 0xFFFF), o0);                   \
+                            o1 = _mm512_fmadd_ps(wj, load(vr[j], d0 + 16, 0xFFFF), o1);              \
+                            o2 = _mm512_fmadd_ps(wj, load(vr[j], d0 + 32, 0xFFFF), o2);              \
+                            o3 = _mm512_fmadd_ps(wj, load(vr[j], d0 + 48, 0xFFFF), o3);              \
+                        }                                                                            \
+                        _mm512_storeu_ps(o + d0, o0);                                                \
+                        _mm512_storeu_ps(o + d0 + 16, o1);                                           \
+                        _mm512_storeu_ps(o + d0 + 32, o2);                                           \
+                        _mm512_storeu_ps(o + d0 + 48, o3);                                           \
+                        d0 += 64;                                                                    \
+                    } else {                                                                         \
+                        __mmask16 m = n - d0 >= 16 ? 0xFFFF : (__mmask16)((1u << (n - d0)) - 1);     \
+                        __m512 o0 = _mm512_maskz_loadu_ps(m, o + d0);                                \
+                        for (int j = 0; j < nb; j++)                                                 \
+                            o0 = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), load(vr[j], d0, m), o0);      \
+                        _mm512_mask_storeu_ps(o + d0, m, o0);                                        \
+                        d0 += 16;                                                                    \
+                    }                                                                                \
+                }                                                                                    \
+            }                                                                                        \
+        }                                                                                            \
+        for (int i = 0; i < g; i++)                                                                  \
+            for (int d = 0; d < n; d += 16) {                                                        \
+                __mmask16 m = n - d >= 16 ? 0xFFFF : (__mmask16)((1u << (n - d)) - 1);              \
+                float *o = out + (size_t)i * n + d;                                                  \
+                _mm512_mask_storeu_ps(o, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, o), _mm512_set1_ps(inv[i]))); \
+            }                                                                                        \
     }
-ATTEND1(f32_avx512, ld_f32)
-ATTEND1(f16_avx512, ld_f16)
-ATTEND1(q8_0_avx512, ld_q8_0)
-ATTEND1(q4_0_avx512, ld_q4_0)
+ATTEND1(f32_avx512, ld_f32, AI_F32)
+ATTEND1(f16_avx512, ld_f16, AI_F16)
+ATTEND1(q8_0_avx512, ld_q8_0, AI_Q8_0)
+ATTEND1(q4_0_avx512, ld_q4_0, AI_Q4_0)
 ATTEND16(f32_avx512, ld_f32)
 ATTEND16(f16_avx512, ld_f16)
 ATTEND16(q8_0_avx512, ld_q8_0)

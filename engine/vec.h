@@ -15,11 +15,14 @@
 #include "quant.h"
 
 typedef struct ai_vec_kernels {
-    /* one query over nk cached positions held in a ring of n_slots rows
-     * (logical key j at row (first + j) % n_slots of k and v, row_bytes
-     * apart): out = softmax(scale * q . K) V. scratch: 64-byte aligned,
-     * ai_vec_attend_scratch(n, nk) floats. */
-    void (*attend1)(const void *k, const void *v, size_t row_bytes, int n_slots, int first, int nk,
+    /* g <= 16 queries that share one KV head (query i at q + i * n, its
+     * output at out + i * n) over nk cached positions held in a ring of
+     * n_slots rows (logical key j at row (first + j) % n_slots of k and v,
+     * row_bytes apart; first < n_slots, nk <= n_slots): out[i] =
+     * softmax(scale * q[i] . K) V. Each cached row is read from memory once
+     * for the g queries. scratch: 64-byte aligned, ai_vec_attend_scratch(n,
+     * nk) floats (it holds the g score rows). */
+    void (*attend1)(const void *k, const void *v, size_t row_bytes, int n_slots, int first, int nk, int g,
                     const float *q, float *out, int n, float scale, float *scratch);
     /* causal attention of nq <= 16 consecutive queries of one head
      * (positions p0 .. p0 + nq - 1; query t at q + t * q_stride) against

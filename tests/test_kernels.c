@@ -177,10 +177,10 @@ static void *kv_rows(rng *r, uint32_t type, int n, float *src) {
     return dst;
 }
 
-/* Block attention (16 queries in the lanes) and one-query attention over a
- * ring of cached rows equal the reference's one-query-at-a-time softmax and
- * weighted sum, for every KV type, head size (odd tails for f32/f16), start
- * position, block size and wrap. */
+/* Block attention (16 queries in the lanes) and one-query attention of g
+ * query heads over a ring of cached rows equal the reference's
+ * one-query-at-a-time softmax and weighted sum, for every KV type, head size
+ * (odd tails for f32/f16), start position, block size, group size and wrap. */
 static void test_attend(void **state) {
     (void)state;
     ai_isa lv[4];
@@ -228,24 +228,30 @@ static void test_attend(void **state) {
                         }
                 }
             }
-            /* one query over a ring of KEYS rows: from the start, and wrapping */
-            static const int FIRST[] = {0, 0, 0, 50}, NK[] = {1, 17, KEYS, 40};
-            for (int c = 0; c < 4; c++) {
-                ref.attend1(kc, vc, rb, KEYS, FIRST[c], NK[c], q, want, n, 0.125f, scratch);
-                for (int li = 0; li < nl; li++) {
-                    ai_vec_kernels k;
-                    assert_int_equal(ai_vec_kernels_get(&k, KV[t], lv[li]), 0);
-                    for (int d = 0; d < n; d++) got[d] = NAN;
-                    k.attend1(kc, vc, rb, KEYS, FIRST[c], NK[c], q, got, n, 0.125f, scratch);
-                    for (int d = 0; d < n; d++)
-                        if (!(fabsf(got[d] - want[d]) <= 2e-5f * 4.0f)) {
-                            print_error("%s attend1 %s n=%d first=%d nk=%d [%d]: %.9g vs %.9g\n",
-                                        ai_isa_name(lv[li]), ai_dtype_get(KV[t])->name, n, FIRST[c], NK[c], d,
-                                        got[d], want[d]);
-                            fail();
-                        }
+            /* g queries sharing the cached head over a ring of KEYS rows: from
+             * the start, and wrapping; the reference's one call for g queries
+             * is held to g one-query calls too */
+            static const int FIRST[] = {0, 0, 0, 50, 30}, NK[] = {1, 17, KEYS, 40, KEYS}, G[] = {1, 3, 7, 16};
+            for (int c = 0; c < 5; c++)
+                for (int gi = 0; gi < 4; gi++) {
+                    const int g = G[gi];
+                    for (int i = 0; i < g; i++)
+                        ref.attend1(kc, vc, rb, KEYS, FIRST[c], NK[c], 1, q + (size_t)i * n, want + (size_t)i * n, n,
+                                    0.125f, scratch);
+                    for (int li = -1; li < nl; li++) {
+                        ai_vec_kernels k = ref;
+                        if (li >= 0) assert_int_equal(ai_vec_kernels_get(&k, KV[t], lv[li]), 0);
+                        for (size_t d = 0; d < (size_t)g * n; d++) got[d] = NAN;
+                        k.attend1(kc, vc, rb, KEYS, FIRST[c], NK[c], g, q, got, n, 0.125f, scratch);
+                        for (size_t d = 0; d < (size_t)g * n; d++)
+                            if (!(fabsf(got[d] - want[d]) <= 2e-5f * 4.0f)) {
+                                print_error("%s attend1 %s n=%d first=%d nk=%d g=%d q%d[%d]: %.9g vs %.9g\n",
+                                            li < 0 ? "reference" : ai_isa_name(lv[li]), ai_dtype_get(KV[t])->name, n,
+                                            FIRST[c], NK[c], g, (int)(d / n), (int)(d % n), got[d], want[d]);
+                                fail();
+                            }
+                    }
                 }
-            }
             free(kc); free(vc); free(src); free(q); free(want); free(got); free(scratch);
         }
     }
