@@ -65,6 +65,9 @@ static const ai_knob_info KNOBS[] = {
     {"gemm", AI_KNOB_CHOICE, "on", "on|off", "off",
      "batched prefill uses exact activation sums and 32-element activation blocks for K formats: logits differ from token-by-token in the last bits",
      "prefill products several tokens per pass over each weight row (expanded once per chunk)"},
+    {"gemm_min_tokens", AI_KNOB_INT, "32", "4..4096", "16,64",
+     "the batched product expands each weight group once per chunk: short batches do not repay it, and the four-row kernels reuse a run of rows from cache for each token instead",
+     "fewest tokens in a pass for the batched products (knob gemm); shorter passes use the one-token kernels per token"},
     {"repack", AI_KNOB_CHOICE, "on", "on|off", "off",
      "repacking copies the weights at load: slower start, and the copy lives in anonymous memory instead of the file mapping",
      "interleave weight rows in groups of four at load so products stream memory in order"},
@@ -248,6 +251,7 @@ int ai_settings_from_conf(const ai_conf *conf, ai_settings *s, ai_error *err) {
     s->gemm = !strcmp(ai_conf_get(conf, "gemm"), "on");
     s->repack = !strcmp(ai_conf_get(conf, "repack"), "on");
     s->chunks_per_thread = GETI("chunks_per_thread");
+    s->gemm_min_tokens = GETI("gemm_min_tokens");
 #undef GETF
 #undef GETI
     const char *kv = ai_conf_get(conf, "kv_type");

@@ -24,6 +24,7 @@ typedef struct ai_settings {
     int matmul_rows;     /* 4: four-row kernels where the ISA has them; 1: one row per call */
     int prefetch;        /* software prefetch distance in groups of four rows (0 = off) */
     bool gemm;           /* batched products for prefill (gemm.h) */
+    int gemm_min_tokens; /* ... for passes of at least this many tokens */
     bool repack;         /* weights repacked in groups of four rows at load */
     int chunks_per_thread; /* work chunks per thread and job (claimed dynamically) */
 } ai_settings;

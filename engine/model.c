@@ -9,9 +9,6 @@
 
 #include "gemm.h"
 
-/* Batched products (gemm.h) from this many tokens up. */
-#define GEMM_MIN_TOKENS 4
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,7 +352,7 @@ ai_state *ai_state_new(const ai_model *m, const ai_settings *s, ai_error *err) {
         st->rope_inv_freq[i] = pow(hp->rope_base, -2.0 * i / hp->n_rot);
         if (m->rope_freq_factors) st->rope_inv_freq[i] /= m->rope_freq_factors[i];
     }
-    if (s->gemm && st->max_batch >= GEMM_MIN_TOKENS && ai_gemm_supported(AI_Q8_0, 64, s->isa)) {
+    if (s->gemm && st->max_batch >= s->gemm_min_tokens && ai_gemm_supported(AI_Q8_0, 64, s->isa)) {
         st->gemm_act = aligned_alloc(64, (B + AI_GEMM_TOKENS - 1) / AI_GEMM_TOKENS * ai_gemm_act_bytes(maxd));
         st->gemm_w = aligned_alloc(64, (size_t)s->threads * AI_GEMM_ROWS * ai_gemm_row_bytes(maxd));
         if (!st->gemm_act || !st->gemm_w) goto oom;
@@ -637,7 +634,7 @@ static void matmul(ai_state *st, int n_tok, const float *x, int n_w, const ai_we
     int n_chunks = ai_pool_size(st->pool) * st->s->chunks_per_thread;
     if (n_chunks > units) n_chunks = (int)units;
     if (n_chunks < 1) n_chunks = 1;
-    bool gemm = st->gemm_act && n_tok >= GEMM_MIN_TOKENS;
+    bool gemm = st->gemm_act && n_tok >= st->s->gemm_min_tokens;
     for (int i = 0; i < n_w; i++) gemm = gemm && ai_gemm_supported(w[i]->type, cols, st->s->isa);
     if (gemm) {
         gemm_prep_job gp = {x, cols, n_tok, st->gemm_act, st->s->isa};

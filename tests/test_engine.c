@@ -352,10 +352,11 @@ static void test_forward_consistency(void **state) {
         for (int i = 0; i < N; i++) toks[i] = (i * 7919) % 5000 + 10;
         const char *batched[] = {"prefill_chunk=64", "threads=1"};
         const char *single[] = {"prefill_chunk=1", "threads=2"};
-        const char *chunked[] = {"prefill_chunk=7", "threads=3", "kv_window=100", "spin=spin"};
-        const char *half[] = {"prefill_chunk=16", "kv_type=f16"};
+        /* short batched passes too (7 and 5 tokens, 16 and 8) */
+        const char *chunked[] = {"prefill_chunk=7", "threads=3", "kv_window=100", "spin=spin", "gemm_min_tokens=4"};
+        const char *half[] = {"prefill_chunk=16", "kv_type=f16", "gemm_min_tokens=4"};
         ai_pipeline *p1 = open_tiny(path, batched, 2), *p2 = open_tiny(path, single, 2),
-                    *p3 = open_tiny(path, chunked, 4), *p4 = open_tiny(path, half, 2);
+                    *p3 = open_tiny(path, chunked, 5), *p4 = open_tiny(path, half, 3);
         ai_model_desc d;
         ai_pipeline_describe(p1, &d);
         float *l1 = score_all(p1, toks, N, d.n_vocab), *l2 = score_all(p2, toks, N, d.n_vocab),
