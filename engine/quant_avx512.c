@@ -720,40 +720,66 @@ AVX512 static inline __m128i tail_start(const ai_act_pair *ap, int shift) {
     return _mm_sll_epi32(_mm_loadu_si128((const __m128i *)(const void *)ap->neg_sum), _mm_cvtsi32_si128(shift));
 }
 
-AVX512 static void dot4p_q4_0(const void *groups, const ai_act_pair *ap0, int64_t n, int64_t ng, size_t pf, float *out) {
+/* 64 high bits as a byte mask, at any alignment */
+AVX512 static inline __mmask64 mask64_at(const uint8_t *p) {
+    uint64_t m;
+    memcpy(&m, p, sizeof m);
+    return _cvtu64_mask64(m);
+}
+
+/* Q4_0 and Q5_0: one fp16 d per block and codes offset by 8 (16); Q5_0's
+ * fifth bits come from the masks of its layout (ai_repack4). */
+AVX512 static inline __attribute__((always_inline)) void dot4p_offset(const void *groups, const ai_act_pair *ap0,
+                                                                     int64_t n, int64_t ng, size_t pf, float *out,
+                                                                     const bool five) {
     const uint8_t *g = groups; /* the groups are consecutive: g runs on from one to the next */
+    const size_t bs = five ? sizeof(blk_q5_0) : sizeof(blk_q4_0);
     const int64_t nb = n / QK;
-    const __m512i m4 = _mm512_set1_epi8(0x0F), idx0 = pair_idx(0, 1), idx1 = pair_idx(1, 1);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
+    const __m512i idx[2] = {pair_idx(0, 1), pair_idx(1, 1)};
     for (int64_t gi = 0; gi < ng; gi++, out += 4) {
         const ai_act_pair *ap = ap0;
-        __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+        __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
         int64_t b = 0;
-        for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q4_0), ap++) {
-            PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q4_0));
+        for (; b + 2 <= nb; b += 2, g += 8 * bs, ap++) {
+            PREFETCH_AHEAD(g, pf, 8 * bs);
             const __m512i ylo = bcast256(ap->lo), yhi = bcast256(ap->hi);
-            /* (q - 8) . y as q . y started from -8 * sum(y) */
-            const __m512i start = _mm512_slli_epi32(bcast256(ap->neg_sum), 3);
+            /* (q - c) . y as q . y started from -c * sum(y) */
+            const __m512i start = _mm512_slli_epi32(bcast256(ap->neg_sum), five ? 4 : 3);
             const __m512 sc = _mm512_castps256_ps512(
                 _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)), dpair(ap->d)));
-            __m512i w0 = _mm512_loadu_si512((const void *)(g + 16)), w1 = _mm512_loadu_si512((const void *)(g + 80));
-            __m512i s0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, _mm512_and_si512(w0, m4), ylo),
-                                             _mm512_and_si512(_mm512_srli_epi16(w0, 4), m4), yhi);
-            __m512i s1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, _mm512_and_si512(w1, m4), ylo),
-                                             _mm512_and_si512(_mm512_srli_epi16(w1, 4), m4), yhi);
-            acc0 = pair_fma(acc0, s0, sc, idx0);
-            acc1 = pair_fma(acc1, s1, sc, idx1);
+            const uint8_t *masks = g + 16, *codes = g + (five ? 48 : 16);
+#pragma GCC unroll 2
+            for (int p = 0; p < 2; p++) {
+                __m512i w = _mm512_loadu_si512((const void *)(codes + 64 * p));
+                __m512i lo = _mm512_and_si512(w, m4), hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+                if (five) {
+                    lo = _mm512_mask_add_epi8(lo, mask64_at(masks + 16 * p), lo, sixteen);
+                    hi = _mm512_mask_add_epi8(hi, mask64_at(masks + 16 * p + 8), hi, sixteen);
+                }
+                __m512i s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, lo, ylo), hi, yhi);
+                acc[p] = pair_fma(acc[p], s, sc, idx[p]);
+            }
         }
-        reduce_pairs(acc0, acc1, out);
-        if (b < nb) { /* [4 d][4 x 16 code bytes] */
+        reduce_pairs(acc[0], acc[1], out);
+        if (b < nb) { /* [4 d][4 rests: (Q5_0: 4 high-bit bytes,) 16 code bytes] */
             for (int r = 0; r < 4; r++) {
                 uint16_t d;
                 memcpy(&d, g + 2 * r, 2);
-                out[r] += (float)tail_isum(g + 8 + 16 * r, 0, ap, tail_start(ap, 3)) * (h2f(d) * ap->d[0]);
+                const uint8_t *x = g + 8 + (bs - 2) * r;
+                int isum = five ? tail_isum(x + 4, load_u32(x), ap, tail_start(ap, 4))
+                                : tail_isum(x, 0, ap, tail_start(ap, 3));
+                out[r] += (float)isum * (h2f(d) * ap->d[0]);
             }
-            g += 4 * sizeof(blk_q4_0);
+            g += 4 * bs;
         }
     }
 }
+
+AVX512 static void dot4p_q4_0(const void *groups, const ai_act_pair *ap, int64_t n, int64_t ng, size_t pf, float *out) {
+    dot4p_offset(groups, ap, n, ng, pf, out, false);
+}
+
 
 AVX512 static void dot4p_q4_1(const void *groups, const ai_act_pair *ap0, int64_t n, int64_t ng, size_t pf, float *out) {
     const uint8_t *g = groups; /* the groups are consecutive: g runs on from one to the next */
@@ -795,52 +821,11 @@ AVX512 static void dot4p_q4_1(const void *groups, const ai_act_pair *ap0, int64_
     }
 }
 
-/* 64 high bits as a byte mask, at any alignment */
-AVX512 static inline __mmask64 mask64_at(const uint8_t *p) {
-    uint64_t m;
-    memcpy(&m, p, sizeof m);
-    return _cvtu64_mask64(m);
+
+AVX512 static void dot4p_q5_0(const void *groups, const ai_act_pair *ap, int64_t n, int64_t ng, size_t pf, float *out) {
+    dot4p_offset(groups, ap, n, ng, pf, out, true);
 }
 
-AVX512 static void dot4p_q5_0(const void *groups, const ai_act_pair *ap0, int64_t n, int64_t ng, size_t pf, float *out) {
-    const uint8_t *g = groups; /* the groups are consecutive: g runs on from one to the next */
-    const int64_t nb = n / QK;
-    const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
-    const __m512i idx[2] = {pair_idx(0, 1), pair_idx(1, 1)};
-    for (int64_t gi = 0; gi < ng; gi++, out += 4) {
-        const ai_act_pair *ap = ap0;
-        __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-        int64_t b = 0;
-        for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q5_0), ap++) {
-            PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q5_0));
-            const __m512i ylo = bcast256(ap->lo), yhi = bcast256(ap->hi);
-            /* (q - 16) . y as q . y started from -16 * sum(y) */
-            const __m512i start = _mm512_slli_epi32(bcast256(ap->neg_sum), 4);
-            const __m512 sc = _mm512_castps256_ps512(
-                _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)g)), dpair(ap->d)));
-            const uint8_t *masks = g + 16, *codes = g + 48; /* ai_repack4 layout of Q5_0 */
-#pragma GCC unroll 2
-            for (int p = 0; p < 2; p++) {
-                __m512i w = _mm512_loadu_si512((const void *)(codes + 64 * p));
-                __m512i lo = _mm512_and_si512(w, m4), hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
-                lo = _mm512_mask_add_epi8(lo, mask64_at(masks + 16 * p), lo, sixteen);
-                hi = _mm512_mask_add_epi8(hi, mask64_at(masks + 16 * p + 8), hi, sixteen);
-                __m512i s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, lo, ylo), hi, yhi);
-                acc[p] = pair_fma(acc[p], s, sc, idx[p]);
-            }
-        }
-        reduce_pairs(acc[0], acc[1], out);
-        if (b < nb) { /* [4 d][4 x (4 high-bit bytes, 16 code bytes)] */
-            for (int r = 0; r < 4; r++) {
-                uint16_t d;
-                memcpy(&d, g + 2 * r, 2);
-                const uint8_t *x = g + 8 + 20 * r;
-                out[r] += (float)tail_isum(x + 4, load_u32(x), ap, tail_start(ap, 4)) * (h2f(d) * ap->d[0]);
-            }
-            g += 4 * sizeof(blk_q5_0);
-        }
-    }
-}
 
 AVX512 static void dot4p_q8_0(const void *groups, const ai_act_pair *ap0, int64_t n, int64_t ng, size_t pf, float *out) {
     const uint8_t *g = groups; /* the groups are consecutive: g runs on from one to the next */
