@@ -11,9 +11,12 @@ roofline uses the same window.
 
 Reported per cell: median tok/s of each engine with a 95 % bootstrap CI, the
 ratio of medians (autoinfer / llama.cpp) with its bootstrap CI, and for decode
-the roofline %: tok/s x bytes read per token / bandwidth, against the median
-and against the best bandwidth of the window (each bandwidth run keeps the
-best of its 5 passes, as STREAM reports its best rate). At the end the
+the roofline %: tok/s x bytes read per token / bandwidth, against the
+bandwidth measured right after each decode round (the median over the
+rounds: a co-tenant that takes memory bandwidth for part of a cell lowers
+both), against the median and against the best bandwidth of the window
+(each bandwidth run keeps the best of its 5 passes, as STREAM reports its
+best rate). At the end the
 geometric means of the ratios (with a bootstrap CI over all cells jointly).
 
 Memory (issue 6: "peak RSS <= model file + KV cache + 10 %"): every autoinfer
@@ -125,6 +128,7 @@ class Bench:
         v = [float(x) for x in re.findall(r"gbps=([0-9.]+)", out)]
         # best of the passes, as STREAM reports its best rate
         self.bw.setdefault(threads, []).append(max(v))
+        return max(v)
 
 
 def boot_median_ci(xs, rng, n=4000):
@@ -178,7 +182,7 @@ def main():
         for t in threads:
             b.bandwidth(t)
             for kind in kinds:
-                ours, theirs = [], []
+                ours, theirs, paired = [], [], []
                 for r in range(a.reps):
                     order = (0, 1) if r % 2 == 0 else (1, 0)
                     for who in order:
@@ -186,11 +190,13 @@ def main():
                             ours.append(b.ours(path, t, kind))
                         else:
                             theirs.append(b.theirs(path, t, kind))
+                    if kind == "decode":  # the round's own bandwidth, right after its two samples
+                        paired.append(b.bandwidth(t))
                 log("%-20s %-17s %dT %-7s autoinfer %s | llama.cpp %s" % (
                     name, quant, t, kind, " ".join("%.1f" % x for x in ours),
                     " ".join("%.1f" % x for x in theirs)))
                 cells.append(dict(model=name, quant=quant, file=f, threads=t, kind=kind,
-                                  ours=ours, theirs=theirs))
+                                  ours=ours, theirs=theirs, bw_paired=paired))
     for t in threads:
         b.bandwidth(t)
     elapsed = time.time() - t_start
@@ -215,7 +221,8 @@ def main():
         hdr = "| model | quant | thr | autoinfer tok/s | llama.cpp tok/s | ratio |"
         sep = "|---|---|--:|---:|---:|---:|"
         if kind == "decode":
-            hdr += " MB/token | roofline % autoinfer (median bw / best bw) | roofline % llama.cpp (median / best) |"
+            hdr += (" MB/token | roofline % autoinfer (paired / median bw / best bw) |"
+                    " roofline % llama.cpp (paired / median / best) |")
             sep += "---:|---:|---:|"
         out.append(hdr)
         out.append(sep)
@@ -237,8 +244,12 @@ def main():
                 best = bwbest[c["threads"]] * 1e9 / bpt if bpt else float("nan")
                 c["roofline_ours"], c["roofline_theirs"] = mo / ceil, mt / ceil
                 c["roofline_best_ours"], c["roofline_best_theirs"] = mo / best, mt / best
-                line += " %.1f | %.0f / %.0f | %.0f / %.0f |" % (bpt / 1e6, 100 * mo / ceil, 100 * mo / best,
-                                                                100 * mt / ceil, 100 * mt / best)
+                # each round against the bandwidth measured right after it (median over rounds)
+                po = statistics.median(x * bpt / (w * 1e9) for x, w in zip(c["ours"], c["bw_paired"])) if bpt else float("nan")
+                pt = statistics.median(x * bpt / (w * 1e9) for x, w in zip(c["theirs"], c["bw_paired"])) if bpt else float("nan")
+                c["roofline_paired_ours"], c["roofline_paired_theirs"] = po, pt
+                line += " %.1f | %.0f / %.0f / %.0f | %.0f / %.0f / %.0f |" % (
+                    bpt / 1e6, 100 * po, 100 * mo / ceil, 100 * mo / best, 100 * pt, 100 * mt / ceil, 100 * mt / best)
             out.append(line)
         if pairs:
             g = math.exp(sum(math.log(statistics.median(x) / statistics.median(y)) for x, y in pairs) / len(pairs))
