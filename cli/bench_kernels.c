@@ -52,6 +52,9 @@ static float product(const kmat *m, size_t prefetch) {
     return sum;
 }
 
+/* aligned_alloc wants a multiple of the alignment */
+static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+
 static int kmat_init(kmat *m, uint32_t type, int64_t rows, int64_t cols, uint64_t *seed) {
     memset(m, 0, sizeof *m);
     ai_isa isa = ai_isa_detect();
@@ -61,8 +64,8 @@ static int kmat_init(kmat *m, uint32_t type, int64_t rows, int64_t cols, uint64_
     m->row_bytes = ai_row_bytes(type, cols);
     uint32_t vt = ai_vec_type(type);
     float *x = malloc((size_t)cols * sizeof *x);
-    m->w = aligned_alloc(64, (size_t)rows * m->row_bytes);
-    m->xq = aligned_alloc(64, ai_row_bytes(vt, cols) + 64);
+    m->w = aligned_alloc(64, round64((size_t)rows * m->row_bytes));
+    m->xq = aligned_alloc(64, round64(ai_row_bytes(vt, cols)));
     m->xp = malloc(ai_act_pairs(cols) * sizeof *m->xp);
     void *tmp = malloc(4 * m->row_bytes);
     if (!x || !m->w || !m->xq || !m->xp || !tmp) {

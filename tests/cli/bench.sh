@@ -48,6 +48,13 @@ else
   echo "skip: $MODEL not present (make model)"
 fi
 
+# kernel figures: one line per weight format, both rates positive (a tiny
+# matrix: the figures are meaningless here, the lines are what bench.py reads)
+out=$("$BIN" bench --kernels --mib 1 --reps 1 2>&1); rc=$?
+[ $rc -eq 0 ] && ok "bench --kernels exits 0" || bad "bench --kernels exit $rc: $out"
+n=$(grep -cE '^sample kind=kernel type=[a-z0-9_]+ kernel=dot(4|4p)? bytes_per_weight=[0-9.]+ cache_gbps=[0-9.]*[1-9][0-9.]* stream_gbps=[0-9.]*[1-9][0-9.]*$' <<<"$out")
+[ "$n" = 8 ] && ok "bench --kernels: 8 formats" || bad "bench --kernels lines ($n): $out"
+
 expect_error "bad number" 2 "bad number 'x'" "$BIN" bench --decode x
 expect_error "ctx too small" 2 "too small for these token counts" "$BIN" bench --set ctx=64 --prefill 512
 finish
