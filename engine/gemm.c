@@ -309,8 +309,8 @@ XAVX static void expand_fast(uint32_t type, const void *row, int64_t n, void *ds
 }
 
 /* Four rows straight from a repacked group (ai_repack4: per block pair, 8
- * scale fields in order 2r + b, then each row's two block rests; Q5_0's
- * high bits apart). */
+ * scale fields in order 2r + b, then each row's two block rests; the Q5
+ * formats' high bits apart). */
 XAVX static bool expand_group_fast(uint32_t type, const uint8_t *g, int64_t n, uint8_t *dst, size_t xb) {
     if (!ai_repack4_supported(type)) return false;
     const size_t hs = ai_repack4_head(type), bs = ai_row_bytes(type, QK), rs = bs - hs;
@@ -322,8 +322,9 @@ XAVX static bool expand_group_fast(uint32_t type, const uint8_t *g, int64_t n, u
         for (int r = 0; r < 4; r++)
             for (int k = 0; k < w; k++) {
                 const uint8_t *head = g + (size_t)(w * r + k) * hs;
-                if (type == AI_Q5_0 && w == 2) /* [8 d][high-bit masks][4 x 32 code bytes] */
-                    put_block(&R[r], b + k, type, head, ai_repack4_q5_qh(g + 16, r, k), g + 48 + 32 * r + 16 * k);
+                if ((type == AI_Q5_0 || type == AI_Q5_1) && w == 2) /* [8 heads][masks][4 x 32 code bytes] */
+                    put_block(&R[r], b + k, type, head, ai_repack4_q5_qh(g + 8 * hs, r, k),
+                              g + 8 * hs + 32 + 32 * r + 16 * k);
                 else
                     put_rest(&R[r], b + k, type, head, g + 4 * (size_t)w * hs + (size_t)(w * r + k) * rs);
             }

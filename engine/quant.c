@@ -766,7 +766,7 @@ ai_vec_dot4_fn ai_vec_dot4_get(uint32_t type, ai_isa isa) {
 size_t ai_repack4_head(uint32_t type) {
     switch (type) {
     case AI_Q4_0: case AI_Q5_0: case AI_Q8_0: return 2;
-    case AI_Q4_1: return 4;
+    case AI_Q4_1: case AI_Q5_1: return 4;
     default: return 0;
     }
 }
@@ -798,39 +798,40 @@ static inline void repack4_copy_t(const size_t bs, const size_t hs, uint8_t *row
     }
 }
 
-/* Q5_0: the 8 d fields, then the high bits as masks in kernel order (see
- * quant.h), then each row's codes of its two blocks. */
-static void repack4_q5_0(uint8_t *rows, size_t row_bytes, int64_t n, uint8_t *g, int dir) {
+/* Q5_0 / Q5_1: the 8 scale fields (hs bytes each: d, or d and m), then
+ * the high bits as masks in kernel order (see quant.h), then each row's
+ * codes of its two blocks. The odd last block keeps the plain order. */
+static void repack4_q5(size_t bs, size_t hs, uint8_t *rows, size_t row_bytes, int64_t n, uint8_t *g, int dir) {
     const int64_t nb = n / QK;
     int64_t b = 0;
-    for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q5_0)) {
-        uint8_t *masks = g + 16, *codes = masks + 32;
+    for (; b + 2 <= nb; b += 2, g += 8 * bs) {
+        uint8_t *masks = g + 8 * hs, *codes = masks + 32;
         for (int r = 0; r < 4; r++)
             for (int k = 0; k < 2; k++) {
-                blk_q5_0 *x = (blk_q5_0 *)(void *)(rows + r * row_bytes) + b + k;
+                uint8_t *x = rows + r * row_bytes + (size_t)(b + k) * bs; /* head, qh[4], qs[16] */
                 uint8_t *m = masks + 16 * (r / 2) + 2 * (2 * (r % 2) + k);
                 if (dir == 0) {
-                    memcpy(g + 2 * (2 * r + k), &x->d, 2);
-                    memcpy(m, x->qh, 2);
-                    memcpy(m + 8, x->qh + 2, 2);
-                    memcpy(codes + 32 * r + 16 * k, x->qs, 16);
+                    memcpy(g + hs * (2 * r + k), x, hs);
+                    memcpy(m, x + hs, 2);
+                    memcpy(m + 8, x + hs + 2, 2);
+                    memcpy(codes + 32 * r + 16 * k, x + hs + 4, 16);
                 } else {
-                    memcpy(&x->d, g + 2 * (2 * r + k), 2);
-                    memcpy(x->qh, m, 2);
-                    memcpy(x->qh + 2, m + 8, 2);
-                    memcpy(x->qs, codes + 32 * r + 16 * k, 16);
+                    memcpy(x, g + hs * (2 * r + k), hs);
+                    memcpy(x + hs, m, 2);
+                    memcpy(x + hs + 2, m + 8, 2);
+                    memcpy(x + hs + 4, codes + 32 * r + 16 * k, 16);
                 }
             }
     }
-    if (b < nb) /* the odd last block: plain head/rest order */
-        repack4_copy_t(sizeof(blk_q5_0), 2, rows + b * sizeof(blk_q5_0), row_bytes, QK, g, dir);
+    if (b < nb) repack4_copy_t(bs, hs, rows + b * bs, row_bytes, QK, g, dir);
 }
 
 static void repack4_copy(uint32_t type, uint8_t *rows, size_t row_bytes, int64_t n, uint8_t *g, int dir) {
     switch (type) {
     case AI_Q4_0: repack4_copy_t(sizeof(blk_q4_0), 2, rows, row_bytes, n, g, dir); break;
     case AI_Q4_1: repack4_copy_t(sizeof(blk_q4_1), 4, rows, row_bytes, n, g, dir); break;
-    case AI_Q5_0: repack4_q5_0(rows, row_bytes, n, g, dir); break;
+    case AI_Q5_0: repack4_q5(sizeof(blk_q5_0), 2, rows, row_bytes, n, g, dir); break;
+    case AI_Q5_1: repack4_q5(sizeof(blk_q5_1), 4, rows, row_bytes, n, g, dir); break;
     case AI_Q8_0: repack4_copy_t(sizeof(blk_q8_0), 2, rows, row_bytes, n, g, dir); break;
     default: break;
     }

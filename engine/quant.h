@@ -84,15 +84,16 @@ ai_vec_dot4_fn ai_vec_dot4_get(uint32_t type, ai_isa isa);
  * of each block: fp16 d, or d and m) of the 8 (row r, block) pairs in order
  * 2r + (block - b), then for each row r the rest of its two blocks
  * (b then b+1); an odd last block gives a half-size section (4 scale fields,
- * then 4 rests). Q5_0 differs in where its high bits go: after the 8 d
- * fields come the high bits as four 64-bit masks in the order the kernels
- * apply them to two rows' codes at once (ai_repack4_q5_qh), then each row's
- * two 16-byte code arrays; its odd last block keeps the plain order. */
+ * then 4 rests). Q5_0 and Q5_1 differ in where their high bits go: after
+ * the 8 scale fields come the high bits as four 64-bit masks in the order
+ * the kernels apply them to two rows' codes at once (ai_repack4_q5_qh),
+ * then each row's two 16-byte code arrays; the odd last block keeps the
+ * plain order. */
 bool ai_repack4_supported(uint32_t type);
 size_t ai_repack4_head(uint32_t type); /* 0 when not supported */
 void ai_repack4(uint32_t type, const void *rows, size_t row_bytes, int64_t n, void *group);
 void ai_unpack4(uint32_t type, const void *group, int64_t n, void *rows, size_t row_bytes);
-/* The 32 high bits of (row r, block b + k) from a Q5_0 section of two
+/* The 32 high bits of (row r, block b + k) from a Q5_0/Q5_1 section of two
  * blocks: 16-bit halves at masks + 16 * (r / 2) (low halves) and + 8 (high
  * halves), word 2 * (r % 2) + k of each. */
 static inline uint32_t ai_repack4_q5_qh(const uint8_t *masks, int r, int k) {

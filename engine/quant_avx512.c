@@ -781,44 +781,65 @@ AVX512 static void dot4p_q4_0(const void *groups, const ai_act_pair *ap, int64_t
 }
 
 
-AVX512 static void dot4p_q4_1(const void *groups, const ai_act_pair *ap0, int64_t n, int64_t ng, size_t pf, float *out) {
+/* Q4_1 and Q5_1: fp16 (d, m) per block, unsigned codes plus m times the
+ * activations' sum (Q8_1's s); Q5_1's fifth bits from its masks. */
+AVX512 static inline __attribute__((always_inline)) void dot4p_min(const void *groups, const ai_act_pair *ap0,
+                                                                  int64_t n, int64_t ng, size_t pf, float *out,
+                                                                  const bool five) {
     const uint8_t *g = groups; /* the groups are consecutive: g runs on from one to the next */
+    const size_t bs = five ? sizeof(blk_q5_1) : sizeof(blk_q4_1);
     const int64_t nb = n / QK;
-    const __m512i m4 = _mm512_set1_epi8(0x0F), idx0 = pair_idx(0, 2), idx1 = pair_idx(1, 2);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
+    const __m512i idx[2] = {pair_idx(0, 2), pair_idx(1, 2)};
     for (int64_t gi = 0; gi < ng; gi++, out += 4) {
         const ai_act_pair *ap = ap0;
-        __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, accm = acc0;
+        __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}, accm = _mm512_setzero_ps();
         int64_t b = 0;
-        for (; b + 2 <= nb; b += 2, g += 8 * sizeof(blk_q4_1), ap++) {
-            PREFETCH_AHEAD(g, pf, 8 * sizeof(blk_q4_1));
+        for (; b + 2 <= nb; b += 2, g += 8 * bs, ap++) {
+            PREFETCH_AHEAD(g, pf, 8 * bs);
             const __m512i ylo = bcast256(ap->lo), yhi = bcast256(ap->hi);
             /* 16 fields (d, m) x (d_y, s_y): d * d_y in the even lanes, the
              * min terms m * s_y in the odd ones (summed once at the end) */
             const __m512 prod = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)g)),
                                               _mm512_broadcast_f32x4(_mm_loadu_ps(ap->ds)));
             accm = _mm512_add_ps(accm, prod);
-            __m512i w0 = _mm512_loadu_si512((const void *)(g + 32)), w1 = _mm512_loadu_si512((const void *)(g + 96));
-            __m512i s0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(w0, m4), ylo),
-                                             _mm512_and_si512(_mm512_srli_epi16(w0, 4), m4), yhi);
-            __m512i s1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(w1, m4), ylo),
-                                             _mm512_and_si512(_mm512_srli_epi16(w1, 4), m4), yhi);
-            acc0 = pair_fma(acc0, s0, prod, idx0);
-            acc1 = pair_fma(acc1, s1, prod, idx1);
+            const uint8_t *masks = g + 32, *codes = g + (five ? 64 : 32);
+#pragma GCC unroll 2
+            for (int p = 0; p < 2; p++) {
+                __m512i w = _mm512_loadu_si512((const void *)(codes + 64 * p));
+                __m512i lo = _mm512_and_si512(w, m4), hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+                if (five) {
+                    lo = _mm512_mask_add_epi8(lo, mask64_at(masks + 16 * p), lo, sixteen);
+                    hi = _mm512_mask_add_epi8(hi, mask64_at(masks + 16 * p + 8), hi, sixteen);
+                }
+                __m512i s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, ylo), hi, yhi);
+                acc[p] = pair_fma(acc[p], s, prod, idx[p]);
+            }
         }
         float ms[16];
         _mm512_storeu_ps(ms, accm);
-        reduce_pairs(acc0, acc1, out);
+        reduce_pairs(acc[0], acc[1], out);
         for (int r = 0; r < 4; r++) out[r] += ms[4 * r + 1] + ms[4 * r + 3];
-        if (b < nb) { /* [4 (d, m)][4 x 16 code bytes] */
+        if (b < nb) { /* [4 (d, m)][4 rests: (Q5_1: 4 high-bit bytes,) 16 code bytes] */
             for (int r = 0; r < 4; r++) {
                 uint16_t dm[2];
                 memcpy(dm, g + 4 * r, 4);
-                out[r] += (float)tail_isum(g + 16 + 16 * r, 0, ap, _mm_setzero_si128()) * (h2f(dm[0]) * ap->d[0]) +
-                          h2f(dm[1]) * ap->ds[1];
+                const uint8_t *x = g + 16 + (bs - 4) * r;
+                int isum = five ? tail_isum(x + 4, load_u32(x), ap, _mm_setzero_si128())
+                                : tail_isum(x, 0, ap, _mm_setzero_si128());
+                out[r] += (float)isum * (h2f(dm[0]) * ap->d[0]) + h2f(dm[1]) * ap->ds[1];
             }
-            g += 4 * sizeof(blk_q4_1);
+            g += 4 * bs;
         }
     }
+}
+
+AVX512 static void dot4p_q4_1(const void *groups, const ai_act_pair *ap, int64_t n, int64_t ng, size_t pf, float *out) {
+    dot4p_min(groups, ap, n, ng, pf, out, false);
+}
+
+AVX512 static void dot4p_q5_1(const void *groups, const ai_act_pair *ap, int64_t n, int64_t ng, size_t pf, float *out) {
+    dot4p_min(groups, ap, n, ng, pf, out, true);
 }
 
 
@@ -872,6 +893,7 @@ ai_vec_dot4p_fn ai_vec_dot4p_avx512(uint32_t type) {
     case AI_Q4_0: return dot4p_q4_0;
     case AI_Q4_1: return dot4p_q4_1;
     case AI_Q5_0: return dot4p_q5_0;
+    case AI_Q5_1: return dot4p_q5_1;
     case AI_Q8_0: return dot4p_q8_0;
     default: return NULL;
     }
