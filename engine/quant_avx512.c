@@ -727,6 +727,21 @@ AVX512 static inline __mmask64 mask64_at(const uint8_t *p) {
     return _cvtu64_mask64(m);
 }
 
+/* The integer sums of a row pair (64 code bytes at codes: two rows' two
+ * blocks) against the activations' halves, from start; masks: the pair's
+ * two fifth-bit masks (Q5 formats), or NULL. */
+AVX512 static inline __m512i pair_isum(const uint8_t *codes, const uint8_t *masks, __m512i start, __m512i ylo,
+                                       __m512i yhi) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
+    __m512i w = _mm512_loadu_si512((const void *)codes);
+    __m512i lo = _mm512_and_si512(w, m4), hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+    if (masks) {
+        lo = _mm512_mask_add_epi8(lo, mask64_at(masks), lo, sixteen);
+        hi = _mm512_mask_add_epi8(hi, mask64_at(masks + 8), hi, sixteen);
+    }
+    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, lo, ylo), hi, yhi);
+}
+
 /* Q4_0 and Q5_0: one fp16 d per block and codes offset by 8 (16); Q5_0's
  * fifth bits come from the masks of its layout (ai_repack4). */
 AVX512 static inline __attribute__((always_inline)) void dot4p_offset(const void *groups, const ai_act_pair *ap0,
@@ -735,7 +750,6 @@ AVX512 static inline __attribute__((always_inline)) void dot4p_offset(const void
     const uint8_t *g = groups; /* the groups are consecutive: g runs on from one to the next */
     const size_t bs = five ? sizeof(blk_q5_0) : sizeof(blk_q4_0);
     const int64_t nb = n / QK;
-    const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
     const __m512i idx[2] = {pair_idx(0, 1), pair_idx(1, 1)};
     for (int64_t gi = 0; gi < ng; gi++, out += 4) {
         const ai_act_pair *ap = ap0;
@@ -751,14 +765,8 @@ AVX512 static inline __attribute__((always_inline)) void dot4p_offset(const void
             const uint8_t *masks = g + 16, *codes = g + (five ? 48 : 16);
 #pragma GCC unroll 2
             for (int p = 0; p < 2; p++) {
-                __m512i w = _mm512_loadu_si512((const void *)(codes + 64 * p));
-                __m512i lo = _mm512_and_si512(w, m4), hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
-                if (five) {
-                    lo = _mm512_mask_add_epi8(lo, mask64_at(masks + 16 * p), lo, sixteen);
-                    hi = _mm512_mask_add_epi8(hi, mask64_at(masks + 16 * p + 8), hi, sixteen);
-                }
-                __m512i s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, lo, ylo), hi, yhi);
-                acc[p] = pair_fma(acc[p], s, sc, idx[p]);
+                acc[p] = pair_fma(acc[p], pair_isum(codes + 64 * p, five ? masks + 16 * p : NULL, start, ylo, yhi),
+                                  sc, idx[p]);
             }
         }
         reduce_pairs(acc[0], acc[1], out);
@@ -780,7 +788,6 @@ AVX512 static void dot4p_q4_0(const void *groups, const ai_act_pair *ap, int64_t
     dot4p_offset(groups, ap, n, ng, pf, out, false);
 }
 
-
 /* Q4_1 and Q5_1: fp16 (d, m) per block, unsigned codes plus m times the
  * activations' sum (Q8_1's s); Q5_1's fifth bits from its masks. */
 AVX512 static inline __attribute__((always_inline)) void dot4p_min(const void *groups, const ai_act_pair *ap0,
@@ -789,7 +796,6 @@ AVX512 static inline __attribute__((always_inline)) void dot4p_min(const void *g
     const uint8_t *g = groups; /* the groups are consecutive: g runs on from one to the next */
     const size_t bs = five ? sizeof(blk_q5_1) : sizeof(blk_q4_1);
     const int64_t nb = n / QK;
-    const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
     const __m512i idx[2] = {pair_idx(0, 2), pair_idx(1, 2)};
     for (int64_t gi = 0; gi < ng; gi++, out += 4) {
         const ai_act_pair *ap = ap0;
@@ -806,14 +812,9 @@ AVX512 static inline __attribute__((always_inline)) void dot4p_min(const void *g
             const uint8_t *masks = g + 32, *codes = g + (five ? 64 : 32);
 #pragma GCC unroll 2
             for (int p = 0; p < 2; p++) {
-                __m512i w = _mm512_loadu_si512((const void *)(codes + 64 * p));
-                __m512i lo = _mm512_and_si512(w, m4), hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
-                if (five) {
-                    lo = _mm512_mask_add_epi8(lo, mask64_at(masks + 16 * p), lo, sixteen);
-                    hi = _mm512_mask_add_epi8(hi, mask64_at(masks + 16 * p + 8), hi, sixteen);
-                }
-                __m512i s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, ylo), hi, yhi);
-                acc[p] = pair_fma(acc[p], s, prod, idx[p]);
+                acc[p] = pair_fma(acc[p],
+                                  pair_isum(codes + 64 * p, five ? masks + 16 * p : NULL, _mm512_setzero_si512(), ylo, yhi),
+                                  prod, idx[p]);
             }
         }
         float ms[16];
