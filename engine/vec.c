@@ -322,10 +322,15 @@ AVX2 static void swiglu_avx2(float *g, const float *u, int n) {
 
 /* ---- AVX-512 ---- */
 
+/* the lanes of a 16-float step with `left` elements left (all when >= 16) */
+AVX512 static inline __mmask16 tail16(int left) {
+    return left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+}
+
 AVX512 static float exp_sum_avx512(float *x, int n, float max) {
     __m512 mv = _mm512_set1_ps(max), acc = _mm512_setzero_ps();
     for (int i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 m = tail16(n - i);
         __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), mv));
         _mm512_mask_storeu_ps(x + i, m, e);
         acc = _mm512_mask_add_ps(acc, m, acc, e);
@@ -336,7 +341,7 @@ AVX512 static float exp_sum_avx512(float *x, int n, float max) {
 AVX512 static void swiglu_avx512(float *g, const float *u, int n) {
     const __m512 one = _mm512_set1_ps(1.0f);
     for (int i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 m = tail16(n - i);
         __m512 gv = _mm512_maskz_loadu_ps(m, g + i);
         __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), gv));
         _mm512_mask_storeu_ps(g + i, m, _mm512_mul_ps(_mm512_div_ps(gv, _mm512_add_ps(one, e)),
@@ -384,7 +389,7 @@ AVX512 static inline __m512 ld_q4_0(const void *p, int i, __mmask16 m) {
             const int nb = nk - i0 < 8 ? nk - i0 : 8;                                               \
             for (int j = 0; j < nb; j++)                                                            \
                 for (int d = 0; d < n; d += 16) {                                                   \
-                    __mmask16 m = n - d >= 16 ? 0xFFFF : (__mmask16)((1u << (n - d)) - 1);          \
+                    __mmask16 m = tail16(n - d);                                                    \
                     _mm512_mask_storeu_ps(kb + (size_t)j * n + d, m,                                \
                                           load((const uint8_t *)k + (size_t)(i0 + j) * rb, d, m));  \
                 }                                                                                   \
@@ -420,7 +425,7 @@ AVX512 static inline __m512 ld_q4_0(const void *p, int i, __mmask16 m) {
         float inv[16];                                                                              \
         _mm512_storeu_ps(inv, _mm512_div_ps(_mm512_set1_ps(1.0f), sum));                            \
         for (int d = 0; d < n; d += 16) {                                                           \
-            __mmask16 m = n - d >= 16 ? 0xFFFF : (__mmask16)((1u << (n - d)) - 1);                  \
+            __mmask16 m = tail16(n - d);                                                            \
             __m512 o[16];                                                                           \
             for (int u = 0; u < 16; u++) o[u] = _mm512_setzero_ps();                                \
             for (int i = 0; i < nk; i++) {                                                          \
@@ -486,7 +491,7 @@ AVX512 static inline __attribute__((always_inline)) __m512 reduce16(const __m512
                 __m512 acc[16];                                                                      \
                 for (int j = 0; j < 16; j++) acc[j] = _mm512_setzero_ps();                           \
                 for (int d = 0; d < n; d += 16) {                                                    \
-                    __mmask16 m = n - d >= 16 ? 0xFFFF : (__mmask16)((1u << (n - d)) - 1);           \
+                    __mmask16 m = tail16(n - d);                                                     \
                     __m512 qd = _mm512_maskz_loadu_ps(m, qi + d);                                    \
                     _Pragma("GCC unroll 16") for (int j = 0; j < 16; j++)                            \
                         acc[j] = _mm512_fmadd_ps(qd, load(kr[j], d, m), acc[j]);                     \
@@ -501,7 +506,7 @@ AVX512 static inline __attribute__((always_inline)) __m512 reduce16(const __m512
             __m512 mv = _mm512_set1_ps(-INFINITY);                                                   \
             for (int j = 0; j < nk; j += 16)                                                         \
                 mv = _mm512_max_ps(mv, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY),               \
-                                                            nk - j >= 16 ? 0xFFFF : (__mmask16)((1u << (nk - j)) - 1), si + j)); \
+                                                            tail16(nk - j), si + j));                \
             inv[i] = 1.0f / exp_sum_avx512(si, nk, _mm512_reduce_max_ps(mv));                        \
         }                                                                                            \
         memset(out, 0, (size_t)g * n * sizeof(float));                                               \
@@ -531,7 +536,7 @@ AVX512 static inline __attribute__((always_inline)) __m512 reduce16(const __m512
                         _mm512_storeu_ps(o + d0 + 48, o3);                                           \
                         d0 += 64;                                                                    \
                     } else {                                                                         \
-                        __mmask16 m = n - d0 >= 16 ? 0xFFFF : (__mmask16)((1u << (n - d0)) - 1);     \
+                        __mmask16 m = tail16(n - d0);                                                \
                         __m512 o0 = _mm512_maskz_loadu_ps(m, o + d0);                                \
                         for (int j = 0; j < nb; j++)                                                 \
                             o0 = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), load(vr[j], d0, m), o0);      \
@@ -543,7 +548,7 @@ AVX512 static inline __attribute__((always_inline)) __m512 reduce16(const __m512
         }                                                                                            \
         for (int i = 0; i < g; i++)                                                                  \
             for (int d = 0; d < n; d += 16) {                                                        \
-                __mmask16 m = n - d >= 16 ? 0xFFFF : (__mmask16)((1u << (n - d)) - 1);              \
+                __mmask16 m = tail16(n - d);                                                         \
                 float *o = out + (size_t)i * n + d;                                                  \
                 _mm512_mask_storeu_ps(o, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, o), _mm512_set1_ps(inv[i]))); \
             }                                                                                        \
