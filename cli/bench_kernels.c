@@ -39,8 +39,9 @@ typedef struct {
 static float product(const kmat *m, size_t prefetch) {
     float sum = 0, v[64];
     int64_t r = 0;
-    for (; m->dot4p && r + 4 <= m->rows; r += 64) { /* runs of 64 rows, as the engine calls it */
-        int64_t nr = (m->rows - r) / 4 * 4 < 64 ? (m->rows - r) / 4 * 4 : 64;
+    /* runs of 64 rows, as the engine calls it (rows: a multiple of 4) */
+    for (; m->dot4p && r < m->rows; r += 64) {
+        int64_t nr = m->rows - r < 64 ? m->rows - r : 64;
         m->dot4p((const uint8_t *)m->w + (size_t)r * m->row_bytes, m->xp, m->cols, nr / 4, prefetch, v);
         for (int64_t k = 0; k < nr; k++) sum += v[k];
     }
