@@ -1,7 +1,7 @@
 /* config.c — the pipeline's knobs: their table (domain, values worth
  * searching, tradeoff) and pipeline.conf parsing/validation.
  *
- * A new knob is one row here plus the code that reads it (settings.c); the
+ * A new knob is one row here plus the code that reads it (ai_settings_from_conf below); the
  * loop and the change monitor learn about it from this table alone. */
 #include <ctype.h>
 #include <errno.h>
@@ -71,6 +71,18 @@ static const ai_knob_info KNOBS[] = {
     {"repack", AI_KNOB_CHOICE, "on", "on|off", "off",
      "repacking copies the weights at load: slower start, and the copy lives in anonymous memory instead of the file mapping",
      "interleave weight rows in groups of four at load so products stream memory in order"},
+    {"backend", AI_KNOB_CHOICE, "auto", "auto|cpu|cuda", "",
+     "the GPU's kernels sum in another order than the CPU's: logits differ in the last bits; cuda needs a GPU",
+     "where the forward pass runs: auto = cuda when a usable GPU is present, else cpu"},
+    {"cuda_launch", AI_KNOB_CHOICE, "graph", "graph|stream|persistent", "stream,persistent",
+     "stream pays a launch per kernel; persistent holds every SM for the whole step and spins at its barriers",
+     "how a CUDA decode step is launched: one replayed CUDA graph, kernel by kernel, or one persistent kernel with grid barriers"},
+    {"cuda_block", AI_KNOB_INT, "256", "64..1024", "128,512",
+     "small blocks leave SMs underfilled on the small matrices; large ones idle warps on short rows",
+     "threads per block of the CUDA decode kernels (a multiple of 32)"},
+    {"cuda_gemm_min_tokens", AI_KNOB_INT, "16", "1..4096", "4,64",
+     "cuBLAS's tensor-core products pay a weight dequantization per pass; short passes are faster on the mat-vec kernels",
+     "fewest tokens in a CUDA forward pass for the cuBLAS products (f16 tensor cores) instead of per-token mat-vec"},
     {"chunks_per_thread", AI_KNOB_INT, "1", "1..64", "2,4,8",
      "more chunks balance threads better on a busy machine but cost an atomic claim each and shorter memory streams",
      "work chunks per thread in each parallel job; threads claim them as they come free"},
@@ -252,8 +264,18 @@ int ai_settings_from_conf(const ai_conf *conf, ai_settings *s, ai_error *err) {
     s->repack = !strcmp(ai_conf_get(conf, "repack"), "on");
     s->chunks_per_thread = GETI("chunks_per_thread");
     s->gemm_min_tokens = GETI("gemm_min_tokens");
+    s->cuda_block = GETI("cuda_block");
+    s->cuda_gemm_min_tokens = GETI("cuda_gemm_min_tokens");
 #undef GETF
 #undef GETI
+    const char *be = ai_conf_get(conf, "backend");
+    s->backend = !strcmp(be, "cpu") ? AI_BACKEND_CPU : !strcmp(be, "cuda") ? AI_BACKEND_CUDA : AI_BACKEND_AUTO;
+    const char *launch = ai_conf_get(conf, "cuda_launch");
+    s->cuda_launch = !strcmp(launch, "stream") ? AI_CUDA_STREAM
+                   : !strcmp(launch, "persistent") ? AI_CUDA_PERSISTENT : AI_CUDA_GRAPH;
+    if (s->cuda_block % 32)
+        return ai_error_set(err, "cuda_block = %d: expected a multiple of 32 (a whole number of warps)",
+                            s->cuda_block);
     const char *kv = ai_conf_get(conf, "kv_type");
     s->kv_type = (uint32_t)ai_dtype_from_name(kv);
 

@@ -8,6 +8,9 @@
 #include "autoinfer.h"
 #include "quant.h"
 
+typedef enum { AI_BACKEND_AUTO, AI_BACKEND_CPU, AI_BACKEND_CUDA } ai_backend_kind;
+typedef enum { AI_CUDA_GRAPH, AI_CUDA_STREAM, AI_CUDA_PERSISTENT } ai_cuda_launch;
+
 typedef struct ai_settings {
     /* sampler */
     float temperature, top_p, min_p, repeat_penalty;
@@ -22,11 +25,16 @@ typedef struct ai_settings {
     int ctx;
     int prefill_chunk;
     int matmul_rows;     /* 4: four-row kernels where the ISA has them; 1: one row per call */
-    int prefetch;        /* software prefetch distance in groups of four rows (0 = off) */
+    int prefetch;        /* software prefetch distance of the four-row kernels, in KiB (0 = off) */
     bool gemm;           /* batched products for prefill (gemm.h) */
     int gemm_min_tokens; /* ... for passes of at least this many tokens */
     bool repack;         /* weights repacked in groups of four rows at load */
     int chunks_per_thread; /* work chunks per thread and job (claimed dynamically) */
+    /* backend */
+    ai_backend_kind backend;
+    ai_cuda_launch cuda_launch;
+    int cuda_block;      /* threads per block of the decode kernels */
+    int cuda_gemm_min_tokens; /* passes of at least this many tokens use cuBLAS */
 } ai_settings;
 
 /* Typed view of a validated configuration (NULL = defaults). */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "autoinfer.h"
+#include "backend.h"
 #include "config.h"
 #include "model.h"
 #include "sampler.h"
@@ -16,7 +17,7 @@ struct ai_pipeline {
     ai_settings settings;
     ai_model *model;
     ai_tokenizer *tok;
-    ai_state *state;
+    ai_backend *be;          /* the forward pass (knob backend) */
     ai_sampler *sampler;
     ai_chat_template chat;   /* chat.family == AI_CHAT_NONE when unusable */
 };
@@ -24,10 +25,23 @@ struct ai_pipeline {
 void ai_pipeline_close(ai_pipeline *p) {
     if (!p) return;
     ai_sampler_free(p->sampler);
-    ai_state_free(p->state);
+    if (p->be) p->be->free(p->be);
     ai_tokenizer_free(p->tok);
     ai_model_free(p->model);
     free(p);
+}
+
+/* The backend the knob asks for; `auto` takes CUDA when a usable GPU is
+ * present and the CPU otherwise. */
+static ai_backend *open_backend(ai_model *m, const ai_settings *s, ai_error *err) {
+    char why[256];
+    switch (s->backend) {
+    case AI_BACKEND_CPU: return ai_cpu_backend_new(m, s, err);
+    case AI_BACKEND_CUDA: return ai_cuda_backend_new(m, s, err);
+    case AI_BACKEND_AUTO: break;
+    }
+    if (ai_cuda_probe(why, sizeof why) > 0) return ai_cuda_backend_new(m, s, err);
+    return ai_cpu_backend_new(m, s, err);
 }
 
 ai_pipeline *ai_pipeline_open(const char *model_path, const ai_conf *conf, ai_error *err) {
@@ -62,8 +76,8 @@ ai_pipeline *ai_pipeline_open(const char *model_path, const ai_conf *conf, ai_er
     if (gguf_get_str(f, "tokenizer.chat_template", tmpl, sizeof tmpl, &ignore) ||
         ai_chat_parse(tmpl, &p->chat, &ignore))
         p->chat.family = AI_CHAT_NONE;
-    p->state = ai_state_new(p->model, &p->settings, err);
-    if (!p->state) goto fail;
+    p->be = open_backend(p->model, &p->settings, err);
+    if (!p->be) goto fail;
     p->sampler = ai_sampler_new(&p->settings, p->model->hp.n_vocab);
     if (!p->sampler) {
         ai_error_set(err, "out of memory for the sampler");
@@ -133,14 +147,14 @@ int ai_chat_format(ai_pipeline *p, const char *system, const char *user, char *o
 /* Runs the prompt through the model in chunks of prefill_chunk tokens. */
 static int prefill(ai_pipeline *p, const int32_t *prompt, int n_prompt, bool all_logits,
                    ai_logits_fn fn, void *user, ai_error *err) {
-    int chunk = p->state->max_batch;
+    int chunk = p->be->max_batch;
     for (int i = 0; i < n_prompt; i += chunk) {
         int n = n_prompt - i < chunk ? n_prompt - i : chunk;
-        if (ai_forward(p->state, prompt + i, n, i, all_logits, err)) return -1;
+        if (p->be->forward(p->be, prompt + i, n, i, all_logits, err)) return -1;
         if (fn) {
             int V = p->model->hp.n_vocab;
             for (int t = 0; t < n && i + t < n_prompt - 1; t++)
-                if (fn(user, i + t, p->state->logits_all + (size_t)t * V, V)) return 0;
+                if (fn(user, i + t, p->be->logits_all + (size_t)t * V, V)) return 0;
         }
     }
     return 0;
@@ -152,7 +166,10 @@ int ai_generate(ai_pipeline *p, const int32_t *prompt, int n_prompt, const ai_ge
     if (params->max_tokens < 0)
         return ai_error_set(err, "generate: max_tokens %d is negative", params->max_tokens);
     const int ctx = p->settings.ctx;
-    const bool rotating = p->state->kv.rotating;
+    const bool rotating = p->be->kv_rotating;
+    /* greedy decoding takes the backend's argmax where the logits are, so
+     * they never leave the device; the sampler still sees each token */
+    const bool greedy = p->be->decode_greedy && ai_sampler_is_greedy(p->sampler);
     if (!rotating && n_prompt > ctx)
         return ai_error_set(err, "context overflow: the prompt has %d tokens but ctx is %d "
                             "(raise ctx in pipeline.conf or shorten the prompt)", n_prompt, ctx);
@@ -164,8 +181,9 @@ int ai_generate(ai_pipeline *p, const int32_t *prompt, int n_prompt, const ai_ge
     ai_detok_init(&det);
     det.first = false; /* a continuation keeps its leading space */
     int pos = n_prompt, generated = 0;
+    int32_t next = ai_sampler_sample(p->sampler, p->be->logits);
     while (generated < params->max_tokens) {
-        int32_t tok = ai_sampler_sample(p->sampler, p->state->logits);
+        int32_t tok = next;
         if (!params->ignore_eos && ai_tokenizer_is_eog(p->tok, tok)) break;
         ai_sampler_accept(p->sampler, tok);
         generated++;
@@ -175,7 +193,12 @@ int ai_generate(ai_pipeline *p, const int32_t *prompt, int n_prompt, const ai_ge
         if (fn && fn(user, tok, text, (size_t)len)) break;
         if (generated == params->max_tokens) break;
         if (!rotating && pos >= ctx) break; /* the context is full */
-        if (ai_forward(p->state, &tok, 1, pos, false, err)) return -1;
+        if (greedy) {
+            if (p->be->decode_greedy(p->be, tok, pos, &next, err)) return -1;
+        } else {
+            if (p->be->forward(p->be, &tok, 1, pos, false, err)) return -1;
+            next = ai_sampler_sample(p->sampler, p->be->logits);
+        }
         pos++;
     }
     return generated;
@@ -184,7 +207,7 @@ int ai_generate(ai_pipeline *p, const int32_t *prompt, int n_prompt, const ai_ge
 int ai_score(ai_pipeline *p, const int32_t *tokens, int n, ai_logits_fn fn, void *user,
              ai_error *err) {
     if (n < 2) return ai_error_set(err, "score: need at least 2 tokens, got %d", n);
-    if (!p->state->kv.rotating && n > p->settings.ctx)
+    if (!p->be->kv_rotating && n > p->settings.ctx)
         return ai_error_set(err, "context overflow: %d tokens to score but ctx is %d "
                             "(raise ctx in pipeline.conf)", n, p->settings.ctx);
     return prefill(p, tokens, n, true, fn, user, err);

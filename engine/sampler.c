@@ -226,3 +226,7 @@ int32_t ai_sampler_sample(ai_sampler *s, float *logits) {
 #undef NTH
 #undef POP_UNTIL
 }
+
+bool ai_sampler_is_greedy(const ai_sampler *s) {
+    return s->temperature <= 0.0f && (s->repeat_penalty == 1.0f || s->repeat_last_n == 0);
+}

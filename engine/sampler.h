@@ -4,6 +4,7 @@
 #ifndef AI_SAMPLER_H
 #define AI_SAMPLER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -25,6 +26,9 @@ void ai_sampler_free(ai_sampler *s);
 void ai_sampler_reset(ai_sampler *s);
 /* Picks a token from logits (n_vocab floats; modified in place). */
 int32_t ai_sampler_sample(ai_sampler *s, float *logits);
+/* True when sample() is the plain argmax of the logits (temperature 0, no
+ * repetition penalty), so a backend may pick the token itself. */
+bool ai_sampler_is_greedy(const ai_sampler *s);
 /* Records a token of the context (prompt or generated) for the penalty. */
 void ai_sampler_accept(ai_sampler *s, int32_t tok);
 
