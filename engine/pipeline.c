@@ -114,6 +114,9 @@ void ai_pipeline_describe(const ai_pipeline *p, ai_model_desc *out) {
     out->eos = ai_tokenizer_eos(p->tok);
     out->eot = ai_tokenizer_eot(p->tok);
     out->add_bos = ai_tokenizer_add_bos(p->tok);
+    snprintf(out->backend, sizeof out->backend, "%s", p->be->name);
+    snprintf(out->device, sizeof out->device, "%s", p->be->device);
+    out->device_bytes = p->be->device_bytes(p->be);
     snprintf(out->chat_family, sizeof out->chat_family, "%s",
              p->chat.family == AI_CHAT_NONE ? "" : ai_chat_family_name(p->chat.family));
 }

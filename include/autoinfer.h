@@ -81,12 +81,15 @@ typedef struct ai_model_desc {
     int n_vocab, n_ctx_train, n_layer, n_embd, n_head, n_head_kv, n_ff;
     int64_t n_params;
     uint64_t weight_bytes;  /* bytes of tensor data in the file */
-    uint64_t bytes_per_token; /* bytes a single decode step must read (weights
-                                 touched + KV at the current context) —
-                                 used for the roofline check */
+    uint64_t bytes_per_token; /* weight bytes a single decode step reads, as
+                                 the pipeline counts them (the KV cache is
+                                 not included) */
     int32_t bos, eos, eot;  /* -1 when absent */
     char chat_family[32];   /* "chatml", "llama3", "gemma", or "" */
     int add_bos;            /* the model wants BOS at the start of a text */
+    char backend[16];       /* where the forward pass runs: "cpu" or "cuda" */
+    char device[160];       /* what that is: CPU kernels and threads, or the GPU's name */
+    uint64_t device_bytes;  /* GPU memory the pipeline holds (0 on the CPU) */
 } ai_model_desc;
 
 void ai_pipeline_describe(const ai_pipeline *p, ai_model_desc *out);
