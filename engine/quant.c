@@ -4,7 +4,7 @@
  *
  * This file is the oracle the SIMD kernels (quant_avx2.c, quant_avx512.c,
  * quant_neon.c) are tested against: keep it plain. Block layouts are in
- * quant_impl.h.
+ * blocks.h.
  */
 #include <math.h>
 #include <string.h>
@@ -745,16 +745,14 @@ ai_vec_dot_fn ai_vec_dot_get(uint32_t type, ai_isa isa) {
     return f ? f : vec_dot_scalar(type);
 }
 
+/* The activation quantizers exist for AVX2 (used at AVX-512 too) and
+ * scalar only. */
 ai_quantize_fn ai_quantize_act_get(uint32_t vec_type, ai_isa isa) {
-    ai_quantize_fn f = NULL;
-    if (isa == AI_ISA_NEON) f = ai_quantize_act_neon(vec_type);
-    if (!f && isa == AI_ISA_AVX512) f = ai_quantize_act_avx512(vec_type);
-    if (!f && (isa == AI_ISA_AVX512 || isa == AI_ISA_AVX2)) f = ai_quantize_act_avx2(vec_type);
+    ai_quantize_fn f = isa == AI_ISA_AVX512 || isa == AI_ISA_AVX2 ? ai_quantize_act_avx2(vec_type) : NULL;
     return f ? f : quantize_act_scalar(vec_type);
 }
 
 ai_vec_dot4_fn ai_vec_dot4_get(uint32_t type, ai_isa isa) {
-    if (isa == AI_ISA_NEON) return ai_vec_dot4_neon(type);
     if (isa == AI_ISA_AVX512) return ai_vec_dot4_avx512(type);
     return NULL;
 }

@@ -900,13 +900,10 @@ ai_vec_dot4p_fn ai_vec_dot4p_avx512(uint32_t type) {
     }
 }
 
-ai_quantize_fn ai_quantize_act_avx512(uint32_t vec_type) { return NULL; }
-
 #else /* not x86-64 */
 
 ai_vec_dot_fn ai_vec_dot_avx512(uint32_t type) { return NULL; }
 ai_vec_dot4_fn ai_vec_dot4_avx512(uint32_t type) { return NULL; }
 ai_vec_dot4p_fn ai_vec_dot4p_avx512(uint32_t type) { return NULL; }
-ai_quantize_fn ai_quantize_act_avx512(uint32_t vec_type) { return NULL; }
 
 #endif

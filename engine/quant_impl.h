@@ -24,10 +24,7 @@ ai_vec_dot_fn ai_vec_dot_avx512(uint32_t type);
 ai_vec_dot_fn ai_vec_dot_neon(uint32_t type);
 ai_vec_dot4_fn ai_vec_dot4_avx512(uint32_t type);
 ai_vec_dot4p_fn ai_vec_dot4p_avx512(uint32_t type);
-ai_vec_dot4_fn ai_vec_dot4_neon(uint32_t type);
 ai_quantize_fn ai_quantize_act_avx2(uint32_t vec_type);
 ai_act_pairs_fn ai_act_pairs_avx2(uint32_t vec_type);
-ai_quantize_fn ai_quantize_act_avx512(uint32_t vec_type);
-ai_quantize_fn ai_quantize_act_neon(uint32_t vec_type);
 
 #endif

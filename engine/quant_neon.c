@@ -144,6 +144,3 @@ ai_vec_dot_fn ai_vec_dot_neon(uint32_t type) {
 ai_vec_dot_fn ai_vec_dot_neon(uint32_t type) { return NULL; }
 
 #endif
-
-ai_quantize_fn ai_quantize_act_neon(uint32_t vec_type) { return NULL; }
-ai_vec_dot4_fn ai_vec_dot4_neon(uint32_t type) { return NULL; }
