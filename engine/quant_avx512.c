@@ -5,7 +5,10 @@
  * formats take two blocks per 512-bit register and multiply with vpdpbusd
  * (u8 x s8 -> s32, no intermediate saturation); so do the K formats, whose
  * per-sub-block sums then meet the int16 scales in vpdpwssd (see below).
- * Kernels not here (the activation quantizers, BF16) fall back to AVX2.
+ * The activation quantizers (and the activation pair records) are
+ * quant_avx2.c's, which ai_quantize_act_get / ai_act_pairs_get hand out at
+ * this level too. BF16 has no kernel here nor in quant_avx2.c, so
+ * ai_vec_dot_get falls back to the scalar reference for it.
  */
 #include "quant_impl.h"
 
