@@ -30,8 +30,6 @@ char *tu_read_file(const char *path, size_t *len);
 /* A fresh temporary directory (mkdtemp); path is written into out. */
 void tu_temp_dir(char *out, size_t cap);
 
-#endif
-
 /* A tiny random llama/qwen2 GGUF for engine tests (tokenizer copied from the
  * default model). Fields left zero take the defaults noted. */
 typedef struct tu_tiny_opts {
@@ -64,3 +62,5 @@ static inline void tu_quant_code_span(uint32_t type, size_t *off, size_t *len) {
     default: break;
     }
 }
+
+#endif
