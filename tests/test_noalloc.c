@@ -1,12 +1,16 @@
 /* test_noalloc.c — decoding allocates nothing after the first token.
  *
- * This executable interposes malloc/calloc/realloc/free (forwarding to
- * glibc's) and counts calls while a flag is up; the flag goes up in the
- * callback of the first generated token. Skipped under ASan, which owns the
- * allocator. */
+ * This executable interposes malloc/calloc/realloc/free and the aligned
+ * allocators (aligned_alloc, which the engine uses for its scratch buffers,
+ * posix_memalign, memalign), forwarding to glibc's, and counts calls while a
+ * flag is up; the flag goes up in the callback of the first generated token.
+ * Skipped under ASan, which owns the allocator. */
 #include "testutil.h"
 
+#include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "autoinfer.h"
@@ -17,22 +21,44 @@
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
 extern void __libc_free(void *);
 
 /* Test-only process state: the interposed allocator has no other place. */
 static atomic_int counting, n_allocs;
 
-void *malloc(size_t n) {
+static void count(void) {
     if (atomic_load(&counting)) atomic_fetch_add(&n_allocs, 1);
+}
+
+void *malloc(size_t n) {
+    count();
     return __libc_malloc(n);
 }
 void *calloc(size_t a, size_t b) {
-    if (atomic_load(&counting)) atomic_fetch_add(&n_allocs, 1);
+    count();
     return __libc_calloc(a, b);
 }
 void *realloc(void *p, size_t n) {
-    if (atomic_load(&counting)) atomic_fetch_add(&n_allocs, 1);
+    count();
     return __libc_realloc(p, n);
+}
+/* glibc's aligned_alloc and memalign are one function, __libc_memalign. */
+void *aligned_alloc(size_t align, size_t n) {
+    count();
+    return __libc_memalign(align, n);
+}
+void *memalign(size_t align, size_t n) {
+    count();
+    return __libc_memalign(align, n);
+}
+int posix_memalign(void **out, size_t align, size_t n) {
+    count();
+    if (align == 0 || align % sizeof(void *) || (align & (align - 1))) return EINVAL;
+    void *p = __libc_memalign(align, n);
+    if (!p) return ENOMEM;
+    *out = p;
+    return 0;
 }
 void free(void *p) { __libc_free(p); }
 
