@@ -185,9 +185,29 @@ static cJSON *last_json_line(const char *out) {
 typedef struct side {
     const char *bin, *conf;
     double *dec, *pre, *ttft, *rss, *dmed;
+    double *gpu; /* GPU memory the worker's harness measured (MiB; NAN on the CPU) */
     int n;
     cJSON *samples; /* worker lines */
+    /* from the latest worker line: where its pipeline ran, and what it says */
+    char backend[16], device[160];
+    double engine_gpu_mb, engine_bytes_per_token;
 } side;
+
+static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+
+static const char *line_str(const cJSON *line, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(line, key);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* The per-sample GPU memory as a distribution, or null when a sample has
+ * none (the CPU backend, or the harness could not measure it). */
+static cJSON *gpu_dist(const side *s) {
+    if (!s->n) return cJSON_CreateNull();
+    for (int i = 0; i < s->n; i++)
+        if (!isfinite(s->gpu[i])) return cJSON_CreateNull();
+    return ah_json_dist(s->gpu, s->n);
+}
 
 static void describe_failure(const char *who, const child_result *r, char *why, size_t cap,
                              const char **status) {
@@ -228,6 +248,9 @@ static cJSON *side_json(const side *s) {
     cJSON_AddItemToObject(o, "ttft_ms", ah_json_dist(s->ttft, s->n));
     cJSON_AddItemToObject(o, "peak_rss_mb", ah_json_dist(s->rss, s->n));
     cJSON_AddItemToObject(o, "decode_tps_med", ah_json_dist(s->dmed, s->n));
+    cJSON_AddStringToObject(o, "backend", s->backend);
+    cJSON_AddStringToObject(o, "device", s->device);
+    cJSON_AddItemToObject(o, "peak_gpu_mb", gpu_dist(s));
     return o;
 }
 
@@ -238,6 +261,8 @@ static cJSON *speed_json(const side *s, int tokens) {
     cJSON_AddItemToObject(o, "prefill_tps", ah_json_dist(s->pre, s->n));
     cJSON_AddItemToObject(o, "ttft_ms", ah_json_dist(s->ttft, s->n));
     cJSON_AddItemToObject(o, "peak_rss_mb", ah_json_dist(s->rss, s->n));
+    cJSON_AddItemToObject(o, "peak_gpu_mb", gpu_dist(s));
+    cJSON_AddItemToObject(o, "engine_gpu_mb", num_or_null(s->engine_gpu_mb));
     cJSON_AddNumberToObject(o, "runs", s->n);
     cJSON_AddNumberToObject(o, "tokens", tokens);
     cJSON *pp = cJSON_AddArrayToObject(o, "per_prompt");
@@ -272,8 +297,6 @@ static cJSON *speed_json(const side *s, int tokens) {
     free(t);
     return o;
 }
-
-static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
 
 static void replace_item(cJSON *doc, const char *key, cJSON *item) {
     if (cJSON_GetObjectItemCaseSensitive(doc, key))
@@ -342,11 +365,16 @@ int ah_run_ab(const ah_ab_opts *o) {
         }
         ah_baseline_free(&b);
     }
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t ws = (size_t)mid.bytes;
-    if (ws < (32u << 20)) ws = 32u << 20;
-    if (ws > (1024u << 20)) ws = 1024u << 20;
-    double bw = ah_bandwidth_probe(ws, ncpu > 0 ? (int)ncpu : 1);
+    /* the roofline's two figures are the harness's own: bytes per token
+     * from the GGUF file, bandwidth measured here (the CPU's now; the GPU's
+     * after the rounds if B's pipeline says it ran on cuda) */
+    ah_gguf_bytes gb;
+    if (ah_gguf_bytes_per_token(o->model, &gb, &err)) {
+        fprintf(stderr, "autoinfer eval: %s\n", err.msg);
+        return 1;
+    }
+    char cpu_src[256];
+    double bw = ah_roofline_bandwidth("cpu", gb.per_token, cpu_src, sizeof cpu_src);
 
     side sides[2];
     memset(sides, 0, sizeof sides);
@@ -358,8 +386,11 @@ int ah_run_ab(const ah_ab_opts *o) {
         sides[i].ttft = calloc((size_t)o->rounds, sizeof(double));
         sides[i].rss = calloc((size_t)o->rounds, sizeof(double));
         sides[i].dmed = calloc((size_t)o->rounds, sizeof(double));
+        sides[i].gpu = calloc((size_t)o->rounds, sizeof(double));
         sides[i].samples = cJSON_CreateArray();
-        if (!sides[i].dec || !sides[i].pre || !sides[i].ttft || !sides[i].rss || !sides[i].dmed)
+        sides[i].engine_gpu_mb = sides[i].engine_bytes_per_token = NAN;
+        if (!sides[i].dec || !sides[i].pre || !sides[i].ttft || !sides[i].rss || !sides[i].dmed ||
+            !sides[i].gpu)
             abort();
     }
     const char *status = "ok";
@@ -367,8 +398,6 @@ int ah_run_ab(const ah_ab_opts *o) {
     char tokens[32], inject[32], bwarg[32];
     snprintf(tokens, sizeof tokens, "%d", o->tokens);
     snprintf(inject, sizeof inject, "%g", o->inject_b);
-    snprintf(bwarg, sizeof bwarg, "%g", bw);
-    uint64_t bytes_per_token = 0;
     int rounds_done = 0;
     for (int r = 0; r < o->rounds && !strcmp(status, "ok"); r++) {
         for (int k = 0; k < 2 && !strcmp(status, "ok"); k++) {
@@ -414,8 +443,12 @@ int ah_run_ab(const ah_ab_opts *o) {
                 s->ttft[s->n] = ah_jnum(line, "ttft_ms");
                 s->rss[s->n] = ah_jnum(line, "peak_rss_mb");
                 s->dmed[s->n] = ah_jnum(line, "decode_tps_med");
+                s->gpu[s->n] = ah_jnum(line, "gpu_mb");
                 s->n++;
-                if (which == 1) bytes_per_token = (uint64_t)ah_jnum(line, "bytes_per_token");
+                snprintf(s->backend, sizeof s->backend, "%s", line_str(line, "backend"));
+                snprintf(s->device, sizeof s->device, "%s", line_str(line, "device"));
+                s->engine_gpu_mb = ah_jnum(line, "engine_gpu_mb");
+                s->engine_bytes_per_token = ah_jnum(line, "engine_bytes_per_token");
                 cJSON_AddItemToArray(s->samples, line);
                 line = NULL;
             }
@@ -448,9 +481,24 @@ int ah_run_ab(const ah_ab_opts *o) {
         status = "crash";
         snprintf(why, sizeof why, "fewer than 2 rounds completed");
     }
+    /* B's roofline: the GPU's bandwidth when its pipeline ran on cuda,
+     * measured now that no worker holds the GPU; then this process lets go
+     * of the GPU again before B's quality run */
+    const char *b_backend = sides[1].backend[0] ? sides[1].backend : "cpu";
+    double bw_b = bw;
+    char src[256];
+    snprintf(src, sizeof src, "%s", cpu_src);
+    if (!strcmp(b_backend, "cuda")) {
+        bw_b = ah_roofline_bandwidth("cuda", gb.per_token, src, sizeof src);
+        ah_gpu_release();
+    }
+    double bw_q = isfinite(bw_b) ? bw_b : bw; /* spares B's quality run a probe */
+    snprintf(bwarg, sizeof bwarg, "%g", bw_q);
     ah_plausible pl;
-    ah_plausible_check(n ? ah_median(sides[1].dec, n) : NAN, bytes_per_token, bw,
+    ah_plausible_check(n ? ah_median(sides[1].dec, n) : NAN, gb.per_token, bw_b,
                        gate.roofline_margin, &pl);
+    double ebpt = sides[1].engine_bytes_per_token;
+    ah_plausible_note(&pl, b_backend, src, isfinite(ebpt) && ebpt > 0 ? (uint64_t)ebpt : 0, n > 0);
     if (!strcmp(status, "ok") && !pl.ok) {
         status = "implausible";
         snprintf(why, sizeof why, "B: %s", pl.why);
@@ -473,8 +521,10 @@ int ah_run_ab(const ah_ab_opts *o) {
             argv[a++] = (char *)o->model;
             argv[a++] = "--json";
             argv[a++] = tmpl;
-            argv[a++] = "--bandwidth";
-            argv[a++] = bwarg;
+            if (isfinite(bw_q) && bw_q > 0) {
+                argv[a++] = "--bandwidth";
+                argv[a++] = bwarg;
+            }
             if (sides[1].conf) {
                 argv[a++] = "--conf";
                 argv[a++] = (char *)sides[1].conf;
@@ -519,6 +569,17 @@ int ah_run_ab(const ah_ab_opts *o) {
     }
     replace_item(doc, "speed", speed_json(&sides[1], o->tokens));
     replace_item(doc, "plausible", ah_json_plausible(&pl));
+    {
+        /* where B ran, as its workers saw it (B's quality run may differ) */
+        cJSON *d = cJSON_CreateObject(), *gpu_dist_b = gpu_dist(&sides[1]);
+        cJSON_AddStringToObject(d, "backend", b_backend);
+        cJSON_AddStringToObject(d, "name", sides[1].device);
+        cJSON_AddItemToObject(d, "engine_gpu_mb", num_or_null(sides[1].engine_gpu_mb));
+        cJSON_AddItemToObject(d, "gpu_peak_mb",
+                              num_or_null(ah_jnum(gpu_dist_b, "median")));
+        replace_item(doc, "device", d);
+        cJSON_Delete(gpu_dist_b);
+    }
 
     cJSON *c = cJSON_CreateObject();
     cJSON_AddStringToObject(c, "status", status);
@@ -575,6 +636,7 @@ int ah_run_ab(const ah_ab_opts *o) {
         free(sides[i].ttft);
         free(sides[i].rss);
         free(sides[i].dmed);
+        free(sides[i].gpu);
         cJSON_Delete(sides[i].samples);
     }
     return rc;

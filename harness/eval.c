@@ -284,8 +284,16 @@ typedef struct eval_state {
     ah_baseline base;
     int has_base;
     ah_model_id model;
+    ah_gguf_bytes gb; /* the harness's own count of the bytes a decode step reads */
     ai_model_desc desc;
     ai_pipeline *p;
+    /* backend cuda: the harness's own GPU measurements (gpu_probe.cu) */
+    int gpu_mem_ok;                           /* cudaMemGetInfo worked before the open */
+    uint64_t gpu_before, gpu_total, gpu_peak; /* device-wide bytes in use; peak of the samples */
+    double *gpu_mb;                           /* per run: peak - before so far, MiB */
+    char gpu_why[256];                        /* why there are no GPU memory figures */
+    double gpu_bw;                            /* GB/s, probed before the open (NAN if not) */
+    char gpu_src[256];                        /* what gave gpu_bw, or why it could not */
     int32_t *ptok[AH_MAX_PROMPTS];
     int n_ptok[AH_MAX_PROMPTS];
     /* sanity */
@@ -313,6 +321,41 @@ typedef struct eval_state {
     double t_start;
 } eval_state;
 
+#define MIB (1024.0 * 1024.0)
+
+/* One reading of the GPU memory in use (device-wide) into the peak. */
+static void gpu_sample(eval_state *s) {
+    uint64_t used, total;
+    char why[256];
+    if (s->gpu_mem_ok && ah_gpu_mem(&used, &total, why, sizeof why) == 0 && used > s->gpu_peak)
+        s->gpu_peak = used;
+}
+
+static double gpu_peak_mb(const eval_state *s) {
+    return s->gpu_mem_ok ? (double)(s->gpu_peak - s->gpu_before) / MIB : NAN;
+}
+
+static int is_cuda(const eval_state *s) { return !strcmp(s->desc.backend, "cuda"); }
+
+/* Before the pipeline opens, when pipeline.conf lets it take the GPU
+ * (backend cuda or auto): the GPU's bandwidth (two large buffers, while the
+ * pipeline holds none of its memory) and the memory already in use, which
+ * is what the pipeline's footprint is measured from. Not on backend cpu: a
+ * CUDA context costs the process host memory that peak RSS would count. */
+static void gpu_before_open(eval_state *s) {
+    const char *be = ai_conf_get(&s->conf, "backend");
+    s->gpu_bw = NAN;
+    if (be && !strcmp(be, "cpu")) {
+        snprintf(s->gpu_why, sizeof s->gpu_why, "backend = cpu");
+        return;
+    }
+    if (!s->o->worker && !(s->o->bandwidth > 0))
+        s->gpu_bw = ah_gpu_bandwidth_probe(0, NULL, 0, s->gpu_src, sizeof s->gpu_src);
+    s->gpu_mem_ok =
+        ah_gpu_mem(&s->gpu_before, &s->gpu_total, s->gpu_why, sizeof s->gpu_why) == 0;
+    s->gpu_peak = s->gpu_before;
+}
+
 static int setup(eval_state *s, ai_error *err) {
     eval_opts *o = s->o;
     char path[4300];
@@ -330,6 +373,7 @@ static int setup(eval_state *s, ai_error *err) {
     char mbuf[4300];
     const char *mp = model_path(o, mbuf, sizeof mbuf);
     if (ah_model_identify(mp, &s->model, err)) return -1;
+    if (ah_gguf_bytes_per_token(mp, &s->gb, err)) return -1;
     if (o->base_dir) {
         if (ah_baseline_load(o->base_dir, &s->base, err)) return -1;
         s->has_base = 1;
@@ -343,9 +387,19 @@ static int setup(eval_state *s, ai_error *err) {
                                 (unsigned long long)s->base.model.bytes, s->model.path,
                                 (unsigned long long)s->model.bytes);
     }
+    gpu_before_open(s);
     s->p = ai_pipeline_open(mp, &s->conf, err);
     if (!s->p) return -1;
     ai_pipeline_describe(s->p, &s->desc);
+    if (!s->desc.backend[0]) snprintf(s->desc.backend, sizeof s->desc.backend, "cpu");
+    if (!is_cuda(s)) {
+        s->gpu_mem_ok = 0;
+        snprintf(s->gpu_why, sizeof s->gpu_why, "the pipeline runs on %s", s->desc.backend);
+    } else if (!s->gpu_mem_ok && !s->gpu_why[0]) {
+        snprintf(s->gpu_why, sizeof s->gpu_why,
+                 "not measured: pipeline.conf's backend is cpu, yet the pipeline says cuda");
+    }
+    gpu_sample(s);
     for (int i = 0; i < s->n_prompts; i++) {
         s->ptok[i] = ah_chat_tokens(s->p, s->prompts[i].text, &s->n_ptok[i], err);
         if (!s->ptok[i]) return -1;
@@ -377,7 +431,8 @@ static int run_speed(eval_state *s, ai_error *err) {
     int np = s->n_prompts;
     s->timing = calloc((size_t)o->runs * (size_t)np, sizeof *s->timing);
     s->rss = calloc((size_t)o->runs, sizeof *s->rss);
-    if (!s->timing || !s->rss) abort();
+    s->gpu_mb = calloc((size_t)o->runs, sizeof *s->gpu_mb);
+    if (!s->timing || !s->rss || !s->gpu_mb) abort();
     /* warm-up: caches, page faults, thread pool start (not timed) */
     ah_timing warm;
     int wt = o->tokens < 8 ? o->tokens : 8;
@@ -387,6 +442,8 @@ static int run_speed(eval_state *s, ai_error *err) {
                          s->timing + (size_t)r * np, err))
             return -1;
         s->rss[r] = ah_peak_rss_mb();
+        gpu_sample(s);
+        s->gpu_mb[r] = gpu_peak_mb(s);
         s->runs_done++;
     }
     return 0;
@@ -515,7 +572,9 @@ static cJSON *json_model(const eval_state *s) {
     cJSON_AddNumberToObject(o, "n_params", (double)s->desc.n_params);
     cJSON_AddNumberToObject(o, "bytes", (double)s->model.bytes);
     cJSON_AddNumberToObject(o, "weight_bytes", (double)s->desc.weight_bytes);
-    cJSON_AddNumberToObject(o, "bytes_per_token", (double)s->desc.bytes_per_token);
+    cJSON_AddNumberToObject(o, "bytes_per_token", (double)s->gb.per_token); /* the harness's count */
+    cJSON_AddNumberToObject(o, "engine_bytes_per_token", (double)s->desc.bytes_per_token);
+    cJSON_AddBoolToObject(o, "tied_head", s->gb.tied);
     cJSON_AddStringToObject(o, "sha256_head", s->model.sha256_head);
     return o;
 }
@@ -539,6 +598,12 @@ static cJSON *json_speed(const eval_state *s) {
     cJSON_AddItemToObject(o, "prefill_tps", ah_json_dist(pre, runs));
     cJSON_AddItemToObject(o, "ttft_ms", ah_json_dist(ttft, runs));
     cJSON_AddItemToObject(o, "peak_rss_mb", ah_json_dist(s->rss, runs));
+    /* GPU memory in use, measured by the harness (cudaMemGetInfo: after each
+     * run, minus before the open), beside what the pipeline says it holds */
+    cJSON_AddItemToObject(o, "peak_gpu_mb",
+                          s->gpu_mem_ok && runs ? ah_json_dist(s->gpu_mb, runs) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "engine_gpu_mb",
+                          num_or_null(is_cuda(s) ? (double)s->desc.device_bytes / MIB : NAN));
     cJSON_AddNumberToObject(o, "runs", runs);
     cJSON_AddNumberToObject(o, "tokens", s->o->tokens);
     cJSON *pp = cJSON_AddArrayToObject(o, "per_prompt");
@@ -596,7 +661,27 @@ cJSON *ah_json_plausible(const ah_plausible *p) {
     cJSON_AddItemToObject(o, "roofline_tps", num_or_null(p->roofline_tps));
     cJSON_AddItemToObject(o, "bandwidth_gbps", num_or_null(p->bandwidth_gbps));
     cJSON_AddNumberToObject(o, "bytes_per_token", (double)p->bytes_per_token);
+    cJSON_AddItemToObject(o, "engine_bytes_per_token",
+                          num_or_null(p->engine_bytes_per_token ? (double)p->engine_bytes_per_token : NAN));
+    cJSON_AddStringToObject(o, "backend", p->backend[0] ? p->backend : "cpu");
+    cJSON_AddStringToObject(o, "bandwidth_source", p->bandwidth_source);
     cJSON_AddStringToObject(o, "why", p->why);
+    return o;
+}
+
+/* Where the pipeline ran, and the harness's GPU memory readings. */
+static cJSON *json_device(const eval_state *s) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "backend", s->desc.backend);
+    cJSON_AddStringToObject(o, "name", s->desc.device);
+    cJSON_AddItemToObject(o, "engine_gpu_mb",
+                          num_or_null(is_cuda(s) ? (double)s->desc.device_bytes / MIB : NAN));
+    cJSON_AddItemToObject(o, "gpu_peak_mb", num_or_null(gpu_peak_mb(s)));
+    cJSON_AddItemToObject(o, "gpu_used_before_mb",
+                          num_or_null(s->gpu_mem_ok ? (double)s->gpu_before / MIB : NAN));
+    cJSON_AddItemToObject(o, "gpu_total_mb",
+                          num_or_null(s->gpu_mem_ok ? (double)s->gpu_total / MIB : NAN));
+    cJSON_AddStringToObject(o, "gpu_note", s->gpu_mem_ok ? "" : s->gpu_why);
     return o;
 }
 
@@ -638,6 +723,7 @@ static cJSON *json_report(const eval_state *s) {
     cJSON_AddNumberToObject(doc, "schema", 1);
     cJSON_AddItemToObject(doc, "build", json_build());
     cJSON_AddItemToObject(doc, "model", json_model(s));
+    cJSON_AddItemToObject(doc, "device", json_device(s));
     cJSON_AddItemToObject(doc, "config", json_conf(&s->conf));
     cJSON_AddItemToObject(doc, "conf_path", str_or_null(s->conf_used));
     cJSON_AddItemToObject(doc, "speed", json_speed(s));
@@ -657,18 +743,11 @@ static void state_free(eval_state *s) {
     }
     free(s->timing);
     free(s->rss);
+    free(s->gpu_mb);
     ah_refs_free(&s->own);
     if (s->has_base) ah_baseline_free(&s->base);
     if (s->has_changes) ah_changes_free(&s->changes);
     ai_pipeline_close(s->p);
-}
-
-static double probe_bandwidth(uint64_t bytes_per_token) {
-    size_t ws = (size_t)bytes_per_token;
-    if (ws < (32u << 20)) ws = 32u << 20;
-    if (ws > (1024u << 20)) ws = 1024u << 20;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return ah_bandwidth_probe(ws, n > 0 ? (int)n : 1);
 }
 
 /* --worker: one timed speed run; one JSON line on stdout. */
@@ -697,7 +776,12 @@ static int run_worker(eval_state *s, ai_error *err) {
     cJSON_AddItemToObject(o, "decode_tps_p25", num_or_null(p25 > 0 ? 1 / p25 : NAN));
     cJSON_AddItemToObject(o, "decode_tps_trim", num_or_null(trim > 0 ? 1 / trim : NAN));
     cJSON_AddNumberToObject(o, "tokens", s->o->tokens);
-    cJSON_AddNumberToObject(o, "bytes_per_token", (double)s->desc.bytes_per_token);
+    cJSON_AddNumberToObject(o, "engine_bytes_per_token", (double)s->desc.bytes_per_token);
+    cJSON_AddStringToObject(o, "backend", s->desc.backend);
+    cJSON_AddStringToObject(o, "device", s->desc.device);
+    cJSON_AddItemToObject(o, "gpu_mb", num_or_null(gpu_peak_mb(s)));
+    cJSON_AddItemToObject(o, "engine_gpu_mb",
+                          num_or_null(is_cuda(s) ? (double)s->desc.device_bytes / MIB : NAN));
     cJSON *pp = cJSON_AddArrayToObject(o, "per_prompt");
     for (int i = 0; i < np; i++) {
         ah_run_figures(s->timing + i, 1, &dec, &pre, &ttft);
@@ -737,20 +821,34 @@ static int run_eval(eval_opts *o) {
     if (!o->quality_only && run_speed(s, &err)) goto fail;
     if (run_quality(s, mp, &err)) goto fail;
 
-    double bw = o->bandwidth > 0 ? o->bandwidth : probe_bandwidth(s->desc.bytes_per_token);
+    gpu_sample(s);
+    /* the roofline: the harness's bytes per token, the bandwidth of the
+     * device the pipeline ran on, measured by the harness */
+    char src[256];
+    double bw;
+    if (o->bandwidth > 0) {
+        bw = o->bandwidth;
+        snprintf(src, sizeof src, "given (--bandwidth)");
+    } else if (is_cuda(s) && (isfinite(s->gpu_bw) || s->gpu_src[0])) {
+        bw = s->gpu_bw; /* probed before the open */
+        snprintf(src, sizeof src, "%s", s->gpu_src);
+    } else {
+        bw = ah_roofline_bandwidth(s->desc.backend, s->gb.per_token, src, sizeof src);
+    }
     if (s->runs_done) {
         double *dec = calloc((size_t)s->runs_done, sizeof *dec);
         if (!dec) abort();
         double pre, ttft;
         for (int r = 0; r < s->runs_done; r++)
             ah_run_figures(s->timing + (size_t)r * s->n_prompts, s->n_prompts, &dec[r], &pre, &ttft);
-        ah_plausible_check(ah_median(dec, s->runs_done), s->desc.bytes_per_token, bw,
+        ah_plausible_check(ah_median(dec, s->runs_done), s->gb.per_token, bw,
                            s->gate.roofline_margin, &s->plaus);
         free(dec);
     } else {
-        ah_plausible_check(1, s->desc.bytes_per_token, bw, s->gate.roofline_margin, &s->plaus);
+        ah_plausible_check(1, s->gb.per_token, bw, s->gate.roofline_margin, &s->plaus);
         snprintf(s->plaus.why, sizeof s->plaus.why, "no speed runs (quality only)");
     }
+    ah_plausible_note(&s->plaus, s->desc.backend, src, s->desc.bytes_per_token, s->runs_done > 0);
     if (s->has_base) {
         ah_knob_diff(&s->base.conf, &s->conf, &s->changes);
         ah_engine_diff(AI_SOURCE_DIR, s->base.commit, &s->changes);

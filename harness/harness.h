@@ -6,6 +6,8 @@
  *   baseline.c  saving and loading a baseline directory
  *   monitor.c   change monitor: knobs that differ, engine/ diff size
  *   plausible.c bandwidth probe and the roofline check
+ *   gguf_bytes.c the harness's own count of the bytes a decode step reads
+ *   gpu_probe.cu GPU bandwidth and memory in use (gpu_none.c without CUDA)
  *   output.c    the JSON document and the printed report built from it
  *   compare.c   --ab: interleaved child processes and the decision
  *   stats.c, sanity.c, gate.c, refs.c, sha256.c: self-contained helpers
@@ -20,6 +22,7 @@
 
 #include "autoinfer.h"
 #include "gate.h"
+#include "gpu_probe.h"
 #include "refs.h"
 
 #define AH_MAX_PROMPTS 16
@@ -142,13 +145,49 @@ double ah_bandwidth_probe(size_t bytes, int threads);
 typedef struct ah_plausible {
     int ok;
     double roofline_tps, bandwidth_gbps;
-    uint64_t bytes_per_token;
+    uint64_t bytes_per_token;        /* the harness's count (gguf_bytes.c): the check uses it */
+    uint64_t engine_bytes_per_token; /* what the pipeline says (reported only; 0 = unknown) */
+    char backend[16];                /* where the pipeline ran: "cpu" or "cuda" */
+    char bandwidth_source[256];      /* what measured bandwidth_gbps, or why it could not */
     char why[256];
 } ah_plausible;
 
 void ah_plausible_check(double decode_tps, uint64_t bytes_per_token, double bandwidth_gbps,
                         double margin, ah_plausible *out);
+
+/* The bandwidth the roofline of a pipeline on `backend` takes: for "cuda"
+ * the GPU's device-to-device copy (ah_gpu_bandwidth_probe), else the CPU's
+ * streaming read over a working set of bytes_per_token (clamped to
+ * 32 MiB..1 GiB) with every online CPU. source gets what was measured, or
+ * why nothing could be (then NAN). */
+double ah_roofline_bandwidth(const char *backend, uint64_t bytes_per_token, char *source,
+                             size_t cap);
+
+/* After ah_plausible_check: records the backend, the bandwidth's source and
+ * the pipeline's own bytes per token (reported, not used). With
+ * speed_checked, a cuda pipeline whose GPU bandwidth could not be measured
+ * is flagged (ok = 0): its speed cannot be checked. */
+void ah_plausible_note(ah_plausible *p, const char *backend, const char *source,
+                       uint64_t engine_bytes_per_token, int speed_checked);
 cJSON *ah_json_plausible(const ah_plausible *p);
+
+/* ---- gguf_bytes.c ---------------------------------------------------------------- */
+
+/* The harness's own reading of a GGUF's tensor table, independent of the
+ * engine: the bytes a decode step reads (every blk.N.* tensor, then
+ * output_norm.weight and output.weight, or token_embd.weight when the head
+ * is tied). */
+typedef struct ah_gguf_bytes {
+    uint64_t per_token;       /* bytes a decode step reads (KV cache not included) */
+    uint64_t tensor_bytes;    /* all tensors */
+    uint64_t n_tensors, n_layer_tensors;
+    uint32_t version;
+    int tied;                 /* no output.weight: the head is token_embd.weight */
+    int has_output_norm;
+} ah_gguf_bytes;
+
+/* 0, or -1 with a one-line error (bad magic, truncated, unknown type, ...). */
+int ah_gguf_bytes_per_token(const char *path, ah_gguf_bytes *out, ai_error *err);
 
 /* ---- build and model identity (baseline.c) ------------------------------------- */
 

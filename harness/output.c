@@ -179,8 +179,12 @@ void ah_print_report(const cJSON *doc, FILE *out) {
 
     fprintf(out, "\nautoinfer eval: %s (%s, %.1fM params, %.1f MB)\n", jstr(model, "path"),
             jstr(model, "arch"), ah_jnum(model, "n_params") / 1e6, ah_jnum(model, "bytes") / 1e6);
-    fprintf(out, "build: %.12s%s  %s\n\n", jstr(build, "commit"), dirty ? "+dirty" : "",
+    fprintf(out, "build: %.12s%s  %s\n", jstr(build, "commit"), dirty ? "+dirty" : "",
             jstr(build, "cflags"));
+    const cJSON *device = cJSON_GetObjectItemCaseSensitive(doc, "device");
+    if (*jstr(device, "backend"))
+        fprintf(out, "device: %s (%s)\n", jstr(device, "backend"), jstr(device, "name"));
+    fprintf(out, "\n");
 
     fprintf(out, "speed: median [95%% CI] over %.0f runs, %.0f tokens decoded per prompt (EOS "
                  "ignored)\n", ah_jnum(speed, "runs"), ah_jnum(speed, "tokens"));
@@ -199,8 +203,16 @@ void ah_print_report(const cJSON *doc, FILE *out) {
     print_dist_cell(out, cJSON_GetObjectItemCaseSensitive(speed, "prefill_tps"), "%.1f");
     print_dist_cell(out, cJSON_GetObjectItemCaseSensitive(speed, "decode_tps"), "%.1f");
     print_dist_cell(out, cJSON_GetObjectItemCaseSensitive(speed, "ttft_ms"), "%.1f");
-    fprintf(out, "\n  peak RSS %s MB\n\n",
-            fmt(a, sizeof a, "%.1f", ah_jnum(speed, "peak_rss_mb.median")));
+    /* GPU memory: the harness's measurement (device-wide in use, minus
+     * before the open), then what the pipeline says it holds; "-" on the CPU */
+    double gpu = ah_jnum(speed, "peak_gpu_mb.median"), egpu = ah_jnum(speed, "engine_gpu_mb");
+    char gcell[96] = "-";
+    if (isfinite(gpu) || isfinite(egpu))
+        snprintf(gcell, sizeof gcell, "%s MB (the pipeline says %s MB)",
+                 isfinite(gpu) ? fmt(b, sizeof b, "%.1f", gpu) : "-",
+                 isfinite(egpu) ? fmt(c, sizeof c, "%.1f", egpu) : "-");
+    fprintf(out, "\n  peak RSS %s MB   peak GPU memory %s\n\n",
+            fmt(a, sizeof a, "%.1f", ah_jnum(speed, "peak_rss_mb.median")), gcell);
 
     int qpass = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(quality, "pass"));
     fprintf(out, "quality:\n");
@@ -224,10 +236,16 @@ void ah_print_report(const cJSON *doc, FILE *out) {
     cJSON_ArrayForEach(row, fl)
         fprintf(out, "    - %s\n", cJSON_IsString(row) ? row->valuestring : "?");
     int pok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(plaus, "ok"));
-    fprintf(out, "plausible: %s (roofline %s tok/s at %s GB/s)%s%s\n", pok ? "yes" : "NO",
-            fmt(a, sizeof a, "%.1f", ah_jnum(plaus, "roofline_tps")),
-            fmt(b, sizeof b, "%.1f", ah_jnum(plaus, "bandwidth_gbps")), pok ? "" : ": ",
+    fprintf(out, "plausible: %s (roofline %s tok/s at %s GB/s, %s MB per token)%s%s\n",
+            pok ? "yes" : "NO", fmt(a, sizeof a, "%.1f", ah_jnum(plaus, "roofline_tps")),
+            fmt(b, sizeof b, "%.1f", ah_jnum(plaus, "bandwidth_gbps")),
+            fmt(c, sizeof c, "%.2f", ah_jnum(plaus, "bytes_per_token") / 1e6), pok ? "" : ": ",
             pok ? "" : jstr(plaus, "why"));
+    if (*jstr(plaus, "bandwidth_source") || isfinite(ah_jnum(plaus, "engine_bytes_per_token")))
+        fprintf(out, "  bandwidth: %s; bytes per token counted by the harness from the GGUF "
+                     "(the pipeline says %s MB)\n",
+                *jstr(plaus, "bandwidth_source") ? jstr(plaus, "bandwidth_source") : "?",
+                fmt(a, sizeof a, "%.2f", ah_jnum(plaus, "engine_bytes_per_token") / 1e6));
 
     if (cmp) {
         fprintf(out, "\ncompare (B/A, %.0f interleaved rounds, %s):\n", ah_jnum(cmp, "rounds"),
@@ -271,6 +289,7 @@ void ah_print_report(const cJSON *doc, FILE *out) {
     fprintf(out, "prompt_tps_ci: %s %s\n", fmt(a, sizeof a, "%.2f", ah_jnum(speed, "prefill_tps.ci_lo")),
             fmt(b, sizeof b, "%.2f", ah_jnum(speed, "prefill_tps.ci_hi")));
     fprintf(out, "ttft_ms: %s\n", fmt(a, sizeof a, "%.2f", ah_jnum(speed, "ttft_ms.median")));
+    fprintf(out, "peak_gpu_mb: %s\n", isfinite(gpu) ? fmt(a, sizeof a, "%.1f", gpu) : "-");
     fprintf(out, "kl_mean: %s\n", fmt(a, sizeof a, "%.6f", ah_jnum(quality, "kl_mean")));
     fprintf(out, "kl_p99: %s\n", fmt(a, sizeof a, "%.6f", ah_jnum(quality, "kl_p99")));
     fprintf(out, "top1_agree: %s\n", fmt(a, sizeof a, "%.4f", ah_jnum(quality, "top1_agree")));

@@ -1,12 +1,16 @@
 /* plausible.c — the memory-bandwidth roofline. A decode step must read at
- * least bytes_per_token (the pipeline's own description of the weights it
- * touches), so decode tokens/s cannot exceed streaming read bandwidth ÷
- * bytes_per_token by much; a figure above that is flagged, not celebrated. */
+ * least bytes_per_token (the weights it touches, counted by the harness from
+ * the GGUF file: gguf_bytes.c), so decode tokens/s cannot exceed the memory
+ * bandwidth of the device it runs on ÷ bytes_per_token by much; a figure
+ * above that is flagged, not celebrated. The bandwidth is the harness's own
+ * measurement: a streaming read of host memory for backend cpu, a
+ * device-to-device copy on the GPU for backend cuda (gpu_probe.cu). */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -109,5 +113,42 @@ void ah_plausible_check(double decode_tps, uint64_t bytes_per_token, double band
                  "(%.1f GB/s / %.1f MB per token): impossible",
                  decode_tps, out->roofline_tps, margin, bandwidth_gbps,
                  (double)bytes_per_token / 1e6);
+    }
+}
+
+double ah_roofline_bandwidth(const char *backend, uint64_t bytes_per_token, char *source,
+                             size_t cap) {
+    if (backend && !strcmp(backend, "cuda")) {
+        char name[160], why[256];
+        double bw = ah_gpu_bandwidth_probe(0, name, sizeof name, why, sizeof why);
+        snprintf(source, cap, "%s", why);
+        return bw;
+    }
+    size_t ws = (size_t)bytes_per_token;
+    if (ws < (32u << 20)) ws = 32u << 20;
+    if (ws > (1024u << 20)) ws = 1024u << 20;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = n > 0 ? (int)n : 1;
+    double bw = ah_bandwidth_probe(ws, threads);
+    if (isfinite(bw))
+        snprintf(source, cap, "CPU streaming read of %zu MiB, %d threads, best pass", ws >> 20, threads);
+    else
+        snprintf(source, cap, "CPU streaming read: cannot allocate %zu MiB", ws >> 20);
+    return bw;
+}
+
+void ah_plausible_note(ah_plausible *p, const char *backend, const char *source,
+                       uint64_t engine_bytes_per_token, int speed_checked) {
+    snprintf(p->backend, sizeof p->backend, "%s", backend && backend[0] ? backend : "cpu");
+    snprintf(p->bandwidth_source, sizeof p->bandwidth_source, "%s", source ? source : "");
+    p->engine_bytes_per_token = engine_bytes_per_token;
+    /* On the GPU an unmeasured bandwidth is not waved through: a pipeline
+     * that says it ran on cuda where the harness sees no GPU to measure
+     * cannot be checked, and would otherwise escape the roofline. */
+    if (speed_checked && p->ok && !strcmp(p->backend, "cuda") && !isfinite(p->roofline_tps)) {
+        p->ok = 0;
+        snprintf(p->why, sizeof p->why,
+                 "the pipeline ran on cuda but the harness could not measure the GPU's bandwidth "
+                 "(%.160s): no roofline to check the speed against", source ? source : "?");
     }
 }

@@ -1,7 +1,9 @@
 /* test_harness_units.c — the harness's self-contained pieces: every sanity
  * check (pass and fail), the gate config and decision, the reference file
  * (round trip, corruption), KL on known distributions, the JSON writer,
- * the function scanner, the knob diff, the roofline check, SHA-256. */
+ * the function scanner, the knob diff, the roofline check, SHA-256, the
+ * harness's own GGUF byte count (against the engine's, and on bad files)
+ * and the GPU probes' clean failure without a GPU. */
 #include "testutil.h"
 
 #include <math.h>
@@ -350,6 +352,346 @@ static void test_plausible(void **state) {
     assert_true(bw > 0.1 && bw < 10000);
 }
 
+/* ---- gguf_bytes.c ------------------------------------------------------- */
+
+/* A GGUF built in memory, little-endian. */
+typedef struct gbuf {
+    uint8_t *p;
+    size_t n, cap;
+} gbuf;
+
+static void gput(gbuf *b, const void *d, size_t n) {
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 256;
+        b->p = realloc(b->p, b->cap);
+        assert_non_null(b->p);
+    }
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+static void gu32(gbuf *b, uint32_t v) {
+    uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    gput(b, x, 4);
+}
+static void gu64(gbuf *b, uint64_t v) {
+    for (int i = 0; i < 8; i++) {
+        uint8_t x = (uint8_t)(v >> (8 * i));
+        gput(b, &x, 1);
+    }
+}
+static void gstr(gbuf *b, const char *s) {
+    gu64(b, strlen(s));
+    gput(b, s, strlen(s));
+}
+
+typedef struct gtensor {
+    const char *name;
+    uint32_t type, n_dims;
+    uint64_t ne[4];
+    uint64_t bytes;
+} gtensor;
+
+/* Options that break the file in one place each. */
+typedef struct gopts {
+    uint32_t version;      /* 3 */
+    uint32_t alignment;    /* general.alignment (0: key absent, default 32) */
+    int nest;              /* depth of a nested array in the metadata (0: none) */
+    uint64_t array_n;      /* element count written for the u8 array (0: its real 5) */
+    int with_head;         /* add output.weight (untied) */
+    uint32_t bad_type;     /* store blk.0.attn_q.weight with this type id (0: q4_0) */
+    uint32_t bad_dims;     /* n_dims of blk.0.attn_q.weight (0: 2) */
+    uint64_t bad_ne0;      /* its row length (0: 64) */
+} gopts;
+
+/* blk.0.attn_q.weight q4_0 64x2 (72 B), blk.0.ffn_norm.weight f32 64
+ * (256 B), output_norm.weight f32 64 (256 B), token_embd.weight q8_0 64x10
+ * (680 B), rope_freqs.weight f32 32 (128 B: not read per token),
+ * blkx.0.w f32 16 (64 B: not a layer); with_head: output.weight f16 64x10
+ * (1280 B). Returns the bytes per token the harness must count. */
+static uint64_t make_gguf(gbuf *b, const gopts *o) {
+    b->n = 0;
+    uint32_t al = o->alignment ? o->alignment : 32;
+    gtensor t[8] = {
+        {"blk.0.attn_q.weight", o->bad_type ? o->bad_type : 2, o->bad_dims ? o->bad_dims : 2,
+         {o->bad_ne0 ? o->bad_ne0 : 64, 2, 1, 1}, 72},
+        {"blk.0.ffn_norm.weight", 0, 1, {64, 1, 1, 1}, 256},
+        {"output_norm.weight", 0, 1, {64, 1, 1, 1}, 256},
+        {"token_embd.weight", 8, 2, {64, 10, 1, 1}, 680},
+        {"rope_freqs.weight", 0, 1, {32, 1, 1, 1}, 128},
+        {"blkx.0.w", 0, 1, {16, 1, 1, 1}, 64},
+        {"output.weight", 1, 2, {64, 10, 1, 1}, 1280},
+    };
+    int nt = o->with_head ? 7 : 6;
+    int nkv = 4 + (o->alignment != 0) + (o->nest > 0);
+    gput(b, "GGUF", 4);
+    gu32(b, o->version ? o->version : 3);
+    gu64(b, (uint64_t)nt);
+    gu64(b, (uint64_t)nkv);
+    gstr(b, "general.architecture"); gu32(b, 8); gstr(b, "llama");
+    gstr(b, "llama.block_count"); gu32(b, 4); gu32(b, 1);
+    gstr(b, "tokenizer.ggml.tokens"); gu32(b, 9); gu32(b, 8); gu64(b, 3);
+    gstr(b, "a"); gstr(b, "bc"); gstr(b, "");
+    gstr(b, "some.bytes"); gu32(b, 9); gu32(b, 0); gu64(b, o->array_n ? o->array_n : 5);
+    gput(b, "\1\2\3\4\5", 5);
+    if (o->alignment) {
+        gstr(b, "general.alignment"); gu32(b, 4); gu32(b, o->alignment);
+    }
+    if (o->nest > 0) { /* [[[... [f64 x1] ...]]] */
+        gstr(b, "nested");
+        gu32(b, 9);
+        for (int d = 1; d < o->nest; d++) { gu32(b, 9); gu64(b, 1); }
+        gu32(b, 12); gu64(b, 1);
+        double x = 1.5;
+        gput(b, &x, 8);
+    }
+    uint64_t off = 0;
+    for (int i = 0; i < nt; i++) {
+        gstr(b, t[i].name);
+        gu32(b, t[i].n_dims);
+        for (uint32_t d = 0; d < t[i].n_dims; d++) gu64(b, t[i].ne[d]);
+        gu32(b, t[i].type);
+        gu64(b, off);
+        off += (t[i].bytes + al - 1) / al * al;
+    }
+    while (b->n % al) gput(b, "", 1);
+    for (uint64_t i = 0; i < off; i++) {
+        uint8_t x = (uint8_t)(i * 7);
+        gput(b, &x, 1);
+    }
+    return 72 + 256 + 256 + (o->with_head ? 1280 : 680);
+}
+
+/* Writes b and counts it: 0 or -1 (with err). */
+static int count_buf(const gbuf *b, size_t n, ah_gguf_bytes *gb, ai_error *err) {
+    char path[512];
+    tu_write_temp(b->p, n, ".gguf", path, sizeof path);
+    int rc = ah_gguf_bytes_per_token(path, gb, err);
+    remove(path);
+    return rc;
+}
+
+static void expect_gguf_error(const gopts *o, const char *want) {
+    gbuf b = {0};
+    ah_gguf_bytes gb;
+    ai_error err = {{0}};
+    make_gguf(&b, o);
+    int rc = count_buf(&b, b.n, &gb, &err);
+    if (rc != -1 || !strstr(err.msg, want))
+        fail_msg("rc %d, message '%s', want an error with '%s'", rc, err.msg, want);
+    free(b.p);
+}
+
+static void test_gguf_bytes_synthetic(void **state) {
+    gbuf b = {0};
+    ah_gguf_bytes gb;
+    ai_error err = {{0}};
+    /* tied head (token_embd.weight), then untied (output.weight) */
+    for (int head = 0; head < 2; head++) {
+        gopts o = {.with_head = head, .nest = 3, .alignment = head ? 64 : 0};
+        uint64_t want = make_gguf(&b, &o);
+        if (count_buf(&b, b.n, &gb, &err)) fail_msg("%s", err.msg);
+        assert_int_equal(gb.per_token, want);
+        assert_int_equal(gb.tied, !head);
+        assert_int_equal(gb.n_tensors, head ? 7 : 6);
+        assert_int_equal(gb.n_layer_tensors, 2);
+        assert_int_equal(gb.tensor_bytes, 72 + 256 + 256 + 680 + 128 + 64 + (head ? 1280 : 0));
+    }
+    /* GGUF v2 has the same layout */
+    gopts v2 = {.version = 2};
+    make_gguf(&b, &v2);
+    assert_int_equal(count_buf(&b, b.n, &gb, &err), 0);
+    /* every truncation of a good file is an error, never a crash */
+    gopts o = {.nest = 2, .with_head = 1};
+    make_gguf(&b, &o);
+    for (size_t n = 0; n < b.n; n++) {
+        int rc = count_buf(&b, n, &gb, &err);
+        if (rc != -1) fail_msg("a file cut to %zu of %zu bytes was accepted", n, b.n);
+        assert_true(err.msg[0] != 0);
+    }
+    assert_non_null(strstr(err.msg, "past end of file"));
+    /* random byte flips: either counted or a clean error (ASan watches) */
+    make_gguf(&b, &o);
+    uint8_t *orig = malloc(b.n);
+    assert_non_null(orig);
+    memcpy(orig, b.p, b.n);
+    uint64_t seed = 0x5eed;
+    for (int it = 0; it < 300; it++) {
+        memcpy(b.p, orig, b.n);
+        for (int k = 0; k < 3; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            size_t at = (size_t)(seed >> 33) % 400; /* the header and tables */
+            b.p[at % b.n] ^= (uint8_t)(1u << ((seed >> 20) & 7));
+        }
+        int rc = count_buf(&b, b.n, &gb, &err);
+        assert_true(rc == 0 || (rc == -1 && err.msg[0]));
+    }
+    free(orig);
+    free(b.p);
+
+    expect_gguf_error(&(gopts){.version = 1}, "GGUF version 1");
+    expect_gguf_error(&(gopts){.version = 4}, "GGUF version 4");
+    expect_gguf_error(&(gopts){.bad_type = 4}, "unknown ggml type 4");
+    expect_gguf_error(&(gopts){.bad_type = 1000}, "unknown ggml type 1000");
+    expect_gguf_error(&(gopts){.bad_dims = 5}, "5 dimensions");
+    expect_gguf_error(&(gopts){.bad_ne0 = 48}, "not a whole number of q4_0 blocks");
+    expect_gguf_error(&(gopts){.bad_ne0 = 1ull << 63}, "overflows");
+    expect_gguf_error(&(gopts){.alignment = 3}, "not a power of two");
+    expect_gguf_error(&(gopts){.nest = 9}, "nested deeper");
+    expect_gguf_error(&(gopts){.array_n = 1ull << 40}, "past end of file");
+    expect_gguf_error(&(gopts){.array_n = UINT64_MAX}, "past end of file");
+}
+
+static void test_gguf_bytes_bad_files(void **state) {
+    ah_gguf_bytes gb;
+    ai_error err = {{0}};
+    char dir[256], path[512];
+    tu_temp_dir(dir, sizeof dir);
+    assert_int_equal(ah_gguf_bytes_per_token("/nonexistent/m.gguf", &gb, &err), -1);
+    assert_non_null(strstr(err.msg, "cannot open"));
+    assert_int_equal(ah_gguf_bytes_per_token(dir, &gb, &err), -1);
+    assert_non_null(strstr(err.msg, "not a regular file"));
+    snprintf(path, sizeof path, "%s/empty.gguf", dir);
+    write_file(path, "");
+    assert_int_equal(ah_gguf_bytes_per_token(path, &gb, &err), -1);
+    assert_non_null(strstr(err.msg, "past end of file"));
+    snprintf(path, sizeof path, "%s/text.gguf", dir);
+    write_file(path, "hello, this is not a model\n");
+    assert_int_equal(ah_gguf_bytes_per_token(path, &gb, &err), -1);
+    assert_non_null(strstr(err.msg, "bad magic 'hell'"));
+    /* absurd counts in a header that ends right there */
+    gbuf b = {0};
+    gput(&b, "GGUF", 4);
+    gu32(&b, 3);
+    gu64(&b, 0);
+    gu64(&b, UINT64_MAX);
+    assert_int_equal(count_buf(&b, b.n, &gb, &err), -1);
+    assert_non_null(strstr(err.msg, "cannot fit"));
+    free(b.p);
+    /* truncated copies of the real model: inside the metadata, inside the
+     * tensor table, inside the data */
+    FILE *f = fopen(TU_MODEL, "rb");
+    if (!f) return;
+    static const size_t CUTS[] = {3, 20, 24, 100, 4096, 100000, 1000000, 1700000, 3000000, 50000000};
+    size_t cap = 50000000;
+    char *data = malloc(cap);
+    assert_non_null(data);
+    size_t got = fread(data, 1, cap, f);
+    fclose(f);
+    for (size_t i = 0; i < sizeof CUTS / sizeof CUTS[0]; i++) {
+        if (CUTS[i] > got) continue;
+        snprintf(path, sizeof path, "%s/cut.gguf", dir);
+        FILE *o = fopen(path, "wb");
+        assert_non_null(o);
+        assert_int_equal(fwrite(data, 1, CUTS[i], o), CUTS[i]);
+        fclose(o);
+        int rc = ah_gguf_bytes_per_token(path, &gb, &err);
+        if (rc != -1) fail_msg("the model cut to %zu bytes was accepted", CUTS[i]);
+        assert_true(strstr(err.msg, "past end of file") || strstr(err.msg, "cannot fit"));
+        remove(path);
+    }
+    free(data);
+}
+
+/* The harness's count equals the engine's on real and tiny models. */
+static void expect_same_as_engine(const char *path) {
+    ah_gguf_bytes gb;
+    ai_error err = {{0}};
+    if (ah_gguf_bytes_per_token(path, &gb, &err)) fail_msg("%s", err.msg);
+    ai_conf conf;
+    ai_conf_defaults(&conf);
+    assert_int_equal(ai_conf_set(&conf, "backend=cpu", &err), 0);
+    ai_pipeline *p = ai_pipeline_open(path, &conf, &err);
+    if (!p) fail_msg("%s: %s", path, err.msg);
+    ai_model_desc d;
+    ai_pipeline_describe(p, &d);
+    if (gb.per_token != d.bytes_per_token)
+        fail_msg("%s: harness counts %llu bytes per token, the engine %llu", path,
+                 (unsigned long long)gb.per_token, (unsigned long long)d.bytes_per_token);
+    assert_int_equal(gb.tensor_bytes, d.weight_bytes);
+    ai_pipeline_close(p);
+}
+
+static void test_gguf_bytes_vs_engine(void **state) {
+    FILE *f = fopen(TU_MODEL, "rb");
+    if (!f) {
+        print_message("skip: %s not present\n", TU_MODEL);
+        return;
+    }
+    fclose(f);
+    expect_same_as_engine(TU_MODEL);
+    ah_gguf_bytes gb;
+    ai_error err;
+    assert_int_equal(ah_gguf_bytes_per_token(TU_MODEL, &gb, &err), 0);
+    assert_int_equal(gb.tied, 1); /* SmolLM2's head is its embedding */
+    assert_int_equal(gb.version, 3);
+    assert_int_equal(gb.n_tensors, 272);
+    /* other real models when present (make test fetches qwen2) */
+    static const char *const MORE[] = {"models/Qwen2.5-Coder-0.5B-Instruct-AWQ.Q4_K_M.gguf",
+                                       "models/qwen2.5-0.5b-instruct-q4_0.gguf"};
+    for (size_t i = 0; i < sizeof MORE / sizeof MORE[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", AI_SOURCE_DIR, MORE[i]);
+        if ((f = fopen(path, "rb"))) {
+            fclose(f);
+            expect_same_as_engine(path);
+        }
+    }
+    /* tiny llama and qwen2 (biases) models in several weight formats, an
+     * untied head among them */
+    char dir[256], path[512];
+    tu_temp_dir(dir, sizeof dir);
+    static const unsigned TYPES[] = {AI_Q8_0, AI_Q4_0, AI_Q4_1, AI_Q5_0, AI_Q5_1, AI_Q4_K,
+                                     AI_Q6_K, AI_F16, AI_F32, AI_BF16};
+    for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++) {
+        tu_tiny_opts o = {.arch = i % 2 ? "qwen2" : "llama", .weight_type = TYPES[i],
+                          .n_embd = 256, .n_ff = 512};
+        snprintf(path, sizeof path, "%s/tiny%zu.gguf", dir, i);
+        tu_make_tiny_model(path, &o);
+        expect_same_as_engine(path);
+        remove(path);
+    }
+}
+
+/* Without a GPU (this build may have CUDA or not) the probes fail cleanly. */
+static void test_gpu_probes_fail_cleanly(void **state) {
+    char why[256] = "", name[160] = "x";
+    int n = ah_gpu_count(why, sizeof why);
+    if (n > 0) { /* a machine with a GPU: the probes must measure */
+        uint64_t used, total;
+        assert_int_equal(ah_gpu_mem(&used, &total, why, sizeof why), 0);
+        assert_true(total > 0 && used <= total);
+        double bw = ah_gpu_bandwidth_probe(64u << 20, name, sizeof name, why, sizeof why);
+        if (!(bw > 1 && bw < 100000)) fail_msg("GPU bandwidth %g GB/s: %s", bw, why);
+        print_message("GPU %s: %.0f GB/s (%s)\n", name, bw, why);
+        return;
+    }
+    assert_true(why[0] != 0);
+    double bw = ah_gpu_bandwidth_probe(0, name, sizeof name, why, sizeof why);
+    assert_true(isnan(bw));
+    assert_true(why[0] != 0);
+    assert_string_equal(name, "");
+    uint64_t used = 1, total = 1;
+    assert_int_equal(ah_gpu_mem(&used, &total, why, sizeof why), -1);
+    assert_int_equal(used, 0);
+    assert_true(why[0] != 0);
+    ah_gpu_release();
+    /* the roofline of a cuda pipeline without a measured GPU is flagged */
+    ah_plausible p;
+    ah_plausible_check(100, 1000000, NAN, 1.25, &p);
+    assert_int_equal(p.ok, 1);
+    ah_plausible_note(&p, "cuda", why, 999, 1);
+    assert_int_equal(p.ok, 0);
+    assert_non_null(strstr(p.why, "could not measure the GPU"));
+    assert_int_equal(p.engine_bytes_per_token, 999);
+    /* ... but not on the CPU, nor without speed runs */
+    ah_plausible_check(100, 1000000, NAN, 1.25, &p);
+    ah_plausible_note(&p, "cpu", "x", 0, 1);
+    assert_int_equal(p.ok, 1);
+    ah_plausible_check(1, 1000000, NAN, 1.25, &p);
+    ah_plausible_note(&p, "cuda", "x", 0, 0);
+    assert_int_equal(p.ok, 1);
+}
+
 static void test_sha256(void **state) {
     char hex[65];
     ah_sha256_hex("abc", 3, hex);
@@ -368,6 +710,8 @@ int main(void) {
         cmocka_unit_test(test_refs_file),      cmocka_unit_test(test_json_writer),
         cmocka_unit_test(test_function_scan),  cmocka_unit_test(test_knob_diff),
         cmocka_unit_test(test_plausible),      cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_gguf_bytes_synthetic), cmocka_unit_test(test_gguf_bytes_bad_files),
+        cmocka_unit_test(test_gguf_bytes_vs_engine), cmocka_unit_test(test_gpu_probes_fail_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
