@@ -1,0 +1,29 @@
+/* cuda_test.h — entry points that run single CUDA kernels on host data, for
+ * tests/test_cuda.c to hold each one to the CPU's scalar reference (as
+ * llama.cpp's test-backend-ops does). Built only with CUDA (AI_HAVE_CUDA). */
+#ifndef AI_CUDA_TEST_H
+#define AI_CUDA_TEST_H
+
+#include <stdint.h>
+
+#include "autoinfer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* y[r] = row r of w (rows x cols in `type`, GGUF layout) . x, by the decode
+ * step's mat-vec. */
+int ai_cuda_test_matvec(uint32_t type, int rows, int cols, const void *w, const float *x, float *y,
+                        ai_error *err);
+/* The rows dequantized by the GPU's block loaders, as floats. */
+int ai_cuda_test_dequant(uint32_t type, int rows, int cols, const void *w, float *y, ai_error *err);
+/* One head vector of n floats (n a multiple of 32) stored into a KV cache
+ * row of kv_type by the attention's warp store; `row` gets the bytes
+ * (ai_row_bytes(kv_type, n)), `deq` the values read back from them. */
+int ai_cuda_test_kv(uint32_t kv_type, int n, const float *x, void *row, float *deq, ai_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,494 @@
+/* kernels.cuh — the CUDA forward pass as stages.
+ *
+ * A decode step is, per layer, five stages that each need the whole output
+ * of the one before (so a grid-wide wait sits between them):
+ *   qkv   RMSNorm of x (every block recomputes it into shared memory) and
+ *         the q, k, v rows (+ bias)
+ *   attn  one block per query head: RoPE of q and of its KV head's new k,
+ *         the new k/v into the cache (the group's first head writes it),
+ *         attention over the cache with an online softmax per warp
+ *   wo    x += wo . att
+ *   ffn   RMSNorm of x, then silu(gate . xn) * (up . xn) per row
+ *   down  x += down . hb
+ * then the head: RMSNorm, logits and (greedy) their argmax.
+ *
+ * Each stage is a __device__ function over "units" (rows, or heads) that a
+ * grid walks with any number of blocks, so the same code runs as one
+ * kernel per stage (launched on a stream or replayed from a CUDA graph) or
+ * inside one persistent kernel that separates the stages with grid
+ * barriers (knob cuda_launch). Token and position live in device memory, so
+ * a captured step is replayed unchanged.
+ */
+#ifndef AI_CUDA_KERNELS_CUH
+#define AI_CUDA_KERNELS_CUH
+
+#include "formats.cuh"
+
+/* A weight matrix on the device: rows of cols elements in its GGUF type. */
+struct DMat {
+    const uint8_t *w;
+    uint32_t type;
+    int rows, cols;
+    uint32_t row_bytes;
+};
+
+struct DLayer {
+    DMat wq, wk, wv, wo, gate, up, down;
+    const float *attn_norm, *ffn_norm, *bq, *bk, *bv; /* b*: NULL without biases */
+    uint8_t *kc, *vc; /* KV cache: n_slots rows of kv_row_bytes */
+};
+
+/* Everything a step reads, in device memory (kernels take a pointer). */
+struct DNet {
+    int n_layer, d, n_head, n_kv, hd, n_ff, n_vocab, n_rot;
+    int neox;
+    float eps, att_scale;
+    const DLayer *layers;
+    DMat embd, out;
+    const float *out_norm;
+    const double *inv_freq; /* [n_rot/2] (ai_rope_inv_freq) */
+    /* KV cache */
+    uint32_t kv_type;
+    int n_slots, window, rotating;
+    uint32_t kv_row_bytes, kv_head_bytes;
+    /* one token's activations */
+    float *x, *q, *k, *v, *att, *hb, *logits;
+    int *token, *pos, *next;     /* the step's input and (greedy) output */
+    unsigned long long *best;    /* argmax as (ordered logit << 32 | ~id) */
+    unsigned *barrier;           /* persistent kernel: arrivals so far */
+};
+
+/* ---- helpers ----------------------------------------------------------- */
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+/* Sum over the block; every thread gets it. red: 32 floats of shared memory. */
+__device__ __forceinline__ float block_sum(float v, float *red) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = warp_sum(v);
+    __syncthreads(); /* red may still be read from a previous call */
+    if (lane == 0) red[warp] = v;
+    __syncthreads();
+    v = lane < nw ? red[lane] : 0.0f;
+    return warp_sum(v);
+}
+
+/* xs = x * rsqrt(mean(x^2) + eps) * w, into shared memory. */
+__device__ __forceinline__ void rmsnorm_to_shared(const float *x, const float *w, int d, float eps, float *xs,
+                                                  float *red) {
+    float ss = 0.0f;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) ss += x[i] * x[i];
+    ss = block_sum(ss, red);
+    const float scale = rsqrtf(ss / (float)d + eps);
+    for (int i = threadIdx.x; i < d; i += blockDim.x) xs[i] = x[i] * scale * w[i];
+    __syncthreads();
+}
+
+__device__ __forceinline__ void load_to_shared(const float *x, int n, float *xs) {
+    for (int i = threadIdx.x; i < n; i += blockDim.x) xs[i] = x[i];
+    __syncthreads();
+}
+
+/* One lane's share of row . x (x in shared memory), chunks lane, lane + 32,
+ * ... Two chunks are loaded before either is used, so that each lane has
+ * two memory reads in flight. */
+template <int T> __device__ __forceinline__ float row_dot_t(const uint8_t *row, int cols, const float *xs, int lane) {
+    using F = Fmt<T>;
+    const int nc = cols / F::CHUNK;
+    float acc = 0.0f;
+    for (int c = lane; c < nc; c += 64) {
+        float w0[F::RUNS * F::RUN], w1[F::RUNS * F::RUN];
+        int b0[F::RUNS], b1[F::RUNS];
+        const bool two = c + 32 < nc;
+        F::load(row, c, w0, b0);
+        if (two) F::load(row, c + 32, w1, b1);
+#pragma unroll
+        for (int r = 0; r < F::RUNS; r++)
+#pragma unroll
+            for (int j = 0; j < F::RUN; j += 4) {
+                const float4 xv = *(const float4 *)(xs + b0[r] + j);
+                acc += w0[r * F::RUN + j] * xv.x + w0[r * F::RUN + j + 1] * xv.y + w0[r * F::RUN + j + 2] * xv.z +
+                       w0[r * F::RUN + j + 3] * xv.w;
+            }
+        if (two) {
+#pragma unroll
+            for (int r = 0; r < F::RUNS; r++)
+#pragma unroll
+                for (int j = 0; j < F::RUN; j += 4) {
+                    const float4 xv = *(const float4 *)(xs + b1[r] + j);
+                    acc += w1[r * F::RUN + j] * xv.x + w1[r * F::RUN + j + 1] * xv.y + w1[r * F::RUN + j + 2] * xv.z +
+                           w1[r * F::RUN + j + 3] * xv.w;
+                }
+        }
+    }
+    return acc;
+}
+
+/* Row r of m . xs, summed over the warp (every lane gets it). The type
+ * switch is uniform across the warp. */
+__device__ __forceinline__ float row_dot(const DMat &m, int r, const float *xs) {
+    const uint8_t *row = m.w + (size_t)r * m.row_bytes;
+    const int lane = threadIdx.x & 31;
+    float acc;
+    switch (m.type) {
+    case AI_F32: acc = row_dot_t<AI_F32>(row, m.cols, xs, lane); break;
+    case AI_F16: acc = row_dot_t<AI_F16>(row, m.cols, xs, lane); break;
+    case AI_BF16: acc = row_dot_t<AI_BF16>(row, m.cols, xs, lane); break;
+    case AI_Q8_0: acc = row_dot_t<AI_Q8_0>(row, m.cols, xs, lane); break;
+    case AI_Q4_0: acc = row_dot_t<AI_Q4_0>(row, m.cols, xs, lane); break;
+    case AI_Q4_1: acc = row_dot_t<AI_Q4_1>(row, m.cols, xs, lane); break;
+    case AI_Q5_0: acc = row_dot_t<AI_Q5_0>(row, m.cols, xs, lane); break;
+    case AI_Q5_1: acc = row_dot_t<AI_Q5_1>(row, m.cols, xs, lane); break;
+    case AI_Q4_K: acc = row_dot_t<AI_Q4_K>(row, m.cols, xs, lane); break;
+    case AI_Q5_K: acc = row_dot_t<AI_Q5_K>(row, m.cols, xs, lane); break;
+    default: acc = row_dot_t<AI_Q6_K>(row, m.cols, xs, lane); break;
+    }
+    return warp_sum(acc);
+}
+
+/* Warps of the whole grid, for row loops. */
+__device__ __forceinline__ int gwarp(int unit, int wpb) { return unit * wpb + (int)(threadIdx.x >> 5); }
+
+/* ---- KV cache elements ---------------------------------------------------- */
+
+/* Element e of a cache row (or of one head's part of it). */
+__device__ __forceinline__ float kv_get(uint32_t type, const uint8_t *row, int e) {
+    switch (type) {
+    case AI_F32: return ((const float *)row)[e];
+    case AI_F16: return h2f(((const uint16_t *)row)[e]);
+    case AI_Q8_0: {
+        const uint8_t *b = row + (e >> 5) * sizeof(blk_q8_0);
+        return h2f(*(const uint16_t *)b) * (float)((const int8_t *)(b + 2))[e & 31];
+    }
+    default: { /* Q4_0 */
+        const uint8_t *b = row + (e >> 5) * sizeof(blk_q4_0);
+        const int j = e & 31;
+        const uint8_t q = b[2 + (j & 15)];
+        return h2f(*(const uint16_t *)b) * (float)(((j < 16) ? (q & 0xF) : (q >> 4)) - 8);
+    }
+    }
+}
+
+/* The warp stores one head's vector (hd elements, element i * 32 + lane in
+ * lane's v[i]) into a cache row in the cache's type, as the CPU's
+ * reference quantizers do, and replaces v by what the cache now holds (so
+ * the current position attends to the same values later steps read). */
+__device__ __forceinline__ void kv_put_warp(uint32_t type, uint8_t *row, float *v, int per, bool write) {
+    const int lane = threadIdx.x & 31;
+    for (int i = 0; i < per; i++) {
+        const float x = v[i];
+        const int e = i * 32 + lane;
+        if (type == AI_F32) {
+            if (write) ((float *)row)[e] = x;
+        } else if (type == AI_F16) {
+            const __half h = __float2half_rn(x);
+            if (write) ((__half *)row)[e] = h;
+            v[i] = __half2float(h);
+        } else if (type == AI_Q8_0) {
+            const float amax = warp_max(fabsf(x));
+            const float dd = amax / 127.0f, id = dd != 0.0f ? 1.0f / dd : 0.0f;
+            const int q = (int)roundf(x * id);
+            const __half dh = __float2half_rn(dd);
+            uint8_t *b = row + i * sizeof(blk_q8_0);
+            if (write) {
+                ((int8_t *)(b + 2))[lane] = (int8_t)q;
+                if (lane == 0) *(__half *)b = dh;
+            }
+            v[i] = __half2float(dh) * (float)q;
+        } else { /* Q4_0: d from the value of largest magnitude, d = max / -8 */
+            float amax = fabsf(x), mx = x;
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) {
+                const float oa = __shfl_xor_sync(0xffffffffu, amax, o), om = __shfl_xor_sync(0xffffffffu, mx, o);
+                /* ties: the lower element wins, as the CPU's first-max scan */
+                const int other = lane ^ o;
+                if (oa > amax || (oa == amax && other < lane && oa != 0.0f)) {
+                    amax = oa;
+                    mx = om;
+                }
+            }
+            const float dd = mx / -8.0f, id = dd != 0.0f ? 1.0f / dd : 0.0f;
+            int q = (int)(x * id + 8.5f);
+            q = q < 0 ? 0 : q > 15 ? 15 : q;
+            const int hi = __shfl_down_sync(0xffffffffu, q, 16);
+            const __half dh = __float2half_rn(dd);
+            uint8_t *b = row + i * sizeof(blk_q4_0);
+            if (write) {
+                if (lane < 16) b[2 + lane] = (uint8_t)(q | hi << 4);
+                if (lane == 0) *(__half *)b = dh;
+            }
+            v[i] = __half2float(dh) * (float)(q - 8);
+        }
+    }
+}
+
+/* ---- stages ------------------------------------------------------------ */
+
+#define AI_MAX_HD_PER_LANE 8 /* head size up to 256 */
+
+/* Shared memory a block needs: the largest vector a stage stages, plus the
+ * attention's per-warp partials and a reduction scratch. */
+__host__ __device__ inline size_t stage_smem_bytes(int d, int dq, int n_ff, int hd, int threads) {
+    int m = d > dq ? d : dq;
+    if (n_ff > m) m = n_ff;
+    const int att = 3 * hd + (threads / 32) * (hd + 2);
+    if (att > m) m = att;
+    return (size_t)(m + 32) * sizeof(float);
+}
+
+__device__ __forceinline__ float *smem_red(float *smem, const DNet &n) {
+    /* the reduction scratch after the largest vector */
+    int m = n.d > n.n_head * n.hd ? n.d : n.n_head * n.hd;
+    if (n.n_ff > m) m = n.n_ff;
+    const int att = 3 * n.hd + (int)(blockDim.x / 32) * (n.hd + 2);
+    if (att > m) m = att;
+    return smem + m;
+}
+
+/* x = embedding row of *token; resets the argmax. */
+static __device__ void stage_embed(const DNet &n, int unit, int n_units) {
+    if (unit == 0 && threadIdx.x == 0) *n.best = 0ull;
+    const int tok = *n.token;
+    const uint8_t *row = n.embd.w + (size_t)tok * n.embd.row_bytes;
+    float *x = n.x;
+    auto one = [&]<int T>() {
+        using F = Fmt<T>;
+        const int nc = n.embd.cols / F::CHUNK;
+        for (int c = unit * blockDim.x + threadIdx.x; c < nc; c += n_units * blockDim.x) {
+            float w[F::RUNS * F::RUN];
+            int b[F::RUNS];
+            F::load(row, c, w, b);
+#pragma unroll
+            for (int r = 0; r < F::RUNS; r++)
+#pragma unroll
+                for (int j = 0; j < F::RUN; j++) x[b[r] + j] = w[r * F::RUN + j];
+        }
+    };
+    switch (n.embd.type) {
+    case AI_F32: one.template operator()<AI_F32>(); break;
+    case AI_F16: one.template operator()<AI_F16>(); break;
+    case AI_BF16: one.template operator()<AI_BF16>(); break;
+    case AI_Q8_0: one.template operator()<AI_Q8_0>(); break;
+    case AI_Q4_0: one.template operator()<AI_Q4_0>(); break;
+    case AI_Q4_1: one.template operator()<AI_Q4_1>(); break;
+    case AI_Q5_0: one.template operator()<AI_Q5_0>(); break;
+    case AI_Q5_1: one.template operator()<AI_Q5_1>(); break;
+    case AI_Q4_K: one.template operator()<AI_Q4_K>(); break;
+    case AI_Q5_K: one.template operator()<AI_Q5_K>(); break;
+    default: one.template operator()<AI_Q6_K>(); break;
+    }
+}
+
+static __device__ void stage_qkv(const DNet &n, int l, int unit, int n_units, float *smem) {
+    const DLayer &L = n.layers[l];
+    rmsnorm_to_shared(n.x, L.attn_norm, n.d, n.eps, smem, smem_red(smem, n));
+    const int wpb = blockDim.x >> 5, dq = L.wq.rows, dkv = L.wk.rows;
+    for (int r = gwarp(unit, wpb); r < dq + 2 * dkv; r += n_units * wpb) {
+        const DMat &m = r < dq ? L.wq : r < dq + dkv ? L.wk : L.wv;
+        const int rr = r < dq ? r : r < dq + dkv ? r - dq : r - dq - dkv;
+        const float *bias = r < dq ? L.bq : r < dq + dkv ? L.bk : L.bv;
+        float *out = r < dq ? n.q : r < dq + dkv ? n.k : n.v;
+        const float y = row_dot(m, rr, smem);
+        if ((threadIdx.x & 31) == 0) out[rr] = y + (bias ? bias[rr] : 0.0f);
+    }
+}
+
+/* Attention of one query head (qs in shared memory, unscaled) at position
+ * pos over KV head g's cached positions first..pos, into out[hd]. With ks
+ * and vs, position pos is read from them instead of the cache. Each warp
+ * takes every nw-th position and keeps a running max, sum and weighted V
+ * (online softmax); the warps' partials are merged through part. */
+static __device__ void attend(const DNet &n, const DLayer &L, int g, int pos, const float *qs, const float *ks,
+                       const float *vs, float *part, float *out) {
+    const int hd = n.hd, per = hd / 32;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    const int first = n.rotating && pos >= n.window ? pos - n.window + 1 : 0;
+    float qv[AI_MAX_HD_PER_LANE], acc[AI_MAX_HD_PER_LANE];
+#pragma unroll
+    for (int i = 0; i < AI_MAX_HD_PER_LANE; i++) {
+        qv[i] = i < per ? qs[i * 32 + lane] * n.att_scale : 0.0f;
+        acc[i] = 0.0f;
+    }
+    float mx = -INFINITY, sum = 0.0f;
+    for (int p = first + warp; p <= pos; p += nw) {
+        float kx[AI_MAX_HD_PER_LANE], vx[AI_MAX_HD_PER_LANE];
+        const size_t off = (size_t)(p % n.n_slots) * n.kv_row_bytes + (size_t)g * n.kv_head_bytes;
+        const bool cur = ks && p == pos;
+#pragma unroll
+        for (int i = 0; i < AI_MAX_HD_PER_LANE; i++)
+            if (i < per) {
+                kx[i] = cur ? ks[i * 32 + lane] : kv_get(n.kv_type, L.kc + off, i * 32 + lane);
+                vx[i] = cur ? vs[i * 32 + lane] : kv_get(n.kv_type, L.vc + off, i * 32 + lane);
+            }
+        float s = 0.0f;
+#pragma unroll
+        for (int i = 0; i < AI_MAX_HD_PER_LANE; i++)
+            if (i < per) s += qv[i] * kx[i];
+        s = warp_sum(s);
+        const float m2 = fmaxf(mx, s), corr = __expf(mx - m2), e = __expf(s - m2);
+        sum = sum * corr + e;
+#pragma unroll
+        for (int i = 0; i < AI_MAX_HD_PER_LANE; i++)
+            if (i < per) acc[i] = acc[i] * corr + e * vx[i];
+        mx = m2;
+    }
+    /* merge the warps: part[w] = (max, sum, acc[hd]) */
+    float *pw = part + warp * (hd + 2);
+    if (lane == 0) {
+        pw[0] = mx;
+        pw[1] = sum;
+    }
+    for (int i = 0; i < per; i++) pw[2 + i * 32 + lane] = acc[i];
+    __syncthreads();
+    float gmax = -INFINITY;
+    for (int w = 0; w < nw; w++) gmax = fmaxf(gmax, part[w * (hd + 2)]);
+    for (int i = threadIdx.x; i < hd; i += blockDim.x) {
+        float num = 0.0f, den = 0.0f;
+        for (int w = 0; w < nw; w++) {
+            const float *pp = part + w * (hd + 2);
+            if (pp[1] == 0.0f) continue; /* a warp that saw no position */
+            const float f = __expf(pp[0] - gmax);
+            num += f * pp[2 + i];
+            den += f * pp[1];
+        }
+        out[i] = num / den;
+    }
+    __syncthreads();
+}
+
+/* RoPE angle pair i (of n_rot/2) at pos: the two elements it rotates. */
+__device__ __forceinline__ void rope_pair(const DNet &n, int i, int pos, int *a, int *b, float *c, float *s) {
+    const int half = n.n_rot / 2;
+    *a = n.neox ? i : 2 * i;
+    *b = n.neox ? i + half : 2 * i + 1;
+    double sd, cd; /* in double, as the CPU: float angles drift at long positions */
+    sincos((double)pos * n.inv_freq[i], &sd, &cd);
+    *s = (float)sd;
+    *c = (float)cd;
+}
+
+/* One query head per unit: RoPE of q and of its KV head's new k, the new
+ * k and v into the cache, attention. */
+static __device__ void stage_attn(const DNet &n, int l, int unit, int n_units, float *smem) {
+    const DLayer &L = n.layers[l];
+    const int hd = n.hd, group = n.n_head / n.n_kv, per = hd / 32;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int pos = *n.pos;
+    float *qs = smem, *ks = smem + hd, *vs = smem + 2 * hd, *part = smem + 3 * hd;
+    for (int h = unit; h < n.n_head; h += n_units) {
+        const int g = h / group;
+        for (int i = threadIdx.x; i < hd; i += blockDim.x) {
+            qs[i] = n.q[h * hd + i];
+            ks[i] = n.k[g * hd + i];
+            vs[i] = n.v[g * hd + i];
+        }
+        __syncthreads();
+        /* rope of q and k; the group's first head stores k and v */
+        for (int i = threadIdx.x; i < n.n_rot / 2; i += blockDim.x) {
+            int a, b;
+            float c, s;
+            rope_pair(n, i, pos, &a, &b, &c, &s);
+            float x0 = qs[a], x1 = qs[b];
+            qs[a] = x0 * c - x1 * s;
+            qs[b] = x0 * s + x1 * c;
+            x0 = ks[a];
+            x1 = ks[b];
+            ks[a] = x0 * c - x1 * s;
+            ks[b] = x0 * s + x1 * c;
+        }
+        __syncthreads();
+        const int slot = pos % n.n_slots;
+        if (warp == 0) {
+            float kv[AI_MAX_HD_PER_LANE], vv[AI_MAX_HD_PER_LANE];
+            for (int i = 0; i < per; i++) {
+                kv[i] = ks[i * 32 + lane];
+                vv[i] = vs[i * 32 + lane];
+            }
+            const bool write = h % group == 0;
+            const size_t off = (size_t)slot * n.kv_row_bytes + (size_t)g * n.kv_head_bytes;
+            kv_put_warp(n.kv_type, L.kc + off, kv, per, write);
+            kv_put_warp(n.kv_type, L.vc + off, vv, per, write);
+            __syncwarp();
+            for (int i = 0; i < per; i++) {
+                ks[i * 32 + lane] = kv[i];
+                vs[i * 32 + lane] = vv[i];
+            }
+        }
+        __syncthreads();
+        attend(n, L, g, pos, qs, ks, vs, part, n.att + h * hd);
+    }
+}
+
+/* y[r] += m[r] . xs over the grid's warps (the residual stream). */
+__device__ __forceinline__ void matvec_add(const DMat &m, const float *xs, float *y, int unit, int n_units) {
+    const int wpb = blockDim.x >> 5;
+    for (int r = gwarp(unit, wpb); r < m.rows; r += n_units * wpb) {
+        const float v = row_dot(m, r, xs);
+        if ((threadIdx.x & 31) == 0) y[r] += v;
+    }
+}
+
+static __device__ void stage_wo(const DNet &n, int l, int unit, int n_units, float *smem) {
+    const DLayer &L = n.layers[l];
+    load_to_shared(n.att, L.wo.cols, smem);
+    matvec_add(L.wo, smem, n.x, unit, n_units);
+}
+
+static __device__ void stage_ffn(const DNet &n, int l, int unit, int n_units, float *smem) {
+    const DLayer &L = n.layers[l];
+    rmsnorm_to_shared(n.x, L.ffn_norm, n.d, n.eps, smem, smem_red(smem, n));
+    const int wpb = blockDim.x >> 5;
+    for (int r = gwarp(unit, wpb); r < n.n_ff; r += n_units * wpb) {
+        const float g = row_dot(L.gate, r, smem), u = row_dot(L.up, r, smem);
+        if ((threadIdx.x & 31) == 0) n.hb[r] = g / (1.0f + __expf(-g)) * u;
+    }
+}
+
+static __device__ void stage_down(const DNet &n, int l, int unit, int n_units, float *smem) {
+    const DLayer &L = n.layers[l];
+    load_to_shared(n.hb, n.n_ff, smem);
+    matvec_add(L.down, smem, n.x, unit, n_units);
+}
+
+/* Orders floats as unsigned integers (larger float, larger integer). */
+__device__ __forceinline__ uint32_t float_order(float f) {
+    const uint32_t u = __float_as_uint(f);
+    return (u & 0x80000000u) ? ~u : u | 0x80000000u;
+}
+
+/* logits = out . rmsnorm(x); with argmax, the best (logit, lowest id) into
+ * *best. */
+static __device__ void stage_head(const DNet &n, bool argmax, int unit, int n_units, float *smem) {
+    rmsnorm_to_shared(n.x, n.out_norm, n.d, n.eps, smem, smem_red(smem, n));
+    const int wpb = blockDim.x >> 5;
+    unsigned long long best = 0ull;
+    for (int r = gwarp(unit, wpb); r < n.n_vocab; r += n_units * wpb) {
+        const float v = row_dot(n.out, r, smem);
+        if ((threadIdx.x & 31) == 0) {
+            n.logits[r] = v;
+            const unsigned long long key = (unsigned long long)float_order(v) << 32 | (0xFFFFFFFFu - (uint32_t)r);
+            best = key > best ? key : best;
+        }
+    }
+    if (argmax && (threadIdx.x & 31) == 0 && best) atomicMax(n.best, best);
+}
+
+/* After the head: the argmax becomes the next step's token. */
+__device__ __forceinline__ void finish_greedy(const DNet &n) {
+    const int next = (int)(0xFFFFFFFFu - (uint32_t)(*n.best & 0xFFFFFFFFu));
+    *n.next = next;
+    *n.token = next;
+    *n.pos += 1;
+}
+
+#endif

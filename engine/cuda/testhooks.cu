@@ -1,0 +1,136 @@
+/* testhooks.cu — cuda_test.h: single kernels on host data, for the tests. */
+#include <cuda_runtime.h>
+
+#include <vector>
+
+extern "C" {
+#include "cuda_test.h"
+#include "quant.h"
+}
+
+#include "kernels.cuh"
+
+#define CK(call)                                                                                  \
+    do {                                                                                          \
+        cudaError_t e_ = (call);                                                                  \
+        if (e_ != cudaSuccess) {                                                                  \
+            ai_error_set(err, "CUDA error at %s:%d: %s (%s)", __FILE__, __LINE__, #call,          \
+                         cudaGetErrorString(e_));                                                 \
+            goto done;                                                                            \
+        }                                                                                         \
+    } while (0)
+
+__global__ void k_test_matvec(DMat m, const float *x, float *y) {
+    extern __shared__ float xs[];
+    load_to_shared(x, m.cols, xs);
+    const int wpb = blockDim.x >> 5;
+    for (int r = gwarp(blockIdx.x, wpb); r < m.rows; r += gridDim.x * wpb) {
+        const float v = row_dot(m, r, xs);
+        if ((threadIdx.x & 31) == 0) y[r] = v;
+    }
+}
+
+template <int T> __global__ void k_test_dequant(DMat m, float *y) {
+    using F = Fmt<T>;
+    const int nc = m.cols / F::CHUNK;
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < (long)m.rows * nc; i += (long)gridDim.x * blockDim.x) {
+        const int r = (int)(i / nc), c = (int)(i % nc);
+        float w[F::RUNS * F::RUN];
+        int b[F::RUNS];
+        F::load(m.w + (size_t)r * m.row_bytes, c, w, b);
+        for (int q = 0; q < F::RUNS; q++)
+            for (int j = 0; j < F::RUN; j++) y[(size_t)r * m.cols + b[q] + j] = w[q * F::RUN + j];
+    }
+}
+
+__global__ void k_test_kv(uint32_t type, int n, const float *x, uint8_t *row, float *deq) {
+    float v[AI_MAX_HD_PER_LANE];
+    const int lane = threadIdx.x, per = n / 32;
+    for (int i = 0; i < per; i++) v[i] = x[i * 32 + lane];
+    kv_put_warp(type, row, v, per, true);
+    __syncwarp();
+    for (int i = 0; i < per; i++) deq[i * 32 + lane] = kv_get(type, row, i * 32 + lane);
+}
+
+static DMat mat_of(uint32_t type, int rows, int cols, const void *w) {
+    DMat m;
+    m.w = (const uint8_t *)w;
+    m.type = type;
+    m.rows = rows;
+    m.cols = cols;
+    m.row_bytes = (uint32_t)ai_row_bytes(type, cols);
+    return m;
+}
+
+extern "C" int ai_cuda_test_matvec(uint32_t type, int rows, int cols, const void *w, const float *x, float *y,
+                                   ai_error *err) {
+    const size_t wb = ai_row_bytes(type, cols) * rows;
+    uint8_t *dw = NULL;
+    float *dx = NULL, *dy = NULL;
+    int rc = -1;
+    CK(cudaMalloc(&dw, wb));
+    CK(cudaMalloc(&dx, cols * sizeof(float)));
+    CK(cudaMalloc(&dy, rows * sizeof(float)));
+    CK(cudaMemcpy(dw, w, wb, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dx, x, cols * sizeof(float), cudaMemcpyHostToDevice));
+    CK(cudaMemset(dy, 0xFF, rows * sizeof(float))); /* NaN: an unwritten row shows */
+    CK(cudaFuncSetAttribute(k_test_matvec, cudaFuncAttributeMaxDynamicSharedMemorySize, cols * 4));
+    k_test_matvec<<<(rows + 7) / 8, 256, cols * sizeof(float)>>>(mat_of(type, rows, cols, dw), dx, dy);
+    CK(cudaGetLastError());
+    CK(cudaMemcpy(y, dy, rows * sizeof(float), cudaMemcpyDeviceToHost));
+    rc = 0;
+done:
+    cudaFree(dw);
+    cudaFree(dx);
+    cudaFree(dy);
+    return rc;
+}
+
+extern "C" int ai_cuda_test_dequant(uint32_t type, int rows, int cols, const void *w, float *y, ai_error *err) {
+    const size_t wb = ai_row_bytes(type, cols) * rows;
+    uint8_t *dw = NULL;
+    float *dy = NULL;
+    int rc = -1;
+    DMat m;
+    bool known;
+    CK(cudaMalloc(&dw, wb));
+    CK(cudaMalloc(&dy, (size_t)rows * cols * sizeof(float)));
+    CK(cudaMemcpy(dw, w, wb, cudaMemcpyHostToDevice));
+    CK(cudaMemset(dy, 0xFF, (size_t)rows * cols * sizeof(float)));
+    m = mat_of(type, rows, cols, dw);
+    known = ai_cuda_dispatch(type, [&]<int T>() { k_test_dequant<T><<<64, 256>>>(m, dy); });
+    if (!known) {
+        ai_error_set(err, "type %u has no CUDA loader", type);
+        goto done;
+    }
+    CK(cudaGetLastError());
+    CK(cudaMemcpy(y, dy, (size_t)rows * cols * sizeof(float), cudaMemcpyDeviceToHost));
+    rc = 0;
+done:
+    cudaFree(dw);
+    cudaFree(dy);
+    return rc;
+}
+
+extern "C" int ai_cuda_test_kv(uint32_t kv_type, int n, const float *x, void *row, float *deq, ai_error *err) {
+    const size_t rb = ai_row_bytes(kv_type, n);
+    uint8_t *drow = NULL;
+    float *dx = NULL, *dd = NULL;
+    int rc = -1;
+    if (n % 32 || n > 32 * AI_MAX_HD_PER_LANE) return ai_error_set(err, "kv test: n = %d", n);
+    CK(cudaMalloc(&drow, rb));
+    CK(cudaMalloc(&dx, n * sizeof(float)));
+    CK(cudaMalloc(&dd, n * sizeof(float)));
+    CK(cudaMemcpy(dx, x, n * sizeof(float), cudaMemcpyHostToDevice));
+    CK(cudaMemset(drow, 0xA5, rb));
+    k_test_kv<<<1, 32>>>(kv_type, n, dx, drow, dd);
+    CK(cudaGetLastError());
+    CK(cudaMemcpy(row, drow, rb, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(deq, dd, n * sizeof(float), cudaMemcpyDeviceToHost));
+    rc = 0;
+done:
+    cudaFree(drow);
+    cudaFree(dx);
+    cudaFree(dd);
+    return rc;
+}
