@@ -22,6 +22,7 @@
  * Output: one line per sample, `key=value` pairs, grep-able:
  *   sample kind=decode tokens=128 seconds=... tps=...
  *   model bytes_per_token=... weight_bytes=...
+ *   device backend=cpu|cuda name="..." device_bytes=... (GPU memory the pipeline holds)
  *   memory model_file_bytes=... kv_bytes=... peak_rss_bytes=... bound_bytes=... ratio=...
  *   sample kind=bandwidth threads=2 mib=1024 gbps=...
  *
@@ -376,6 +377,8 @@ int ai_cmd_bench(int argc, char **argv) {
     printf("model name=\"%s\" arch=%s bytes_per_token=%llu weight_bytes=%llu threads=%s kv_type=%s\n",
            d.name, d.arch, (unsigned long long)d.bytes_per_token, (unsigned long long)d.weight_bytes,
            ai_conf_get(&conf, "threads"), ai_conf_get(&conf, "kv_type"));
+    printf("device backend=%s name=\"%s\" device_bytes=%llu\n", d.backend[0] ? d.backend : "cpu",
+           d.device, (unsigned long long)d.device_bytes);
     int n_tok = (int)(n_prefill > 8 ? n_prefill : 8);
     int32_t *toks = malloc((size_t)n_tok * sizeof *toks);
     if (!toks) return 1;

@@ -1,14 +1,20 @@
 /* cmd_info.c — `autoinfer info MODEL`: what a GGUF holds, read straight from
  * its metadata (no model load), so it works on any GGUF, even one the
- * engine cannot run yet. */
+ * engine cannot run yet; the bytes a decode step reads, as the evaluation
+ * harness counts them; then the device the pipeline runs it on (the one
+ * step that opens the model: --no-device skips it), with the GPU's measured
+ * memory bandwidth and the decode roofline when that is cuda. */
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cliutil.h"
 #include "commands.h"
 #include "gguf.h"
+#include "harness.h"
 #include "quant.h"
 #include "tokenizer.h"
 
@@ -17,11 +23,17 @@ static void usage(FILE *out) {
             "usage: autoinfer info [options] MODEL.gguf\n"
             "\n"
             "Describe a GGUF model: architecture, parameter count, hyperparameters,\n"
-            "tensor types and sizes, tokenizer and chat template family.\n"
+            "tensor types and sizes, bytes read per decoded token, tokenizer and chat\n"
+            "template family; then the device the pipeline runs it on (this opens the\n"
+            "model with pipeline.conf; on a GPU it also measures the GPU's bandwidth).\n"
             "\n"
             "options:\n"
-            "  -t, --tensors   also list every tensor (name, type, shape, bytes)\n"
-            "  -h, --help      show this help\n");
+            "  -t, --tensors         also list every tensor (name, type, shape, bytes)\n"
+            "      --no-device       metadata only: do not open the pipeline\n"
+            "      --conf FILE       pipeline configuration for the device line\n"
+            "                        (default ./pipeline.conf if present)\n"
+            "      --set KEY=VALUE   override one knob (repeatable), e.g. backend=cpu\n"
+            "  -h, --help            show this help\n");
 }
 
 /* 134.5M, 1.2B, 900K */
@@ -226,17 +238,77 @@ static void print_chat(const gguf_file *f) {
     free(tmpl);
 }
 
+/* Bytes a decode step reads, counted by the harness's own GGUF reader (the
+ * figure the evaluation's roofline divides by). */
+static void print_bytes_per_token(const char *path) {
+    ah_gguf_bytes gb;
+    ai_error err = {{0}};
+    char b[32];
+    if (ah_gguf_bytes_per_token(path, &gb, &err)) {
+        printf("bytes per token:   (harness cannot count: %s)\n", err.msg);
+        return;
+    }
+    human_bytes(b, sizeof b, (double)gb.per_token);
+    printf("bytes per token:   %s (%" PRIu64 ": %" PRIu64 " layer tensors, output norm, %s; "
+           "harness count)\n", b, gb.per_token, gb.n_layer_tensors,
+           gb.tied ? "head tied to token_embd" : "output.weight");
+}
+
+/* The device the pipeline runs the model on, as it describes itself; on
+ * cuda, the GPU memory it says it holds, the GPU's bandwidth as the harness
+ * measures it (after the pipeline is closed, so both buffers fit) and the
+ * decode roofline that gives. Not fatal: a model the engine cannot run is
+ * still described above. */
+static void print_device(const char *path, const ai_conf *conf) {
+    ai_error err = {{0}};
+    ai_pipeline *p = ai_pipeline_open(path, conf, &err);
+    if (!p) {
+        printf("device:            (the pipeline cannot run this model: %s)\n", err.msg);
+        return;
+    }
+    ai_model_desc d;
+    ai_pipeline_describe(p, &d);
+    ai_pipeline_close(p);
+    const char *backend = d.backend[0] ? d.backend : "cpu";
+    char b[32];
+    printf("device:            %s (%s)", backend, d.device);
+    if (!strcmp(backend, "cuda")) {
+        human_bytes(b, sizeof b, (double)d.device_bytes);
+        printf(", %s of GPU memory held", b);
+    }
+    printf("\n");
+    if (strcmp(backend, "cuda")) return;
+    char name[160], why[256];
+    double bw = ah_gpu_bandwidth_probe(0, name, sizeof name, why, sizeof why);
+    if (!isfinite(bw)) {
+        printf("gpu bandwidth:     (not measured: %s)\n", why);
+        return;
+    }
+    printf("gpu bandwidth:     %.1f GB/s (%s)\n", bw, why);
+    ah_gguf_bytes gb;
+    if (ah_gguf_bytes_per_token(path, &gb, &err) == 0 && gb.per_token)
+        printf("decode roofline:   %.1f tok/s (bandwidth / bytes per token)\n",
+               bw * 1e9 / (double)gb.per_token);
+}
+
 int ai_cmd_info(int argc, char **argv) {
     static const struct option OPTS[] = {
         {"tensors", no_argument, NULL, 't'},
+        {"no-device", no_argument, NULL, 'D'},
+        {"conf", required_argument, NULL, 'C'},
+        {"set", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int list = 0, c;
+    int list = 0, device = 1, c;
+    ai_cli_conf cc = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "th", OPTS, NULL)) != -1) {
         switch (c) {
         case 't': list = 1; break;
+        case 'D': device = 0; break;
+        case 'C': cc.conf_path = optarg; break;
+        case 's': if (ai_cli_set(&cc, "info", optarg)) return 2; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -247,6 +319,8 @@ int ai_cmd_info(int argc, char **argv) {
         return 2;
     }
     const char *path = argv[optind];
+    ai_conf conf;
+    if (device && ai_cli_build_conf(&cc, "info", &conf)) return 2;
     ai_error err = {{0}};
     gguf_file *f = gguf_open(path, &err);
     if (!f) {
@@ -280,9 +354,14 @@ int ai_cmd_info(int argc, char **argv) {
     printf("parameters:        %s (%.0f)\n", b, params);
     print_hparams(f, arch);
     print_tensor_summary(f);
+    print_bytes_per_token(path);
     print_vocab(f);
     print_chat(f);
     if (list) print_tensors(f);
     gguf_close(f);
+    if (device) {
+        fflush(stdout);
+        print_device(path, &conf);
+    }
     return 0;
 }

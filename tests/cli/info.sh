@@ -14,6 +14,24 @@ if [ -f "$MODEL" ]; then
               "vocabulary:        49152 tokens" "bos 1 '<|im_start|>'" "chat template:     chatml"; do
     grep -qF -- "$want" <<<"$out" && ok "shows '$want'" || bad "missing '$want'"
   done
+  # the harness's own count of the bytes a decode step reads (the eval roofline's)
+  grep -qF "bytes per token:   92.1 MiB (96576768: 270 layer tensors, output norm, head tied to token_embd; harness count)" <<<"$out" \
+    && ok "bytes per token (harness count)" || bad "bytes per token line: $(grep 'bytes per token' <<<"$out")"
+  # the device the pipeline runs on: cpu here, cuda on a GPU machine (auto)
+  grep -qE '^device:            (cpu|cuda) \(.+\)' <<<"$out" && ok "device line" || bad "no device line"
+  out=$("$BIN" info --set backend=cpu "$MODEL" 2>&1); rc=$?
+  [ $rc -eq 0 ] && grep -qE '^device:            cpu \(CPU, .* kernels, [0-9]+ threads\)$' <<<"$out" \
+    && ok "--set backend=cpu: device cpu" || bad "backend=cpu device: rc=$rc $(grep device <<<"$out")"
+  out=$("$BIN" info --set backend=cuda "$MODEL" 2>&1); rc=$?
+  if grep -qE '^device:            cuda \(.+\), .* of GPU memory held$' <<<"$out"; then
+    grep -qE '^gpu bandwidth:     [0-9.]+ GB/s \(GPU [0-9]+ \(' <<<"$out" && grep -qE '^decode roofline:   [0-9.]+ tok/s' <<<"$out" \
+      && ok "backend=cuda: device, GPU bandwidth and roofline" || bad "backend=cuda without bandwidth: $(tail -3 <<<"$out")"
+  else
+    [ $rc -eq 0 ] && grep -qF "device:            (the pipeline cannot run this model: " <<<"$out" \
+      && ok "backend=cuda without a GPU: said, exit 0" || bad "backend=cuda: rc=$rc $(tail -2 <<<"$out")"
+  fi
+  out=$("$BIN" info --no-device "$MODEL" 2>&1)
+  ! grep -q '^device:' <<<"$out" && ok "--no-device: no device line" || bad "--no-device printed a device line"
   out=$("$BIN" info --tensors "$MODEL" 2>&1)
   grep -qE '^  token_embd.weight +q8_0 +576 x 49152 +' <<<"$out" && ok "--tensors lists token_embd.weight" \
     || bad "--tensors: no token_embd.weight line"
@@ -48,7 +66,7 @@ expect_one_line "absurd metadata count" "metadata count 18446744073709551615 too
 
 # Usage: --help exits 0; bad flags and missing/extra arguments exit 2.
 "$BIN" info --help >"$tmp/out" 2>&1 && grep -q "usage: autoinfer info" "$tmp/out" && ok "--help" || bad "--help"
-for args in "--bogus x.gguf" "" "a.gguf b.gguf" "-z"; do
+for args in "--bogus x.gguf" "" "a.gguf b.gguf" "-z" "--set nosuchknob=1 x.gguf" "--conf"; do
   # shellcheck disable=SC2086
   "$BIN" info $args >/dev/null 2>&1; rc=$?
   [ $rc -eq 2 ] && ok "'info $args' exits 2" || bad "'info $args' exit $rc, want 2"
