@@ -8,8 +8,13 @@
  * 256-block does not divide a row falls back per tensor, as llama.cpp does:
  * Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0. "q4_k_m" is the usual mix:
  * attn_v, ffn_down and the output matrix (token_embd when the embeddings
- * are tied) in Q6_K, every other matrix in Q4_K. The file is written to
- * OUT.tmp and renamed, so OUT is never half written.
+ * are tied) in Q6_K, every other matrix in Q4_K. "keep" converts nothing:
+ * every tensor (1-D ones too) keeps its type and general.file_type is
+ * copied, for use with --layers. --layers N keeps the first N blocks
+ * (tensors blk.0.* .. blk.N-1.*; every other tensor is kept), sets
+ * <arch>.block_count to N and cuts any numeric <arch>.* array with one
+ * entry per block to its first N entries: a small real model for tests.
+ * The file is written to OUT.tmp and renamed, so OUT is never half written.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -35,15 +40,17 @@ typedef struct {
     uint32_t type;      /* the type of ordinary matrices */
     uint32_t file_type; /* general.file_type */
     int mix_k_m;        /* q4_k_m: some matrices in Q6_K */
+    int keep;           /* keep: no tensor converted, general.file_type copied */
 } target;
 
 static const target TARGETS[] = {
-    {"f32", AI_F32, FT_ALL_F32, 0},   {"f16", AI_F16, FT_F16, 0},
-    {"bf16", AI_BF16, FT_BF16, 0},    {"q8_0", AI_Q8_0, FT_Q8_0, 0},
-    {"q4_0", AI_Q4_0, FT_Q4_0, 0},    {"q4_1", AI_Q4_1, FT_Q4_1, 0},
-    {"q5_0", AI_Q5_0, FT_Q5_0, 0},    {"q5_1", AI_Q5_1, FT_Q5_1, 0},
-    {"q4_k", AI_Q4_K, FT_Q4_K_S, 0},  {"q5_k", AI_Q5_K, FT_Q5_K_S, 0},
-    {"q6_k", AI_Q6_K, FT_Q6_K, 0},    {"q4_k_m", AI_Q4_K, FT_Q4_K_M, 1},
+    {"f32", AI_F32, FT_ALL_F32, 0, 0},   {"f16", AI_F16, FT_F16, 0, 0},
+    {"bf16", AI_BF16, FT_BF16, 0, 0},    {"q8_0", AI_Q8_0, FT_Q8_0, 0, 0},
+    {"q4_0", AI_Q4_0, FT_Q4_0, 0, 0},    {"q4_1", AI_Q4_1, FT_Q4_1, 0, 0},
+    {"q5_0", AI_Q5_0, FT_Q5_0, 0, 0},    {"q5_1", AI_Q5_1, FT_Q5_1, 0, 0},
+    {"q4_k", AI_Q4_K, FT_Q4_K_S, 0, 0},  {"q5_k", AI_Q5_K, FT_Q5_K_S, 0, 0},
+    {"q6_k", AI_Q6_K, FT_Q6_K, 0, 0},    {"q4_k_m", AI_Q4_K, FT_Q4_K_M, 1, 0},
+    {"keep", 0, 0, 0, 1},
 };
 #define N_TARGETS (sizeof TARGETS / sizeof TARGETS[0])
 
@@ -51,11 +58,16 @@ static void usage(FILE *out) {
     fprintf(out,
         "usage: autoinfer quantize [options] IN OUT TYPE\n"
         "Requantize the weight matrices of GGUF model IN into OUT.\n"
-        "  TYPE: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m\n"
+        "  TYPE: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m keep\n"
         "        (q4_k_m: attn_v, ffn_down and the output matrix in q6_k, the rest q4_k;\n"
         "         a k type falls back per tensor when 256 does not divide the row:\n"
-        "         q4_k -> q5_0, q5_k -> q5_1, q6_k -> q8_0)\n"
-        "  1-D tensors (norms, biases) are stored as f32; metadata is copied.\n"
+        "         q4_k -> q5_0, q5_k -> q5_1, q6_k -> q8_0;\n"
+        "         keep: every tensor keeps its type, general.file_type too)\n"
+        "  1-D tensors (norms, biases) are stored as f32 (kept as they are with keep);\n"
+        "  metadata is copied.\n"
+        "  --layers N    keep only the first N blocks (blk.0 .. blk.N-1) and set\n"
+        "                <arch>.block_count to N; every other tensor is kept\n"
+        "                (e.g. --layers 4 IN OUT keep: a small real model for tests)\n"
         "  -q, --quiet   print only the summary line\n"
         "  -h, --help    this text\n");
 }
@@ -80,6 +92,21 @@ static bool name_has(const gguf_tensor *t, const char *s) {
     for (uint64_t i = 0; i + n <= t->name.len; i++)
         if (!memcmp(t->name.ptr + i, s, n)) return true;
     return false;
+}
+
+/* The block index of a tensor named blk.<i>.*, or -1 for any other name. */
+static long block_of(const gguf_tensor *t) {
+    if (t->name.len < 5 || memcmp(t->name.ptr, "blk.", 4)) return -1;
+    long v = 0;
+    uint64_t i = 4;
+    for (; i < t->name.len && t->name.ptr[i] >= '0' && t->name.ptr[i] <= '9' && v < 100000000; i++)
+        v = v * 10 + (t->name.ptr[i] - '0');
+    return i > 4 && i < t->name.len && t->name.ptr[i] == '.' ? v : -1;
+}
+
+/* Whether a metadata value is a numeric array (what --layers may cut). */
+static bool numeric_array(const gguf_kv *kv) {
+    return kv->type == GGUF_ARRAY && kv->arr_type != GGUF_STRING && kv->arr_type != GGUF_ARRAY;
 }
 
 static bool name_is(const gguf_tensor *t, const char *s) {
@@ -124,14 +151,27 @@ static void *convert(const gguf_tensor *t, uint32_t to, uint64_t *size) {
 
 int ai_cmd_quantize(int argc, char **argv) {
     static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'}, {"quiet", no_argument, NULL, 'q'}, {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'}, {"quiet", no_argument, NULL, 'q'},
+        {"layers", required_argument, NULL, 'L'}, {NULL, 0, NULL, 0}};
     bool quiet = false;
+    long layers = 0; /* 0: all */
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return 0;
         case 'q': quiet = true; break;
+        case 'L': {
+            char *end = NULL;
+            errno = 0;
+            layers = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || layers < 1 || layers > 1000000) {
+                fprintf(stderr, "%s: bad --layers '%s' (want a whole number of blocks, 1 or more)\n",
+                        CMD, optarg);
+                return 2;
+            }
+            break;
+        }
         default: usage(stderr); return 2;
         }
     }
@@ -158,6 +198,28 @@ int ai_cmd_quantize(int argc, char **argv) {
         fprintf(stderr, "%s: %s\n", CMD, err.msg);
         return 1;
     }
+    /* --layers: the source's <arch>.block_count, which N must not exceed. */
+    char arch[64] = "", bc_key[96] = "";
+    uint32_t n_blocks = 0;
+    if (layers > 0) {
+        if (gguf_get_str(f, "general.architecture", arch, sizeof arch, &err)) {
+            fprintf(stderr, "%s: --layers needs general.architecture: %s\n", CMD, err.msg);
+            gguf_close(f);
+            return 1;
+        }
+        snprintf(bc_key, sizeof bc_key, "%s.block_count", arch);
+        if (gguf_get_u32(f, bc_key, &n_blocks, &err)) {
+            fprintf(stderr, "%s: --layers needs %s: %s\n", CMD, bc_key, err.msg);
+            gguf_close(f);
+            return 1;
+        }
+        if ((uint64_t)layers > n_blocks) {
+            fprintf(stderr, "%s: --layers %ld: %s has only %u blocks (%s)\n", CMD, layers, in_path,
+                    n_blocks, bc_key);
+            gguf_close(f);
+            return 1;
+        }
+    }
     /* Fail early (before minutes of work) when OUT cannot be created. */
     {
         char probe[4200];
@@ -181,20 +243,48 @@ int ai_cmd_quantize(int argc, char **argv) {
         gguf_close(f);
         return 1;
     }
-    for (uint64_t i = 0; i < f->n_kv; i++) gguf_writer_copy_kv(w, &f->kvs[i]);
-    gguf_writer_u32(w, "general.file_type", tg->file_type);
-    bool quantized = tg->type != AI_F32 && tg->type != AI_F16 && tg->type != AI_BF16;
-    if (quantized) gguf_writer_u32(w, "general.quantization_version", 2);
+    size_t arch_len = strlen(arch);
+    for (uint64_t i = 0; i < f->n_kv; i++) {
+        const gguf_kv *kv = &f->kvs[i];
+        /* --layers: a numeric <arch>.* array with one entry per block keeps the first N */
+        if (layers > 0 && numeric_array(kv) && kv->arr_n == n_blocks && kv->key.len > arch_len + 1 &&
+            !memcmp(kv->key.ptr, arch, arch_len) && kv->key.ptr[arch_len] == '.') {
+            char key[256];
+            snprintf(key, sizeof key, "%.*s", (int)(kv->key.len < 255 ? kv->key.len : 255), kv->key.ptr);
+            gguf_writer_arr(w, key, kv->arr_type, kv->arr_data, (uint64_t)layers);
+            if (!quiet)
+                printf("cut: %s (%u -> %ld entries, one per block)\n", key, n_blocks, layers);
+            continue;
+        }
+        gguf_writer_copy_kv(w, kv);
+    }
+    if (layers > 0) gguf_writer_u32(w, bc_key, (uint32_t)layers);
+    if (!tg->keep) {
+        gguf_writer_u32(w, "general.file_type", tg->file_type);
+        bool quantized = tg->type != AI_F32 && tg->type != AI_F16 && tg->type != AI_BF16;
+        if (quantized) gguf_writer_u32(w, "general.quantization_version", 2);
+    }
 
     bool has_output = gguf_find_tensor(f, "output.weight") != NULL;
     uint64_t bytes_in = 0, bytes_out = 0;
-    int n_conv = 0, n_kept = 0, n_fallback = 0, rc = 0;
+    int n_conv = 0, n_kept = 0, n_fallback = 0, n_dropped = 0, rc = 0;
     for (uint64_t i = 0; i < f->n_tensors && rc == 0; i++) {
         const gguf_tensor *t = &f->tensors[i];
+        if (layers > 0 && block_of(t) >= layers) {
+            n_dropped++;
+            continue;
+        }
         char name[512];
         snprintf(name, sizeof name, "%.*s", (int)(t->name.len < 511 ? t->name.len : 511), t->name.ptr);
         const ai_dtype_info *src = ai_dtype_get(t->type);
         bool matrix = t->n_dims >= 2;
+        if (tg->keep) { /* as it is, whatever its type */
+            n_kept++;
+            bytes_in += t->size;
+            bytes_out += t->size;
+            gguf_writer_tensor(w, name, t->type, t->n_dims, t->ne, t->data, t->size);
+            continue;
+        }
         uint32_t to = matrix ? wanted_type(tg, t, has_output) : AI_F32;
         const char *why = NULL;
         if (matrix && t->ne[0] % ai_dtype_get(to)->block) {
@@ -235,11 +325,16 @@ int ai_cmd_quantize(int argc, char **argv) {
         fprintf(stderr, "%s: %s\n", CMD, err.msg);
         rc = 1;
     }
-    if (rc == 0)
-        printf("quantized %s -> %s (%s): %d tensors converted, %d unchanged, %d fallbacks; "
+    if (rc == 0) {
+        char cut[128] = "";
+        if (layers > 0)
+            snprintf(cut, sizeof cut, ", first %ld of %u blocks, %d tensors dropped", layers, n_blocks,
+                     n_dropped);
+        printf("quantized %s -> %s (%s%s): %d tensors converted, %d unchanged, %d fallbacks; "
                "%.1f MiB -> %.1f MiB\n",
-               in_path, out_path, tg->name, n_conv, n_kept, n_fallback, bytes_in / 1048576.0,
+               in_path, out_path, tg->name, cut, n_conv, n_kept, n_fallback, bytes_in / 1048576.0,
                bytes_out / 1048576.0);
+    }
     for (uint64_t i = 0; i < f->n_tensors; i++) free(bufs[i]);
     free(bufs);
     gguf_writer_free(w);

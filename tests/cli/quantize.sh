@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # autoinfer quantize: the real model requantized to q8_0 and q4_k_m (checked
-# through `autoinfer info`), and one clear line + the right exit status for
-# each bad input. Usage: tests/cli/quantize.sh path/to/autoinfer
+# through `autoinfer info`), cut to its first blocks with --layers (the cut
+# loads and generates), and one clear line + the right exit status for each
+# bad input. Usage: tests/cli/quantize.sh path/to/autoinfer
 BIN="${1:?usage: quantize.sh AUTOINFER_BINARY}"
 source "$(dirname "$0")/lib/common.sh"
 
@@ -31,13 +32,41 @@ if [ -f "$MODEL" ]; then
     grep -qF -- "$want" <<<"$info" && ok "q4_k_m info shows '$want'" || bad "q4_k_m info lacks '$want'"
   done
 
+  # --layers N: the first N blocks, block_count set, everything else kept
+  out=$("$BIN" quantize --layers 4 "$MODEL" "$tmp/cut.gguf" keep 2>&1); rc=$?
+  [ $rc -eq 0 ] && ok "--layers 4 keep exits 0" || bad "--layers 4 keep exit $rc: $out"
+  grep -qF "(keep, first 4 of 30 blocks, 234 tensors dropped): 0 tensors converted, 38 unchanged" <<<"$out" \
+    && ok "--layers summary" || bad "--layers summary: $out"
+  info=$("$BIN" info "$tmp/cut.gguf" 2>&1)
+  for want in "block_count                        4" "tensors:           38 (37.1 MiB)" \
+              "q4_1      28 tensors" "q8_0       1 tensors" "f32        9 tensors" \
+              "file type:         3 (mostly q4_1)" "vocabulary:        49152 tokens"; do
+    grep -qF -- "$want" <<<"$info" && ok "cut info shows '$want'" || bad "cut info lacks '$want'"
+  done
+  gen=$("$BIN" generate -m "$tmp/cut.gguf" -p "The capital of France is" -n 8 --temp 0 --ignore-eos \
+          --set backend=cpu 2>&1); rc=$?
+  [ $rc -eq 0 ] && grep -qF "generated tokens: 8" <<<"$gen" && ok "the cut model loads and generates 8 tokens" \
+    || bad "the cut model does not generate (rc $rc): $gen"
+  out=$("$BIN" quantize -q --layers 2 "$MODEL" "$tmp/cut2.gguf" q4_1 2>&1); rc=$?
+  grep -qF "(q4_1, first 2 of 30 blocks, 252 tensors dropped): 1 tensors converted, 19 unchanged" <<<"$out" \
+    && ok "--layers 2 q4_1: only the q8_0 embedding converted" || bad "--layers 2 q4_1 (rc $rc): $out"
+  grep -qF "q4_1      15 tensors" <<<"$("$BIN" info "$tmp/cut2.gguf" 2>&1)" \
+    && ok "--layers 2 q4_1: every matrix q4_1" || bad "--layers 2 q4_1 types"
+  out=$("$BIN" quantize -q "$MODEL" "$tmp/same.gguf" keep 2>&1)
+  grep -qF "0 tensors converted, 272 unchanged" <<<"$out" && cmp -s "$MODEL" "$tmp/same.gguf" \
+    && ok "keep without --layers: a byte-identical copy" || bad "keep copy: $out"
+  rm -f "$tmp/cut.gguf" "$tmp/cut2.gguf" "$tmp/same.gguf"
+  expect_error "--layers past the model's blocks" 1 "--layers 31: $MODEL has only 30 blocks (llama.block_count)" \
+    "$BIN" quantize --layers 31 "$MODEL" "$tmp/cut.gguf" keep
+  [ ! -e "$tmp/cut.gguf" ] && ok "no output after a bad --layers" || bad "output written after a bad --layers"
+
   expect_error "OUT unwritable" 1 "$tmp/no/such/dir/out.gguf.tmp: cannot create" \
     "$BIN" quantize "$MODEL" "$tmp/no/such/dir/out.gguf" q8_0
 else
   echo "skip: $MODEL not present (make model)"
 fi
 
-expect_error "unknown type" 1 "unknown type 'q3_k' (known: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, q4_k_m)" \
+expect_error "unknown type" 1 "unknown type 'q3_k' (known: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, q4_k_m, keep)" \
   "$BIN" quantize "$tmp/in.gguf" "$tmp/out.gguf" q3_k
 expect_error "IN missing" 1 "$tmp/in.gguf: cannot open" "$BIN" quantize "$tmp/in.gguf" "$tmp/out.gguf" q8_0
 printf 'not a model' >"$tmp/text.gguf"
@@ -45,6 +74,10 @@ expect_error "IN not GGUF" 1 "bad magic" "$BIN" quantize "$tmp/text.gguf" "$tmp/
 [ ! -e "$tmp/out.gguf" ] && ok "no output after a failure" || bad "output written after a failure"
 expect_error "too few arguments" 2 "expected IN OUT TYPE" "$BIN" quantize "$tmp/in.gguf" q8_0
 expect_error "bad option" 2 "unrecognized option" "$BIN" quantize --bogus a b q8_0
+for n in 0 -3 4x "" 99999999999; do
+  expect_error "--layers '$n'" 2 "bad --layers '$n' (want a whole number of blocks, 1 or more)" \
+    "$BIN" quantize --layers "$n" "$tmp/in.gguf" "$tmp/out.gguf" keep
+done
 "$BIN" quantize --help >"$tmp/out" 2>&1 && grep -qF "usage: autoinfer quantize" "$tmp/out" \
   && ok "--help" || bad "--help"
 
