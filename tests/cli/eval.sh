@@ -33,6 +33,12 @@ expect_grep "conf line is named" "bad.conf:2" "$T/o"
 "$BIN" eval --quick --baseline "$T/nowhere" >"$T/o" 2>&1; expect_rc "missing baseline" 1 $?
 expect_grep "missing baseline message" "no such directory" "$T/o"
 "$BIN" eval -m "$T/none.gguf" --quick >"$T/o" 2>&1; expect_rc "missing model" 1 $?
+# the harness counts bytes per token from the file itself, before the pipeline opens
+head -c 3000000 "$MODEL" >"$T/trunc.gguf"
+"$BIN" eval -m "$T/trunc.gguf" --quick >"$T/o" 2>&1; expect_rc "truncated model" 1 $?
+expect_grep "truncated model: the harness's reader says so" "trunc.gguf: tensor data ends at offset .* past end of file" "$T/o"
+"$BIN" eval --ab --a "$BIN" --b "$BIN" -m "$T/trunc.gguf" --rounds 2 >"$T/o" 2>&1; expect_rc "--ab on a truncated model" 1 $?
+expect_grep "--ab truncated model message" "past end of file" "$T/o"
 
 # A sanitizer build runs the model ~20x slower: there, only the cheap checks
 # (bad input above, crashing / hanging candidates below) run.
@@ -44,7 +50,8 @@ if [ $SANITIZED = 0 ]; then
 rc=$?
 if [ $rc = 0 ] || [ $rc = 3 ]; then ok "eval --save-baseline (exit $rc)"; else bad "eval --save-baseline: exit $rc"; tail -5 "$T/eval.log"; fi
 for line in avg_generation_tps: avg_prompt_tps: avg_peak_memory_gb: avg_perplexity: sanity_check: \
-            quality_pass: decode_tps_ci: kl_mean: top1_agree: ppl_ratio: build: "CHANGES FROM BASELINE"; do
+            quality_pass: decode_tps_ci: kl_mean: top1_agree: ppl_ratio: build: "CHANGES FROM BASELINE" \
+            peak_gpu_mb: "^device: " "peak GPU memory " "bytes per token counted by the harness"; do
     expect_grep "summary line $line" "^$line\|$line" "$T/eval.log"
 done
 for f in baseline.json refs.bin pipeline.conf; do
@@ -66,7 +73,27 @@ for k in ["pass", "sanity", "sanity_detail", "ppl", "ppl_ratio", "kl_mean", "kl_
           "top1_agree", "self_ppl", "failures"]:
     assert k in d["quality"], k
 assert len(d["quality"]["sanity_detail"]) == 5
-for k in ["ok", "roofline_tps", "bandwidth_gbps", "why"]: assert k in d["plausible"], k
+for k in ["ok", "roofline_tps", "bandwidth_gbps", "why", "bytes_per_token",
+          "engine_bytes_per_token", "backend", "bandwidth_source"]:
+    assert k in d["plausible"], k
+# bytes per token: the harness's own count from the GGUF (the engine's alongside)
+p = d["plausible"]
+assert p["bytes_per_token"] == 96576768, p["bytes_per_token"]
+assert d["model"]["bytes_per_token"] == p["bytes_per_token"]
+assert p["engine_bytes_per_token"] == 96576768, p["engine_bytes_per_token"]
+dev = d["device"]
+assert dev["backend"] in ("cpu", "cuda") and dev["name"], dev
+assert p["backend"] == dev["backend"]
+if dev["backend"] == "cpu":
+    # no GPU figures on the CPU: null, and the source is the CPU read probe
+    assert d["speed"]["peak_gpu_mb"] is None and d["speed"]["engine_gpu_mb"] is None
+    assert dev["gpu_peak_mb"] is None and dev["gpu_note"], dev
+    assert p["bandwidth_source"].startswith("CPU streaming read"), p["bandwidth_source"]
+else:
+    # the harness's GPU measurement beside the pipeline's own figure
+    assert d["speed"]["peak_gpu_mb"]["median"] > 0 and d["speed"]["engine_gpu_mb"] > 0
+    assert "device-to-device copy" in p["bandwidth_source"], p["bandwidth_source"]
+    assert p["bandwidth_gbps"] > 100, p["bandwidth_gbps"]
 for k in ["knobs", "engine_lines_added", "engine_lines_removed", "functions_added",
           "functions_removed"]:
     assert k in d["changes"], k
@@ -125,6 +152,10 @@ for k in ["decode_ratio", "ci_lo", "ci_hi", "p", "noise", "verdict", "prefill_ra
     assert k in c, k
 assert c["status"] == "ok" and c["rounds"] == 3
 assert len(c["a"]["decode_tps"]["samples"]) == 3
+# the roofline's bytes are the harness's count, not a worker's say-so
+assert d["plausible"]["bytes_per_token"] == 96576768, d["plausible"]
+assert d["device"]["backend"] == c["b"]["backend"] == d["plausible"]["backend"], d["device"]
+assert "peak_gpu_mb" in d["speed"] and "peak_gpu_mb" in c["b"]
 for k in ["build", "model", "speed", "quality", "plausible", "changes"]: assert k in d, k
 EOF
 
