@@ -138,6 +138,10 @@ __global__ void k_persistent(DNet n, int argmax) {
 
 /* ---- the backend ------------------------------------------------------- */
 
+/* Stages of a decode step, for the profile. */
+enum { PROF_EMBED, PROF_QKV, PROF_ATTN, PROF_WO, PROF_FFN, PROF_DOWN, PROF_HEAD, PROF_STAGES };
+static const char *const PROF_NAMES[PROF_STAGES] = {"embed", "qkv", "attn", "wo", "ffn", "down", "head"};
+
 struct CudaBackend {
     ai_backend b;
     const ai_model *m;
@@ -163,6 +167,13 @@ struct CudaBackend {
     __half *xh, *ah, *hh, *wh;
     size_t wh_elems;            /* f16 scratch for one dequantized matrix (or row chunk) */
     float *h_logits_all;        /* pinned, on first use */
+    /* AI_CUDA_PROFILE=1: events between the decode step's kernels, summed by
+     * stage and printed when the backend is freed */
+    bool prof;
+    std::vector<cudaEvent_t> ev;
+    std::vector<int> ev_stage;  /* the stage each event closes */
+    double prof_us[PROF_STAGES];
+    long prof_steps;
 };
 
 static int dev_alloc(CudaBackend *c, void **p, size_t bytes, ai_error *err) {
@@ -352,18 +363,32 @@ static int enqueue_step(CudaBackend *c, bool argmax, ai_error *err) {
         void *args[] = {&nn, &am};
         CK(cudaLaunchCooperativeKernel((const void *)k_persistent, c->g_persistent, T, args, sm, st));
     } else {
+        size_t e = 0; /* with the profile on, an event after each kernel */
+        auto mark = [&](int stage) {
+            if (!c->prof) return;
+            cudaEventRecord(c->ev[e], st);
+            c->ev_stage[e++] = stage;
+        };
+        mark(-1);
         k_embed<<<c->g_embed, T, 0, st>>>(n);
+        mark(PROF_EMBED);
         CKL();
         for (int l = 0; l < n.n_layer; l++) {
             k_qkv<<<c->g_qkv, T, sm, st>>>(n, l);
+            mark(PROF_QKV);
             k_attn<<<n.n_head, T, sm, st>>>(n, l);
+            mark(PROF_ATTN);
             k_wo<<<c->g_wo, T, sm, st>>>(n, l);
+            mark(PROF_WO);
             k_ffn<<<c->g_ffn, T, sm, st>>>(n, l);
+            mark(PROF_FFN);
             k_down<<<c->g_down, T, sm, st>>>(n, l);
+            mark(PROF_DOWN);
             CKL();
         }
         k_head<<<c->g_head, T, sm, st>>>(n, argmax);
         if (argmax) k_finish<<<1, 1, 0, st>>>(n);
+        mark(PROF_HEAD);
         CKL();
     }
     if (argmax)
@@ -403,6 +428,14 @@ static int run_step(CudaBackend *c, int token, int pos, bool argmax, ai_error *e
         return -1;
     }
     CK(cudaStreamSynchronize(c->stream));
+    if (c->prof && s->cuda_launch != AI_CUDA_PERSISTENT) {
+        for (size_t i = 1; i < c->ev.size(); i++) {
+            float ms = 0.0f;
+            CK(cudaEventElapsedTime(&ms, c->ev[i - 1], c->ev[i]));
+            c->prof_us[c->ev_stage[i]] += 1000.0 * ms;
+        }
+        c->prof_steps++;
+    }
     c->dev_token = argmax ? *c->h_next : token;
     c->dev_pos = argmax ? pos + 1 : pos;
     return 0;
@@ -518,10 +551,27 @@ static int cuda_decode_greedy(ai_backend *b, int32_t token, int pos, int32_t *ne
 
 static uint64_t cuda_device_bytes(const ai_backend *b) { return ((const CudaBackend *)b)->bytes; }
 
+/* The profile: microseconds a decode step spends in each stage (each
+ * kernel's time from the end of the one before, so launch gaps count
+ * with the kernel that follows them). */
+static void print_profile(const CudaBackend *c) {
+    if (!c->prof_steps) return;
+    double total = 0;
+    for (int i = 0; i < PROF_STAGES; i++) total += c->prof_us[i];
+    fprintf(stderr, "cuda profile (%s launch, %ld steps): %.1f us a token:", c->s.cuda_launch == AI_CUDA_GRAPH ? "graph" : "stream",
+            c->prof_steps, total / c->prof_steps);
+    for (int i = 0; i < PROF_STAGES; i++)
+        fprintf(stderr, " %s %.1f", PROF_NAMES[i], c->prof_us[i] / c->prof_steps);
+    fprintf(stderr, " (per layer: %.2f us over %d layers)\n",
+            (total - c->prof_us[PROF_EMBED] - c->prof_us[PROF_HEAD]) / c->prof_steps / c->net.n_layer, c->net.n_layer);
+}
+
 static void cuda_free(ai_backend *b) {
     if (!b) return;
     CudaBackend *c = (CudaBackend *)b;
     if (c->stream) cudaStreamSynchronize(c->stream);
+    print_profile(c);
+    for (cudaEvent_t e : c->ev) cudaEventDestroy(e);
     for (cudaGraphExec_t g : c->graph)
         if (g) cudaGraphExecDestroy(g);
     if (c->blas) cublasDestroy(c->blas);
@@ -616,6 +666,13 @@ static int setup(CudaBackend *c, ai_error *err) {
     if (s->cuda_launch == AI_CUDA_PERSISTENT && per_sm < 1)
         return ai_error_set(err, "cuda_launch = persistent: a block of %d threads does not fit an SM", c->threads);
     c->g_persistent = per_sm * c->sms;
+    const char *prof = getenv("AI_CUDA_PROFILE");
+    c->prof = prof && *prof && strcmp(prof, "0");
+    if (c->prof) {
+        c->ev.resize(2 + 5 * (size_t)n.n_layer + 1);
+        c->ev_stage.resize(c->ev.size());
+        for (cudaEvent_t &e : c->ev) CK(cudaEventCreate(&e));
+    }
     return 0;
 }
 

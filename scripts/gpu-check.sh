@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# On a GPU machine without network (the lent H100), from the repo root with
+# .gpu/ carried (bench/gpu/pack.sh makes it here): builds autoinfer with
+# CUDA, runs the GPU tests on the 4-layer cut of SmolLM2 (standing in for
+# the default model) and on synthetic full-size shapes, a compute-sanitizer
+# memcheck of a short generate, and quick decode/prefill figures for each
+# launch mode. Writes logs under $OUT when set.
+#   scripts/gpu-check.sh [--no-tests] [--no-bench]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
+tests=1 bench=1
+for a in "$@"; do case $a in --no-tests) tests=0 ;; --no-bench) bench=0 ;; esac; done
+log() { echo "== $*"; }
+
+# Debian packages the build needs, unpacked into a private root when the
+# system lacks them (never into /).
+if ! pkg-config --exists libpcre2-8 libcjson cmocka 2>/dev/null; then
+  R=/tmp/sysroot; mkdir -p $R
+  for f in .gpu/debs/*.deb; do dpkg -x "$f" $R; done
+  export PATH=$R/usr/bin:$PATH LD_LIBRARY_PATH=$R/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+  export PKG_CONFIG_SYSROOT_DIR=$R PKG_CONFIG_LIBDIR=$R/usr/lib/x86_64-linux-gnu/pkgconfig:$R/usr/share/pkgconfig
+  log "dependencies from .gpu/debs into $R"
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader
+log build
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DAI_CUDA=on > "$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
+cmake --build build-gpu -j16 > "$OUT/build.log" 2>&1 || { grep -E "error|Error" -A3 "$OUT/build.log" | head -60; exit 1; }
+B=build-gpu/autoinfer
+
+mkdir -p models/gpu
+[ -f models/SmolLM2-135M-Instruct.Q4_1.gguf ] || cp .gpu/models/smollm2-cut4.gguf models/SmolLM2-135M-Instruct.Q4_1.gguf
+V=models/SmolLM2-135M-Instruct.Q4_1.gguf
+if [ ! -f models/gpu/qwen-vocab.gguf ] && [ -f .gpu/models/qwen2.5-vocab.gguf.xz ]; then
+  xz -dc .gpu/models/qwen2.5-vocab.gguf.xz > models/gpu/qwen-vocab.gguf
+fi
+synth() { # shape type file vocab
+  [ -f "models/gpu/$3" ] || $B synth --shape "$1" --type "$2" -o "models/gpu/$3" --vocab-from "$4" > /dev/null
+}
+log synth
+synth smollm2-135m q4_1 smollm2-q4_1.gguf $V &
+synth smollm2-135m q8_0 smollm2-q8_0.gguf $V &
+synth qwen2.5-0.5b q4_0 qwen05-q4_0.gguf models/gpu/qwen-vocab.gguf &
+wait
+ls -la models/gpu
+
+if [ $tests = 1 ]; then
+  log test_cuda
+  AI_GPU_TEST_MODELS=models/gpu/smollm2-q4_1.gguf:models/gpu/qwen05-q4_0.gguf \
+    timeout 300 build-gpu/test_cuda 2>&1 | tee "$OUT/test_cuda.log" | grep -v "^\[ RUN\|^\[       OK"
+  log compute-sanitizer memcheck
+  timeout 240 compute-sanitizer --tool memcheck --leak-check no $B generate -m $V -p "Hello there" -n 8 \
+    --set backend=cuda --set temperature=0 2>&1 | tail -6
+fi
+if [ $bench = 1 ]; then
+  for m in smollm2-q4_1 qwen05-q4_0; do
+    for L in graph stream persistent; do
+      r=$($B bench -m models/gpu/$m.gguf --decode 128 --prefill 512 --reps 3 --set backend=cuda --set cuda_launch=$L 2>&1)
+      echo "$m $L: $(echo "$r" | grep -o 'kind=[a-z]* .*tps=[0-9.]*' | sed 's/tokens=[0-9]* seconds=[0-9.]* //' | tr '\n' ' ')"
+      echo "$r" > "$OUT/bench-$m-$L.log"
+    done
+  done
+fi
