@@ -2,7 +2,7 @@
 MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 JOBS  ?= $(shell nproc)
 
-.PHONY: all setup model models build build-asan test test-fast fuzz run clean test-arm bench
+.PHONY: all setup model models build build-asan test test-fast test-gpu fuzz run clean test-arm bench bench-gpu
 
 all: build
 
@@ -41,6 +41,14 @@ test: models build build-asan
 test-fast: model build
 	cd build && ctest --output-on-failure -j$(JOBS)
 
+# The GPU tests on a machine with an NVIDIA GPU (no setup step: such a
+# machine may have no network; scripts/gpu-check.sh brings the packages).
+# AI_GPU_TEST_MODELS=a.gguf:b.gguf adds models to the agreement tests.
+test-gpu:
+	@cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DAI_CUDA=on >/dev/null
+	@cmake --build build-gpu -j$(JOBS)
+	cd build-gpu && ctest --output-on-failure -R test_cuda
+
 # The kernel tests cross-built for AArch64 and run under qemu-user (NEON
 # paths); needs the packages listed in tests/arm/run.sh.
 test-arm:
@@ -49,6 +57,12 @@ test-arm:
 # Side-by-side CPU benchmark against llama.cpp (docs/performance.md).
 bench: setup
 	@bench/run.sh
+
+# The GPU side-by-side benchmark (docs/performance.md, "GPU bench: how to run"):
+# on the GPU machine, with .gpu/ from bench/gpu/pack.sh; no setup (no apt there).
+# Options through GPU_ARGS, e.g. make bench-gpu GPU_ARGS="--models smollm2 --rounds 2".
+bench-gpu:
+	@bench/gpu/run.sh $(GPU_ARGS)
 
 fuzz: setup
 	@scripts/fuzz.sh 300
@@ -66,4 +80,4 @@ run: model build
 	./build/autoinfer report $$tag
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-gpu
