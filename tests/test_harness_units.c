@@ -448,7 +448,7 @@ static uint64_t make_gguf(gbuf *b, const gopts *o) {
     for (int i = 0; i < nt; i++) {
         gstr(b, t[i].name);
         gu32(b, t[i].n_dims);
-        for (uint32_t d = 0; d < t[i].n_dims; d++) gu64(b, t[i].ne[d]);
+        for (uint32_t d = 0; d < t[i].n_dims; d++) gu64(b, d < 4 ? t[i].ne[d] : 1);
         gu32(b, t[i].type);
         gu64(b, off);
         off += (t[i].bytes + al - 1) / al * al;
