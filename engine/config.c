@@ -77,6 +77,9 @@ static const ai_knob_info KNOBS[] = {
     {"cuda_launch", AI_KNOB_CHOICE, "graph", "graph|stream|persistent", "stream,persistent",
      "stream pays a launch per kernel; persistent holds every SM for the whole step and spins at its barriers",
      "how a CUDA decode step is launched: one replayed CUDA graph, kernel by kernel, or one persistent kernel with grid barriers"},
+    {"cuda_pdl", AI_KNOB_CHOICE, "off", "on|off", "on",
+     "early-launched kernels hold SM slots while they wait, and the L2 prefetch spends bandwidth ahead of need",
+     "programmatic dependent launch: each decode kernel starts while the previous one ends and fetches its weights into L2 first (persistent launch: before each grid barrier)"},
     {"cuda_block", AI_KNOB_INT, "256", "64..1024", "128,512",
      "small blocks leave SMs underfilled on the small matrices; large ones idle warps on short rows",
      "threads per block of the CUDA decode kernels (a multiple of 32)"},
@@ -265,6 +268,7 @@ int ai_settings_from_conf(const ai_conf *conf, ai_settings *s, ai_error *err) {
     s->chunks_per_thread = GETI("chunks_per_thread");
     s->gemm_min_tokens = GETI("gemm_min_tokens");
     s->cuda_block = GETI("cuda_block");
+    s->cuda_pdl = !strcmp(ai_conf_get(conf, "cuda_pdl"), "on");
     s->cuda_gemm_min_tokens = GETI("cuda_gemm_min_tokens");
 #undef GETF
 #undef GETI

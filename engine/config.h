@@ -34,6 +34,7 @@ typedef struct ai_settings {
     ai_backend_kind backend;
     ai_cuda_launch cuda_launch;
     int cuda_block;      /* threads per block of the decode kernels */
+    bool cuda_pdl;       /* programmatic dependent launch + weight prefetch */
     int cuda_gemm_min_tokens; /* passes of at least this many tokens use cuBLAS */
 } ai_settings;
 

@@ -75,39 +75,42 @@ __global__ void k_set(DNet n, int token, int pos) {
     *n.pos = pos;
 }
 
-__global__ void k_embed(DNet n) { stage_embed(n, blockIdx.x, gridDim.x); }
-
-__global__ void k_qkv(DNet n, int l) {
-    extern __shared__ float smem[];
-    stage_qkv(n, l, blockIdx.x, gridDim.x, smem);
+/* Each stage kernel lets the next one launch, fetches its weights into L2
+ * while the previous kernel may still run (with cuda_pdl; else the two
+ * pdl_ calls do nothing), then waits for it and runs its stage. */
+__global__ void k_embed(DNet n) {
+    pdl_launch_next();
+    pdl_wait_previous();
+    stage_embed(n, blockIdx.x, gridDim.x);
 }
 
-__global__ void k_attn(DNet n, int l) {
-    extern __shared__ float smem[];
-    stage_attn(n, l, blockIdx.x, gridDim.x, smem);
-}
-
-__global__ void k_wo(DNet n, int l) {
-    extern __shared__ float smem[];
-    stage_wo(n, l, blockIdx.x, gridDim.x, smem);
-}
-
-__global__ void k_ffn(DNet n, int l) {
-    extern __shared__ float smem[];
-    stage_ffn(n, l, blockIdx.x, gridDim.x, smem);
-}
-
-__global__ void k_down(DNet n, int l) {
-    extern __shared__ float smem[];
-    stage_down(n, l, blockIdx.x, gridDim.x, smem);
-}
+#define STAGE_KERNEL(name, stage_fn, stage_no)                       \
+    __global__ void name(DNet n, int l) {                            \
+        extern __shared__ float smem[];                              \
+        pdl_launch_next();                                           \
+        prefetch_stage(n, l, stage_no, blockIdx.x, gridDim.x);       \
+        pdl_wait_previous();                                         \
+        stage_fn(n, l, blockIdx.x, gridDim.x, smem);                 \
+    }
+STAGE_KERNEL(k_qkv, stage_qkv, 0)
+STAGE_KERNEL(k_attn, stage_attn, 1)
+STAGE_KERNEL(k_wo, stage_wo, 2)
+STAGE_KERNEL(k_ffn, stage_ffn, 3)
+STAGE_KERNEL(k_down, stage_down, 4)
+#undef STAGE_KERNEL
 
 __global__ void k_head(DNet n, int argmax) {
     extern __shared__ float smem[];
+    pdl_launch_next();
+    prefetch_stage(n, n.n_layer, 0, blockIdx.x, gridDim.x);
+    pdl_wait_previous();
     stage_head(n, argmax != 0, blockIdx.x, gridDim.x, smem);
 }
 
-__global__ void k_finish(DNet n) { finish_greedy(n); }
+__global__ void k_finish(DNet n) {
+    pdl_wait_previous();
+    finish_greedy(n);
+}
 
 /* The whole step in one launch, grid barriers between the stages. */
 __global__ void k_persistent(DNet n, int argmax) {
@@ -116,17 +119,22 @@ __global__ void k_persistent(DNet n, int argmax) {
     if (threadIdx.x == 0) target = 0;
     const int u = blockIdx.x, nu = gridDim.x;
     stage_embed(n, u, nu);
+    prefetch_stage(n, 0, 0, u, nu);
     grid_sync(n.barrier, &target);
-    for (int l = 0; l < n.n_layer; l++) {
+    for (int l = 0; l < n.n_layer; l++) { /* before each wait, the next stage's weights into L2 */
         stage_qkv(n, l, u, nu, smem);
         grid_sync(n.barrier, &target);
         stage_attn(n, l, u, nu, smem);
+        prefetch_stage(n, l, 2, u, nu);
         grid_sync(n.barrier, &target);
         stage_wo(n, l, u, nu, smem);
+        prefetch_stage(n, l, 3, u, nu);
         grid_sync(n.barrier, &target);
         stage_ffn(n, l, u, nu, smem);
+        prefetch_stage(n, l, 4, u, nu);
         grid_sync(n.barrier, &target);
         stage_down(n, l, u, nu, smem);
+        prefetch_stage(n, l + 1, 0, u, nu);
         grid_sync(n.barrier, &target);
     }
     stage_head(n, argmax != 0, u, nu, smem);
@@ -348,6 +356,24 @@ static int grid_rows(const CudaBackend *c, int rows) {
     return g < cap ? g : cap;
 }
 
+/* A stage kernel on the stream, with programmatic dependent launch when
+ * the knob asks for it (the kernel may then start before the previous one
+ * ends; it waits in pdl_wait_previous). */
+template <typename... KArgs, typename... Args>
+static cudaError_t launch(CudaBackend *c, void (*kernel)(KArgs...), int grid, int block, size_t smem, Args... args) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(grid);
+    cfg.blockDim = dim3(block);
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = c->stream;
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = at;
+    cfg.numAttrs = c->s.cuda_pdl ? 1 : 0;
+    return cudaLaunchKernelEx(&cfg, kernel, args...);
+}
+
 /* The decode step's kernels on the stream (captured into a graph, or run
  * directly). argmax: pick the next token on the device and copy it out;
  * else copy the logits out. */
@@ -370,26 +396,23 @@ static int enqueue_step(CudaBackend *c, bool argmax, ai_error *err) {
             c->ev_stage[e++] = stage;
         };
         mark(-1);
-        k_embed<<<c->g_embed, T, 0, st>>>(n);
+        CK(launch(c, k_embed, c->g_embed, T, 0, n));
         mark(PROF_EMBED);
-        CKL();
         for (int l = 0; l < n.n_layer; l++) {
-            k_qkv<<<c->g_qkv, T, sm, st>>>(n, l);
+            CK(launch(c, k_qkv, c->g_qkv, T, sm, n, l));
             mark(PROF_QKV);
-            k_attn<<<n.n_head, T, sm, st>>>(n, l);
+            CK(launch(c, k_attn, n.n_head, T, sm, n, l));
             mark(PROF_ATTN);
-            k_wo<<<c->g_wo, T, sm, st>>>(n, l);
+            CK(launch(c, k_wo, c->g_wo, T, sm, n, l));
             mark(PROF_WO);
-            k_ffn<<<c->g_ffn, T, sm, st>>>(n, l);
+            CK(launch(c, k_ffn, c->g_ffn, T, sm, n, l));
             mark(PROF_FFN);
-            k_down<<<c->g_down, T, sm, st>>>(n, l);
+            CK(launch(c, k_down, c->g_down, T, sm, n, l));
             mark(PROF_DOWN);
-            CKL();
         }
-        k_head<<<c->g_head, T, sm, st>>>(n, argmax);
-        if (argmax) k_finish<<<1, 1, 0, st>>>(n);
+        CK(launch(c, k_head, c->g_head, T, sm, n, (int)argmax));
+        if (argmax) CK(launch(c, k_finish, 1, 1, 0, n));
         mark(PROF_HEAD);
-        CKL();
     }
     if (argmax)
         CK(cudaMemcpyAsync(c->h_next, n.next, sizeof(int), cudaMemcpyDeviceToHost, st));
@@ -638,6 +661,7 @@ static int setup(CudaBackend *c, ai_error *err) {
     n.neox = hp->rope_neox;
     n.eps = hp->rms_eps;
     n.att_scale = 1.0f / sqrtf((float)hp->head_dim);
+    n.prefetch = s->cuda_pdl;
     std::vector<DLayer> &layers = c->layers;
     if (upload_weights(c, layers, err) || alloc_kv(c, layers, err) || alloc_activations(c, err)) return -1;
     DLayer *dl;

@@ -56,6 +56,7 @@ struct DNet {
     int *token, *pos, *next;     /* the step's input and (greedy) output */
     unsigned long long *best;    /* argmax as (ordered logit << 32 | ~id) */
     unsigned *barrier;           /* persistent kernel: arrivals so far */
+    int prefetch;                /* fetch the next stage's weights into L2 early (knob cuda_pdl) */
 };
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -158,6 +159,39 @@ __device__ __forceinline__ float row_dot(const DMat &m, int r, const float *xs) 
 
 /* Warps of the whole grid, for row loops. */
 __device__ __forceinline__ int gwarp(int unit, int wpb) { return unit * wpb + (int)(threadIdx.x >> 5); }
+
+/* ---- overlapping a stage with the one before ------------------------------ */
+
+/* Programmatic dependent launch (knob cuda_pdl): a stage kernel lets the
+ * next one start launching at once, fetches its own weights into L2 (they
+ * do not depend on the stage before), and only then waits for the previous
+ * kernel to finish. Both instructions do nothing in a kernel launched
+ * without the attribute. */
+__device__ __forceinline__ void pdl_launch_next() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
+__device__ __forceinline__ void pdl_wait_previous() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+
+/* L2 prefetch of the rows of m this warp will take (rows r0, r0 + stride,
+ * ...), a 128-byte line a lane. */
+__device__ __forceinline__ void prefetch_rows(const DMat &m, int unit, int n_units) {
+    const int wpb = blockDim.x >> 5, lane = threadIdx.x & 31;
+    for (int r = gwarp(unit, wpb); r < m.rows; r += n_units * wpb) {
+        const uint8_t *row = m.w + (size_t)r * m.row_bytes;
+        for (uint32_t o = 128u * lane; o < m.row_bytes; o += 32u * 128u)
+            asm volatile("prefetch.global.L2 [%0];" ::"l"(row + o));
+    }
+}
+
+/* The same for the qkv stage, whose rows are q's, then k's, then v's. */
+__device__ __forceinline__ void prefetch_qkv(const DMat &a, const DMat &b, const DMat &c, int unit, int n_units) {
+    const int wpb = blockDim.x >> 5, lane = threadIdx.x & 31;
+    for (int r = gwarp(unit, wpb); r < a.rows + b.rows + c.rows; r += n_units * wpb) {
+        const DMat &m = r < a.rows ? a : r < a.rows + b.rows ? b : c;
+        const int rr = r < a.rows ? r : r < a.rows + b.rows ? r - a.rows : r - a.rows - b.rows;
+        const uint8_t *row = m.w + (size_t)rr * m.row_bytes;
+        for (uint32_t o = 128u * lane; o < m.row_bytes; o += 32u * 128u)
+            asm volatile("prefetch.global.L2 [%0];" ::"l"(row + o));
+    }
+}
 
 /* ---- KV cache elements ---------------------------------------------------- */
 
@@ -481,6 +515,27 @@ static __device__ void stage_head(const DNet &n, bool argmax, int unit, int n_un
         }
     }
     if (argmax && (threadIdx.x & 31) == 0 && best) atomicMax(n.best, best);
+}
+
+/* Before a grid-wide wait: the weights of the stage after it (0 qkv of
+ * layer l, 1 attn, 2 wo, 3 ffn, 4 down; layer n_layer: the head). */
+__device__ __forceinline__ void prefetch_stage(const DNet &n, int l, int stage, int unit, int n_units) {
+    if (!n.prefetch) return;
+    if (l == n.n_layer) {
+        prefetch_rows(n.out, unit, n_units);
+        return;
+    }
+    const DLayer &L = n.layers[l];
+    switch (stage) {
+    case 0: prefetch_qkv(L.wq, L.wk, L.wv, unit, n_units); break;
+    case 2: prefetch_rows(L.wo, unit, n_units); break;
+    case 3:
+        prefetch_rows(L.gate, unit, n_units);
+        prefetch_rows(L.up, unit, n_units);
+        break;
+    case 4: prefetch_rows(L.down, unit, n_units); break;
+    default: break;
+    }
 }
 
 /* After the head: the argmax becomes the next step's token. */
