@@ -54,10 +54,16 @@ if [ $tests = 1 ]; then
 fi
 if [ $bench = 1 ]; then
   for m in smollm2-q4_1 qwen05-q4_0; do
-    for L in graph stream persistent; do
+    for L in graph stream persistent "graph --set cuda_pdl=on" "persistent --set cuda_pdl=on"; do
       r=$($B bench -m models/gpu/$m.gguf --decode 128 --prefill 512 --reps 3 --set backend=cuda --set cuda_launch=$L 2>&1)
       echo "$m $L: $(echo "$r" | grep -o 'kind=[a-z]* .*tps=[0-9.]*' | sed 's/tokens=[0-9]* seconds=[0-9.]* //' | tr '\n' ' ')"
-      echo "$r" > "$OUT/bench-$m-$L.log"
+      echo "$r" > "$OUT/bench-$m-${L%% *}.log"
     done
+  done
+fi
+if [ $bench = 1 ]; then
+  for L in graph "graph --set cuda_pdl=on" stream; do
+    AI_CUDA_PROFILE=1 $B bench -m models/gpu/smollm2-q4_1.gguf --decode 128 --prefill 16 --reps 1 \
+      --set backend=cuda --set cuda_launch=$L 2>&1 | grep "cuda profile"
   done
 fi
