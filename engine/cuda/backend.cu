@@ -234,6 +234,9 @@ static int upload_weights(CudaBackend *c, std::vector<DLayer> &layers, ai_error 
             if (w->data && !gpu_type_ok(w->type))
                 return ai_error_set(err, "backend = cuda: a weight has type %s, which the CUDA kernels do not read",
                                     ai_dtype_get(w->type)->name);
+            if (w->data && w->cols % 32) /* the loaders take whole 8-element chunks, float4-aligned rows */
+                return ai_error_set(err, "backend = cuda: a weight has rows of %lld elements, not a multiple of 32",
+                                    (long long)w->cols);
             total += aligned_size(w);
         }
     }

@@ -12,7 +12,8 @@
  *
  * Loads are as wide as the block's alignment allows: blocks of 18, 22, 34
  * and 210 bytes are only 2-byte aligned in a row, so those read 16-bit
- * halves; 20-, 24-, 144- and 176-byte blocks read 32/64-bit words.
+ * halves; 20-byte blocks read 32-bit words, 24-, 144- and 176-byte blocks
+ * 64-bit ones.
  */
 #ifndef AI_CUDA_FORMATS_CUH
 #define AI_CUDA_FORMATS_CUH
@@ -127,9 +128,9 @@ template <> struct Fmt<AI_Q4_1> {
         const int h = c & 1;
         const uint32_t dm = *(const uint32_t *)b;
         const float d = h2f((uint16_t)dm), m = h2f((uint16_t)(dm >> 16));
-        const uint2 q = *(const uint2 *)(b + 4 + 8 * h);
+        const uint32_t *q = (const uint32_t *)(b + 4 + 8 * h); /* 4-byte aligned: 20-byte blocks */
         int lo[8], hi[8];
-        nibbles8(q.x, q.y, lo, hi);
+        nibbles8(q[0], q[1], lo, hi);
 #pragma unroll
         for (int i = 0; i < 8; i++) {
             w[i] = d * (float)lo[i] + m;

@@ -38,7 +38,8 @@ struct DLayer {
     uint8_t *kc, *vc; /* KV cache: n_slots rows of kv_row_bytes */
 };
 
-/* Everything a step reads, in device memory (kernels take a pointer). */
+/* Everything a step reads (kernels take it by value, so it sits in the
+ * constant bank; what it points to is device memory). */
 struct DNet {
     int n_layer, d, n_head, n_kv, hd, n_ff, n_vocab, n_rot;
     int neox;
@@ -240,15 +241,18 @@ __device__ __forceinline__ void kv_put_warp(uint32_t type, uint8_t *row, float *
             }
             v[i] = __half2float(dh) * (float)q;
         } else { /* Q4_0: d from the value of largest magnitude, d = max / -8 */
+            /* the value of largest magnitude, the first one on a tie, as
+             * the CPU's scan finds it */
             float amax = fabsf(x), mx = x;
+            int ix = lane;
 #pragma unroll
             for (int o = 16; o > 0; o >>= 1) {
                 const float oa = __shfl_xor_sync(0xffffffffu, amax, o), om = __shfl_xor_sync(0xffffffffu, mx, o);
-                /* ties: the lower element wins, as the CPU's first-max scan */
-                const int other = lane ^ o;
-                if (oa > amax || (oa == amax && other < lane && oa != 0.0f)) {
+                const int oi = __shfl_xor_sync(0xffffffffu, ix, o);
+                if (oa > amax || (oa == amax && oi < ix)) {
                     amax = oa;
                     mx = om;
+                    ix = oi;
                 }
             }
             const float dd = mx / -8.0f, id = dd != 0.0f ? 1.0f / dd : 0.0f;
