@@ -288,8 +288,10 @@ static int kv_cache_bytes(const ai_model_desc *d, int key_length, const char *kv
 
 static void print_memory(const char *model, const ai_model_desc *d, int key_length, const ai_conf *conf,
                          int ctx, long max_pos) {
-    long long peak = peak_rss_bytes();
+    /* the end RSS first: the high-water mark read after it is never below
+     * it (reading /proc can itself add a page in between) */
     long long anon = proc_status_bytes("RssAnon"), file = proc_status_bytes("RssFile");
+    long long peak = peak_rss_bytes();
     struct stat sb;
     unsigned long long file_bytes = stat(model, &sb) ? 0 : (unsigned long long)sb.st_size;
     long window = atol(ai_conf_get(conf, "kv_window"));
