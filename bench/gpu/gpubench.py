@@ -159,10 +159,12 @@ def report(a, models, cells, errors, llama_info, elapsed, rounds_done, final):
                                                      a.ngl, a.fa))
     else:
         out.append("- llama.cpp: not run (%s)" % (a.no_ref_reason or "--no-ref"))
-    out.append("- %d of %d rounds done, %d timed samples per process, engines interleaved (order "
+    out.append("- %d of %d rounds done%s, %d timed samples per process, engines interleaved (order "
                "alternating per round); decode: %d tokens after a short prompt (llama.cpp: tg%d); "
                "prefill: %d tokens (pp%d); wall time %.0f s%s" % (
-                   rounds_done, a.rounds, a.reps, a.decode, a.decode, a.prefill, a.prefill, elapsed,
+                   rounds_done, a.rounds, " (and %d of %d models of round %d)" % (
+                       a.partial, len(models), rounds_done + 1) if a.partial else "",
+                   a.reps, a.decode, a.decode, a.prefill, a.prefill, elapsed,
                    "" if final else " (run still going)"))
     out.append("- tok/s: median [lowest..highest] (samples); ratio = autoinfer / llama.cpp medians "
                "[95 % bootstrap CI]; % bw = tok/s x bytes per token / copy bandwidth (decode; bytes "
@@ -267,6 +269,7 @@ def main():
     ap.add_argument("--logs", required=True, help="folder for the raw output of every process")
     a = ap.parse_args()
     a.ai_device = ""
+    a.partial = 0   # models done in a round that is not complete
     os.makedirs(a.logs, exist_ok=True)
     eng = Engines(a)
     models = []
@@ -333,10 +336,12 @@ def main():
                     line.append("%s FAILED (%s)" % ("autoinfer" if who == "ours" else "llama.cpp",
                                                     msg.splitlines()[-1][:200] if msg else "?"))
             log("round %d/%d %-16s %s" % (r + 1, a.rounds, m["id"], " | ".join(line)))
+            a.partial += 1
             report(a, models, cells, errors, llama_info, time.time() - t0, rounds_done, final=False)
         if stop:
             break
         rounds_done = r + 1
+        a.partial = 0
         took = time.time() - tr
         cost = max(a.round_cost, took)
     for m in models:

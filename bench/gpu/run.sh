@@ -23,7 +23,7 @@
 #     --cpu-smoke     the whole flow on the CPU, to check the script where there is no GPU:
 #                     backend = cpu, autoinfer built with AI_CUDA=off, no reference unless
 #                     --ref-dir, models smollm2-q4_0,smollm2-q4_k_m,qwen05-q4_0, 2 rounds,
-#                     1 rep, decode 16, prefill 64
+#                     1 rep, decode 16, prefill 64 (unless given)
 #     --ref-build     with --cpu-smoke: build the reference from the tarball anyway (CPU-only)
 #     --force-sysroot use the carried .debs even where the system has the packages
 #     --build-only    build both engines and the models, pack the reference, stop
@@ -50,7 +50,7 @@ ROOT=$PWD
 T0=$(date +%s)
 ARGS="$*"
 MODELS_ALL="smollm2-q4_1,smollm2-q4_0,smollm2-q8_0,smollm2-q4_k_m,qwen05-q4_0,qwen05-q8_0,qwen05-q4_k_m"
-MODELS=$MODELS_ALL ROUNDS=3 REPS=3 DECODE=128 PREFILL=512 REF=1 REF_DIR="" AGREE=1 BUDGET=560
+MODELS=$MODELS_ALL ROUNDS="" REPS="" DECODE="" PREFILL="" REF=1 REF_DIR="" AGREE=1 BUDGET=560
 JOBS=$(nproc) BUILD=build-gpu SETS=() RES="" SMOKE=0 FORCE_SYSROOT=0 BUILD_ONLY=0 REF_BUILD=0 models_set=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -81,8 +81,9 @@ if [ "$SMOKE" = 1 ]; then
   BACKEND=cpu AI_CUDA=off AGREE_B=cpu REF_CUDA=OFF
   [ -n "$REF_DIR" ] || [ "$REF_BUILD" = 1 ] || REF=0
   [ "$models_set" = 1 ] || MODELS=smollm2-q4_0,smollm2-q4_k_m,qwen05-q4_0
-  ROUNDS=2 REPS=1 DECODE=16 PREFILL=64
+  ROUNDS=${ROUNDS:-2} REPS=${REPS:-1} DECODE=${DECODE:-16} PREFILL=${PREFILL:-64}
 fi
+ROUNDS=${ROUNDS:-3} REPS=${REPS:-3} DECODE=${DECODE:-128} PREFILL=${PREFILL:-512}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 [ -n "$RES" ] || RES=${OUT:-bench/gpu/results/$STAMP}
 mkdir -p "$RES"
@@ -269,7 +270,7 @@ else:
 EOF
     AGREEMENT="smollm2-cut4 (real SmolLM2 weights, 4 blocks), 48 greedy tokens, backend cpu vs ${AGREE_B:-cuda}: $(cat "$W/agree.txt")"
   else
-    AGREEMENT="not checked: generate failed ($(tail -1 "$W"/agree-*.err 2>/dev/null | tail -1))"
+    AGREEMENT="not checked: generate failed ($(cat "$W"/agree-cpu.err "$W"/agree-gpu.err 2>/dev/null | grep -v '^ *$' | tail -1))"
   fi
   say "agreement: $AGREEMENT"
 fi
@@ -289,7 +290,10 @@ if [ -n "$LLAMA_DIR" ] && [ ! -x "$LLAMA_DIR/llama-bench" ]; then
   say "ERROR: no llama-bench in $LLAMA_DIR"; LLAMA_DIR="" NO_REF_REASON="no llama-bench in $LLAMA_DIR"
 fi
 # the reference just built, packed for the next call (carry it as .gpu/llama-ref-COMMIT.tar.xz)
-if [ -n "$REF_PID" ] && [ -n "$LLAMA_DIR" ] && [ -n "${OUT:-}" ]; then
+raw=$( (cd "$LLAMA_DIR" 2>/dev/null && du -cbL llama-bench llama-quantize lib*.so 2>/dev/null) | tail -1 | cut -f1)
+if [ -n "$REF_PID" ] && [ -n "$LLAMA_DIR" ] && [ -n "${OUT:-}" ] && [ "${raw:-0}" -gt $((48 << 20)) ]; then
+  say "reference binaries: $((raw >> 20)) MiB, too large to pack under the 16 MiB a returned file may have"
+elif [ -n "$REF_PID" ] && [ -n "$LLAMA_DIR" ] && [ -n "${OUT:-}" ]; then
   rt=$RES/llama-ref-${LLAMA_BUILD_COMMIT:-x}.tar.xz
   (cd "$LLAMA_DIR" && tar -cf - llama-bench llama-quantize lib*.so*) |
     if command -v xz >/dev/null 2>&1; then xz -T0 -6; else python3 -c 'import lzma, shutil, sys; f = lzma.open(sys.stdout.buffer, "w", preset=1); shutil.copyfileobj(sys.stdin.buffer, f); f.close()'; fi \
