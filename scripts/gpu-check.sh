@@ -47,9 +47,9 @@ ls -la models/gpu
 if [ $tests = 1 ]; then
   log test_cuda
   AI_GPU_TEST_MODELS=models/gpu/smollm2-q4_1.gguf:models/gpu/qwen05-q4_0.gguf \
-    timeout 300 build-gpu/test_cuda 2>&1 | tee "$OUT/test_cuda.log" | grep -v "^\[ RUN\|^\[       OK"
+    timeout 150 build-gpu/test_cuda 2>&1 | tee "$OUT/test_cuda.log" | grep -v "^\[ RUN\|^\[       OK"
   log compute-sanitizer memcheck
-  timeout 240 compute-sanitizer --tool memcheck --leak-check no $B generate -m $V -p "Hello there" -n 8 \
+  timeout 90 compute-sanitizer --tool memcheck --leak-check no $B generate -m $V -p "Hello there" -n 8 \
     --set backend=cuda --set temperature=0 2>&1 | tail -6
 fi
 if [ $bench = 1 ]; then
