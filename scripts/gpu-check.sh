@@ -47,23 +47,23 @@ ls -la models/gpu
 if [ $tests = 1 ]; then
   log test_cuda
   AI_GPU_TEST_MODELS=models/gpu/smollm2-q4_1.gguf:models/gpu/qwen05-q4_0.gguf \
-    timeout 150 build-gpu/test_cuda 2>&1 | tee "$OUT/test_cuda.log" | grep -v "^\[ RUN\|^\[       OK"
+    timeout 120 build-gpu/test_cuda 2>&1 | tee "$OUT/test_cuda.log" | grep -v "^\[ RUN\|^\[       OK"
   log compute-sanitizer memcheck
-  timeout 90 compute-sanitizer --tool memcheck --leak-check no $B generate -m $V -p "Hello there" -n 8 \
+  timeout 45 compute-sanitizer --tool memcheck --leak-check no $B generate -m $V -p "Hello there" -n 8 \
     --set backend=cuda --set temperature=0 2>&1 | tail -6
 fi
 if [ $bench = 1 ]; then
-  for m in smollm2-q4_1 qwen05-q4_0; do
-    for L in graph stream persistent "graph --set cuda_pdl=on" "persistent --set cuda_pdl=on"; do
-      r=$($B bench -m models/gpu/$m.gguf --decode 128 --prefill 512 --reps 3 --set backend=cuda --set cuda_launch=$L 2>&1)
-      echo "$m $L: $(echo "$r" | grep -o 'kind=[a-z]* .*tps=[0-9.]*' | sed 's/tokens=[0-9]* seconds=[0-9.]* //' | tr '\n' ' ')"
-      echo "$r" > "$OUT/bench-$m-${L%% *}.log"
-    done
-  done
-fi
-if [ $bench = 1 ]; then
-  for L in graph "graph --set cuda_pdl=on" stream; do
-    AI_CUDA_PROFILE=1 $B bench -m models/gpu/smollm2-q4_1.gguf --decode 128 --prefill 16 --reps 1 \
-      --set backend=cuda --set cuda_launch=$L 2>&1 | grep "cuda profile"
-  done
+  echo "== decode / prefill tok/s by launch mode (greedy, decode 128 after 8 tokens, prefill 512; 3 reps)"
+  run_bench() { # model launch...
+    local m=$1; shift
+    r=$(timeout 40 $B bench -m models/gpu/$m.gguf --decode 128 --prefill 512 --reps 3 --set backend=cuda "$@" 2>&1)
+    echo "$m $*: $(echo "$r" | grep -o 'kind=[a-z]* tokens=[0-9]* tps=[0-9.]*' | sed 's/tokens=[0-9]* //' | tr '\n' ' ')"
+  }
+  run_bench smollm2-q4_1 --set cuda_launch=graph
+  run_bench smollm2-q4_1 --set cuda_launch=graph --set cuda_pdl=on
+  run_bench smollm2-q4_1 --set cuda_launch=persistent
+  run_bench smollm2-q8_0 --set cuda_launch=graph
+  run_bench qwen05-q4_0 --set cuda_launch=graph
+  AI_CUDA_PROFILE=1 timeout 30 $B bench -m models/gpu/smollm2-q4_1.gguf --decode 128 --prefill 16 --reps 1 \
+    --set backend=cuda --set cuda_launch=graph 2>&1 | grep "cuda profile"
 fi
