@@ -5,12 +5,14 @@
 # the default model) and on synthetic full-size shapes, a compute-sanitizer
 # memcheck of a short generate, and quick decode/prefill figures for each
 # launch mode. Writes logs under $OUT when set.
-#   scripts/gpu-check.sh [--no-tests] [--no-bench]
+#   scripts/gpu-check.sh [--no-tests] [--no-bench] [--quick]
+# --quick: no memcheck, the bench on SmolLM2 Q4_1 (graph, persistent) and
+# Qwen2.5-0.5B Q4_0 (graph) only: a call of about 4 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
-tests=1 bench=1
-for a in "$@"; do case $a in --no-tests) tests=0 ;; --no-bench) bench=0 ;; esac; done
+tests=1 bench=1 quick=0
+for a in "$@"; do case $a in --no-tests) tests=0 ;; --no-bench) bench=0 ;; --quick) quick=1 ;; esac; done
 log() { echo "== $*"; }
 
 # Debian packages the build needs, unpacked into a private root when the
@@ -39,7 +41,7 @@ synth() { # shape type file vocab
 }
 log synth
 synth smollm2-135m q4_1 smollm2-q4_1.gguf $V &
-synth smollm2-135m q8_0 smollm2-q8_0.gguf $V &
+[ $quick = 1 ] || synth smollm2-135m q8_0 smollm2-q8_0.gguf $V &
 synth qwen2.5-0.5b q4_0 qwen05-q4_0.gguf models/gpu/qwen-vocab.gguf &
 wait
 ls -la models/gpu
@@ -48,8 +50,8 @@ if [ $tests = 1 ]; then
   log test_cuda
   AI_GPU_TEST_MODELS=models/gpu/smollm2-q4_1.gguf:models/gpu/qwen05-q4_0.gguf \
     timeout 120 build-gpu/test_cuda 2>&1 | tee "$OUT/test_cuda.log" | grep -v "^\[ RUN\|^\[       OK"
-  log compute-sanitizer memcheck
-  timeout 45 compute-sanitizer --tool memcheck --leak-check no $B generate -m $V -p "Hello there" -n 8 \
+  [ $quick = 1 ] || log compute-sanitizer memcheck
+  [ $quick = 1 ] || timeout 45 compute-sanitizer --tool memcheck --leak-check no $B generate -m $V -p "Hello there" -n 8 \
     --set backend=cuda --set temperature=0 2>&1 | tail -6
 fi
 if [ $bench = 1 ]; then
@@ -60,9 +62,9 @@ if [ $bench = 1 ]; then
     echo "$m $*: $(echo "$r" | grep -o 'kind=[a-z]* tokens=[0-9]* tps=[0-9.]*' | sed 's/tokens=[0-9]* //' | tr '\n' ' ')"
   }
   run_bench smollm2-q4_1 --set cuda_launch=graph
-  run_bench smollm2-q4_1 --set cuda_launch=graph --set cuda_pdl=on
+  [ $quick = 1 ] || run_bench smollm2-q4_1 --set cuda_launch=graph --set cuda_pdl=on
   run_bench smollm2-q4_1 --set cuda_launch=persistent
-  run_bench smollm2-q8_0 --set cuda_launch=graph
+  [ $quick = 1 ] || run_bench smollm2-q8_0 --set cuda_launch=graph
   run_bench qwen05-q4_0 --set cuda_launch=graph
   AI_CUDA_PROFILE=1 timeout 30 $B bench -m models/gpu/smollm2-q4_1.gguf --decode 128 --prefill 16 --reps 1 \
     --set backend=cuda --set cuda_launch=graph 2>&1 | grep "cuda profile"
