@@ -40,6 +40,13 @@ struct ai_backend {
      * tie). The logits are not copied out. NULL when the backend has no
      * faster way than forward + argmax on the host. */
     int (*decode_greedy)(ai_backend *b, int32_t token, int pos, int32_t *next, ai_error *err);
+    /* One decode step with the token drawn where the logits are, by the
+     * sampler's rules (engine/sampler.c: temperature, top-k, top-p, min-p;
+     * no repetition penalty) with the host sampler's draw u for this step.
+     * Returns 1 with *next set; 0 when the step's candidates do not fit the
+     * device's sampler: `logits` then holds the step's logits and the caller
+     * samples them with the same u; -1 on error. NULL when not offered. */
+    int (*decode_sample)(ai_backend *b, int32_t token, int pos, double u, int32_t *next, ai_error *err);
     /* Bytes of device memory the backend holds (0 for the CPU). */
     uint64_t (*device_bytes)(const ai_backend *b);
     void (*free)(ai_backend *b);

@@ -80,6 +80,9 @@ static const ai_knob_info KNOBS[] = {
     {"cuda_pdl", AI_KNOB_CHOICE, "off", "on|off", "on",
      "early-launched kernels hold SM slots while they wait, and the L2 prefetch spends bandwidth ahead of need",
      "programmatic dependent launch: each decode kernel starts while the previous one ends and fetches its weights into L2 first (persistent launch: before each grid barrier)"},
+    {"cuda_sampling", AI_KNOB_CHOICE, "device", "device|host", "host",
+     "host sampling copies every step's logits to the CPU; device sampling sums the softmax in another order (a draw on a boundary may pick the neighbour)",
+     "where a CUDA decode step draws its token when temperature > 0: on the GPU (only the id crosses) or on the host"},
     {"cuda_block", AI_KNOB_INT, "256", "64..1024", "128,512",
      "small blocks leave SMs underfilled on the small matrices; large ones idle warps on short rows",
      "threads per block of the CUDA decode kernels (a multiple of 32)"},
@@ -269,6 +272,7 @@ int ai_settings_from_conf(const ai_conf *conf, ai_settings *s, ai_error *err) {
     s->gemm_min_tokens = GETI("gemm_min_tokens");
     s->cuda_block = GETI("cuda_block");
     s->cuda_pdl = !strcmp(ai_conf_get(conf, "cuda_pdl"), "on");
+    s->cuda_sampling = !strcmp(ai_conf_get(conf, "cuda_sampling"), "device");
     s->cuda_gemm_min_tokens = GETI("cuda_gemm_min_tokens");
 #undef GETF
 #undef GETI

@@ -35,6 +35,7 @@ typedef struct ai_settings {
     ai_cuda_launch cuda_launch;
     int cuda_block;      /* threads per block of the decode kernels */
     bool cuda_pdl;       /* programmatic dependent launch + weight prefetch */
+    bool cuda_sampling;  /* draw tokens on the GPU (temperature > 0) */
     int cuda_gemm_min_tokens; /* passes of at least this many tokens use cuBLAS */
 } ai_settings;
 

@@ -170,9 +170,11 @@ int ai_generate(ai_pipeline *p, const int32_t *prompt, int n_prompt, const ai_ge
         return ai_error_set(err, "generate: max_tokens %d is negative", params->max_tokens);
     const int ctx = p->settings.ctx;
     const bool rotating = p->be->kv_rotating;
-    /* greedy decoding takes the backend's argmax where the logits are, so
-     * they never leave the device; the sampler still sees each token */
+    /* greedy decoding takes the backend's argmax where the logits are, and
+     * sampling draws there with the host sampler's draw, so the logits never
+     * leave the device; the sampler still sees each token */
     const bool greedy = p->be->decode_greedy && ai_sampler_is_greedy(p->sampler);
+    const bool device_sample = !greedy && p->be->decode_sample && ai_sampler_device_ok(p->sampler);
     if (!rotating && n_prompt > ctx)
         return ai_error_set(err, "context overflow: the prompt has %d tokens but ctx is %d "
                             "(raise ctx in pipeline.conf or shorten the prompt)", n_prompt, ctx);
@@ -198,6 +200,11 @@ int ai_generate(ai_pipeline *p, const int32_t *prompt, int n_prompt, const ai_ge
         if (!rotating && pos >= ctx) break; /* the context is full */
         if (greedy) {
             if (p->be->decode_greedy(p->be, tok, pos, &next, err)) return -1;
+        } else if (device_sample) {
+            const double u = ai_sampler_draw(p->sampler);
+            int r = p->be->decode_sample(p->be, tok, pos, u, &next, err);
+            if (r < 0) return -1;
+            if (r == 0) next = ai_sampler_sample_u(p->sampler, p->be->logits, u);
         } else {
             if (p->be->forward(p->be, &tok, 1, pos, false, err)) return -1;
             next = ai_sampler_sample(p->sampler, p->be->logits);

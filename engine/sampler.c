@@ -143,7 +143,15 @@ static int32_t argmax(const float *logits, int n) {
     return argmax_scalar(logits, n);
 }
 
+double ai_sampler_draw(ai_sampler *s) { return next_uniform(s); }
+
 int32_t ai_sampler_sample(ai_sampler *s, float *logits) {
+    /* greedy needs no draw; otherwise exactly one a token */
+    if (s->temperature <= 0.0f) return ai_sampler_sample_u(s, logits, 0.0);
+    return ai_sampler_sample_u(s, logits, next_uniform(s));
+}
+
+int32_t ai_sampler_sample_u(ai_sampler *s, float *logits, double u) {
     int n = s->n_vocab;
     if (s->repeat_penalty != 1.0f) {
         /* Penalise each distinct recent token once. */
@@ -166,7 +174,7 @@ int32_t ai_sampler_sample(ai_sampler *s, float *logits) {
     const float *w = logits;
     if (s->top_k <= 0 && s->min_p <= 0.0f && s->top_p >= 1.0f) {
         /* plain temperature sampling: no order needed */
-        double r = next_uniform(s) * z_all;
+        double r = u * z_all;
         for (int i = 0; i < n; i++) {
             r -= w[i];
             if (r <= 0) return i;
@@ -217,7 +225,7 @@ int32_t ai_sampler_sample(ai_sampler *s, float *logits) {
         cum += p;
         if (s->top_p < 1.0f && cum >= s->top_p) break;
     }
-    double r = next_uniform(s) * total;
+    double r = u * total;
     for (int i = 0; i < keep; i++) {
         r -= NTH(i).logit;
         if (r <= 0) return NTH(i).id;
@@ -229,4 +237,8 @@ int32_t ai_sampler_sample(ai_sampler *s, float *logits) {
 
 bool ai_sampler_is_greedy(const ai_sampler *s) {
     return s->temperature <= 0.0f && (s->repeat_penalty == 1.0f || s->repeat_last_n == 0);
+}
+
+bool ai_sampler_device_ok(const ai_sampler *s) {
+    return s->temperature > 0.0f && (s->repeat_penalty == 1.0f || s->repeat_last_n == 0);
 }

@@ -26,6 +26,15 @@ void ai_sampler_free(ai_sampler *s);
 void ai_sampler_reset(ai_sampler *s);
 /* Picks a token from logits (n_vocab floats; modified in place). */
 int32_t ai_sampler_sample(ai_sampler *s, float *logits);
+/* The same with the step's uniform draw u in [0, 1) given: sample() is
+ * sample_u(s, logits, ai_sampler_draw(s)) (no draw when greedy), so a
+ * backend that samples on its device with the draw gives the same token. */
+int32_t ai_sampler_sample_u(ai_sampler *s, float *logits, double u);
+/* The next uniform draw in [0, 1) of the seeded generator. */
+double ai_sampler_draw(ai_sampler *s);
+/* True when a device may sample: temperature > 0 and no repetition penalty
+ * (the penalty needs the token history, which stays on the host). */
+bool ai_sampler_device_ok(const ai_sampler *s);
 /* True when sample() is the plain argmax of the logits (temperature 0, no
  * repetition penalty), so a backend may pick the token itself. */
 bool ai_sampler_is_greedy(const ai_sampler *s);

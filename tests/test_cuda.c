@@ -26,7 +26,9 @@
 
 #include "autoinfer.h"
 #include "backend.h"
+#include "config.h"
 #include "quant.h"
+#include "sampler.h"
 
 #ifdef AI_HAVE_CUDA
 #include "cuda/cuda_test.h"
@@ -170,6 +172,61 @@ static void test_kv_store(void **state) {
                     fail_msg("kv %s n=%d element %d: GPU %g, CPU %g", ai_dtype_get(types[k])->name, n, i, deq[i],
                              ref[i]);
             assert_memory_equal(row, cpu, rb);
+        }
+#endif
+}
+
+/* The device sampler against the host's ai_sampler_sample_u, draw for
+ * draw, on peaked random logits (as a language model's are): the same token
+ * except where the draw sits on a boundary between two candidates (the two
+ * sum the softmax in another order), at most 1 in 100. */
+static void test_device_sampler_matches_host(void **state) {
+    (void)state;
+    NEED_GPU();
+#ifdef AI_HAVE_CUDA
+    const char *settings[][4] = {
+        {"temperature=0.7", "top_p=0.9", "top_k=0", "min_p=0"},
+        {"temperature=1", "top_p=1", "top_k=40", "min_p=0"},
+        {"temperature=0.8", "top_p=1", "top_k=0", "min_p=0.05"},
+        {"temperature=1.2", "top_p=1", "top_k=0", "min_p=0"},
+        {"temperature=0.7", "top_p=0.95", "top_k=50", "min_p=0.02"},
+    };
+    const int vocabs[] = {5000, 49152};
+    for (size_t si = 0; si < sizeof settings / sizeof settings[0]; si++)
+        for (int vi = 0; vi < 2; vi++) {
+            const int V = vocabs[vi], draws = 200;
+            ai_conf c;
+            ai_conf_defaults(&c);
+            ai_error err = {{0}};
+            for (int k = 0; k < 4; k++) assert_int_equal(ai_conf_set(&c, settings[si][k], &err), 0);
+            ai_settings s;
+            assert_int_equal(ai_settings_from_conf(&c, &s, &err), 0);
+            ai_sampler *smp = ai_sampler_new(&s, V);
+            float *logits = malloc(V * sizeof(float)), *work = malloc(V * sizeof(float));
+            int differ = 0, host = 0;
+            for (int d = 0; d < draws; d++) {
+                for (int i = 0; i < V; i++) { /* a sum of uniforms: near-normal, sd ~ 3.5 */
+                    float g = 0;
+                    for (int k = 0; k < 4; k++) g += frand();
+                    logits[i] = 3.0f * g;
+                }
+                double u = (d + 0.5) / draws;
+                int32_t gpu;
+                assert_int_equal(ai_cuda_test_sample(logits, V, 1.0f / s.temperature, s.top_k, s.top_p, s.min_p, u,
+                                                     &gpu, &err), 0);
+                memcpy(work, logits, V * sizeof(float));
+                int32_t cpu = ai_sampler_sample_u(smp, work, u);
+                if (gpu == -1) host++;
+                else if (gpu != cpu) differ++;
+                assert_true(gpu >= -1 && gpu < V);
+            }
+            printf("  sampler %s %s %s %s, V %d: %d of %d draws differ, %d left to the host\n", settings[si][0],
+                   settings[si][1], settings[si][2], settings[si][3], V, differ, draws, host);
+            if (differ > draws / 100)
+                fail_msg("device sampler: %d of %d draws differ from the host's", differ, draws);
+            free(logits);
+            free(work);
+            ai_sampler_free(smp);
         }
 #endif
 }
@@ -408,6 +465,34 @@ static void test_greedy_agrees_except_near_ties(void **state) {
     }
 }
 
+/* Sampled generation (temperature 0.7, top-p 0.9, seed 42) drawn on the
+ * device and on the host from the same GPU logits: the pipeline hands both
+ * the same draws, so the texts agree, except after a draw on a boundary. */
+static void test_device_sampling_in_generate(void **state) {
+    (void)state;
+    NEED_GPU();
+    const char *prompts[] = {"The capital of France is", "def fibonacci(n):", "Why is the sky blue?",
+                             "Once upon a time", "1, 2, 3, 4,"};
+    int same = 0;
+    for (size_t pi = 0; pi < 5; pi++) {
+        gen_sink g[2] = {{{0}, 0}, {{0}, 0}};
+        for (int k = 0; k < 2; k++) {
+            const char *sets[] = {"backend=cuda", "temperature=0.7", "top_p=0.9", "seed=42",
+                                  k ? "cuda_sampling=host" : "cuda_sampling=device"};
+            ai_pipeline *p = open_with(TU_MODEL, sets, 5);
+            ai_error err = {{0}};
+            int32_t prompt[64];
+            int np = ai_tokenize(p, prompts[pi], 1, 0, prompt, 64, &err);
+            ai_gen_params gp = {.max_tokens = 32, .ignore_eos = 1};
+            if (ai_generate(p, prompt, np, &gp, keep_token, &g[k], &err) != 32) fail_msg("generate: %s", err.msg);
+            ai_pipeline_close(p);
+        }
+        same += !memcmp(g[0].toks, g[1].toks, sizeof g[0].toks);
+    }
+    printf("  sampled generation: %d of 5 prompts alike, device and host draws\n", same);
+    assert_true(same >= 4);
+}
+
 /* Device memory: the weights, the KV cache and at most 10 % more. */
 static void test_gpu_memory_bound(void **state) {
     (void)state;
@@ -437,9 +522,11 @@ int main(void) {
         cmocka_unit_test(test_formats_dequant),
         cmocka_unit_test(test_formats_matvec),
         cmocka_unit_test(test_kv_store),
+        cmocka_unit_test(test_device_sampler_matches_host),
         cmocka_unit_test(test_logits_agree_with_cpu),
         cmocka_unit_test(test_launch_modes_identical),
         cmocka_unit_test(test_greedy_agrees_except_near_ties),
+        cmocka_unit_test(test_device_sampling_in_generate),
         cmocka_unit_test(test_gpu_memory_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -689,6 +689,7 @@ ai_backend *ai_cpu_backend_new(ai_model *m, const ai_settings *s, ai_error *err)
     b->logits = c->st->logits;
     b->forward = cpu_forward;
     b->decode_greedy = NULL;
+    b->decode_sample = NULL;
     b->device_bytes = cpu_device_bytes;
     b->free = cpu_free;
     return b;

@@ -112,6 +112,11 @@ __global__ void k_finish(DNet n) {
     finish_greedy(n);
 }
 
+__global__ void __launch_bounds__(AI_SAMPLE_THREADS) k_sample(DNet n) {
+    pdl_wait_previous();
+    sample_step(n);
+}
+
 /* The whole step in one launch, grid barriers between the stages. */
 __global__ void k_persistent(DNet n, int argmax) {
     extern __shared__ float smem[];
@@ -165,7 +170,8 @@ struct CudaBackend {
     int threads;
     /* decode step grids (stream / graph launch) */
     int g_embed, g_qkv, g_wo, g_ffn, g_down, g_head, g_persistent;
-    cudaGraphExec_t graph[2];   /* [argmax]: captured on first use */
+    cudaGraphExec_t graph[3];   /* [step kind]: captured on first use */
+    double *h_draw;             /* pinned: the sampler's draw, read by the graph */
     /* host shadows of the device's token/pos after the last step */
     int dev_token, dev_pos;
     int *h_next;                /* pinned */
@@ -319,6 +325,10 @@ static int alloc_activations(CudaBackend *c, ai_error *err) {
     n.next = n.token + 2;
     CK(cudaMemset(n.token, 0, 4 * sizeof(int)));
     CK(cudaMallocHost((void **)&c->h_next, sizeof(int)));
+    CK(cudaMallocHost((void **)&c->h_draw, sizeof(double)));
+    if (dev_alloc(c, (void **)&n.weights, (size_t)hp->n_vocab * sizeof(float), err) ||
+        dev_alloc(c, (void **)&n.draw, sizeof(double), err))
+        return -1;
     CK(cudaMallocHost((void **)&c->b.logits, (size_t)hp->n_vocab * sizeof(float)));
     c->dev_token = c->dev_pos = 0;
 
@@ -377,11 +387,17 @@ static cudaError_t launch(CudaBackend *c, void (*kernel)(KArgs...), int grid, in
     return cudaLaunchKernelEx(&cfg, kernel, args...);
 }
 
+/* What a decode step ends with: the logits copied out, the argmax picked
+ * on the device, or a token drawn on the device (engine/sampler.c's rules
+ * with the host's draw). */
+enum StepKind { STEP_LOGITS, STEP_GREEDY, STEP_SAMPLE };
+
 /* The decode step's kernels on the stream (captured into a graph, or run
- * directly). argmax: pick the next token on the device and copy it out;
- * else copy the logits out. */
-static int enqueue_step(CudaBackend *c, bool argmax, ai_error *err) {
+ * directly); only the token id (or, for STEP_LOGITS, the logits) comes out. */
+static int enqueue_step(CudaBackend *c, StepKind kind, ai_error *err) {
     const DNet &n = c->net;
+    const bool argmax = kind == STEP_GREEDY;
+    if (kind == STEP_SAMPLE) CK(cudaMemcpyAsync(n.draw, c->h_draw, sizeof(double), cudaMemcpyHostToDevice, c->stream));
     cudaStream_t st = c->stream;
     const int T = c->threads;
     const size_t sm = c->smem;
@@ -391,6 +407,7 @@ static int enqueue_step(CudaBackend *c, bool argmax, ai_error *err) {
         int am = argmax;
         void *args[] = {&nn, &am};
         CK(cudaLaunchCooperativeKernel((const void *)k_persistent, c->g_persistent, T, args, sm, st));
+        if (kind == STEP_SAMPLE) CK(launch(c, k_sample, 1, AI_SAMPLE_THREADS, 0, n));
     } else {
         size_t e = 0; /* with the profile on, an event after each kernel */
         auto mark = [&](int stage) {
@@ -415,9 +432,10 @@ static int enqueue_step(CudaBackend *c, bool argmax, ai_error *err) {
         }
         CK(launch(c, k_head, c->g_head, T, sm, n, (int)argmax));
         if (argmax) CK(launch(c, k_finish, 1, 1, 0, n));
+        if (kind == STEP_SAMPLE) CK(launch(c, k_sample, 1, AI_SAMPLE_THREADS, 0, n));
         mark(PROF_HEAD);
     }
-    if (argmax)
+    if (kind != STEP_LOGITS)
         CK(cudaMemcpyAsync(c->h_next, n.next, sizeof(int), cudaMemcpyDeviceToHost, st));
     else
         CK(cudaMemcpyAsync(c->b.logits, n.logits, (size_t)n.n_vocab * sizeof(float), cudaMemcpyDeviceToHost, st));
@@ -425,7 +443,7 @@ static int enqueue_step(CudaBackend *c, bool argmax, ai_error *err) {
 }
 
 /* One decode step of `token` at `pos`, through the graph when on. */
-static int run_step(CudaBackend *c, int token, int pos, bool argmax, ai_error *err) {
+static int run_step(CudaBackend *c, int token, int pos, StepKind kind, ai_error *err) {
     const ai_settings *s = &c->s;
     if (!c->net.rotating && pos >= c->net.n_slots)
         return ai_error_set(err, "context overflow: position %d does not fit the context of %d "
@@ -435,11 +453,11 @@ static int run_step(CudaBackend *c, int token, int pos, bool argmax, ai_error *e
         CKL();
     }
     if (s->cuda_launch == AI_CUDA_GRAPH) {
-        cudaGraphExec_t &g = c->graph[argmax];
+        cudaGraphExec_t &g = c->graph[kind];
         if (!g) {
             cudaGraph_t graph;
             CK(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal));
-            int rc = enqueue_step(c, argmax, err);
+            int rc = enqueue_step(c, kind, err);
             cudaError_t e = cudaStreamEndCapture(c->stream, &graph);
             if (rc) return -1;
             if (e != cudaSuccess)
@@ -450,7 +468,7 @@ static int run_step(CudaBackend *c, int token, int pos, bool argmax, ai_error *e
                 return ai_error_set(err, "CUDA: instantiating the decode graph failed: %s", cudaGetErrorString(e));
         }
         CK(cudaGraphLaunch(g, c->stream));
-    } else if (enqueue_step(c, argmax, err)) {
+    } else if (enqueue_step(c, kind, err)) {
         return -1;
     }
     CK(cudaStreamSynchronize(c->stream));
@@ -462,8 +480,9 @@ static int run_step(CudaBackend *c, int token, int pos, bool argmax, ai_error *e
         }
         c->prof_steps++;
     }
-    c->dev_token = argmax ? *c->h_next : token;
-    c->dev_pos = argmax ? pos + 1 : pos;
+    const bool moved = kind != STEP_LOGITS && *c->h_next >= 0; /* the device took the next token */
+    c->dev_token = moved ? *c->h_next : token;
+    c->dev_pos = moved ? pos + 1 : pos;
     return 0;
 }
 
@@ -560,7 +579,7 @@ static int cuda_forward(ai_backend *b, const int32_t *tokens, int n, int pos, bo
     }
     /* short passes: token by token through the decode step */
     for (int t = 0; t < n; t++) {
-        if (run_step(c, tokens[t], pos + t, false, err)) return -1;
+        if (run_step(c, tokens[t], pos + t, STEP_LOGITS, err)) return -1;
         if (all_logits) memcpy(c->h_logits_all + (size_t)t * V, b->logits, V * sizeof(float));
     }
     return 0;
@@ -570,8 +589,23 @@ static int cuda_decode_greedy(ai_backend *b, int32_t token, int pos, int32_t *ne
     CudaBackend *c = (CudaBackend *)b;
     if (token < 0 || token >= c->m->hp.n_vocab)
         return ai_error_set(err, "token id %d is outside the vocabulary (0..%d)", token, c->m->hp.n_vocab - 1);
-    if (run_step(c, token, pos, true, err)) return -1;
+    if (run_step(c, token, pos, STEP_GREEDY, err)) return -1;
     *next = *c->h_next;
+    return 0;
+}
+
+static int cuda_decode_sample(ai_backend *b, int32_t token, int pos, double u, int32_t *next, ai_error *err) {
+    CudaBackend *c = (CudaBackend *)b;
+    if (token < 0 || token >= c->m->hp.n_vocab)
+        return ai_error_set(err, "token id %d is outside the vocabulary (0..%d)", token, c->m->hp.n_vocab - 1);
+    *c->h_draw = u;
+    if (run_step(c, token, pos, STEP_SAMPLE, err)) return -1;
+    if (*c->h_next >= 0) {
+        *next = *c->h_next;
+        return 1;
+    }
+    /* too many candidates for the device: the logits for the host */
+    CK(cudaMemcpy(b->logits, c->net.logits, (size_t)c->net.n_vocab * sizeof(float), cudaMemcpyDeviceToHost));
     return 0;
 }
 
@@ -603,6 +637,7 @@ static void cuda_free(ai_backend *b) {
     if (c->blas) cublasDestroy(c->blas);
     for (void *p : c->allocs) cudaFree(p);
     cudaFreeHost(c->h_next);
+    cudaFreeHost(c->h_draw);
     cudaFreeHost(c->b.logits);
     cudaFreeHost(c->h_tokens);
     cudaFreeHost(c->h_logits_all);
@@ -665,6 +700,10 @@ static int setup(CudaBackend *c, ai_error *err) {
     n.eps = hp->rms_eps;
     n.att_scale = 1.0f / sqrtf((float)hp->head_dim);
     n.prefetch = s->cuda_pdl;
+    n.inv_temp = s->temperature > 0 ? 1.0f / s->temperature : 0.0f;
+    n.top_k = s->top_k;
+    n.top_p = s->top_p;
+    n.min_p = s->min_p;
     std::vector<DLayer> &layers = c->layers;
     if (upload_weights(c, layers, err) || alloc_kv(c, layers, err) || alloc_activations(c, err)) return -1;
     DLayer *dl;
@@ -717,6 +756,7 @@ extern "C" ai_backend *ai_cuda_backend_new(ai_model *m, const ai_settings *s, ai
     b->kv_rotating = s->kv_window > 0 && s->kv_window < s->ctx;
     b->forward = cuda_forward;
     b->decode_greedy = cuda_decode_greedy;
+    b->decode_sample = s->cuda_sampling ? cuda_decode_sample : NULL;
     b->device_bytes = cuda_device_bytes;
     b->free = cuda_free;
     if (setup(c, err)) {

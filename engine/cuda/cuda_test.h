@@ -23,6 +23,12 @@ int ai_cuda_test_dequant(uint32_t type, int rows, int cols, const void *w, float
  * (ai_row_bytes(kv_type, n)), `deq` the values read back from them. */
 int ai_cuda_test_kv(uint32_t kv_type, int n, const float *x, void *row, float *deq, ai_error *err);
 
+/* The token the device sampler draws from V logits with draw u (settings
+ * as in engine/sampler.c; inv_temp = 1 / temperature), or -1 when it
+ * leaves the step to the host. */
+int ai_cuda_test_sample(const float *logits, int V, float inv_temp, int top_k, float top_p, float min_p, double u,
+                        int32_t *token, ai_error *err);
+
 #ifdef __cplusplus
 }
 #endif

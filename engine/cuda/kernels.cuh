@@ -58,6 +58,11 @@ struct DNet {
     unsigned long long *best;    /* argmax as (ordered logit << 32 | ~id) */
     unsigned *barrier;           /* persistent kernel: arrivals so far */
     int prefetch;                /* fetch the next stage's weights into L2 early (knob cuda_pdl) */
+    /* sampling on the device (engine/sampler.c's rules, the host's draw) */
+    float inv_temp, top_p, min_p;
+    int top_k;
+    float *weights;              /* [n_vocab] scratch */
+    double *draw;                /* the step's uniform draw, copied in by the graph */
 };
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -539,6 +544,193 @@ __device__ __forceinline__ void prefetch_stage(const DNet &n, int l, int stage, 
         break;
     case 4: prefetch_rows(L.down, unit, n_units); break;
     default: break;
+    }
+}
+
+/* ---- sampling ---------------------------------------------------------------- */
+
+#define AI_SAMPLE_THREADS 1024
+#define AI_SAMPLE_CAND 2048 /* candidates the filters may leave; more: the host samples */
+
+__device__ __forceinline__ float block_max(float v, float *red) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = warp_max(v);
+    __syncthreads();
+    if (lane == 0) red[warp] = v;
+    __syncthreads();
+    v = lane < nw ? red[lane] : -INFINITY;
+    return warp_max(v);
+}
+
+/* A candidate before another: larger weight, then lower id. */
+__device__ __forceinline__ bool cand_before(float wa, int ia, float wb, int ib) {
+    return wa > wb || (wa == wb && ia < ib);
+}
+
+/* The token that engine/sampler.c's ai_sampler_sample_u picks from these
+ * logits with draw u (temperature > 0, no penalty), by one block of
+ * AI_SAMPLE_THREADS threads; -1 when the filters leave more than
+ * AI_SAMPLE_CAND candidates (the caller then samples on the host). w: V
+ * floats of scratch. Weights are exp((l - max) / T); with no filter the draw
+ * walks the cumulative weights in id order; with filters the candidates
+ * above the sampler's cut are sorted best first and walked as the host does. */
+static __device__ int sample_block(const float *logits, int V, float inv_temp, int top_k, float top_p, float min_p,
+                            double u, float *w) {
+    __shared__ float red[32];
+    __shared__ float cw[AI_SAMPLE_CAND];
+    __shared__ int ci[AI_SAMPLE_CAND];
+    __shared__ int n_cand, picked;
+    __shared__ double seg_sum[AI_SAMPLE_THREADS];
+    const int tid = threadIdx.x, nt = blockDim.x;
+    float mx = -INFINITY;
+    for (int i = tid; i < V; i += nt) mx = fmaxf(mx, logits[i]);
+    mx = block_max(mx, red);
+    /* weights, and their sum per contiguous segment (for the walk) */
+    const int seg = (V + nt - 1) / nt, s0 = tid * seg, s1 = s0 + seg < V ? s0 + seg : V;
+    double zs = 0;
+    for (int i = s0; i < s1; i++) {
+        const float x = expf(logits[i] * inv_temp - mx * inv_temp);
+        w[i] = x;
+        zs += x;
+    }
+    seg_sum[tid] = zs;
+    if (tid == 0) picked = -1;
+    __syncthreads();
+    /* z over the segments in order: thread 0, as a sequential sum */
+    __shared__ double z_all;
+    if (tid == 0) {
+        double z = 0;
+        for (int t = 0; t < nt; t++) z += seg_sum[t];
+        z_all = z;
+    }
+    __syncthreads();
+    if (top_k <= 0 && min_p <= 0.0f && top_p >= 1.0f) {
+        /* plain temperature sampling: the segment where u * z falls, then
+         * the element in it */
+        __shared__ int walk_seg;
+        __shared__ double walk_left;
+        if (tid == 0) {
+            double r = u * z_all;
+            int t = 0;
+            while (t < nt - 1 && r > seg_sum[t]) r -= seg_sum[t++];
+            walk_seg = t;
+            walk_left = r; /* what is left to walk in segment t */
+        }
+        __syncthreads();
+        if (tid == walk_seg) {
+            double r = walk_left;
+            int pick = V - 1;
+            for (int i = s0; i < s1; i++) {
+                r -= w[i];
+                if (r <= 0) {
+                    pick = i;
+                    break;
+                }
+            }
+            picked = pick;
+        }
+        __syncthreads();
+        return picked;
+    }
+    /* the cut: with top-k, the largest weight that keeps at least k
+     * candidates (bisection); else the host's bound below which neither
+     * top-p nor min-p can reach */
+    float cut = 0.0f;
+    if (top_k > 0) {
+        float lo = 0.0f, hi = 1.0f;
+        for (int it = 0; it < 30; it++) {
+            const float mid = 0.5f * (lo + hi);
+            float cnt = 0;
+            for (int i = tid; i < V; i += nt) cnt += w[i] >= mid ? 1.0f : 0.0f;
+            cnt = block_sum(cnt, red);
+            if (cnt >= (float)top_k) lo = mid;
+            else hi = mid;
+        }
+        cut = lo;
+    } else {
+        if (top_p < 1.0f) cut = (float)((1.0 - top_p) * z_all / (2.0 * V));
+        if (min_p > cut) cut = min_p;
+    }
+    if (tid == 0) n_cand = 0;
+    __syncthreads();
+    for (int i = tid; i < V; i += nt)
+        if (w[i] >= cut) {
+            const int slot = atomicAdd(&n_cand, 1);
+            if (slot < AI_SAMPLE_CAND) {
+                cw[slot] = w[i];
+                ci[slot] = i;
+            }
+        }
+    __syncthreads();
+    const int nc = n_cand;
+    if (nc > AI_SAMPLE_CAND) return -1;
+    for (int i = nc + tid; i < AI_SAMPLE_CAND; i += nt) {
+        cw[i] = -1.0f;
+        ci[i] = 0x7fffffff;
+    }
+    __syncthreads();
+    /* bitonic sort, best first */
+    for (int k = 2; k <= AI_SAMPLE_CAND; k <<= 1)
+        for (int j = k >> 1; j > 0; j >>= 1) {
+            for (int i = tid; i < AI_SAMPLE_CAND; i += nt) {
+                const int p = i ^ j;
+                if (p > i) {
+                    const bool up = (i & k) == 0;
+                    const bool swap = up ? cand_before(cw[p], ci[p], cw[i], ci[i]) : cand_before(cw[i], ci[i], cw[p], ci[p]);
+                    if (swap) {
+                        const float tw = cw[i];
+                        const int ti = ci[i];
+                        cw[i] = cw[p];
+                        ci[i] = ci[p];
+                        cw[p] = tw;
+                        ci[p] = ti;
+                    }
+                }
+            }
+            __syncthreads();
+        }
+    if (tid == 0) { /* the host's walk */
+        const int limit = top_k > 0 && top_k < nc ? top_k : nc;
+        double z = z_all;
+        if (limit < V) {
+            z = 0;
+            for (int i = 0; i < limit; i++) z += cw[i];
+        }
+        int keep = 0;
+        double cum = 0, total = 0;
+        while (keep < limit) {
+            const double p = cw[keep] / z;
+            if (keep > 0 && min_p > 0.0f && p < min_p * (cw[0] / z)) break;
+            total += cw[keep];
+            keep++;
+            cum += p;
+            if (top_p < 1.0f && cum >= top_p) break;
+        }
+        double r = u * total;
+        int pick = ci[keep - 1];
+        for (int i = 0; i < keep; i++) {
+            r -= cw[i];
+            if (r <= 0) {
+                pick = ci[i];
+                break;
+            }
+        }
+        picked = pick;
+    }
+    __syncthreads();
+    return picked;
+}
+
+/* After the head: the drawn token becomes the next step's, or -1 when the
+ * host must sample (token and position then stay). */
+__device__ __forceinline__ void sample_step(const DNet &n) {
+    const int t = sample_block(n.logits, n.n_vocab, n.inv_temp, n.top_k, n.top_p, n.min_p, *n.draw, n.weights);
+    if (threadIdx.x == 0) {
+        *n.next = t;
+        if (t >= 0) {
+            *n.token = t;
+            *n.pos += 1;
+        }
     }
 }
 

@@ -52,6 +52,13 @@ __global__ void k_test_kv(uint32_t type, int n, const float *x, uint8_t *row, fl
     for (int i = 0; i < per; i++) deq[i * 32 + lane] = kv_get(type, row, i * 32 + lane);
 }
 
+__global__ void __launch_bounds__(AI_SAMPLE_THREADS)
+    k_test_sample(const float *logits, int V, float inv_temp, int top_k, float top_p, float min_p, double u, float *w,
+                  int *out) {
+    const int t = sample_block(logits, V, inv_temp, top_k, top_p, min_p, u, w);
+    if (threadIdx.x == 0) *out = t;
+}
+
 static DMat mat_of(uint32_t type, int rows, int cols, const void *w) {
     DMat m;
     m.w = (const uint8_t *)w;
@@ -132,5 +139,27 @@ done:
     cudaFree(drow);
     cudaFree(dx);
     cudaFree(dd);
+    return rc;
+}
+
+extern "C" int ai_cuda_test_sample(const float *logits, int V, float inv_temp, int top_k, float top_p, float min_p,
+                                   double u, int32_t *token, ai_error *err) {
+    float *dl = NULL, *dw = NULL;
+    int *dout = NULL, out = -3;
+    int rc = -1;
+    CK(cudaMalloc(&dl, V * sizeof(float)));
+    CK(cudaMalloc(&dw, V * sizeof(float)));
+    CK(cudaMalloc(&dout, sizeof(int)));
+    CK(cudaMemcpy(dl, logits, V * sizeof(float), cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dout, &out, sizeof(int), cudaMemcpyHostToDevice));
+    k_test_sample<<<1, AI_SAMPLE_THREADS>>>(dl, V, inv_temp, top_k, top_p, min_p, u, dw, dout);
+    CK(cudaGetLastError());
+    CK(cudaMemcpy(&out, dout, sizeof(int), cudaMemcpyDeviceToHost));
+    *token = out;
+    rc = 0;
+done:
+    cudaFree(dl);
+    cudaFree(dw);
+    cudaFree(dout);
     return rc;
 }
