@@ -48,7 +48,8 @@ ls -la models/gpu
 
 if [ $tests = 1 ]; then
   log test_cuda
-  AI_GPU_TEST_MODELS=models/gpu/smollm2-q4_1.gguf:models/gpu/qwen05-q4_0.gguf \
+  tm=models/gpu/smollm2-q4_1.gguf; [ $quick = 1 ] || tm=$tm:models/gpu/qwen05-q4_0.gguf
+  AI_GPU_TEST_MODELS=$tm \
     timeout 120 build-gpu/test_cuda 2>&1 | tee "$OUT/test_cuda.log" | grep -v "^\[ RUN\|^\[       OK"
   [ $quick = 1 ] || log compute-sanitizer memcheck
   [ $quick = 1 ] || timeout 45 compute-sanitizer --tool memcheck --leak-check no $B generate -m $V -p "Hello there" -n 8 \
