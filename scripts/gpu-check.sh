@@ -54,8 +54,8 @@ if [ $tests = 1 ]; then
   log test_cuda
   tm=models/gpu/smollm2-q4_1.gguf; [ $quick = 1 ] || tm=$tm:models/gpu/qwen05-q4_0.gguf
   [ $minimal = 1 ] && tm=""
+  tt=120; [ $minimal = 1 ] && tt=75
   AI_GPU_TEST_MODELS=$tm \
-    tt=120; [ $minimal = 1 ] && tt=75
     timeout $tt build-gpu/test_cuda 2>&1 | tee "$OUT/test_cuda.log" | grep -v "^\[ RUN\|^\[       OK"
   [ $quick = 1 ] || log compute-sanitizer memcheck
   [ $quick = 1 ] || timeout 45 compute-sanitizer --tool memcheck --leak-check no $B generate -m $V -p "Hello there" -n 8 \
