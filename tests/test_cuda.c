@@ -91,6 +91,46 @@ static uint8_t *random_rows(uint32_t type, int rows, int cols) {
 }
 #endif
 
+/* The loaders and the lane loop of the mat-vec compiled for the host: the
+ * GPU's reading of every block layout checked on any machine with nvcc. */
+static void test_formats_on_host(void **state) {
+    (void)state;
+#ifdef AI_HAVE_CUDA
+    for (size_t f = 0; f < N_FORMATS; f++) {
+        const uint32_t t = FORMATS[f];
+        const int rows = 7, cols = 768;
+        uint8_t *w = random_rows(t, rows, cols);
+        float *got = malloc((size_t)rows * cols * sizeof(float)), *ref = malloc(cols * sizeof(float));
+        float *x = malloc(cols * sizeof(float)), y[7];
+        for (int i = 0; i < (int)((size_t)rows * cols); i++) got[i] = NAN;
+        for (int i = 0; i < cols; i++) x[i] = frand();
+        assert_int_equal(ai_cuda_host_dequant(t, rows, cols, w, got), 0);
+        assert_int_equal(ai_cuda_host_matvec(t, rows, cols, w, x, y), 0);
+        size_t rb = ai_row_bytes(t, cols);
+        for (int r = 0; r < rows; r++) {
+            ai_dequantize_row(t, w + r * rb, ref, cols);
+            double mag = 0;
+            for (int i = 0; i < cols; i++) {
+                float g = got[(size_t)r * cols + i];
+                if (!(fabsf(g - ref[i]) <= 1e-6f * (1.0f + fabsf(ref[i]))))
+                    fail_msg("%s row %d element %d: GPU loader %g, CPU %g", ai_dtype_get(t)->name, r, i, g, ref[i]);
+                mag += fabs((double)ref[i] * x[i]);
+            }
+            float want = ai_dot_f32_ref(t, w + r * rb, x, cols);
+            if (!(fabs((double)y[r] - want) <= 2e-6 * mag + 1e-6))
+                fail_msg("%s row %d: GPU lanes %.7g, CPU %.7g", ai_dtype_get(t)->name, r, y[r], want);
+        }
+        free(w);
+        free(got);
+        free(ref);
+        free(x);
+    }
+#else
+    printf("GPU loader tests skipped: this build has no CUDA\n");
+    skip();
+#endif
+}
+
 static void test_formats_dequant(void **state) {
     (void)state;
     NEED_GPU();
@@ -519,6 +559,7 @@ static void test_gpu_memory_bound(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_formats_on_host),
         cmocka_unit_test(test_formats_dequant),
         cmocka_unit_test(test_formats_matvec),
         cmocka_unit_test(test_kv_store),

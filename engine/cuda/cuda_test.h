@@ -16,6 +16,11 @@ extern "C" {
  * step's mat-vec. */
 int ai_cuda_test_matvec(uint32_t type, int rows, int cols, const void *w, const float *x, float *y,
                         ai_error *err);
+/* The GPU's block loaders and the mat-vec's lane loop run on the host (no
+ * GPU needed): the rows dequantized, and y[r] = the 32 lanes' shares of
+ * row r . x summed. */
+int ai_cuda_host_dequant(uint32_t type, int rows, int cols, const void *w, float *y);
+int ai_cuda_host_matvec(uint32_t type, int rows, int cols, const void *w, const float *x, float *y);
 /* The rows dequantized by the GPU's block loaders, as floats. */
 int ai_cuda_test_dequant(uint32_t type, int rows, int cols, const void *w, float *y, ai_error *err);
 /* One head vector of n floats (n a multiple of 32) stored into a KV cache

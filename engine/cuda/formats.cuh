@@ -8,7 +8,8 @@
  * mat-vec kernels give consecutive chunks to consecutive lanes, so a warp
  * reads a row's bytes in order, and multiply each run by the activations
  * with float4 reads. The same loader fills the f16 tiles of the prefill
- * GEMM, and the tests hold it to the CPU's scalar ai_dequantize_row.
+ * GEMM, and the tests hold it to the CPU's scalar ai_dequantize_row, on the
+ * GPU and (the loaders being host code too) on any machine with nvcc.
  *
  * Loads are as wide as the block's alignment allows: blocks of 18, 22, 34
  * and 210 bytes are only 2-byte aligned in a row, so those read 16-bit
@@ -21,20 +22,28 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "blocks.h"
 #include "quant.h"
 
-__device__ __forceinline__ float h2f(uint16_t h) { return __half2float(__ushort_as_half(h)); }
+__host__ __device__ __forceinline__ float h2f(uint16_t h) { return __half2float(__ushort_as_half(h)); }
 
-__device__ __forceinline__ uint32_t ld_u32_a2(const uint8_t *p) {
+/* A float from its bits (host and device alike). */
+__host__ __device__ __forceinline__ float bits_float(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+__host__ __device__ __forceinline__ uint32_t ld_u32_a2(const uint8_t *p) {
     const uint16_t *q = (const uint16_t *)p;
     return (uint32_t)q[0] | (uint32_t)q[1] << 16;
 }
 
 /* Eight 4-bit values, low nibbles into lo[0..7] and high into hi[0..7], from
  * two little-endian words. */
-__device__ __forceinline__ void nibbles8(uint32_t a, uint32_t b, int *lo, int *hi) {
+__host__ __device__ __forceinline__ void nibbles8(uint32_t a, uint32_t b, int *lo, int *hi) {
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         lo[i] = (a >> (8 * i)) & 0xF;
@@ -48,7 +57,7 @@ template <int T> struct Fmt;
 
 template <> struct Fmt<AI_F32> {
     static constexpr int RUNS = 1, RUN = 4, CHUNK = 4;
-    __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
+    __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
         float4 v = ((const float4 *)row)[c];
         w[0] = v.x; w[1] = v.y; w[2] = v.z; w[3] = v.w;
         base[0] = 4 * c;
@@ -57,14 +66,13 @@ template <> struct Fmt<AI_F32> {
 
 template <> struct Fmt<AI_F16> {
     static constexpr int RUNS = 1, RUN = 8, CHUNK = 8;
-    __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
+    __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
         uint4 v = ((const uint4 *)row)[c];
-        const __half2 *h = (const __half2 *)&v;
+        const uint32_t u[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-            float2 f = __half22float2(h[i]);
-            w[2 * i] = f.x;
-            w[2 * i + 1] = f.y;
+            w[2 * i] = h2f((uint16_t)u[i]);
+            w[2 * i + 1] = h2f((uint16_t)(u[i] >> 16));
         }
         base[0] = 8 * c;
     }
@@ -72,13 +80,13 @@ template <> struct Fmt<AI_F16> {
 
 template <> struct Fmt<AI_BF16> {
     static constexpr int RUNS = 1, RUN = 8, CHUNK = 8;
-    __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
+    __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
         uint4 v = ((const uint4 *)row)[c];
         const uint32_t u[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-            w[2 * i] = __uint_as_float(u[i] << 16);
-            w[2 * i + 1] = __uint_as_float(u[i] & 0xFFFF0000u);
+            w[2 * i] = bits_float(u[i] << 16);
+            w[2 * i + 1] = bits_float(u[i] & 0xFFFF0000u);
         }
         base[0] = 8 * c;
     }
@@ -87,7 +95,7 @@ template <> struct Fmt<AI_BF16> {
 /* Q8_0: chunk = 8 codes; 4 chunks a block. */
 template <> struct Fmt<AI_Q8_0> {
     static constexpr int RUNS = 1, RUN = 8, CHUNK = 8;
-    __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
+    __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
         const uint8_t *b = row + (c >> 2) * sizeof(blk_q8_0);
         const int s = c & 3;
         const float d = h2f(*(const uint16_t *)b);
@@ -105,7 +113,7 @@ template <> struct Fmt<AI_Q8_0> {
  * low nibbles are elements 8h.., high nibbles 16 + 8h.. */
 template <> struct Fmt<AI_Q4_0> {
     static constexpr int RUNS = 2, RUN = 8, CHUNK = 16;
-    __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
+    __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
         const uint8_t *b = row + (c >> 1) * sizeof(blk_q4_0);
         const int h = c & 1;
         const float d = h2f(*(const uint16_t *)b);
@@ -123,7 +131,7 @@ template <> struct Fmt<AI_Q4_0> {
 
 template <> struct Fmt<AI_Q4_1> {
     static constexpr int RUNS = 2, RUN = 8, CHUNK = 16;
-    __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
+    __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
         const uint8_t *b = row + (c >> 1) * sizeof(blk_q4_1);
         const int h = c & 1;
         const uint32_t dm = *(const uint32_t *)b;
@@ -144,7 +152,7 @@ template <> struct Fmt<AI_Q4_1> {
 /* Q5: bit 4 of element j is bit j of qh. */
 template <> struct Fmt<AI_Q5_0> {
     static constexpr int RUNS = 2, RUN = 8, CHUNK = 16;
-    __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
+    __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
         const uint8_t *b = row + (c >> 1) * sizeof(blk_q5_0);
         const int h = c & 1;
         const float d = h2f(*(const uint16_t *)b);
@@ -163,7 +171,7 @@ template <> struct Fmt<AI_Q5_0> {
 
 template <> struct Fmt<AI_Q5_1> {
     static constexpr int RUNS = 2, RUN = 8, CHUNK = 16;
-    __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
+    __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
         const uint8_t *b = row + (c >> 1) * sizeof(blk_q5_1);
         const int h = c & 1;
         const uint32_t dm = *(const uint32_t *)b;
@@ -185,7 +193,7 @@ template <> struct Fmt<AI_Q5_1> {
 /* Q4_K / Q5_K: chunk k (16 a super-block) is qs[32 cq + i .. + 8) with
  * cq = k / 4, i = 8 (k % 4): low nibbles are elements i.. of sub-block 2cq,
  * high nibbles those of sub-block 2cq + 1. */
-__device__ __forceinline__ void k4_scales(const uint8_t *b, int j, float *dj, float *mj) {
+__host__ __device__ __forceinline__ void k4_scales(const uint8_t *b, int j, float *dj, float *mj) {
     const uint32_t dm = *(const uint32_t *)b;
     uint8_t sc, m;
     k4_scale_min(b + 4, j, &sc, &m);
@@ -195,7 +203,7 @@ __device__ __forceinline__ void k4_scales(const uint8_t *b, int j, float *dj, fl
 
 template <> struct Fmt<AI_Q4_K> {
     static constexpr int RUNS = 2, RUN = 8, CHUNK = 16;
-    __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
+    __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
         const uint8_t *b = row + (c >> 4) * sizeof(blk_q4_K);
         const int k = c & 15, cq = k >> 2, i = 8 * (k & 3);
         float d0, m0, d1, m1;
@@ -217,7 +225,7 @@ template <> struct Fmt<AI_Q4_K> {
 /* Q5_K: bit 4 of element l of sub-block j is bit j of qh[l]. */
 template <> struct Fmt<AI_Q5_K> {
     static constexpr int RUNS = 2, RUN = 8, CHUNK = 16;
-    __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
+    __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
         const uint8_t *b = row + (c >> 4) * sizeof(blk_q5_K);
         const int k = c & 15, cq = k >> 2, i = 8 * (k & 3);
         float d0, m0, d1, m1;
@@ -244,7 +252,7 @@ template <> struct Fmt<AI_Q5_K> {
  * bits from qh[l]. */
 template <> struct Fmt<AI_Q6_K> {
     static constexpr int RUNS = 4, RUN = 4, CHUNK = 16;
-    __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
+    __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
         const uint8_t *b = row + (c >> 4) * sizeof(blk_q6_K);
         const int k = c & 15, h = k >> 3, l0 = 4 * (k & 7);
         const uint32_t qa = ld_u32_a2(b + 64 * h + l0), qb = ld_u32_a2(b + 64 * h + 32 + l0);

@@ -109,7 +109,7 @@ __device__ __forceinline__ void load_to_shared(const float *x, int n, float *xs)
 /* One lane's share of row . x (x in shared memory), chunks lane, lane + 32,
  * ... Two chunks are loaded before either is used, so that each lane has
  * two memory reads in flight. */
-template <int T> __device__ __forceinline__ float row_dot_t(const uint8_t *row, int cols, const float *xs, int lane) {
+template <int T> __host__ __device__ __forceinline__ float row_dot_t(const uint8_t *row, int cols, const float *xs, int lane) {
     using F = Fmt<T>;
     const int nc = cols / F::CHUNK;
     float acc = 0.0f;

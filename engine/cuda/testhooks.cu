@@ -163,3 +163,37 @@ done:
     cudaFree(dout);
     return rc;
 }
+
+extern "C" int ai_cuda_host_dequant(uint32_t type, int rows, int cols, const void *w, float *y) {
+    const size_t rb = ai_row_bytes(type, cols);
+    return ai_cuda_dispatch(type, [&]<int T>() {
+               using F = Fmt<T>;
+               for (int r = 0; r < rows; r++)
+                   for (int c = 0; c < cols / F::CHUNK; c++) {
+                       float v[F::RUNS * F::RUN];
+                       int b[F::RUNS];
+                       F::load((const uint8_t *)w + r * rb, c, v, b);
+                       for (int q = 0; q < F::RUNS; q++)
+                           for (int j = 0; j < F::RUN; j++) y[(size_t)r * cols + b[q] + j] = v[q * F::RUN + j];
+                   }
+           })
+               ? 0
+               : -1;
+}
+
+extern "C" int ai_cuda_host_matvec(uint32_t type, int rows, int cols, const void *w, const float *x, float *y) {
+    const size_t rb = ai_row_bytes(type, cols);
+    /* the kernel reads x as float4 from shared memory: the same alignment here */
+    std::vector<float4> xs((cols + 3) / 4);
+    memcpy(xs.data(), x, cols * sizeof(float));
+    return ai_cuda_dispatch(type, [&]<int T>() {
+               for (int r = 0; r < rows; r++) {
+                   float s = 0.0f;
+                   for (int lane = 0; lane < 32; lane++)
+                       s += row_dot_t<T>((const uint8_t *)w + r * rb, cols, (const float *)xs.data(), lane);
+                   y[r] = s;
+               }
+           })
+               ? 0
+               : -1;
+}
