@@ -64,33 +64,24 @@ template <> struct Fmt<AI_F32> {
     }
 };
 
-template <> struct Fmt<AI_F16> {
-    static constexpr int RUNS = 1, RUN = 8, CHUNK = 8;
-    __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
-        uint4 v = ((const uint4 *)row)[c];
-        const uint32_t u[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-        for (int i = 0; i < 4; i++) {
-            w[2 * i] = h2f((uint16_t)u[i]);
-            w[2 * i + 1] = h2f((uint16_t)(u[i] >> 16));
-        }
-        base[0] = 8 * c;
-    }
-};
+/* F16 and BF16: chunk = 8 halves, one 16-byte load. */
+__host__ __device__ __forceinline__ float bf16_float(uint16_t h) { return bits_float((uint32_t)h << 16); }
 
-template <> struct Fmt<AI_BF16> {
+template <float (*TO_FLOAT)(uint16_t)> struct Halves {
     static constexpr int RUNS = 1, RUN = 8, CHUNK = 8;
     __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
         uint4 v = ((const uint4 *)row)[c];
         const uint32_t u[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-            w[2 * i] = bits_float(u[i] << 16);
-            w[2 * i + 1] = bits_float(u[i] & 0xFFFF0000u);
+            w[2 * i] = TO_FLOAT((uint16_t)u[i]);
+            w[2 * i + 1] = TO_FLOAT((uint16_t)(u[i] >> 16));
         }
         base[0] = 8 * c;
     }
 };
+template <> struct Fmt<AI_F16> : Halves<h2f> {};
+template <> struct Fmt<AI_BF16> : Halves<bf16_float> {};
 
 /* Q8_0: chunk = 8 codes; 4 chunks a block. */
 template <> struct Fmt<AI_Q8_0> {
@@ -109,23 +100,29 @@ template <> struct Fmt<AI_Q8_0> {
     }
 };
 
-/* The 32-element nibble formats: chunk h (0, 1) of a block is qs[8h..8h+8):
- * low nibbles are elements 8h.., high nibbles 16 + 8h.. */
+/* The 32-element nibble formats: chunk h (0, 1) of a block is qs[8h..8h+8)
+ * (the words q0, q1): low nibbles are elements 8h.., high nibbles 16 + 8h..;
+ * bit 4 of element j is bit j of qh (0 for the 4-bit formats);
+ * x = d * (q - off) + m, as the CPU computes it. */
+__host__ __device__ __forceinline__ void nibble_chunk(uint32_t q0, uint32_t q1, uint32_t qh, float d, int off, float m,
+                                                      int c, float *w, int *base) {
+    const int h = c & 1;
+    int lo[8], hi[8];
+    nibbles8(q0, q1, lo, hi);
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        w[i] = d * (float)((lo[i] | (int)((qh >> (8 * h + i)) & 1) << 4) - off) + m;
+        w[8 + i] = d * (float)((hi[i] | (int)((qh >> (16 + 8 * h + i)) & 1) << 4) - off) + m;
+    }
+    base[0] = 32 * (c >> 1) + 8 * h;
+    base[1] = base[0] + 16;
+}
+
 template <> struct Fmt<AI_Q4_0> {
     static constexpr int RUNS = 2, RUN = 8, CHUNK = 16;
     __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
-        const uint8_t *b = row + (c >> 1) * sizeof(blk_q4_0);
-        const int h = c & 1;
-        const float d = h2f(*(const uint16_t *)b);
-        int lo[8], hi[8];
-        nibbles8(ld_u32_a2(b + 2 + 8 * h), ld_u32_a2(b + 6 + 8 * h), lo, hi);
-#pragma unroll
-        for (int i = 0; i < 8; i++) {
-            w[i] = d * (float)(lo[i] - 8);
-            w[8 + i] = d * (float)(hi[i] - 8);
-        }
-        base[0] = 32 * (c >> 1) + 8 * h;
-        base[1] = base[0] + 16;
+        const uint8_t *b = row + (c >> 1) * sizeof(blk_q4_0), *q = b + 2 + 8 * (c & 1);
+        nibble_chunk(ld_u32_a2(q), ld_u32_a2(q + 4), 0, h2f(*(const uint16_t *)b), 8, 0.0f, c, w, base);
     }
 };
 
@@ -133,39 +130,18 @@ template <> struct Fmt<AI_Q4_1> {
     static constexpr int RUNS = 2, RUN = 8, CHUNK = 16;
     __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
         const uint8_t *b = row + (c >> 1) * sizeof(blk_q4_1);
-        const int h = c & 1;
         const uint32_t dm = *(const uint32_t *)b;
-        const float d = h2f((uint16_t)dm), m = h2f((uint16_t)(dm >> 16));
-        const uint32_t *q = (const uint32_t *)(b + 4 + 8 * h); /* 4-byte aligned: 20-byte blocks */
-        int lo[8], hi[8];
-        nibbles8(q[0], q[1], lo, hi);
-#pragma unroll
-        for (int i = 0; i < 8; i++) {
-            w[i] = d * (float)lo[i] + m;
-            w[8 + i] = d * (float)hi[i] + m;
-        }
-        base[0] = 32 * (c >> 1) + 8 * h;
-        base[1] = base[0] + 16;
+        const uint32_t *q = (const uint32_t *)(b + 4 + 8 * (c & 1)); /* 4-byte aligned: 20-byte blocks */
+        nibble_chunk(q[0], q[1], 0, h2f((uint16_t)dm), 0, h2f((uint16_t)(dm >> 16)), c, w, base);
     }
 };
 
-/* Q5: bit 4 of element j is bit j of qh. */
 template <> struct Fmt<AI_Q5_0> {
     static constexpr int RUNS = 2, RUN = 8, CHUNK = 16;
     __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
-        const uint8_t *b = row + (c >> 1) * sizeof(blk_q5_0);
-        const int h = c & 1;
-        const float d = h2f(*(const uint16_t *)b);
-        const uint32_t qh = ld_u32_a2(b + 2);
-        int lo[8], hi[8];
-        nibbles8(ld_u32_a2(b + 6 + 8 * h), ld_u32_a2(b + 10 + 8 * h), lo, hi);
-#pragma unroll
-        for (int i = 0; i < 8; i++) {
-            w[i] = d * (float)((lo[i] | (int)((qh >> (8 * h + i)) & 1) << 4) - 16);
-            w[8 + i] = d * (float)((hi[i] | (int)((qh >> (16 + 8 * h + i)) & 1) << 4) - 16);
-        }
-        base[0] = 32 * (c >> 1) + 8 * h;
-        base[1] = base[0] + 16;
+        const uint8_t *b = row + (c >> 1) * sizeof(blk_q5_0), *q = b + 6 + 8 * (c & 1);
+        nibble_chunk(ld_u32_a2(q), ld_u32_a2(q + 4), ld_u32_a2(b + 2), h2f(*(const uint16_t *)b), 16, 0.0f, c, w,
+                     base);
     }
 };
 
@@ -173,26 +149,18 @@ template <> struct Fmt<AI_Q5_1> {
     static constexpr int RUNS = 2, RUN = 8, CHUNK = 16;
     __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
         const uint8_t *b = row + (c >> 1) * sizeof(blk_q5_1);
-        const int h = c & 1;
         const uint32_t dm = *(const uint32_t *)b;
-        const float d = h2f((uint16_t)dm), m = h2f((uint16_t)(dm >> 16));
-        const uint32_t qh = *(const uint32_t *)(b + 4);
-        const uint2 q = *(const uint2 *)(b + 8 + 8 * h);
-        int lo[8], hi[8];
-        nibbles8(q.x, q.y, lo, hi);
-#pragma unroll
-        for (int i = 0; i < 8; i++) {
-            w[i] = d * (float)(lo[i] | (int)((qh >> (8 * h + i)) & 1) << 4) + m;
-            w[8 + i] = d * (float)(hi[i] | (int)((qh >> (16 + 8 * h + i)) & 1) << 4) + m;
-        }
-        base[0] = 32 * (c >> 1) + 8 * h;
-        base[1] = base[0] + 16;
+        const uint2 q = *(const uint2 *)(b + 8 + 8 * (c & 1));
+        nibble_chunk(q.x, q.y, *(const uint32_t *)(b + 4), h2f((uint16_t)dm), 0, h2f((uint16_t)(dm >> 16)), c, w,
+                     base);
     }
 };
 
 /* Q4_K / Q5_K: chunk k (16 a super-block) is qs[32 cq + i .. + 8) with
  * cq = k / 4, i = 8 (k % 4): low nibbles are elements i.. of sub-block 2cq,
- * high nibbles those of sub-block 2cq + 1. */
+ * high nibbles those of sub-block 2cq + 1, x = d_j * q - m_j. For Q5_K, bit
+ * 4 of element l of sub-block j is bit j of qh[l]: the words h hold
+ * qh[i..i+8) (zero for Q4_K). */
 __host__ __device__ __forceinline__ void k4_scales(const uint8_t *b, int j, float *dj, float *mj) {
     const uint32_t dm = *(const uint32_t *)b;
     uint8_t sc, m;
@@ -201,48 +169,39 @@ __host__ __device__ __forceinline__ void k4_scales(const uint8_t *b, int j, floa
     *mj = h2f((uint16_t)(dm >> 16)) * (float)m;
 }
 
+__host__ __device__ __forceinline__ void k_chunk(const uint8_t *b, uint2 q, uint2 h, int c, float *w, int *base) {
+    const int k = c & 15, cq = k >> 2, i = 8 * (k & 3);
+    float d0, m0, d1, m1;
+    k4_scales(b, 2 * cq, &d0, &m0);
+    k4_scales(b, 2 * cq + 1, &d1, &m1);
+    int lo[8], hi[8];
+    nibbles8(q.x, q.y, lo, hi);
+#pragma unroll
+    for (int e = 0; e < 8; e++) {
+        const uint32_t hb = (e < 4 ? h.x >> (8 * e) : h.y >> (8 * (e - 4))) & 0xFF;
+        w[e] = d0 * (float)(lo[e] | (int)((hb >> (2 * cq)) & 1) << 4) - m0;
+        w[8 + e] = d1 * (float)(hi[e] | (int)((hb >> (2 * cq + 1)) & 1) << 4) - m1;
+    }
+    base[0] = 256 * (c >> 4) + 64 * cq + i;
+    base[1] = base[0] + 32;
+}
+
 template <> struct Fmt<AI_Q4_K> {
     static constexpr int RUNS = 2, RUN = 8, CHUNK = 16;
     __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
         const uint8_t *b = row + (c >> 4) * sizeof(blk_q4_K);
-        const int k = c & 15, cq = k >> 2, i = 8 * (k & 3);
-        float d0, m0, d1, m1;
-        k4_scales(b, 2 * cq, &d0, &m0);
-        k4_scales(b, 2 * cq + 1, &d1, &m1);
-        const uint2 q = *(const uint2 *)(b + 16 + 32 * cq + i);
-        int lo[8], hi[8];
-        nibbles8(q.x, q.y, lo, hi);
-#pragma unroll
-        for (int e = 0; e < 8; e++) {
-            w[e] = d0 * (float)lo[e] - m0;
-            w[8 + e] = d1 * (float)hi[e] - m1;
-        }
-        base[0] = 256 * (c >> 4) + 64 * cq + i;
-        base[1] = base[0] + 32;
+        const int k = c & 15;
+        k_chunk(b, *(const uint2 *)(b + 16 + 32 * (k >> 2) + 8 * (k & 3)), make_uint2(0, 0), c, w, base);
     }
 };
 
-/* Q5_K: bit 4 of element l of sub-block j is bit j of qh[l]. */
 template <> struct Fmt<AI_Q5_K> {
     static constexpr int RUNS = 2, RUN = 8, CHUNK = 16;
     __host__ __device__ static void load(const uint8_t *row, int c, float *w, int *base) {
         const uint8_t *b = row + (c >> 4) * sizeof(blk_q5_K);
-        const int k = c & 15, cq = k >> 2, i = 8 * (k & 3);
-        float d0, m0, d1, m1;
-        k4_scales(b, 2 * cq, &d0, &m0);
-        k4_scales(b, 2 * cq + 1, &d1, &m1);
-        const uint2 h = *(const uint2 *)(b + 16 + i);
-        const uint2 q = *(const uint2 *)(b + 48 + 32 * cq + i);
-        int lo[8], hi[8];
-        nibbles8(q.x, q.y, lo, hi);
-#pragma unroll
-        for (int e = 0; e < 8; e++) {
-            const uint32_t hb = (e < 4 ? h.x >> (8 * e) : h.y >> (8 * (e - 4))) & 0xFF;
-            w[e] = d0 * (float)(lo[e] | (int)((hb >> (2 * cq)) & 1) << 4) - m0;
-            w[8 + e] = d1 * (float)(hi[e] | (int)((hb >> (2 * cq + 1)) & 1) << 4) - m1;
-        }
-        base[0] = 256 * (c >> 4) + 64 * cq + i;
-        base[1] = base[0] + 32;
+        const int k = c & 15;
+        k_chunk(b, *(const uint2 *)(b + 48 + 32 * (k >> 2) + 8 * (k & 3)), *(const uint2 *)(b + 16 + 8 * (k & 3)), c,
+                w, base);
     }
 };
 

@@ -106,6 +106,32 @@ __device__ __forceinline__ void load_to_shared(const float *x, int n, float *xs)
     __syncthreads();
 }
 
+/* A loaded chunk (w, its runs at base) times x, x read as float4. */
+template <typename F> __host__ __device__ __forceinline__ float chunk_dot(const float *w, const int *base, const float *xs) {
+    float acc = 0.0f;
+#pragma unroll
+    for (int r = 0; r < F::RUNS; r++)
+#pragma unroll
+        for (int j = 0; j < F::RUN; j += 4) {
+            const float4 xv = *(const float4 *)(xs + base[r] + j);
+            acc += w[r * F::RUN + j] * xv.x + w[r * F::RUN + j + 1] * xv.y + w[r * F::RUN + j + 2] * xv.z +
+                   w[r * F::RUN + j + 3] * xv.w;
+        }
+    return acc;
+}
+
+/* Chunk c of a row into its elements of out (floats or halves). */
+template <int T, typename Out> __host__ __device__ __forceinline__ void chunk_store(const uint8_t *row, int c, Out *out) {
+    using F = Fmt<T>;
+    float w[F::RUNS * F::RUN];
+    int b[F::RUNS];
+    F::load(row, c, w, b);
+#pragma unroll
+    for (int r = 0; r < F::RUNS; r++)
+#pragma unroll
+        for (int j = 0; j < F::RUN; j++) out[b[r] + j] = (Out)w[r * F::RUN + j];
+}
+
 /* One lane's share of row . x (x in shared memory), chunks lane, lane + 32,
  * ... Two chunks are loaded before either is used, so that each lane has
  * two memory reads in flight. */
@@ -119,24 +145,8 @@ template <int T> __host__ __device__ __forceinline__ float row_dot_t(const uint8
         const bool two = c + 32 < nc;
         F::load(row, c, w0, b0);
         if (two) F::load(row, c + 32, w1, b1);
-#pragma unroll
-        for (int r = 0; r < F::RUNS; r++)
-#pragma unroll
-            for (int j = 0; j < F::RUN; j += 4) {
-                const float4 xv = *(const float4 *)(xs + b0[r] + j);
-                acc += w0[r * F::RUN + j] * xv.x + w0[r * F::RUN + j + 1] * xv.y + w0[r * F::RUN + j + 2] * xv.z +
-                       w0[r * F::RUN + j + 3] * xv.w;
-            }
-        if (two) {
-#pragma unroll
-            for (int r = 0; r < F::RUNS; r++)
-#pragma unroll
-                for (int j = 0; j < F::RUN; j += 4) {
-                    const float4 xv = *(const float4 *)(xs + b1[r] + j);
-                    acc += w1[r * F::RUN + j] * xv.x + w1[r * F::RUN + j + 1] * xv.y + w1[r * F::RUN + j + 2] * xv.z +
-                           w1[r * F::RUN + j + 3] * xv.w;
-                }
-        }
+        acc += chunk_dot<F>(w0, b0, xs);
+        if (two) acc += chunk_dot<F>(w1, b1, xs);
     }
     return acc;
 }
@@ -305,17 +315,8 @@ static __device__ void stage_embed(const DNet &n, int unit, int n_units) {
     const uint8_t *row = n.embd.w + (size_t)tok * n.embd.row_bytes;
     float *x = n.x;
     auto one = [&]<int T>() {
-        using F = Fmt<T>;
-        const int nc = n.embd.cols / F::CHUNK;
-        for (int c = unit * blockDim.x + threadIdx.x; c < nc; c += n_units * blockDim.x) {
-            float w[F::RUNS * F::RUN];
-            int b[F::RUNS];
-            F::load(row, c, w, b);
-#pragma unroll
-            for (int r = 0; r < F::RUNS; r++)
-#pragma unroll
-                for (int j = 0; j < F::RUN; j++) x[b[r] + j] = w[r * F::RUN + j];
-        }
+        for (int c = unit * blockDim.x + threadIdx.x; c < n.embd.cols / Fmt<T>::CHUNK; c += n_units * blockDim.x)
+            chunk_store<T>(row, c, x);
     };
     switch (n.embd.type) {
     case AI_F32: one.template operator()<AI_F32>(); break;

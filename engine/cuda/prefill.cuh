@@ -12,36 +12,19 @@
 
 /* rows r0..r0+nr of m, as f16, rows of m.cols. One thread a chunk. */
 template <int T> __global__ void k_dequant_f16(DMat m, int r0, int nr, __half *out) {
-    using F = Fmt<T>;
-    const int nc = m.cols / F::CHUNK;
+    const int nc = m.cols / Fmt<T>::CHUNK;
     const long total = (long)nr * nc;
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < total; i += (long)gridDim.x * blockDim.x) {
         const int r = (int)(i / nc), c = (int)(i % nc);
-        float w[F::RUNS * F::RUN];
-        int b[F::RUNS];
-        F::load(m.w + (size_t)(r0 + r) * m.row_bytes, c, w, b);
-        __half *o = out + (size_t)r * m.cols;
-#pragma unroll
-        for (int q = 0; q < F::RUNS; q++)
-#pragma unroll
-            for (int j = 0; j < F::RUN; j++) o[b[q] + j] = __float2half_rn(w[q * F::RUN + j]);
+        chunk_store<T>(m.w + (size_t)(r0 + r) * m.row_bytes, c, out + (size_t)r * m.cols);
     }
 }
 
 /* x[t] = embedding row of tokens[t]; one block a token. */
 template <int T> __global__ void k_embed_rows(DMat e, const int *tokens, float *x) {
-    using F = Fmt<T>;
     const uint8_t *row = e.w + (size_t)tokens[blockIdx.x] * e.row_bytes;
-    float *xt = x + (size_t)blockIdx.x * e.cols;
-    for (int c = threadIdx.x; c < e.cols / F::CHUNK; c += blockDim.x) {
-        float w[F::RUNS * F::RUN];
-        int b[F::RUNS];
-        F::load(row, c, w, b);
-#pragma unroll
-        for (int q = 0; q < F::RUNS; q++)
-#pragma unroll
-            for (int j = 0; j < F::RUN; j++) xt[b[q] + j] = w[q * F::RUN + j];
-    }
+    for (int c = threadIdx.x; c < e.cols / Fmt<T>::CHUNK; c += blockDim.x)
+        chunk_store<T>(row, c, x + (size_t)blockIdx.x * e.cols);
 }
 
 /* out[t] = f16(rmsnorm(x[t]) * w); one block a token. */

@@ -31,16 +31,9 @@ __global__ void k_test_matvec(DMat m, const float *x, float *y) {
 }
 
 template <int T> __global__ void k_test_dequant(DMat m, float *y) {
-    using F = Fmt<T>;
-    const int nc = m.cols / F::CHUNK;
-    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < (long)m.rows * nc; i += (long)gridDim.x * blockDim.x) {
-        const int r = (int)(i / nc), c = (int)(i % nc);
-        float w[F::RUNS * F::RUN];
-        int b[F::RUNS];
-        F::load(m.w + (size_t)r * m.row_bytes, c, w, b);
-        for (int q = 0; q < F::RUNS; q++)
-            for (int j = 0; j < F::RUN; j++) y[(size_t)r * m.cols + b[q] + j] = w[q * F::RUN + j];
-    }
+    const int nc = m.cols / Fmt<T>::CHUNK;
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < (long)m.rows * nc; i += (long)gridDim.x * blockDim.x)
+        chunk_store<T>(m.w + (size_t)(i / nc) * m.row_bytes, (int)(i % nc), y + (size_t)(i / nc) * m.cols);
 }
 
 __global__ void k_test_kv(uint32_t type, int n, const float *x, uint8_t *row, float *deq) {
@@ -167,15 +160,9 @@ done:
 extern "C" int ai_cuda_host_dequant(uint32_t type, int rows, int cols, const void *w, float *y) {
     const size_t rb = ai_row_bytes(type, cols);
     return ai_cuda_dispatch(type, [&]<int T>() {
-               using F = Fmt<T>;
                for (int r = 0; r < rows; r++)
-                   for (int c = 0; c < cols / F::CHUNK; c++) {
-                       float v[F::RUNS * F::RUN];
-                       int b[F::RUNS];
-                       F::load((const uint8_t *)w + r * rb, c, v, b);
-                       for (int q = 0; q < F::RUNS; q++)
-                           for (int j = 0; j < F::RUN; j++) y[(size_t)r * cols + b[q] + j] = v[q * F::RUN + j];
-                   }
+                   for (int c = 0; c < cols / Fmt<T>::CHUNK; c++)
+                       chunk_store<T>((const uint8_t *)w + r * rb, c, y + (size_t)r * cols);
            })
                ? 0
                : -1;
