@@ -649,7 +649,11 @@ extern "C" int ai_cuda_probe(char *name, size_t cap) {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess || n == 0) {
-        snprintf(name, cap, "no usable CUDA device (%s)", e != cudaSuccess ? cudaGetErrorString(e) : "none found");
+        /* without the NVIDIA driver the runtime says "driver version is
+         * insufficient": name what is missing instead */
+        const bool no_driver = e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice;
+        snprintf(name, cap, "no usable CUDA device (%s%s)", no_driver ? "no NVIDIA GPU or driver on this machine: " : "",
+                 e != cudaSuccess ? cudaGetErrorString(e) : "none found");
         return 0;
     }
     cudaDeviceProp p;
