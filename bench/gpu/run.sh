@@ -369,6 +369,17 @@ python3 "$ROOT/bench/gpu/gpubench.py" --autoinfer="$AI" --autoinfer-id="$AI_ID" 
   "${setargs[@]}" --deadline=$((T0 + BUDGET)) --bandwidth-gbps="$BW" --device="$DEVICE" \
   "${outs[@]}" --logs="$W/bench" > "$W/table.md"
 rc=$?
+# where a decode step's microseconds go (AI_CUDA_PROFILE: events between the
+# step's kernels, by stage), once per model, after the timed rounds
+if [ "$BACKEND" = cuda ] && [ -x "$AI" ]; then
+  { echo; echo "Per-token time by stage (AI_CUDA_PROFILE=1, graph launch, decode 128, us):"; echo
+    for id in ${MODELS_ALL//,/ }; do
+      want "$id" && [ -s "$MD/$id.gguf" ] || continue
+      p=$(AI_CUDA_PROFILE=1 timeout 60 "$AI" bench -m "$MD/$id.gguf" --decode 128 --prefill 16 --reps 1 \
+            --set backend=cuda "${SETS[@]/#/--set=}" 2>&1 | grep -m1 "cuda profile")
+      echo "- $id: ${p:-no profile (see logs)}"
+    done; } >> "$RES/summary.md"
+fi
 { [ -n "${AGREEMENT:-}" ] && printf -- '- agreement: %s\n' "$AGREEMENT"
   printf -- '- run: bench/gpu/run.sh %s; total %d s\n' "$ARGS" $(($(date +%s) - T0)); } >> "$RES/summary.md"
 cat "$RES/summary.md"
