@@ -288,6 +288,7 @@ __device__ __forceinline__ void kv_put_warp(uint32_t type, uint8_t *row, float *
 /* ---- stages ------------------------------------------------------------ */
 
 #define AI_MAX_HD_PER_LANE 8 /* head size up to 256 */
+#define AI_ATT_UNROLL 4      /* positions a warp has in flight in attention */
 
 /* Shared memory a block needs: the largest vector a stage stages, plus the
  * attention's per-warp partials and a reduction scratch. */
@@ -364,27 +365,40 @@ static __device__ void attend(const DNet &n, const DLayer &L, int g, int pos, co
         acc[i] = 0.0f;
     }
     float mx = -INFINITY, sum = 0.0f;
-    for (int p = first + warp; p <= pos; p += nw) {
-        float kx[AI_MAX_HD_PER_LANE], vx[AI_MAX_HD_PER_LANE];
-        const size_t off = (size_t)(p % n.n_slots) * n.kv_row_bytes + (size_t)g * n.kv_head_bytes;
-        const bool cur = ks && p == pos;
+    /* AI_ATT_UNROLL of the warp's positions at a time: their K and V rows
+     * are all requested before the first is used (the positions are
+     * independent; only the softmax update is a chain), in the same order
+     * as one by one */
+    for (int p0 = first + warp; p0 <= pos; p0 += AI_ATT_UNROLL * nw) {
+        float kx[AI_ATT_UNROLL][AI_MAX_HD_PER_LANE], vx[AI_ATT_UNROLL][AI_MAX_HD_PER_LANE];
 #pragma unroll
-        for (int i = 0; i < AI_MAX_HD_PER_LANE; i++)
-            if (i < per) {
-                kx[i] = cur ? ks[i * 32 + lane] : kv_get(n.kv_type, L.kc + off, i * 32 + lane);
-                vx[i] = cur ? vs[i * 32 + lane] : kv_get(n.kv_type, L.vc + off, i * 32 + lane);
-            }
-        float s = 0.0f;
+        for (int u = 0; u < AI_ATT_UNROLL; u++) {
+            const int p = p0 + u * nw;
+            if (p > pos) break;
+            const size_t off = (size_t)(p % n.n_slots) * n.kv_row_bytes + (size_t)g * n.kv_head_bytes;
+            const bool cur = ks && p == pos;
 #pragma unroll
-        for (int i = 0; i < AI_MAX_HD_PER_LANE; i++)
-            if (i < per) s += qv[i] * kx[i];
-        s = warp_sum(s);
-        const float m2 = fmaxf(mx, s), corr = __expf(mx - m2), e = __expf(s - m2);
-        sum = sum * corr + e;
+            for (int i = 0; i < AI_MAX_HD_PER_LANE; i++)
+                if (i < per) {
+                    kx[u][i] = cur ? ks[i * 32 + lane] : kv_get(n.kv_type, L.kc + off, i * 32 + lane);
+                    vx[u][i] = cur ? vs[i * 32 + lane] : kv_get(n.kv_type, L.vc + off, i * 32 + lane);
+                }
+        }
 #pragma unroll
-        for (int i = 0; i < AI_MAX_HD_PER_LANE; i++)
-            if (i < per) acc[i] = acc[i] * corr + e * vx[i];
-        mx = m2;
+        for (int u = 0; u < AI_ATT_UNROLL; u++) {
+            if (p0 + u * nw > pos) break;
+            float s = 0.0f;
+#pragma unroll
+            for (int i = 0; i < AI_MAX_HD_PER_LANE; i++)
+                if (i < per) s += qv[i] * kx[u][i];
+            s = warp_sum(s);
+            const float m2 = fmaxf(mx, s), corr = __expf(mx - m2), e = __expf(s - m2);
+            sum = sum * corr + e;
+#pragma unroll
+            for (int i = 0; i < AI_MAX_HD_PER_LANE; i++)
+                if (i < per) acc[i] = acc[i] * corr + e * vx[u][i];
+            mx = m2;
+        }
     }
     /* merge the warps: part[w] = (max, sum, acc[hd]) */
     float *pw = part + warp * (hd + 2);
