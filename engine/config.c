@@ -302,3 +302,11 @@ int ai_settings_from_conf(const ai_conf *conf, ai_settings *s, ai_error *err) {
     }
     return 0;
 }
+
+ai_kv_layout ai_settings_kv_layout(const ai_settings *s) {
+    ai_kv_layout k;
+    k.rotating = s->kv_window > 0 && s->kv_window < s->ctx;
+    k.window = k.rotating ? s->kv_window : s->ctx;
+    k.n_slots = k.rotating ? s->kv_window + s->prefill_chunk - 1 : s->ctx;
+    return k;
+}

@@ -39,6 +39,19 @@ typedef struct ai_settings {
     int cuda_gemm_min_tokens; /* passes of at least this many tokens use cuBLAS */
 } ai_settings;
 
+/* The KV cache's positions as the knobs ctx, kv_window and prefill_chunk
+ * set them, for every backend: with a rotating window, position p lives in
+ * slot p % n_slots and attends to the last `window` positions; the ring
+ * holds window + prefill_chunk - 1 slots so that the keys a forward pass
+ * stores never evict ones that an earlier token of the same pass still
+ * sees. */
+typedef struct ai_kv_layout {
+    bool rotating;
+    int window;  /* positions each token attends to (ctx when not rotating) */
+    int n_slots;
+} ai_kv_layout;
+ai_kv_layout ai_settings_kv_layout(const ai_settings *s);
+
 /* Typed view of a validated configuration (NULL = defaults). */
 int ai_settings_from_conf(const ai_conf *conf, ai_settings *s, ai_error *err);
 

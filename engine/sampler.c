@@ -235,10 +235,9 @@ int32_t ai_sampler_sample_u(ai_sampler *s, float *logits, double u) {
 #undef POP_UNTIL
 }
 
-bool ai_sampler_is_greedy(const ai_sampler *s) {
-    return s->temperature <= 0.0f && (s->repeat_penalty == 1.0f || s->repeat_last_n == 0);
-}
+/* The repetition penalty changes no logit. */
+static bool penalty_off(const ai_sampler *s) { return s->repeat_penalty == 1.0f || s->repeat_last_n == 0; }
 
-bool ai_sampler_device_ok(const ai_sampler *s) {
-    return s->temperature > 0.0f && (s->repeat_penalty == 1.0f || s->repeat_last_n == 0);
-}
+bool ai_sampler_is_greedy(const ai_sampler *s) { return s->temperature <= 0.0f && penalty_off(s); }
+
+bool ai_sampler_device_ok(const ai_sampler *s) { return s->temperature > 0.0f && penalty_off(s); }

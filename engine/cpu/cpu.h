@@ -6,11 +6,8 @@
 #include "threadpool.h"
 #include "vec.h"
 
-/* KV cache: per layer, n_slots rows of n_head_kv*head_dim elements. With a
- * rotating window, position p lives in slot p % n_slots and attends to the
- * last `window` positions; the ring holds window + max_batch - 1 slots so
- * that the keys a forward pass stores never evict ones that an earlier
- * token of the same pass still sees. */
+/* KV cache: per layer, n_slots rows of n_head_kv*head_dim elements, the
+ * slots laid out as ai_settings_kv_layout says (config.h). */
 typedef struct ai_kv_cache {
     uint32_t type;
     int n_slots;

@@ -123,9 +123,10 @@ static ai_state *state_new(const ai_model *m, const ai_settings *s, ai_error *er
         goto fail;
     }
     st->kv.type = s->kv_type;
-    st->kv.rotating = s->kv_window > 0 && s->kv_window < s->ctx;
-    st->kv.window = st->kv.rotating ? s->kv_window : s->ctx;
-    st->kv.n_slots = st->kv.rotating ? s->kv_window + st->max_batch - 1 : s->ctx;
+    const ai_kv_layout kl = ai_settings_kv_layout(s);
+    st->kv.rotating = kl.rotating;
+    st->kv.window = kl.window;
+    st->kv.n_slots = kl.n_slots;
     st->kv.row_bytes = ai_row_bytes(s->kv_type, dkv);
     st->kv.k = calloc((size_t)hp->n_layer, sizeof(uint8_t *));
     st->kv.v = calloc((size_t)hp->n_layer, sizeof(uint8_t *));

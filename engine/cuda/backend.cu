@@ -291,9 +291,10 @@ static int alloc_kv(CudaBackend *c, std::vector<DLayer> &layers, ai_error *err) 
     const ai_settings *s = &c->s;
     DNet &n = c->net;
     n.kv_type = s->kv_type;
-    n.rotating = s->kv_window > 0 && s->kv_window < s->ctx;
-    n.window = n.rotating ? s->kv_window : s->ctx;
-    n.n_slots = n.rotating ? s->kv_window + s->prefill_chunk - 1 : s->ctx;
+    const ai_kv_layout kl = ai_settings_kv_layout(s);
+    n.rotating = kl.rotating;
+    n.window = kl.window;
+    n.n_slots = kl.n_slots;
     n.kv_head_bytes = (uint32_t)ai_row_bytes(s->kv_type, hp->head_dim);
     n.kv_row_bytes = n.kv_head_bytes * hp->n_head_kv;
     size_t per = (size_t)n.kv_row_bytes * n.n_slots;
@@ -757,7 +758,7 @@ extern "C" ai_backend *ai_cuda_backend_new(ai_model *m, const ai_settings *s, ai
     ai_backend *b = &c->b;
     b->name = "cuda";
     b->max_batch = s->prefill_chunk;
-    b->kv_rotating = s->kv_window > 0 && s->kv_window < s->ctx;
+    b->kv_rotating = ai_settings_kv_layout(s).rotating;
     b->forward = cuda_forward;
     b->decode_greedy = cuda_decode_greedy;
     b->decode_sample = s->cuda_sampling ? cuda_decode_sample : NULL;
