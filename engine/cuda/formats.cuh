@@ -234,8 +234,11 @@ template <> struct Fmt<AI_Q6_K> {
 };
 
 /* Calls f.template operator()<T>() with the format of a runtime type id;
- * returns false for a type without GPU kernels. */
-template <typename F> __host__ bool ai_cuda_dispatch(uint32_t type, F &&f) {
+ * returns false for a type without GPU kernels. One switch for the host
+ * (kernel launches) and the device (a warp's row, the embedding): the
+ * pragma lets a host-only f instantiate it. */
+#pragma nv_exec_check_disable
+template <typename F> __host__ __device__ __forceinline__ bool ai_cuda_dispatch(uint32_t type, F &&f) {
     switch (type) {
     case AI_F32: f.template operator()<AI_F32>(); return true;
     case AI_F16: f.template operator()<AI_F16>(); return true;

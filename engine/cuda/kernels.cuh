@@ -152,24 +152,12 @@ template <int T> __host__ __device__ __forceinline__ float row_dot_t(const uint8
 }
 
 /* Row r of m . xs, summed over the warp (every lane gets it). The type
- * switch is uniform across the warp. */
+ * dispatch is uniform across the warp. */
 __device__ __forceinline__ float row_dot(const DMat &m, int r, const float *xs) {
     const uint8_t *row = m.w + (size_t)r * m.row_bytes;
     const int lane = threadIdx.x & 31;
-    float acc;
-    switch (m.type) {
-    case AI_F32: acc = row_dot_t<AI_F32>(row, m.cols, xs, lane); break;
-    case AI_F16: acc = row_dot_t<AI_F16>(row, m.cols, xs, lane); break;
-    case AI_BF16: acc = row_dot_t<AI_BF16>(row, m.cols, xs, lane); break;
-    case AI_Q8_0: acc = row_dot_t<AI_Q8_0>(row, m.cols, xs, lane); break;
-    case AI_Q4_0: acc = row_dot_t<AI_Q4_0>(row, m.cols, xs, lane); break;
-    case AI_Q4_1: acc = row_dot_t<AI_Q4_1>(row, m.cols, xs, lane); break;
-    case AI_Q5_0: acc = row_dot_t<AI_Q5_0>(row, m.cols, xs, lane); break;
-    case AI_Q5_1: acc = row_dot_t<AI_Q5_1>(row, m.cols, xs, lane); break;
-    case AI_Q4_K: acc = row_dot_t<AI_Q4_K>(row, m.cols, xs, lane); break;
-    case AI_Q5_K: acc = row_dot_t<AI_Q5_K>(row, m.cols, xs, lane); break;
-    default: acc = row_dot_t<AI_Q6_K>(row, m.cols, xs, lane); break;
-    }
+    float acc = 0.0f; /* the upload refuses other types */
+    ai_cuda_dispatch(m.type, [&]<int T>() { acc = row_dot_t<T>(row, m.cols, xs, lane); });
     return warp_sum(acc);
 }
 
@@ -319,19 +307,7 @@ static __device__ void stage_embed(const DNet &n, int unit, int n_units) {
         for (int c = unit * blockDim.x + threadIdx.x; c < n.embd.cols / Fmt<T>::CHUNK; c += n_units * blockDim.x)
             chunk_store<T>(row, c, x);
     };
-    switch (n.embd.type) {
-    case AI_F32: one.template operator()<AI_F32>(); break;
-    case AI_F16: one.template operator()<AI_F16>(); break;
-    case AI_BF16: one.template operator()<AI_BF16>(); break;
-    case AI_Q8_0: one.template operator()<AI_Q8_0>(); break;
-    case AI_Q4_0: one.template operator()<AI_Q4_0>(); break;
-    case AI_Q4_1: one.template operator()<AI_Q4_1>(); break;
-    case AI_Q5_0: one.template operator()<AI_Q5_0>(); break;
-    case AI_Q5_1: one.template operator()<AI_Q5_1>(); break;
-    case AI_Q4_K: one.template operator()<AI_Q4_K>(); break;
-    case AI_Q5_K: one.template operator()<AI_Q5_K>(); break;
-    default: one.template operator()<AI_Q6_K>(); break;
-    }
+    ai_cuda_dispatch(n.embd.type, one);
 }
 
 static __device__ void stage_qkv(const DNet &n, int l, int unit, int n_units, float *smem) {
