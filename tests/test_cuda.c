@@ -296,8 +296,10 @@ static int keep_logits(void *user, int pos, const float *logits, int V) {
     return 0;
 }
 
-static void score(ai_pipeline *p, const int32_t *toks, int n, logit_sink *s, int V) {
-    s->all = malloc((size_t)n * V * sizeof(float));
+static void score(ai_pipeline *p, const int32_t *toks, int n, logit_sink *s) {
+    ai_model_desc d;
+    ai_pipeline_describe(p, &d);
+    s->all = malloc((size_t)n * d.n_vocab * sizeof(float));
     s->n = 0;
     ai_error err = {{0}};
     if (ai_score(p, toks, n, keep_logits, s, &err)) fail_msg("score: %s", err.msg);
@@ -379,12 +381,10 @@ static void test_logits_agree_with_cpu(void **state) {
     for (int mi = 0; mi < nm; mi++) {
         const char *cpu_sets[] = {"backend=cpu"};
         ai_pipeline *cpu = open_with(models[mi], cpu_sets, 1);
-        ai_model_desc desc;
-        ai_pipeline_describe(cpu, &desc);
         int32_t toks[200];
         int n = text_tokens(cpu, toks, 200);
         logit_sink ref;
-        score(cpu, toks, n, &ref, desc.n_vocab);
+        score(cpu, toks, n, &ref);
         ai_pipeline_close(cpu);
         struct {
             const char *name, *sets[3];
@@ -396,7 +396,7 @@ static void test_logits_agree_with_cpu(void **state) {
         for (size_t k = 0; k < 2; k++) {
             ai_pipeline *gpu = open_with(models[mi], modes[k].sets, 2);
             logit_sink got;
-            score(gpu, toks, n, &got, desc.n_vocab);
+            score(gpu, toks, n, &got);
             ai_pipeline_close(gpu);
             double kl, top1;
             compare(&ref, &got, &kl, &top1);
@@ -427,10 +427,8 @@ static void test_launch_modes_identical(void **state) {
         for (int k = 0; k < 3; k++) {
             const char *sets[] = {"backend=cuda", "cuda_gemm_min_tokens=4096", launch[k]};
             ai_pipeline *p = open_with(models[mi], sets, 3);
-            ai_model_desc desc;
-            ai_pipeline_describe(p, &desc);
             if (!n) n = text_tokens(p, toks, 40);
-            score(p, toks, n, &s[k], desc.n_vocab);
+            score(p, toks, n, &s[k]);
             ai_pipeline_close(p);
         }
         for (int k = 1; k < 3; k++)
@@ -453,6 +451,24 @@ static int keep_token(void *user, int32_t tok, const char *text, size_t len) {
     return 0;
 }
 
+static const char *const PROMPTS[5] = {"The capital of France is", "def fibonacci(n):", "Why is the sky blue?",
+                                       "Once upon a time", "1, 2, 3, 4,"};
+
+/* Opens `model` with the settings, generates up to max tokens after text
+ * (EOS ignored) into g, closes; the prompt's tokens into prompt (64 at most)
+ * and *np. Returns the count generated. */
+static int generate_with(const char *model, const char *const *sets, int n_sets, const char *text, int max,
+                         gen_sink *g, int32_t *prompt, int *np) {
+    ai_pipeline *p = open_with(model, sets, n_sets);
+    ai_error err = {{0}};
+    *np = ai_tokenize(p, text, 1, 0, prompt, 64, &err);
+    ai_gen_params gp = {.max_tokens = max, .ignore_eos = 1};
+    int n = ai_generate(p, prompt, *np, &gp, keep_token, g, &err);
+    if (n < 0) fail_msg("generate: %s", err.msg);
+    ai_pipeline_close(p);
+    return n;
+}
+
 /* Greedy generations of the real models agree with the CPU's; where they
  * part, the CPU's top two logits must be a near-tie there. */
 static void test_greedy_agrees_except_near_ties(void **state) {
@@ -461,8 +477,6 @@ static void test_greedy_agrees_except_near_ties(void **state) {
     char tiny[512], models[16][512];
     tiny_model(tiny, sizeof tiny);
     int nm = model_list(models, 16, tiny);
-    const char *prompts[] = {"The capital of France is", "def fibonacci(n):", "Why is the sky blue?",
-                             "Once upon a time", "1, 2, 3, 4,"};
     for (int mi = 1; mi < nm; mi++) { /* the tiny random model has no meaningful margins */
         for (size_t pi = 0; pi < 5; pi++) {
             gen_sink g[2] = {{{0}, 0}, {{0}, 0}};
@@ -470,12 +484,7 @@ static void test_greedy_agrees_except_near_ties(void **state) {
             int np = 0;
             for (int k = 0; k < 2; k++) {
                 const char *sets[] = {k ? "backend=cuda" : "backend=cpu", "temperature=0"};
-                ai_pipeline *p = open_with(models[mi], sets, 2);
-                ai_error err = {{0}};
-                np = ai_tokenize(p, prompts[pi], 1, 0, prompt, 64, &err);
-                ai_gen_params gp = {.max_tokens = 64, .ignore_eos = 1};
-                if (ai_generate(p, prompt, np, &gp, keep_token, &g[k], &err) < 0) fail_msg("generate: %s", err.msg);
-                ai_pipeline_close(p);
+                generate_with(models[mi], sets, 2, PROMPTS[pi], 64, &g[k], prompt, &np);
             }
             int i = 0;
             while (i < 64 && g[0].toks[i] == g[1].toks[i]) i++;
@@ -487,10 +496,8 @@ static void test_greedy_agrees_except_near_ties(void **state) {
             memcpy(seq, prompt, np * sizeof(int32_t));
             memcpy(seq + np, g[0].toks, i * sizeof(int32_t));
             seq[np + i] = g[0].toks[i];
-            ai_model_desc desc;
-            ai_pipeline_describe(p, &desc);
             logit_sink s;
-            score(p, seq, np + i + 1, &s, desc.n_vocab);
+            score(p, seq, np + i + 1, &s);
             ai_pipeline_close(p);
             const float *l = s.all + (size_t)(np + i - 1) * s.V;
             float a = l[g[0].toks[i]], b = l[g[1].toks[i]];
@@ -511,21 +518,15 @@ static void test_greedy_agrees_except_near_ties(void **state) {
 static void test_device_sampling_in_generate(void **state) {
     (void)state;
     NEED_GPU();
-    const char *prompts[] = {"The capital of France is", "def fibonacci(n):", "Why is the sky blue?",
-                             "Once upon a time", "1, 2, 3, 4,"};
     int same = 0;
     for (size_t pi = 0; pi < 5; pi++) {
         gen_sink g[2] = {{{0}, 0}, {{0}, 0}};
         for (int k = 0; k < 2; k++) {
             const char *sets[] = {"backend=cuda", "temperature=0.7", "top_p=0.9", "seed=42",
                                   k ? "cuda_sampling=host" : "cuda_sampling=device"};
-            ai_pipeline *p = open_with(TU_MODEL, sets, 5);
-            ai_error err = {{0}};
             int32_t prompt[64];
-            int np = ai_tokenize(p, prompts[pi], 1, 0, prompt, 64, &err);
-            ai_gen_params gp = {.max_tokens = 32, .ignore_eos = 1};
-            if (ai_generate(p, prompt, np, &gp, keep_token, &g[k], &err) != 32) fail_msg("generate: %s", err.msg);
-            ai_pipeline_close(p);
+            int np;
+            assert_int_equal(generate_with(TU_MODEL, sets, 5, PROMPTS[pi], 32, &g[k], prompt, &np), 32);
         }
         same += !memcmp(g[0].toks, g[1].toks, sizeof g[0].toks);
     }
