@@ -15,51 +15,29 @@
 
 /* ---- a tiny GGUF byte builder ------------------------------------------ */
 
-typedef struct buf {
-    uint8_t *p;
-    size_t n, cap;
-} buf;
-
-static void b_put(buf *b, const void *p, size_t n) {
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-        assert_non_null(b->p);
-    }
-    if (n) memcpy(b->p + b->n, p, n);
-    b->n += n;
+static void b_header(tu_buf *b, uint32_t version, uint64_t n_tensors, uint64_t n_kv) {
+    tu_put(b, "GGUF", 4);
+    tu_u32(b, version);
+    tu_u64(b, n_tensors);
+    tu_u64(b, n_kv);
 }
-static void b_u8(buf *b, uint8_t v) { b_put(b, &v, 1); }
-static void b_u16(buf *b, uint16_t v) { b_u8(b, (uint8_t)v); b_u8(b, (uint8_t)(v >> 8)); }
-static void b_u32(buf *b, uint32_t v) { b_u16(b, (uint16_t)v); b_u16(b, (uint16_t)(v >> 16)); }
-static void b_u64(buf *b, uint64_t v) { b_u32(b, (uint32_t)v); b_u32(b, (uint32_t)(v >> 32)); }
-static void b_f32(buf *b, float f) { uint32_t u; memcpy(&u, &f, 4); b_u32(b, u); }
-static void b_f64(buf *b, double f) { uint64_t u; memcpy(&u, &f, 8); b_u64(b, u); }
-static void b_str(buf *b, const char *s) { b_u64(b, strlen(s)); b_put(b, s, strlen(s)); }
-static void b_pad(buf *b, size_t align) { while (b->n % align) b_u8(b, 0); }
-static void b_header(buf *b, uint32_t version, uint64_t n_tensors, uint64_t n_kv) {
-    b_put(b, "GGUF", 4);
-    b_u32(b, version);
-    b_u64(b, n_tensors);
-    b_u64(b, n_kv);
-}
-static void b_key(buf *b, const char *key, uint32_t type) { b_str(b, key); b_u32(b, type); }
-static void b_tinfo(buf *b, const char *name, uint32_t n_dims, const uint64_t *ne,
+static void b_key(tu_buf *b, const char *key, uint32_t type) { tu_str(b, key); tu_u32(b, type); }
+static void b_tinfo(tu_buf *b, const char *name, uint32_t n_dims, const uint64_t *ne,
                     uint32_t type, uint64_t offset) {
-    b_str(b, name);
-    b_u32(b, n_dims);
-    for (uint32_t i = 0; i < n_dims; i++) b_u64(b, ne[i]);
-    b_u32(b, type);
-    b_u64(b, offset);
+    tu_str(b, name);
+    tu_u32(b, n_dims);
+    for (uint32_t i = 0; i < n_dims; i++) tu_u64(b, ne[i]);
+    tu_u32(b, type);
+    tu_u64(b, offset);
 }
 
-static gguf_file *open_buf(const buf *b, ai_error *err) {
+static gguf_file *open_buf(const tu_buf *b, ai_error *err) {
     return gguf_open_memory(b->p, b->n, "mem.gguf", err);
 }
 
 /* Opening must fail with a message that starts with the name and contains
  * `want` (and, when given, "at offset N"). */
-static void expect_fail(const buf *b, const char *want) {
+static void expect_fail(const tu_buf *b, const char *want) {
     ai_error err = {{0}};
     gguf_file *f = open_buf(b, &err);
     if (f) {
@@ -76,40 +54,40 @@ static void expect_fail(const buf *b, const char *want) {
 #define N_SCALAR_KV 12
 /* Builds a file with every scalar type, numeric/bool/string arrays and two
  * tensors (f32 4x2 and q4_0 32x2), alignment `align` (0: no key, 32). */
-static void build_valid(buf *b, uint32_t version, uint32_t align) {
+static void build_valid(tu_buf *b, uint32_t version, uint32_t align) {
     uint64_t n_kv = N_SCALAR_KV + 4 + (align ? 1 : 0);
     b_header(b, version, 2, n_kv);
-    b_key(b, "t.u8", GGUF_UINT8); b_u8(b, 200);
-    b_key(b, "t.i8", GGUF_INT8); b_u8(b, (uint8_t)-5);
-    b_key(b, "t.u16", GGUF_UINT16); b_u16(b, 60000);
-    b_key(b, "t.i16", GGUF_INT16); b_u16(b, (uint16_t)-300);
-    b_key(b, "t.u32", GGUF_UINT32); b_u32(b, 4000000000u);
-    b_key(b, "t.i32", GGUF_INT32); b_u32(b, (uint32_t)-2000000000);
-    b_key(b, "t.f32", GGUF_FLOAT32); b_f32(b, 1.5f);
-    b_key(b, "t.bool", GGUF_BOOL); b_u8(b, 1);
-    b_key(b, "t.str", GGUF_STRING); b_str(b, "hello");
-    b_key(b, "t.u64", GGUF_UINT64); b_u64(b, 1ull << 40);
-    b_key(b, "t.i64", GGUF_INT64); b_u64(b, (uint64_t)-(1ll << 40));
-    b_key(b, "t.f64", GGUF_FLOAT64); b_f64(b, 2.25);
-    if (align) { b_key(b, "general.alignment", GGUF_UINT32); b_u32(b, align); }
+    b_key(b, "t.u8", GGUF_UINT8); tu_u8(b, 200);
+    b_key(b, "t.i8", GGUF_INT8); tu_u8(b, (uint8_t)-5);
+    b_key(b, "t.u16", GGUF_UINT16); tu_u16(b, 60000);
+    b_key(b, "t.i16", GGUF_INT16); tu_u16(b, (uint16_t)-300);
+    b_key(b, "t.u32", GGUF_UINT32); tu_u32(b, 4000000000u);
+    b_key(b, "t.i32", GGUF_INT32); tu_u32(b, (uint32_t)-2000000000);
+    b_key(b, "t.f32", GGUF_FLOAT32); tu_f32(b, 1.5f);
+    b_key(b, "t.bool", GGUF_BOOL); tu_u8(b, 1);
+    b_key(b, "t.str", GGUF_STRING); tu_str(b, "hello");
+    b_key(b, "t.u64", GGUF_UINT64); tu_u64(b, 1ull << 40);
+    b_key(b, "t.i64", GGUF_INT64); tu_u64(b, (uint64_t)-(1ll << 40));
+    b_key(b, "t.f64", GGUF_FLOAT64); tu_f64(b, 2.25);
+    if (align) { b_key(b, "general.alignment", GGUF_UINT32); tu_u32(b, align); }
     /* an odd-length string before the i32 array leaves it misaligned in
      * the map: the reader must hand out an aligned copy */
-    b_key(b, "t.arr_i32", GGUF_ARRAY); b_u32(b, GGUF_INT32); b_u64(b, 3);
-    b_u32(b, 1); b_u32(b, (uint32_t)-2); b_u32(b, 3);
-    b_key(b, "t.arr_str", GGUF_ARRAY); b_u32(b, GGUF_STRING); b_u64(b, 3);
-    b_str(b, "a"); b_str(b, "bc"); b_str(b, "");
-    b_key(b, "t.arr_f32", GGUF_ARRAY); b_u32(b, GGUF_FLOAT32); b_u64(b, 2);
-    b_f32(b, 0.5f); b_f32(b, -1.0f);
-    b_key(b, "t.arr_bool", GGUF_ARRAY); b_u32(b, GGUF_BOOL); b_u64(b, 2);
-    b_u8(b, 0); b_u8(b, 1);
+    b_key(b, "t.arr_i32", GGUF_ARRAY); tu_u32(b, GGUF_INT32); tu_u64(b, 3);
+    tu_u32(b, 1); tu_u32(b, (uint32_t)-2); tu_u32(b, 3);
+    b_key(b, "t.arr_str", GGUF_ARRAY); tu_u32(b, GGUF_STRING); tu_u64(b, 3);
+    tu_str(b, "a"); tu_str(b, "bc"); tu_str(b, "");
+    b_key(b, "t.arr_f32", GGUF_ARRAY); tu_u32(b, GGUF_FLOAT32); tu_u64(b, 2);
+    tu_f32(b, 0.5f); tu_f32(b, -1.0f);
+    b_key(b, "t.arr_bool", GGUF_ARRAY); tu_u32(b, GGUF_BOOL); tu_u64(b, 2);
+    tu_u8(b, 0); tu_u8(b, 1);
     uint32_t a = align ? align : 32;
     uint64_t ne1[2] = {4, 2}, ne2[2] = {32, 2};
     b_tinfo(b, "t.f32_tensor", 2, ne1, AI_F32, 0);
     b_tinfo(b, "t.q4_tensor", 2, ne2, AI_Q4_0, ((32 + a - 1) / a) * a);
-    b_pad(b, a);
-    for (int i = 0; i < 8; i++) b_f32(b, (float)i);
-    b_pad(b, a);
-    for (int i = 0; i < 36; i++) b_u8(b, (uint8_t)i);
+    tu_pad(b, a);
+    for (int i = 0; i < 8; i++) tu_f32(b, (float)i);
+    tu_pad(b, a);
+    for (int i = 0; i < 36; i++) tu_u8(b, (uint8_t)i);
 }
 
 static void check_valid(const gguf_file *f, uint32_t version, uint32_t align) {
@@ -176,7 +154,7 @@ static void check_valid(const gguf_file *f, uint32_t version, uint32_t align) {
 }
 
 static void test_valid_v3(void **state) {
-    buf b = {0};
+    tu_buf b = {0};
     build_valid(&b, 3, 0);
     ai_error err = {{0}};
     gguf_file *f = open_buf(&b, &err);
@@ -187,7 +165,7 @@ static void test_valid_v3(void **state) {
 }
 
 static void test_valid_v2(void **state) {
-    buf b = {0};
+    tu_buf b = {0};
     build_valid(&b, 2, 0);
     ai_error err = {{0}};
     gguf_file *f = open_buf(&b, &err);
@@ -199,7 +177,7 @@ static void test_valid_v2(void **state) {
 
 static void test_custom_alignment(void **state) {
     for (uint32_t a = 1; a <= 256; a *= 2) {
-        buf b = {0};
+        tu_buf b = {0};
         build_valid(&b, 3, a);
         ai_error err = {{0}};
         gguf_file *f = open_buf(&b, &err);
@@ -213,7 +191,7 @@ static void test_custom_alignment(void **state) {
 
 /* Every proper prefix of a valid file is an error, never a crash. */
 static void test_every_truncation(void **state) {
-    buf b = {0};
+    tu_buf b = {0};
     build_valid(&b, 3, 0);
     for (size_t n = 0; n < b.n; n++) {
         ai_error err = {{0}};
@@ -226,7 +204,7 @@ static void test_every_truncation(void **state) {
 }
 
 static void test_file_on_disk(void **state) {
-    buf b = {0};
+    tu_buf b = {0};
     build_valid(&b, 3, 0);
     char path[256];
     tu_write_temp(b.p, b.n, ".gguf", path, sizeof path);
@@ -252,7 +230,7 @@ static void test_file_on_disk(void **state) {
 /* ---- writer -------------------------------------------------------------- */
 
 static void test_writer_roundtrip(void **state) {
-    buf b = {0};
+    tu_buf b = {0};
     build_valid(&b, 2, 0);
     ai_error err = {{0}};
     gguf_file *src = open_buf(&b, &err);
@@ -366,17 +344,17 @@ static void test_writer_direct(void **state) {
 /* ---- bad files ------------------------------------------------------------ */
 
 static void test_bad_header(void **state) {
-    buf b = {0};
-    b_put(&b, "GG", 2);
+    tu_buf b = {0};
+    tu_put(&b, "GG", 2);
     expect_fail(&b, "file too short for a GGUF header at offset 0");
     b.n = 0;
-    b_put(&b, "GGUF", 4); b_u32(&b, 3); b_u16(&b, 0);
+    tu_put(&b, "GGUF", 4); tu_u32(&b, 3); tu_u16(&b, 0);
     expect_fail(&b, "unexpected end of file reading tensor count at offset 8");
     b.n = 0;
-    b_put(&b, "GGML", 4); b_u32(&b, 3); b_u64(&b, 0); b_u64(&b, 0);
+    tu_put(&b, "GGML", 4); tu_u32(&b, 3); tu_u64(&b, 0); tu_u64(&b, 0);
     expect_fail(&b, "bad magic 'GGML' at offset 0 (expected 'GGUF'");
     b.n = 0;
-    b_put(&b, "\x7f" "ELF", 4); b_u32(&b, 3);
+    tu_put(&b, "\x7f" "ELF", 4); tu_u32(&b, 3);
     expect_fail(&b, "bad magic '\\x7fELF'");
     b.n = 0;
     b_header(&b, 1, 0, 0);
@@ -391,12 +369,12 @@ static void test_bad_header(void **state) {
 }
 
 static void test_absurd_counts(void **state) {
-    buf b = {0};
+    tu_buf b = {0};
     b_header(&b, 3, 0, UINT64_MAX);
     expect_fail(&b, "metadata count 18446744073709551615 too large at offset 16");
     b.n = 0;
     b_header(&b, 3, 0, 1000000);
-    b_key(&b, "a", GGUF_UINT8); b_u8(&b, 1);
+    b_key(&b, "a", GGUF_UINT8); tu_u8(&b, 1);
     expect_fail(&b, "metadata count 1000000 too large");
     b.n = 0;
     b_header(&b, 3, UINT64_MAX / 2, 0);
@@ -404,57 +382,57 @@ static void test_absurd_counts(void **state) {
     b.n = 0;
     /* counts that fit the file, but not after the metadata */
     b_header(&b, 3, 2, 1);
-    b_key(&b, "k", GGUF_STRING); b_str(&b, "0123456789012345678901234567890123456789012345678901234567890123456789"
+    b_key(&b, "k", GGUF_STRING); tu_str(&b, "0123456789012345678901234567890123456789012345678901234567890123456789"
                           "012345678901234567890123456789");
     expect_fail(&b, "tensor count 2 too large at offset 8 (after the metadata");
     b.n = 0;
     /* a string array whose count the file can't hold */
     b_header(&b, 3, 0, 1);
-    b_key(&b, "k", GGUF_ARRAY); b_u32(&b, GGUF_STRING); b_u64(&b, 1ull << 60);
-    b_u64(&b, 0);
+    b_key(&b, "k", GGUF_ARRAY); tu_u32(&b, GGUF_STRING); tu_u64(&b, 1ull << 60);
+    tu_u64(&b, 0);
     expect_fail(&b, "array count 1152921504606846976 of type string for key 'k' past end of file at offset");
     free(b.p);
 }
 
 static void test_bad_strings_and_arrays(void **state) {
-    buf b = {0};
+    tu_buf b = {0};
     b_header(&b, 3, 0, 1);
-    b_key(&b, "k", GGUF_STRING); b_u64(&b, 99999999); b_put(&b, "abc", 3);
+    b_key(&b, "k", GGUF_STRING); tu_u64(&b, 99999999); tu_put(&b, "abc", 3);
     expect_fail(&b, "string length 99999999 past end of file at offset 37 (file is 48 bytes)");
     b.n = 0;
     b_header(&b, 3, 0, 1);
-    b_u64(&b, UINT64_MAX); /* key length */
-    b_u64(&b, 0);
+    tu_u64(&b, UINT64_MAX); /* key length */
+    tu_u64(&b, 0);
     expect_fail(&b, "key length 18446744073709551615 past end of file at offset 24");
     b.n = 0;
     b_header(&b, 3, 0, 1);
-    b_key(&b, "k", GGUF_ARRAY); b_u32(&b, GGUF_UINT32); b_u64(&b, 1ull << 62); b_u32(&b, 0);
+    b_key(&b, "k", GGUF_ARRAY); tu_u32(&b, GGUF_UINT32); tu_u64(&b, 1ull << 62); tu_u32(&b, 0);
     expect_fail(&b, "array count 4611686018427387904 of type u32 for key 'k' past end of file at offset 41");
     b.n = 0;
     b_header(&b, 3, 0, 1);
-    b_key(&b, "k", 13); b_u32(&b, 0);
+    b_key(&b, "k", 13); tu_u32(&b, 0);
     expect_fail(&b, "unknown value type 13 for key 'k' at offset 33 (expected 0..12)");
     b.n = 0;
     b_header(&b, 3, 0, 1);
-    b_key(&b, "k", GGUF_ARRAY); b_u32(&b, 77); b_u64(&b, 0);
+    b_key(&b, "k", GGUF_ARRAY); tu_u32(&b, 77); tu_u64(&b, 0);
     expect_fail(&b, "unknown array element type 77 for key 'k'");
     b.n = 0;
     b_header(&b, 3, 0, 1);
-    b_key(&b, "k", GGUF_ARRAY); b_u32(&b, GGUF_ARRAY); b_u64(&b, 1);
-    b_u32(&b, GGUF_UINT8); b_u64(&b, 1); b_u8(&b, 1);
+    b_key(&b, "k", GGUF_ARRAY); tu_u32(&b, GGUF_ARRAY); tu_u64(&b, 1);
+    tu_u32(&b, GGUF_UINT8); tu_u64(&b, 1); tu_u8(&b, 1);
     expect_fail(&b, "nested array for key 'k' at offset 37 (arrays of arrays are not supported)");
     b.n = 0;
     b_header(&b, 3, 0, 1);
-    b_key(&b, "k", GGUF_BOOL); b_u8(&b, 2);
+    b_key(&b, "k", GGUF_BOOL); tu_u8(&b, 2);
     expect_fail(&b, "bool value 2 for key 'k' at offset 37 (expected 0 or 1)");
     b.n = 0;
     b_header(&b, 3, 0, 1);
-    b_key(&b, "k", GGUF_ARRAY); b_u32(&b, GGUF_BOOL); b_u64(&b, 2); b_u8(&b, 0); b_u8(&b, 9);
+    b_key(&b, "k", GGUF_ARRAY); tu_u32(&b, GGUF_BOOL); tu_u64(&b, 2); tu_u8(&b, 0); tu_u8(&b, 9);
     expect_fail(&b, "bool value 9 in array 'k'");
     b.n = 0;
     b_header(&b, 3, 0, 2);
-    b_key(&b, "dup", GGUF_UINT8); b_u8(&b, 1);
-    b_key(&b, "dup", GGUF_UINT8); b_u8(&b, 2);
+    b_key(&b, "dup", GGUF_UINT8); tu_u8(&b, 1);
+    b_key(&b, "dup", GGUF_UINT8); tu_u8(&b, 2);
     expect_fail(&b, "duplicate key 'dup' at offset 40 (keys must be unique)");
     b.n = 0;
     /* unprintable key bytes are escaped in messages */
@@ -465,12 +443,12 @@ static void test_bad_strings_and_arrays(void **state) {
 }
 
 static void test_bad_alignment(void **state) {
-    buf b = {0};
+    tu_buf b = {0};
     uint32_t bad[] = {0, 3, 48};
     for (int i = 0; i < 3; i++) {
         b.n = 0;
         b_header(&b, 3, 0, 1);
-        b_key(&b, "general.alignment", GGUF_UINT32); b_u32(&b, bad[i]);
+        b_key(&b, "general.alignment", GGUF_UINT32); tu_u32(&b, bad[i]);
         char want[96];
         snprintf(want, sizeof want, "general.alignment %u at offset", bad[i]);
         expect_fail(&b, want);
@@ -478,27 +456,27 @@ static void test_bad_alignment(void **state) {
     }
     b.n = 0;
     b_header(&b, 3, 0, 1);
-    b_key(&b, "general.alignment", GGUF_STRING); b_str(&b, "32");
+    b_key(&b, "general.alignment", GGUF_STRING); tu_str(&b, "32");
     expect_fail(&b, "general.alignment has type string");
     b.n = 0;
     b_header(&b, 3, 0, 1);
-    b_key(&b, "general.alignment", GGUF_INT32); b_u32(&b, (uint32_t)-32);
+    b_key(&b, "general.alignment", GGUF_INT32); tu_u32(&b, (uint32_t)-32);
     expect_fail(&b, "general.alignment -32");
     free(b.p);
 }
 
 /* One tensor info (plus data of `data_bytes`) after a header with no kvs. */
-static void one_tensor(buf *b, uint32_t n_dims, const uint64_t *ne, uint32_t type,
+static void one_tensor(tu_buf *b, uint32_t n_dims, const uint64_t *ne, uint32_t type,
                        uint64_t offset, size_t data_bytes) {
     b->n = 0;
     b_header(b, 3, 1, 0);
     b_tinfo(b, "w", n_dims, ne, type, offset);
-    b_pad(b, 32);
-    for (size_t i = 0; i < data_bytes; i++) b_u8(b, 0);
+    tu_pad(b, 32);
+    for (size_t i = 0; i < data_bytes; i++) tu_u8(b, 0);
 }
 
 static void test_bad_tensors(void **state) {
-    buf b = {0};
+    tu_buf b = {0};
     uint64_t ne[5] = {32, 2, 1, 1, 1};
     one_tensor(&b, 2, ne, AI_F32, 0, 256);
     {
@@ -544,15 +522,15 @@ static void test_bad_tensors(void **state) {
     b_header(&b, 3, 2, 0);
     b_tinfo(&b, "w", 1, ne, AI_F32, 0);
     b_tinfo(&b, "w", 1, ne, AI_F32, 128);
-    b_pad(&b, 32);
-    for (int i = 0; i < 256; i++) b_u8(&b, 0);
+    tu_pad(&b, 32);
+    for (int i = 0; i < 256; i++) tu_u8(&b, 0);
     expect_fail(&b, "duplicate tensor name 'w' at offset 57 (tensor names must be unique)");
     b.n = 0;
     b_header(&b, 3, 2, 0);
     b_tinfo(&b, "w", 1, ne, AI_F32, 0);
     b_tinfo(&b, "v", 1, ne, AI_F32, 96);
-    b_pad(&b, 32);
-    for (int i = 0; i < 256; i++) b_u8(&b, 0);
+    tu_pad(&b, 32);
+    for (int i = 0; i < 256; i++) tu_u8(&b, 0);
     expect_fail(&b, "tensor 'v' overlaps tensor 'w'");
     /* the data section itself past the end */
     b.n = 0;
@@ -574,7 +552,7 @@ static void test_bad_tensors(void **state) {
 /* ---- typed accessors ------------------------------------------------------- */
 
 static void test_accessor_errors(void **state) {
-    buf b = {0};
+    tu_buf b = {0};
     build_valid(&b, 3, 0);
     ai_error err = {{0}};
     gguf_file *f = open_buf(&b, &err);

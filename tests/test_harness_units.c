@@ -354,36 +354,6 @@ static void test_plausible(void **state) {
 
 /* ---- gguf_bytes.c ------------------------------------------------------- */
 
-/* A GGUF built in memory, little-endian. */
-typedef struct gbuf {
-    uint8_t *p;
-    size_t n, cap;
-} gbuf;
-
-static void gput(gbuf *b, const void *d, size_t n) {
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 256;
-        b->p = realloc(b->p, b->cap);
-        assert_non_null(b->p);
-    }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-static void gu32(gbuf *b, uint32_t v) {
-    uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    gput(b, x, 4);
-}
-static void gu64(gbuf *b, uint64_t v) {
-    for (int i = 0; i < 8; i++) {
-        uint8_t x = (uint8_t)(v >> (8 * i));
-        gput(b, &x, 1);
-    }
-}
-static void gstr(gbuf *b, const char *s) {
-    gu64(b, strlen(s));
-    gput(b, s, strlen(s));
-}
-
 typedef struct gtensor {
     const char *name;
     uint32_t type, n_dims;
@@ -408,7 +378,7 @@ typedef struct gopts {
  * (680 B), rope_freqs.weight f32 32 (128 B: not read per token),
  * blkx.0.w f32 16 (64 B: not a layer); with_head: output.weight f16 64x10
  * (1280 B). Returns the bytes per token the harness must count. */
-static uint64_t make_gguf(gbuf *b, const gopts *o) {
+static uint64_t make_gguf(tu_buf *b, const gopts *o) {
     b->n = 0;
     uint32_t al = o->alignment ? o->alignment : 32;
     gtensor t[8] = {
@@ -423,46 +393,46 @@ static uint64_t make_gguf(gbuf *b, const gopts *o) {
     };
     int nt = o->with_head ? 7 : 6;
     int nkv = 4 + (o->alignment != 0) + (o->nest > 0);
-    gput(b, "GGUF", 4);
-    gu32(b, o->version ? o->version : 3);
-    gu64(b, (uint64_t)nt);
-    gu64(b, (uint64_t)nkv);
-    gstr(b, "general.architecture"); gu32(b, 8); gstr(b, "llama");
-    gstr(b, "llama.block_count"); gu32(b, 4); gu32(b, 1);
-    gstr(b, "tokenizer.ggml.tokens"); gu32(b, 9); gu32(b, 8); gu64(b, 3);
-    gstr(b, "a"); gstr(b, "bc"); gstr(b, "");
-    gstr(b, "some.bytes"); gu32(b, 9); gu32(b, 0); gu64(b, o->array_n ? o->array_n : 5);
-    gput(b, "\1\2\3\4\5", 5);
+    tu_put(b, "GGUF", 4);
+    tu_u32(b, o->version ? o->version : 3);
+    tu_u64(b, (uint64_t)nt);
+    tu_u64(b, (uint64_t)nkv);
+    tu_str(b, "general.architecture"); tu_u32(b, 8); tu_str(b, "llama");
+    tu_str(b, "llama.block_count"); tu_u32(b, 4); tu_u32(b, 1);
+    tu_str(b, "tokenizer.ggml.tokens"); tu_u32(b, 9); tu_u32(b, 8); tu_u64(b, 3);
+    tu_str(b, "a"); tu_str(b, "bc"); tu_str(b, "");
+    tu_str(b, "some.bytes"); tu_u32(b, 9); tu_u32(b, 0); tu_u64(b, o->array_n ? o->array_n : 5);
+    tu_put(b, "\1\2\3\4\5", 5);
     if (o->alignment) {
-        gstr(b, "general.alignment"); gu32(b, 4); gu32(b, o->alignment);
+        tu_str(b, "general.alignment"); tu_u32(b, 4); tu_u32(b, o->alignment);
     }
     if (o->nest > 0) { /* [[[... [f64 x1] ...]]] */
-        gstr(b, "nested");
-        gu32(b, 9);
-        for (int d = 1; d < o->nest; d++) { gu32(b, 9); gu64(b, 1); }
-        gu32(b, 12); gu64(b, 1);
+        tu_str(b, "nested");
+        tu_u32(b, 9);
+        for (int d = 1; d < o->nest; d++) { tu_u32(b, 9); tu_u64(b, 1); }
+        tu_u32(b, 12); tu_u64(b, 1);
         double x = 1.5;
-        gput(b, &x, 8);
+        tu_put(b, &x, 8);
     }
     uint64_t off = 0;
     for (int i = 0; i < nt; i++) {
-        gstr(b, t[i].name);
-        gu32(b, t[i].n_dims);
-        for (uint32_t d = 0; d < t[i].n_dims; d++) gu64(b, d < 4 ? t[i].ne[d] : 1);
-        gu32(b, t[i].type);
-        gu64(b, off);
+        tu_str(b, t[i].name);
+        tu_u32(b, t[i].n_dims);
+        for (uint32_t d = 0; d < t[i].n_dims; d++) tu_u64(b, d < 4 ? t[i].ne[d] : 1);
+        tu_u32(b, t[i].type);
+        tu_u64(b, off);
         off += (t[i].bytes + al - 1) / al * al;
     }
-    while (b->n % al) gput(b, "", 1);
+    while (b->n % al) tu_put(b, "", 1);
     for (uint64_t i = 0; i < off; i++) {
         uint8_t x = (uint8_t)(i * 7);
-        gput(b, &x, 1);
+        tu_put(b, &x, 1);
     }
     return 72 + 256 + 256 + (o->with_head ? 1280 : 680);
 }
 
 /* Writes b and counts it: 0 or -1 (with err). */
-static int count_buf(const gbuf *b, size_t n, ah_gguf_bytes *gb, ai_error *err) {
+static int count_buf(const tu_buf *b, size_t n, ah_gguf_bytes *gb, ai_error *err) {
     char path[512];
     tu_write_temp(b->p, n, ".gguf", path, sizeof path);
     int rc = ah_gguf_bytes_per_token(path, gb, err);
@@ -471,7 +441,7 @@ static int count_buf(const gbuf *b, size_t n, ah_gguf_bytes *gb, ai_error *err) 
 }
 
 static void expect_gguf_error(const gopts *o, const char *want) {
-    gbuf b = {0};
+    tu_buf b = {0};
     ah_gguf_bytes gb;
     ai_error err = {{0}};
     make_gguf(&b, o);
@@ -482,7 +452,7 @@ static void expect_gguf_error(const gopts *o, const char *want) {
 }
 
 static void test_gguf_bytes_synthetic(void **state) {
-    gbuf b = {0};
+    tu_buf b = {0};
     ah_gguf_bytes gb;
     ai_error err = {{0}};
     /* tied head (token_embd.weight), then untied (output.weight) */
@@ -559,11 +529,11 @@ static void test_gguf_bytes_bad_files(void **state) {
     assert_int_equal(ah_gguf_bytes_per_token(path, &gb, &err), -1);
     assert_non_null(strstr(err.msg, "bad magic 'hell'"));
     /* absurd counts in a header that ends right there */
-    gbuf b = {0};
-    gput(&b, "GGUF", 4);
-    gu32(&b, 3);
-    gu64(&b, 0);
-    gu64(&b, UINT64_MAX);
+    tu_buf b = {0};
+    tu_put(&b, "GGUF", 4);
+    tu_u32(&b, 3);
+    tu_u64(&b, 0);
+    tu_u64(&b, UINT64_MAX);
     assert_int_equal(count_buf(&b, b.n, &gb, &err), -1);
     assert_non_null(strstr(err.msg, "cannot fit"));
     free(b.p);

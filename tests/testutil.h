@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "quant.h"
@@ -62,5 +64,29 @@ static inline void tu_quant_code_span(uint32_t type, size_t *off, size_t *len) {
     default: break;
     }
 }
+
+/* A byte buffer that tests fill with little-endian fields (GGUF files built
+ * in memory). Inline: the kernel tests also build without testutil.c. */
+typedef struct tu_buf {
+    uint8_t *p;
+    size_t n, cap;
+} tu_buf;
+static inline void tu_put(tu_buf *b, const void *p, size_t n) {
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 64;
+        b->p = realloc(b->p, b->cap);
+        assert_non_null(b->p);
+    }
+    if (n) memcpy(b->p + b->n, p, n);
+    b->n += n;
+}
+static inline void tu_u8(tu_buf *b, uint8_t v) { tu_put(b, &v, 1); }
+static inline void tu_u16(tu_buf *b, uint16_t v) { tu_u8(b, (uint8_t)v); tu_u8(b, (uint8_t)(v >> 8)); }
+static inline void tu_u32(tu_buf *b, uint32_t v) { tu_u16(b, (uint16_t)v); tu_u16(b, (uint16_t)(v >> 16)); }
+static inline void tu_u64(tu_buf *b, uint64_t v) { tu_u32(b, (uint32_t)v); tu_u32(b, (uint32_t)(v >> 32)); }
+static inline void tu_f32(tu_buf *b, float f) { uint32_t u; memcpy(&u, &f, 4); tu_u32(b, u); }
+static inline void tu_f64(tu_buf *b, double f) { uint64_t u; memcpy(&u, &f, 8); tu_u64(b, u); }
+static inline void tu_str(tu_buf *b, const char *s) { tu_u64(b, strlen(s)); tu_put(b, s, strlen(s)); }
+static inline void tu_pad(tu_buf *b, size_t align) { while (b->n % align) tu_u8(b, 0); }
 
 #endif
