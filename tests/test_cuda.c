@@ -58,6 +58,7 @@ static int gpu_ready(void) {
         }                       \
     } while (0)
 
+#ifdef AI_HAVE_CUDA
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static float frand(void) { /* uniform in [-1, 1) */
     rng ^= rng << 13;
@@ -66,7 +67,6 @@ static float frand(void) { /* uniform in [-1, 1) */
     return (float)((rng >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
 }
 
-#ifdef AI_HAVE_CUDA
 static const uint32_t FORMATS[] = {AI_F32, AI_F16, AI_BF16, AI_Q8_0, AI_Q4_0, AI_Q4_1,
                                    AI_Q5_0, AI_Q5_1, AI_Q4_K, AI_Q5_K, AI_Q6_K};
 #define N_FORMATS (sizeof FORMATS / sizeof FORMATS[0])
