@@ -116,8 +116,8 @@ int ai_cmd_perplexity(int argc, char **argv) {
             goto done;
         }
         if (!isfinite(acc.nll)) { /* a NaN or infinite logit: no perplexity to report */
-            fprintf(stderr, "%sautoinfer perplexity: chunk %ld: the negative log-likelihood is %g "
-                    "(the model's logits are not finite numbers)\n", ch ? "\n" : "", ch + 1, acc.nll);
+            fprintf(stderr, "%sautoinfer perplexity: chunk %ld: the log-likelihood is not finite "
+                    "(the model gave NaN or infinite logits)\n", ch ? "\n" : "", ch + 1);
             goto done;
         }
         nll += acc.nll;
