@@ -36,6 +36,22 @@ int ai_cli_build_conf(const ai_cli_conf *c, const char *cmd, ai_conf *out) {
     return 0;
 }
 
+int ai_cli_parse_long(const char *cmd, const char *option, const char *text, long lo, long hi,
+                      long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    /* strtol skips leading spaces and takes a sign: only digits (and '-') are a number here */
+    bool digits = (text[0] >= '0' && text[0] <= '9') || (text[0] == '-' && text[1] >= '0' && text[1] <= '9');
+    if (!digits || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "autoinfer %s: %s expects a whole number in %ld..%ld, got '%s'\n", cmd, option,
+                lo, hi, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 ai_pipeline *ai_cli_open(const char *cmd, const char *model, const ai_conf *conf) {
     ai_error err;
     ai_pipeline *p = ai_pipeline_open(model, conf, &err);

@@ -21,6 +21,11 @@ int ai_cli_build_conf(const ai_cli_conf *c, const char *cmd, ai_conf *out);
 /* The whole of a text file ("-" = standard input), NUL-terminated, malloc'd;
  * prints "autoinfer CMD: cannot read 'PATH': why" and returns NULL on failure. */
 char *ai_cli_read_text(const char *cmd, const char *path);
+/* Parses an option's value as a whole number in lo..hi (no sign games,
+ * spaces or overflow); prints "autoinfer CMD: OPTION expects a whole number
+ * in LO..HI, got 'TEXT'" and returns -1 otherwise. */
+int ai_cli_parse_long(const char *cmd, const char *option, const char *text, long lo, long hi,
+                      long *out);
 /* Opens the model with conf; prints the error and returns NULL on failure. */
 ai_pipeline *ai_cli_open(const char *cmd, const char *model, const ai_conf *conf);
 

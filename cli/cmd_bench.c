@@ -327,22 +327,13 @@ int ai_cmd_bench(int argc, char **argv) {
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:t:h", opts, NULL)) != -1) {
-        char *end = NULL;
-        long v = 0;
-        if (c == 't' || c == 'd' || c == 'p' || c == 'r' || c == 'M') {
-            v = strtol(optarg, &end, 10);
-            if (*end || end == optarg || v < 0 || v > 1000000) {
-                fprintf(stderr, "autoinfer bench: bad number '%s'\n", optarg);
-                return 2;
-            }
-        }
         switch (c) {
         case 'm': model = optarg; break;
-        case 't': threads = v; break;
-        case 'd': n_decode = v; break;
-        case 'p': n_prefill = v; break;
-        case 'r': reps = v; break;
-        case 'M': mib = v; break;
+        case 't': if (ai_cli_parse_long("bench", "--threads", optarg, 0, 1000000, &threads)) return 2; break;
+        case 'd': if (ai_cli_parse_long("bench", "--decode", optarg, 0, 1000000, &n_decode)) return 2; break;
+        case 'p': if (ai_cli_parse_long("bench", "--prefill", optarg, 0, 1000000, &n_prefill)) return 2; break;
+        case 'r': if (ai_cli_parse_long("bench", "--reps", optarg, 0, 1000000, &reps)) return 2; break;
+        case 'M': if (ai_cli_parse_long("bench", "--mib", optarg, 0, 1000000, &mib)) return 2; break;
         case 'B': bw = true; break;
         case 'K': kernels = true; break;
         case 'C': cc.conf_path = optarg; break;

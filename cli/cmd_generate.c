@@ -10,6 +10,7 @@
 #include "autoinfer.h"
 #include "cliutil.h"
 #include "commands.h"
+#include "config.h"
 
 #define DEFAULT_MODEL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -82,15 +83,7 @@ int ai_cmd_generate(int argc, char **argv) {
         case 'E': ignore_eos = true; break;
         case 'C': cc.conf_path = optarg; break;
         case 's': if (ai_cli_set(&cc, "generate", optarg)) return 2; break;
-        case 'n': {
-            char *end;
-            n_predict = strtol(optarg, &end, 10);
-            if (*end || end == optarg || n_predict < 0 || n_predict > 1000000) {
-                fprintf(stderr, "autoinfer generate: -n expects a token count 0..1000000, got '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        }
+        case 'n': if (ai_cli_parse_long("generate", "-n", optarg, 0, 1000000, &n_predict)) return 2; break;
         case 't': case 1: case 2: case 3: case 4: case 5: case 6: {
             if (n_kv >= AI_CLI_MAX_SETS) return 2;
             snprintf(kv_store[n_kv], sizeof kv_store[n_kv], "%s=%s",
@@ -146,6 +139,18 @@ int ai_cmd_generate(int argc, char **argv) {
         fprintf(stderr, "autoinfer generate: %s\n", tokens ? err.msg : "out of memory");
         goto done;
     }
+    /* Without a rotating KV window, generation ends when the context is full:
+     * after ctx - n + 1 tokens (the last one is sampled from position ctx - 1). */
+    ai_settings s;
+    bool bounded = ai_settings_from_conf(&conf, &s, &err) == 0 && !ai_settings_kv_layout(&s).rotating;
+    long ctx = ai_context_length(p), room = ctx - n + 1;
+    if (bounded && ignore_eos && n_predict > room) {
+        fprintf(stderr, "autoinfer generate: -n %ld with --ignore-eos does not fit: the prompt's %d tokens "
+                "leave room for %ld in ctx %ld (raise the knob ctx, e.g. --set ctx=%ld)\n",
+                n_predict, n, room, ctx, n + n_predict - 1);
+        rc = 2;
+        goto done;
+    }
     gen_stats st = {0};
     ai_gen_params gp = {.max_tokens = (int)n_predict, .ignore_eos = ignore_eos};
     double t0 = now_s();
@@ -156,6 +161,9 @@ int ai_cmd_generate(int argc, char **argv) {
     }
     printf("\n");
     fflush(stdout);
+    if (bounded && got < n_predict && got >= room)
+        fprintf(stderr, "autoinfer generate: stopped at the context size: %d prompt + %d generated tokens "
+                "fill ctx %ld (-n %ld; raise the knob ctx for longer outputs)\n", n, got, ctx, n_predict);
     double prefill_s = st.n_tokens ? st.t_first - t0 : 0;
     double decode_s = st.n_tokens > 1 ? st.t_last - st.t_first : 0;
     fprintf(stderr, "prompt tokens: %d, generated tokens: %d, prefill: %.1f tok/s, decode: %.1f tok/s\n",

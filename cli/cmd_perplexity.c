@@ -53,7 +53,6 @@ int ai_cmd_perplexity(int argc, char **argv) {
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:f:t:h", opts, NULL)) != -1) {
-        char *end;
         switch (c) {
         case 'm': model = optarg; break;
         case 'f': file = optarg; break;
@@ -63,20 +62,8 @@ int ai_cmd_perplexity(int argc, char **argv) {
             snprintf(threads_kv, sizeof threads_kv, "threads=%s", optarg);
             if (ai_cli_set(&cc, "perplexity", threads_kv)) return 2;
             break;
-        case 'c':
-            n_ctx = strtol(optarg, &end, 10);
-            if (*end || n_ctx < 8 || n_ctx > 131072) {
-                fprintf(stderr, "autoinfer perplexity: --ctx expects 8..131072, got '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case 'k':
-            max_chunks = strtol(optarg, &end, 10);
-            if (*end || max_chunks < 1) {
-                fprintf(stderr, "autoinfer perplexity: --chunks expects a positive count, got '%s'\n", optarg);
-                return 2;
-            }
-            break;
+        case 'c': if (ai_cli_parse_long("perplexity", "--ctx", optarg, 8, 131072, &n_ctx)) return 2; break;
+        case 'k': if (ai_cli_parse_long("perplexity", "--chunks", optarg, 1, 1000000, &max_chunks)) return 2; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -126,6 +113,11 @@ int ai_cmd_perplexity(int argc, char **argv) {
         chunk[0] = saved;
         if (r < 0) {
             fprintf(stderr, "autoinfer perplexity: %s\n", err.msg);
+            goto done;
+        }
+        if (!isfinite(acc.nll)) { /* a NaN or infinite logit: no perplexity to report */
+            fprintf(stderr, "%sautoinfer perplexity: chunk %ld: the log-likelihood is not finite "
+                    "(the model gave NaN or infinite logits)\n", ch ? "\n" : "", ch + 1);
             goto done;
         }
         nll += acc.nll;

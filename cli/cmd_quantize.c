@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "autoinfer.h"
+#include "cliutil.h"
 #include "commands.h"
 #include "gguf.h"
 #include "quant.h"
@@ -161,17 +162,7 @@ int ai_cmd_quantize(int argc, char **argv) {
         switch (c) {
         case 'h': usage(stdout); return 0;
         case 'q': quiet = true; break;
-        case 'L': {
-            char *end = NULL;
-            errno = 0;
-            layers = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || layers < 1 || layers > 1000000) {
-                fprintf(stderr, "%s: bad --layers '%s' (want a whole number of blocks, 1 or more)\n",
-                        CMD, optarg);
-                return 2;
-            }
-            break;
-        }
+        case 'L': if (ai_cli_parse_long("quantize", "--layers", optarg, 1, 1000000, &layers)) return 2; break;
         default: usage(stderr); return 2;
         }
     }
@@ -220,18 +211,11 @@ int ai_cmd_quantize(int argc, char **argv) {
             return 1;
         }
     }
-    /* Fail early (before minutes of work) when OUT cannot be created. */
-    {
-        char probe[4200];
-        snprintf(probe, sizeof probe, "%s.tmp", out_path);
-        FILE *p = fopen(probe, "wb");
-        if (!p) {
-            fprintf(stderr, "%s: %s: cannot create: %s\n", CMD, probe, strerror(errno));
-            gguf_close(f);
-            return 1;
-        }
-        fclose(p);
-        remove(probe);
+    /* Fail early (before minutes of work) when OUT cannot be written. */
+    if (gguf_writer_check_path(out_path, &err)) {
+        fprintf(stderr, "%s: %s\n", CMD, err.msg);
+        gguf_close(f);
+        return 1;
     }
 
     gguf_writer *w = gguf_writer_new();

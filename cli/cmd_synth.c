@@ -3,11 +3,13 @@
  * measured at the seed's model sizes where no real weights ship. The
  * tokenizer is copied from a real GGUF. Never use one to judge quality. */
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cliutil.h"
 #include "commands.h"
 #include "gguf.h"
 #include "quant.h"
@@ -87,7 +89,7 @@ int ai_cmd_synth(int argc, char **argv) {
         {"seed", required_argument, 0, 'S'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *shape_name = NULL, *type_name = NULL, *out = NULL;
     const char *vocab = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
-    unsigned long long seed = 1;
+    long seed = 1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -96,7 +98,7 @@ int ai_cmd_synth(int argc, char **argv) {
         case 'T': type_name = optarg; break;
         case 'o': out = optarg; break;
         case 'v': vocab = optarg; break;
-        case 'S': seed = strtoull(optarg, NULL, 10); break;
+        case 'S': if (ai_cli_parse_long("synth", "--seed", optarg, 0, LONG_MAX, &seed)) return 2; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -120,6 +122,11 @@ int ai_cmd_synth(int argc, char **argv) {
         return 2;
     }
     ai_error err;
+    /* the largest shape takes minutes to build: a path that cannot be written fails first */
+    if (gguf_writer_check_path(out, &err)) {
+        fprintf(stderr, "autoinfer synth: %s\n", err.msg);
+        return 1;
+    }
     gguf_file *vf = gguf_open(vocab, &err);
     if (!vf) {
         fprintf(stderr, "autoinfer synth: tokenizer source: %s\n", err.msg);
@@ -148,7 +155,7 @@ int ai_cmd_synth(int argc, char **argv) {
 
     void **blobs = calloc((size_t)sh->n_layer * 16 + 8, sizeof *blobs);
     int nb = 0, rc = 1;
-    rng r = {seed * 2654435761u + 88172645463325252ull};
+    rng r = {(uint64_t)seed * 2654435761u + 88172645463325252ull};
     const int64_t d = sh->n_embd, hd = sh->n_embd / sh->n_head;
     const int64_t dq = sh->n_head * hd, dkv = sh->n_head_kv * hd;
     const float ws = 0.035f; /* ~N(0, 0.02) spread */

@@ -214,14 +214,18 @@ int ai_conf_set(ai_conf *conf, const char *key_eq_value, ai_error *err) {
 int ai_conf_load(ai_conf *conf, const char *path, ai_error *err) {
     FILE *f = fopen(path, "r");
     if (!f) return ai_error_set(err, "%s: cannot open configuration: %s", path, strerror(errno));
-    char line[512];
+    int first_line[N_KNOBS] = {0}; /* where each knob was set in this file (0: not yet) */
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
     int lineno = 0, rc = 0;
-    while (fgets(line, sizeof line, f)) {
+    errno = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         char where[600];
         snprintf(where, sizeof where, "%s:%d", path, lineno);
-        if (!strchr(line, '\n') && !feof(f)) {
-            rc = ai_error_set(err, "%s: line too long", where);
+        if (memchr(line, 0, (size_t)len)) {
+            rc = ai_error_set(err, "%s: NUL byte in line (expected text 'key = value')", where);
             break;
         }
         char *hash = strchr(line, '#');
@@ -230,12 +234,25 @@ int ai_conf_load(ai_conf *conf, const char *path, ai_error *err) {
         if (!*s) continue;
         char *eq = strchr(s, '=');
         if (!eq) {
-            rc = ai_error_set(err, "%s: expected 'key = value', got '%s'", where, s);
+            rc = ai_error_set(err, "%s: expected 'key = value', got '%.200s'", where, s);
             break;
         }
         *eq = 0;
-        if ((rc = conf_put(conf, trim(s), trim(eq + 1), where, err))) break;
+        char *key = trim(s);
+        const ai_knob_info *k = find_knob(key);
+        if (k && first_line[k - KNOBS]) {
+            rc = ai_error_set(err, "%s: %s is set twice (first on line %d)", where, key,
+                              first_line[k - KNOBS]);
+            break;
+        }
+        if ((rc = conf_put(conf, key, trim(eq + 1), where, err))) break;
+        first_line[k - KNOBS] = lineno;
     }
+    /* getline's -1 is end of file or an error: a directory reads as EISDIR */
+    if (!rc && ferror(f))
+        rc = ai_error_set(err, "%s: cannot read configuration: %s", path,
+                          strerror(errno ? errno : EIO));
+    free(line);
     fclose(f);
     return rc;
 }

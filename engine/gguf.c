@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -1109,17 +1110,63 @@ static uint64_t w_alignment(const gguf_writer *w) {
     return GGUF_DEFAULT_ALIGNMENT;
 }
 
+/* The output file behind `path` (the path, or the regular file a symlink
+ * there names) and its temporary path.tmp beside it, created empty (a stale
+ * one is removed first; never followed, so a link there cannot redirect the
+ * write). *fd is the temporary's descriptor, with the mode of the file it
+ * replaces. Returns 0, or -1 with the reason in err. */
+static int output_open(const char *path, char *target, char *tmp, size_t cap, int *fd,
+                       ai_error *err) {
+    struct stat st;
+    bool exists = lstat(path, &st) == 0;
+    if (exists && S_ISLNK(st.st_mode)) {
+        char resolved[PATH_MAX];
+        if (!realpath(path, resolved) || stat(resolved, &st) != 0)
+            return ai_error_set(err, "%s: a symlink to nothing (expected a regular file or a new path)",
+                                path);
+        if (strlen(resolved) >= cap) return ai_error_set(err, "%s: path too long", path);
+        snprintf(target, cap, "%s", resolved);
+    } else if ((size_t)snprintf(target, cap, "%s", path) >= cap) {
+        return ai_error_set(err, "%s: path too long", path);
+    }
+    if (exists && !S_ISREG(st.st_mode))
+        return ai_error_set(err, "%s: not a regular file (%s); refusing to replace it", path,
+                            S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                            : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "a special file");
+    if ((size_t)snprintf(tmp, cap, "%s.tmp", target) >= cap)
+        return ai_error_set(err, "%s: path too long", path);
+    unlink(tmp); /* left by a killed run; if it cannot go, the exclusive create says why */
+    *fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+               exists ? st.st_mode & 07777 : 0666);
+    if (*fd < 0) return ai_error_set(err, "%s: cannot create: %s", tmp, strerror(errno));
+    return 0;
+}
+
+int gguf_writer_check_path(const char *path, ai_error *err) {
+    char target[4200], tmp[4200];
+    int fd;
+    if (output_open(path, target, tmp, sizeof tmp, &fd, err)) return -1;
+    close(fd);
+    unlink(tmp);
+    return 0;
+}
+
 int gguf_writer_write(gguf_writer *w, const char *path, ai_error *err) {
     if (!w) return ai_error_set(err, "%s: no writer", path);
     if (w->err[0]) return ai_error_set(err, "%s: %s", path, w->err);
     uint64_t align = w_alignment(w);
     if (!align)
         return ai_error_set(err, "%s: general.alignment must be a u32 nonzero power of two", path);
-    char tmp[4200];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
-        return ai_error_set(err, "%s: path too long", path);
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) return ai_error_set(err, "%s: cannot create: %s", tmp, strerror(errno));
+    char target[4200], tmp[4200];
+    int fd;
+    if (output_open(path, target, tmp, sizeof tmp, &fd, err)) return -1;
+    FILE *fp = fdopen(fd, "wb");
+    if (!fp) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return ai_error_set(err, "%s: cannot create: %s", tmp, strerror(e));
+    }
     wout o = {fp, 0, false};
     put(&o, GGUF_MAGIC, 4);
     put_u32(&o, 3);
@@ -1170,10 +1217,10 @@ int gguf_writer_write(gguf_writer *w, const char *path, ai_error *err) {
         unlink(tmp);
         return ai_error_set(err, "%s: write failed: %s", tmp, strerror(e));
     }
-    if (rename(tmp, path) != 0) {
+    if (rename(tmp, target) != 0) {
         e = errno;
         unlink(tmp);
-        return ai_error_set(err, "%s: cannot rename to %s: %s", tmp, path, strerror(e));
+        return ai_error_set(err, "%s: cannot rename to %s: %s", tmp, target, strerror(e));
     }
     return 0;
 }

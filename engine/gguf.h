@@ -104,7 +104,10 @@ const char *gguf_type_name(gguf_type t);
  * general.alignment when set (u32, a power of two). A bad call (unknown
  * type, size not matching the shape, duplicate tensor) is remembered and
  * reported by gguf_writer_write, which writes path.tmp and renames it, so a
- * failure never leaves a partial file at `path`. */
+ * failure never leaves a partial file at `path`. A symlink at `path` is
+ * written through (the file it names is replaced, the link stays); any other
+ * existing path that is not a regular file (directory, FIFO, device) is
+ * refused, since the rename would replace it. */
 typedef struct gguf_writer gguf_writer;
 gguf_writer *gguf_writer_new(void);
 void gguf_writer_free(gguf_writer *w);
@@ -123,5 +126,8 @@ void gguf_writer_tensor(gguf_writer *w, const char *name, uint32_t type,
                         uint32_t n_dims, const int64_t *ne, const void *data,
                         uint64_t size);
 int gguf_writer_write(gguf_writer *w, const char *path, ai_error *err);
+/* Fails, as gguf_writer_write would, when `path` cannot be written: run it
+ * before long work, so that the failure comes first. */
+int gguf_writer_check_path(const char *path, ai_error *err);
 
 #endif

@@ -885,6 +885,11 @@ int ai_cmd_eval(int argc, char **argv) {
     int rc = parse_args(argc, argv, &o);
     if (rc == -1) return 0;
     if (rc) return rc;
+    ai_error err;
+    if (o.json && ah_json_check_path(o.json, &err)) {
+        fprintf(stderr, "autoinfer eval: --json: %s\n", err.msg);
+        return 1;
+    }
     if (o.build_id) { /* hidden: the build identity as one JSON line */
         cJSON *b = json_build();
         char *line = cJSON_PrintUnformatted(b);

@@ -230,8 +230,13 @@ int ah_baseline_save(const char *dir, const cJSON *report, const ah_model_id *m,
 
 /* {median, ci_lo, ci_hi, ci_level, mean, sd, outliers, samples} */
 cJSON *ah_json_dist(const double *x, int n);
-/* Writes doc to path atomically (path.tmp + rename). */
+/* Writes doc to path atomically (path.tmp + rename). A symlink at path is
+ * written through; any other path that exists and is not a regular file
+ * (directory, FIFO, device) is refused, since the rename would replace it. */
 int ah_json_write(const cJSON *doc, const char *path, ai_error *err);
+/* Fails as ah_json_write would when path cannot be written: checked before
+ * the evaluation, so that a bad --json costs no run. */
+int ah_json_check_path(const char *path, ai_error *err);
 /* Reads a JSON file. NULL + message on failure. */
 cJSON *ah_json_read(const char *path, ai_error *err);
 /* The readable table, the summary lines and the change monitor block. */

@@ -2,10 +2,15 @@
  * is read back from the document, so stdout and the JSON file can't
  * disagree. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "stats.h"
@@ -30,15 +35,54 @@ cJSON *ah_json_dist(const double *x, int n) {
     return o;
 }
 
+/* The report's file behind path (path, or the regular file a symlink there
+ * names) and its temporary target.tmp, created empty and never followed (a
+ * stale one is removed first). The engine's GGUF writer does the same for its
+ * outputs; the harness keeps its own copy, out of the candidate's reach. */
+static int json_open_tmp(const char *path, char *target, char *tmp, size_t cap, ai_error *err) {
+    struct stat st;
+    bool exists = lstat(path, &st) == 0;
+    if (exists && S_ISLNK(st.st_mode)) {
+        char resolved[PATH_MAX];
+        if (!realpath(path, resolved) || stat(resolved, &st) != 0)
+            return ai_error_set(err, "%s: a symlink to nothing (expected a regular file or a new path)",
+                                path);
+        snprintf(target, cap, "%s", resolved);
+    } else {
+        snprintf(target, cap, "%s", path);
+    }
+    if (exists && !S_ISREG(st.st_mode))
+        return ai_error_set(err, "%s: not a regular file (%s); refusing to replace it", path,
+                            S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                            : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "a special file");
+    if ((size_t)snprintf(tmp, cap, "%s.tmp", target) >= cap)
+        return ai_error_set(err, "%s: path too long", path);
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0) return ai_error_set(err, "%s: cannot write: %s", tmp, strerror(errno));
+    return fd;
+}
+
+int ah_json_check_path(const char *path, ai_error *err) {
+    char target[4200], tmp[4200];
+    int fd = json_open_tmp(path, target, tmp, sizeof tmp, err);
+    if (fd < 0) return -1;
+    close(fd);
+    unlink(tmp);
+    return 0;
+}
+
 int ah_json_write(const cJSON *doc, const char *path, ai_error *err) {
+    char target[4200], tmp[4200];
+    int fd = json_open_tmp(path, target, tmp, sizeof tmp, err);
+    if (fd < 0) return -1;
     char *text = cJSON_Print(doc);
-    if (!text) return ai_error_set(err, "%s: cannot serialize the report", path);
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
+    FILE *f = text ? fdopen(fd, "w") : NULL;
     if (!f) {
+        close(fd);
+        unlink(tmp);
         free(text);
-        return ai_error_set(err, "%s: cannot write: %s", tmp, strerror(errno));
+        return ai_error_set(err, "%s: cannot serialize the report", path);
     }
     size_t len = strlen(text);
     size_t w = fwrite(text, 1, len, f);
@@ -48,9 +92,9 @@ int ah_json_write(const cJSON *doc, const char *path, ai_error *err) {
         remove(tmp);
         return ai_error_set(err, "%s: write failed", tmp);
     }
-    if (rename(tmp, path)) {
+    if (rename(tmp, target)) {
         remove(tmp);
-        return ai_error_set(err, "%s: cannot rename into place: %s", path, strerror(errno));
+        return ai_error_set(err, "%s: cannot rename into place: %s", target, strerror(errno));
     }
     return 0;
 }

@@ -68,6 +68,18 @@ static void test_conf_rejects_bad_input(void **state) {
     unlink(path);
     assert_int_equal(ai_conf_load(&c, "/nonexistent/pipeline.conf", &err), -1);
     assert_non_null(strstr(err.msg, "cannot open"));
+    const char *twice = "threads = 1\n# threads = 3\ntemperature = 0\nthreads = 2\n";
+    tu_write_temp(twice, strlen(twice), ".conf", path, sizeof path);
+    assert_int_equal(ai_conf_load(&c, path, &err), -1);
+    assert_non_null(strstr(err.msg, ":4: threads is set twice (first on line 1)"));
+    unlink(path);
+    const char nul[] = "temperature = 0\ntop_k = 4\0\n";
+    tu_write_temp(nul, sizeof nul - 1, ".conf", path, sizeof path);
+    assert_int_equal(ai_conf_load(&c, path, &err), -1);
+    assert_non_null(strstr(err.msg, ":2: NUL byte in line"));
+    unlink(path);
+    assert_int_equal(ai_conf_load(&c, AI_SOURCE_DIR "/engine", &err), -1);
+    assert_non_null(strstr(err.msg, "cannot read configuration: Is a directory"));
 }
 
 static void test_repo_pipeline_conf_loads(void **state) {

@@ -58,7 +58,16 @@ static void repack_worker(void *ctx, int ith, int nth, int tid) {
  * kernel drop each slice of the mapped original from memory as soon as it
  * is copied (so no matrix is resident twice; a tied embedding is then read
  * from the copy, see embed_row). The copies belong to the model (freed
- * with it). */
+ * with it).
+ *
+ * Before the first copy the file mapping is marked MADV_NOHUGEPAGE: when the
+ * page cache holds the file in 2 MB folios (a file just written with large
+ * writes, or read with a large readahead), a fault maps the whole 2 MB, and
+ * every per-token read of a small tensor that shares a folio with dropped
+ * matrices (a norm) mapped those back in: SmolLM2's layer matrices are
+ * 69-553 KB, so most of them came back (+64 MB peak RSS, docs/performance.md,
+ * "Memory"). Without huge mappings a fault maps at most the kernel's
+ * fault-around window (64 KB). */
 static int repack_weights(ai_model *m, ai_pool *pool, ai_isa isa) {
     enum { SLICE_BYTES = 4 << 20 };
     ai_weight *list[8 * 1024];
@@ -69,10 +78,17 @@ static int repack_weights(ai_model *m, ai_pool *pool, ai_isa isa) {
         for (size_t i = 0; i < 7; i++) list[n++] = ws[i];
     }
     list[n++] = &m->output;
+    bool small_pages = false;
     for (int i = 0; i < n; i++) {
         ai_weight *w = list[i];
         if (w->packed || w->rows % 4 || !ai_repack4_supported(w->type) || !ai_vec_dot4p_get(w->type, isa))
             continue;
+        if (!small_pages) {
+            const gguf_file *f = m->gguf;
+            uintptr_t map = (uintptr_t)f->map & ~(uintptr_t)4095;
+            madvise((void *)map, (uintptr_t)f->map + f->map_size - map, MADV_NOHUGEPAGE);
+            small_pages = true;
+        }
         size_t bytes = (size_t)w->rows * w->row_bytes, gb = 4 * w->row_bytes;
         w->packed = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
         if (!w->packed) return -1;

@@ -55,6 +55,8 @@ out=$("$BIN" bench --kernels --mib 1 --reps 1 2>&1); rc=$?
 n=$(grep -cE '^sample kind=kernel type=[a-z0-9_]+ kernel=dot(4|4p)? bytes_per_weight=[0-9.]+ cache_gbps=[0-9.]*[1-9][0-9.]* stream_gbps=[0-9.]*[1-9][0-9.]*$' <<<"$out")
 [ "$n" = 8 ] && ok "bench --kernels: 8 formats" || bad "bench --kernels lines ($n): $out"
 
-expect_error "bad number" 2 "bad number 'x'" "$BIN" bench --decode x
+for n in x -1 1000001 " 5" 5x 99999999999999999999; do
+  expect_error "bench --decode '$n'" 2 "--decode expects a whole number in 0..1000000, got '$n'" "$BIN" bench --decode "$n"
+done
 expect_error "ctx too small" 2 "too small for these token counts" "$BIN" bench --set ctx=64 --prefill 512
 finish

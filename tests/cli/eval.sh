@@ -33,6 +33,12 @@ expect_grep "conf line is named" "bad.conf:2" "$T/o"
 "$BIN" eval --quick --baseline "$T/nowhere" >"$T/o" 2>&1; expect_rc "missing baseline" 1 $?
 expect_grep "missing baseline message" "no such directory" "$T/o"
 "$BIN" eval -m "$T/none.gguf" --quick >"$T/o" 2>&1; expect_rc "missing model" 1 $?
+# --json that cannot be written fails before the evaluation (which takes minutes), in one line
+"$BIN" eval --quick --json "$T/no/such/dir/r.json" >"$T/o" 2>&1; expect_rc "--json in a missing directory" 1 $?
+expect_grep "--json message names the path" "^autoinfer eval: --json: $T/no/such/dir/r.json.tmp: cannot write: No such file or directory$" "$T/o"
+mkdir "$T/dir.json"
+"$BIN" eval --quick --json "$T/dir.json" >"$T/o" 2>&1; expect_rc "--json naming a directory" 1 $?
+expect_grep "--json directory refused" "dir.json: not a regular file (a directory); refusing to replace it" "$T/o"
 # the harness counts bytes per token from the file itself, before the pipeline opens
 head -c 3000000 "$MODEL" >"$T/trunc.gguf"
 "$BIN" eval -m "$T/trunc.gguf" --quick >"$T/o" 2>&1; expect_rc "truncated model" 1 $?

@@ -62,6 +62,30 @@ if [ -f "$MODEL" ]; then
 
   expect_error "OUT unwritable" 1 "$tmp/no/such/dir/out.gguf.tmp: cannot create" \
     "$BIN" quantize "$MODEL" "$tmp/no/such/dir/out.gguf" q8_0
+
+  # OUT that rename would replace by a regular file: a symlink is written
+  # through (the link stays, its file gets the new contents and keeps its
+  # mode), anything else is refused before the work, with no hang on a FIFO
+  mkdir "$tmp/real" && printf 'old' >"$tmp/real/m.gguf" && chmod 600 "$tmp/real/m.gguf"
+  ln -s real/m.gguf "$tmp/link.gguf"
+  out=$("$BIN" quantize -q "$MODEL" "$tmp/link.gguf" keep 2>&1); rc=$?
+  [ $rc -eq 0 ] && [ -L "$tmp/link.gguf" ] && cmp -s "$MODEL" "$tmp/real/m.gguf" \
+    && [ "$(stat -c %a "$tmp/real/m.gguf")" = 600 ] && [ ! -e "$tmp/real/m.gguf.tmp" ] \
+    && ok "a symlink OUT is written through (link kept, mode 600 kept)" || bad "symlink OUT (rc $rc): $out"
+  rm -rf "$tmp/real" "$tmp/link.gguf"
+  mkfifo "$tmp/fifo.gguf"
+  expect_error "OUT a FIFO" 1 "$tmp/fifo.gguf: not a regular file (a FIFO); refusing to replace it" \
+    timeout 60 "$BIN" quantize "$MODEL" "$tmp/fifo.gguf" q8_0
+  [ -p "$tmp/fifo.gguf" ] && ok "the FIFO is still there" || bad "the FIFO was replaced"
+  expect_error "OUT a device" 1 "/dev/null: not a regular file (a device); refusing to replace it" \
+    "$BIN" quantize "$MODEL" /dev/null q8_0
+  [ -c /dev/null ] && ok "/dev/null is still a device" || bad "/dev/null was replaced"
+  mkdir "$tmp/dir.gguf"
+  expect_error "OUT a directory" 1 "$tmp/dir.gguf: not a regular file (a directory); refusing to replace it" \
+    "$BIN" quantize "$MODEL" "$tmp/dir.gguf" q8_0
+  ln -s nowhere "$tmp/dangling.gguf"
+  expect_error "OUT a dangling symlink" 1 "$tmp/dangling.gguf: a symlink to nothing" \
+    "$BIN" quantize "$MODEL" "$tmp/dangling.gguf" q8_0
 else
   echo "skip: $MODEL not present (make model)"
 fi
@@ -75,7 +99,7 @@ expect_error "IN not GGUF" 1 "bad magic" "$BIN" quantize "$tmp/text.gguf" "$tmp/
 expect_error "too few arguments" 2 "expected IN OUT TYPE" "$BIN" quantize "$tmp/in.gguf" q8_0
 expect_error "bad option" 2 "unrecognized option" "$BIN" quantize --bogus a b q8_0
 for n in 0 -3 4x "" 99999999999; do
-  expect_error "--layers '$n'" 2 "bad --layers '$n' (want a whole number of blocks, 1 or more)" \
+  expect_error "--layers '$n'" 2 "--layers expects a whole number in 1..1000000, got '$n'" \
     "$BIN" quantize --layers "$n" "$tmp/in.gguf" "$tmp/out.gguf" keep
 done
 "$BIN" quantize --help >"$tmp/out" 2>&1 && grep -qF "usage: autoinfer quantize" "$tmp/out" \
