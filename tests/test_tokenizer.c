@@ -107,50 +107,101 @@ static int parse_ids(const char *line, int32_t *out, int cap) {
     return n;
 }
 
-/* Encodes text and compares with the expected ids; checks decode and
- * streaming. Returns the number of failures (0/1). */
-static int check_case(const ai_tokenizer *t, const char *text, size_t len, const int32_t *want, int nwant,
+/* A vocabulary under test: the tokenizer and, for a small copy of a
+ * llama.cpp vocabulary (tools/fixtures_tokenizer.py: ggml-vocab-NAME.mini.gguf),
+ * the original id of each of its tokens (NULL for a full vocabulary). */
+typedef struct {
+    ai_tokenizer *t;
+    int32_t *orig;
+    int n;
+} vocab;
+
+static vocab vocab_open(const char *path) {
+    gguf_file *f;
+    vocab v = {load_vocab(path, &f), NULL, 0};
+    const gguf_kv *kv = gguf_find(f, "autoinfer.test.original_ids");
+    if (kv) {
+        const void *data;
+        uint64_t n;
+        ai_error err = {{0}};
+        if (gguf_get_arr(f, "autoinfer.test.original_ids", GGUF_INT32, &data, &n, &err)) fail_msg("%s", err.msg);
+        assert_int_equal(n, ai_tokenizer_n_vocab(v.t));
+        v.n = (int)n;
+        v.orig = malloc(n * sizeof *v.orig);
+        memcpy(v.orig, data, n * sizeof *v.orig);
+    }
+    gguf_close(f);
+    return v;
+}
+
+static void vocab_close(vocab *v) {
+    ai_tokenizer_free(v->t);
+    free(v->orig);
+}
+
+/* The vocabulary's id of an original id (-1 when a small copy lacks it). */
+static int32_t vocab_id(const vocab *v, int32_t orig) {
+    if (!v->orig) return orig;
+    for (int i = 0; i < v->n; i++)
+        if (v->orig[i] == orig) return i;
+    return -1;
+}
+
+/* Encodes text and compares with the expected (original) ids; checks decode
+ * and streaming. Returns the number of failures (0/1). */
+static int check_case(const vocab *v, const char *text, size_t len, const int32_t *want, int nwant,
                       const char *label) {
     ai_error err = {{0}};
     int cap = (int)len * 4 + 16;
     int32_t *got = malloc((size_t)cap * sizeof *got);
-    int n = ai_tokenizer_encode(t, text, len, false, false, got, cap, &err);
+    int32_t *mine = malloc((size_t)(nwant + 1) * sizeof *mine);
+    int n = ai_tokenizer_encode(v->t, text, len, false, false, got, cap, &err);
     int bad = 0;
     if (n < 0) {
         print_message("%s: encode failed: %s\n", label, err.msg);
-        free(got);
+        free(got); free(mine);
         return 1;
     }
+    for (int i = 0; i < n && v->orig; i++) got[i] = v->orig[got[i]];
     if (n != nwant || memcmp(got, want, (size_t)n * sizeof *got) != 0) {
         print_message("%s: ids differ for \"%.*s\"\n", label, (int)(len > 80 ? 80 : len), text);
         print_ids("want", want, nwant);
         print_ids("got ", got, n);
         bad = 1;
     }
+    for (int i = 0; i < nwant; i++) {
+        mine[i] = vocab_id(v, want[i]);
+        if (mine[i] < 0) {
+            print_message("%s: token %d is missing from the small vocabulary\n", label, want[i]);
+            free(got); free(mine);
+            return 1;
+        }
+    }
     char *dec = malloc(len * 2 + 64);
-    int dn = ai_tokenizer_decode(t, want, nwant, dec, (int)len * 2 + 64);
+    int dn = ai_tokenizer_decode(v->t, mine, nwant, dec, (int)len * 2 + 64);
     if ((size_t)dn != len || memcmp(dec, text, len) != 0) {
         print_message("%s: decode differs: \"%.*s\" vs \"%.*s\"\n", label, (int)(len > 80 ? 80 : len), text,
                       dn > 80 ? 80 : dn, dec);
         bad = 1;
     }
-    bad |= check_stream(t, want, nwant, label);
+    bad |= check_stream(v->t, mine, nwant, label);
     free(dec);
+    free(mine);
     free(got);
     return bad;
 }
 
-/* Runs every case of a llama.cpp vocab test file. */
-static void run_vocab(const char *name) {
-    char path[400], inp[512], outp[512];
-    snprintf(path, sizeof path, TOKDIR "ggml-vocab-%s.gguf", name);
-    snprintf(inp, sizeof inp, "%s.inp", path);
-    snprintf(outp, sizeof outp, "%s.out", path);
+/* Every case of a llama.cpp vocab test file (NAME.gguf.inp/.out) against the
+ * vocabulary at path (the full one or its small copy). */
+static void run_vocab_file(const char *name, const char *path) {
+    char inp[512], outp[512];
+    snprintf(inp, sizeof inp, TOKDIR "ggml-vocab-%s.gguf.inp", name);
+    snprintf(outp, sizeof outp, TOKDIR "ggml-vocab-%s.gguf.out", name);
     size_t il, ol;
     char *in = tu_read_file(inp, &il), *out = tu_read_file(outp, &ol);
     assert_non_null(in);
     assert_non_null(out);
-    ai_tokenizer *t = load_vocab(path, NULL);
+    vocab v = vocab_open(path);
 
     const char *sep = "\n__ggml_vocab_test__\n";
     char *p = in, *line = out;
@@ -165,33 +216,46 @@ static void run_vocab(const char *name) {
         int nw = parse_ids(line, want, 1024);
         char label[64];
         snprintf(label, sizeof label, "%s case %d", name, ncase);
-        nbad += check_case(t, p, (size_t)(e - p), want, nw, label);
+        nbad += check_case(&v, p, (size_t)(e - p), want, nw, label);
         ncase++;
         p = e + strlen(sep);
         line = nl + 1;
     }
-    print_message("vocab %s: %d cases, %d mismatches\n", name, ncase, nbad);
+    print_message("vocab %s (%s): %d cases, %d mismatches\n", name, v.orig ? "small copy" : "full", ncase, nbad);
     assert_true(ncase >= 40);
     assert_int_equal(nbad, 0);
-    ai_tokenizer_free(t);
+    vocab_close(&v);
     free(in);
     free(out);
 }
 
-static void test_vocab_starcoder(void **state) { (void)state; run_vocab("starcoder"); }
-static void test_vocab_gpt2(void **state) { (void)state; run_vocab("gpt-2"); }
-static void test_vocab_llama_spm(void **state) { (void)state; run_vocab("llama-spm"); }
-
-static void test_vocab_llama_bpe(void **state) {
-    (void)state;
+/* llama.cpp's test vectors for one vocabulary: on the full vocabulary when it
+ * is here, and always on its small copy (so a faulty copy shows up against the
+ * full one, where both exist). */
+static void run_vocab(const char *name) {
     char path[512];
-    snprintf(path, sizeof path, TOKDIR "ggml-vocab-llama-bpe.gguf");
-    if (access(path, R_OK) == 0) { run_vocab("llama-bpe"); return; }
-    print_message("note: llama-bpe has test vectors but no vocab file (a Llama 3 vocab is too large to "
-                  "ship): its ids cannot be checked; the llama-bpe pre-tokenizer is checked against llama.cpp "
-                  "on the gpt-2 vocabulary (test_pre_llama_bpe). Put the vocab at %s to run it\n", path);
-    skip();
+    snprintf(path, sizeof path, TOKDIR "ggml-vocab-%s.gguf", name);
+    if (access(path, R_OK) == 0) run_vocab_file(name, path);
+    snprintf(path, sizeof path, TOKDIR "ggml-vocab-%s.mini.gguf", name);
+    run_vocab_file(name, path);
 }
+
+/* Every vocabulary of llama.cpp's models/ folder that has test vectors and
+ * a tokenizer kind we support. */
+#define VOCAB_TEST(fn, name) static void fn(void **state) { (void)state; run_vocab(name); }
+VOCAB_TEST(test_vocab_starcoder, "starcoder")
+VOCAB_TEST(test_vocab_gpt2, "gpt-2")
+VOCAB_TEST(test_vocab_llama_spm, "llama-spm")
+VOCAB_TEST(test_vocab_llama_bpe, "llama-bpe")
+VOCAB_TEST(test_vocab_command_r, "command-r")
+VOCAB_TEST(test_vocab_deepseek_coder, "deepseek-coder")
+VOCAB_TEST(test_vocab_deepseek_llm, "deepseek-llm")
+VOCAB_TEST(test_vocab_falcon, "falcon")
+VOCAB_TEST(test_vocab_mpt, "mpt")
+VOCAB_TEST(test_vocab_phi3, "phi-3")
+VOCAB_TEST(test_vocab_qwen2, "qwen2")
+VOCAB_TEST(test_vocab_qwen35, "qwen35")
+VOCAB_TEST(test_vocab_refact, "refact")
 
 /* Special tokens: parsed only when asked; user-defined text always. */
 static void test_special(void **state) {
@@ -551,6 +615,15 @@ int main(void) {
         cmocka_unit_test(test_vocab_gpt2),
         cmocka_unit_test(test_vocab_llama_spm),
         cmocka_unit_test(test_vocab_llama_bpe),
+        cmocka_unit_test(test_vocab_command_r),
+        cmocka_unit_test(test_vocab_deepseek_coder),
+        cmocka_unit_test(test_vocab_deepseek_llm),
+        cmocka_unit_test(test_vocab_falcon),
+        cmocka_unit_test(test_vocab_mpt),
+        cmocka_unit_test(test_vocab_phi3),
+        cmocka_unit_test(test_vocab_qwen2),
+        cmocka_unit_test(test_vocab_qwen35),
+        cmocka_unit_test(test_vocab_refact),
         cmocka_unit_test(test_special),
         cmocka_unit_test(test_detok_utf8),
         cmocka_unit_test(test_random_bytes),

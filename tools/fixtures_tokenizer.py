@@ -18,6 +18,11 @@ writes, for the default model and for each optional model present in models/
         for [system, user] and [user] with SmolLM2's own template (from the GGUF) and
         the templates in tests/data/chat-templates, and with the optional models' own
         templates when those models are present.
+
+    .oracle/venv/bin/python tools/fixtures_tokenizer.py --vocab-only
+
+writes only the small vocabularies (see write_mini_vocabs), which needs the gguf
+package but not llama.cpp.
 """
 import argparse
 import json
@@ -157,10 +162,150 @@ def chat_fixtures(gguf_templates):
             "cases": cases}
 
 
+# ---- small copies of llama.cpp's test vocabularies ----------------------------
+
+LLAMA_MODELS = os.path.join(ROOT, ".oracle", "src", "llama_cpp_python-0.3.36", "vendor", "llama.cpp", "models")
+TOKDIR = os.path.join(ROOT, "tests", "data", "tokenizer")
+VOCAB_SEP = "\n__ggml_vocab_test__\n"
+TT_NORMAL, TT_UNUSED = 1, 5
+GGUF_U32, GGUF_I32, GGUF_STR, GGUF_ARR = 4, 5, 8, 9
+
+
+def gpt2_unicode_to_byte():
+    """The inverse of GPT-2's byte-to-unicode table."""
+    bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
+
+
+def write_gguf(path, kvs):
+    """A GGUF v3 with metadata only: kvs is a list of (key, type, value); arrays
+    are (key, GGUF_ARR, (elem_type, values))."""
+    import struct
+
+    def s(b):
+        return struct.pack("<Q", len(b)) + b
+
+    def val(ty, v):
+        if ty == GGUF_STR:
+            return s(v)
+        if ty == GGUF_ARR:
+            et, vals = v
+            return struct.pack("<IQ", et, len(vals)) + b"".join(val(et, x) for x in vals)
+        fmt = {0: "<B", 1: "<b", 2: "<H", 3: "<h", GGUF_U32: "<I", GGUF_I32: "<i", 6: "<f", 7: "<?",
+               10: "<Q", 11: "<q", 12: "<d"}[ty]
+        return struct.pack(fmt, v)
+
+    out = [b"GGUF", struct.pack("<IQQ", 3, 0, len(kvs))]
+    for key, ty, v in kvs:
+        out += [s(key.encode()), struct.pack("<I", ty), val(ty, v)]
+    with open(path, "wb") as f:
+        f.write(b"".join(out))
+
+
+def mini_vocab(src, dst):
+    """Writes dst: the vocabulary of src cut down to what its .inp texts can
+    touch, with the same tokenization of those texts.
+
+    Every symbol that BPE or SPM ever forms while encoding a text is a substring
+    of that text (SPM: of the text with spaces as U+2581 and one in front), and
+    a merge only applies to two adjacent symbols; so the normal tokens and the
+    merges whose bytes are not a substring of any test text can never be used,
+    and dropping them (keeping the order of the rest, hence the relative merge
+    ranks and which of two equal texts wins) changes no encoding. Control,
+    user-defined, unknown and byte tokens are all kept. The ids shrink: the
+    kept tokens' original ids are stored in autoinfer.test.original_ids so the
+    test can compare with the unchanged .out file."""
+    import gguf
+
+    r = gguf.GGUFReader(src)
+    f = r.fields
+    model = bytes(f["tokenizer.ggml.model"].parts[-1]).decode()
+    with open(src + ".inp", "rb") as fh:
+        cases = fh.read().decode("utf-8").split(VOCAB_SEP)[:-1]
+    text = "\x00".join(" " + c for c in cases).encode("utf-8")
+    toks = [bytes(f["tokenizer.ggml.tokens"].parts[i]) for i in f["tokenizer.ggml.tokens"].data]
+    types = (list(f["tokenizer.ggml.token_type"].contents()) if "tokenizer.ggml.token_type" in f
+             else [TT_NORMAL] * len(toks))
+    u2b = gpt2_unicode_to_byte()
+
+    def as_bytes(t):
+        s = t.decode("utf-8", errors="replace")
+        if model == "llama":
+            return s.replace("\u2581", " ").encode("utf-8")
+        return b"".join(bytes([u2b[ch]]) if ch in u2b else ch.encode("utf-8") for ch in s)
+
+    id_keys = [k for k in f if k.startswith("tokenizer.ggml.") and k.endswith("_token_id")]
+    wanted = {int(f[k].contents()) for k in id_keys}
+    keep = [i for i, t in enumerate(toks)
+            if (types[i] != TT_NORMAL and types[i] != TT_UNUSED) or i in wanted or as_bytes(t) in text]
+    new_id = {old: new for new, old in enumerate(keep)}
+    kvs = [("general.architecture", GGUF_STR, b"llama"),
+           ("tokenizer.ggml.model", GGUF_STR, model.encode())]
+    if "tokenizer.ggml.pre" in f:
+        kvs.append(("tokenizer.ggml.pre", GGUF_STR, bytes(f["tokenizer.ggml.pre"].parts[-1])))
+    kvs.append(("tokenizer.ggml.tokens", GGUF_ARR, (GGUF_STR, [toks[i] for i in keep])))
+    kvs.append(("tokenizer.ggml.token_type", GGUF_ARR, (GGUF_I32, [int(types[i]) for i in keep])))
+    if "tokenizer.ggml.scores" in f:
+        scores = f["tokenizer.ggml.scores"].contents()
+        kvs.append(("tokenizer.ggml.scores", GGUF_ARR, (6, [float(scores[i]) for i in keep])))
+    if "tokenizer.ggml.merges" in f:
+        merges = [bytes(f["tokenizer.ggml.merges"].parts[i]) for i in f["tokenizer.ggml.merges"].data]
+        kept = [m for m in merges if as_bytes(m.replace(b" ", b"", 1)) in text]
+        kvs.append(("tokenizer.ggml.merges", GGUF_ARR, (GGUF_STR, kept)))
+    for k in id_keys:
+        old = int(f[k].contents())
+        kvs.append((k, GGUF_U32, new_id[old]))
+    for k in ("tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token", "tokenizer.ggml.add_space_prefix"):
+        if k in f:
+            kvs.append((k, 7, bool(f[k].contents())))
+    kvs.append(("autoinfer.test.original_ids", GGUF_ARR, (GGUF_I32, keep)))
+    write_gguf(dst, kvs)
+    return len(keep), len(toks)
+
+
+def write_mini_vocabs():
+    """For every ggml-vocab-NAME.gguf of llama.cpp's models/ folder that has
+    test vectors: copies NAME.gguf.inp/.out into tests/data/tokenizer and, for
+    the tokenizer kinds autoinfer supports (gpt2, llama), writes the small
+    ggml-vocab-NAME.mini.gguf. Returns the names and the kinds left out."""
+    import glob
+    import shutil
+
+    done, skipped = [], []
+    for src in sorted(glob.glob(os.path.join(LLAMA_MODELS, "ggml-vocab-*.gguf"))):
+        if not os.path.exists(src + ".inp"):
+            continue
+        base = os.path.basename(src)
+        for ext in (".inp", ".out"):
+            shutil.copyfile(src + ext, os.path.join(TOKDIR, base + ext))
+        import gguf
+        model = bytes(gguf.GGUFReader(src).fields["tokenizer.ggml.model"].parts[-1]).decode()
+        if model not in ("gpt2", "llama"):
+            skipped.append((base, model))
+            continue
+        dst = os.path.join(TOKDIR, base[:-len(".gguf")] + ".mini.gguf")
+        kept, total = mini_vocab(src, dst)
+        print(f"{os.path.relpath(dst, ROOT)}: {kept} of {total} tokens, {os.path.getsize(dst)} bytes")
+        done.append(base)
+    for base, model in skipped:
+        print(f"{base}: tokenizer.ggml.model = {model} is not supported; vectors copied, no vocabulary")
+    return done
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", default=os.path.join(ROOT, "models"), help="folder with the GGUFs")
+    ap.add_argument("--vocab-only", action="store_true", help="only the small test vocabularies")
     a = ap.parse_args()
+    write_mini_vocabs()
+    if a.vocab_only:
+        return
     os.makedirs(FIX, exist_ok=True)
     gguf_templates = []
     n_tok = 0
