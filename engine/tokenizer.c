@@ -94,7 +94,7 @@ typedef struct {
 
 static const pre_def PRE_DEFS[] = {
     {"default", {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"}, false, false},
-    {"gpt-2|gpt2|phi-2|mpt|olmo|jais|trillion|granite-docling|exaone4|gigachat|a.x-4.0|mellum",
+    {"gpt-2|phi-2|mpt|olmo|jais|trillion|granite-docling|exaone4|gigachat|a.x-4.0|mellum",
      {RE_GPT2}, false, false},
     {"starcoder|smollm|refact|command-r|codeshell|exaone|minerva-7b|mellum2", {"\\p{N}", RE_GPT2}, false, false},
     {"llama-bpe|llama3|llama-v3|falcon3|falcon-h1|pixtral|midm-2.0|lfm2", {RE_LLAMA3}, true, true},
@@ -536,8 +536,21 @@ ai_tokenizer *ai_tokenizer_load(const gguf_file *f, ai_error *err) {
     if (!strcmp(model, "gpt2")) t->kind = TOK_BPE;
     else if (!strcmp(model, "llama")) t->kind = TOK_SPM;
     else {
-        ai_error_set(err, "%s: tokenizer.ggml.model = '%s' is not supported (supported: gpt2 = byte-level BPE, llama = SentencePiece)",
-                     f->path, model);
+        /* the other kinds llama.cpp knows, and what they are */
+        static const char *const OTHER[][2] = {
+            {"bert", "WordPiece (BERT-style embedding models)"},
+            {"t5", "Unigram with a precompiled normaliser (T5-style)"},
+            {"rwkv", "RWKV's trie tokenizer"},
+            {"plamo2", "PLaMo-2's own tokenizer"},
+            {"gemma4", "Gemma 4's BPE over raw UTF-8 with U+2581 for spaces"},
+            {"none", "no vocabulary"}, {"no_vocab", "no vocabulary"},
+        };
+        const char *what = NULL;
+        for (size_t i = 0; i < sizeof OTHER / sizeof *OTHER; i++)
+            if (!strcmp(model, OTHER[i][0])) what = OTHER[i][1];
+        ai_error_set(err, "%s: tokenizer.ggml.model = '%s'%s%s%s is not supported (supported: gpt2 = byte-level BPE, "
+                          "llama = SentencePiece)",
+                     f->path, model, what ? " (" : "", what ? what : "", what ? ")" : "");
         goto fail;
     }
 

@@ -429,9 +429,10 @@ static void test_random_bytes(void **state) {
 
 /* ---- load errors ---------------------------------------------------------- */
 
-/* Copies every key of src except `drop`, and writes `pre` as the pre name
- * when non-NULL; returns the path of the new file. */
-static void rewrite_vocab(const char *src, const char *drop, const char *pre, char *path, size_t cap) {
+/* Copies every key of src except `drop`, and sets the string key `set` to
+ * `value` when non-NULL; returns the path of the new file. */
+static void rewrite_vocab(const char *src, const char *drop, const char *set, const char *value, char *path,
+                          size_t cap) {
     ai_error err = {{0}};
     gguf_file *f = gguf_open(src, &err);
     assert_non_null(f);
@@ -441,10 +442,9 @@ static void rewrite_vocab(const char *src, const char *drop, const char *pre, ch
         char key[128];
         snprintf(key, sizeof key, "%.*s", (int)kv->key.len, kv->key.ptr);
         if (drop && !strcmp(key, drop)) continue;
-        if (pre && !strcmp(key, "tokenizer.ggml.pre")) continue;
         gguf_writer_copy_kv(w, kv);
     }
-    if (pre) gguf_writer_str(w, "tokenizer.ggml.pre", pre);
+    if (set) gguf_writer_str(w, set, value); /* replaces the copied value */
     char dir[256];
     tu_temp_dir(dir, sizeof dir);
     snprintf(path, cap, "%s/vocab.gguf", dir);
@@ -453,7 +453,15 @@ static void rewrite_vocab(const char *src, const char *drop, const char *pre, ch
     gguf_close(f);
 }
 
-static void expect_load_error(const char *path, const char *s1, const char *s2) {
+/* Removes a file written by rewrite_vocab and its temporary folder. */
+static void remove_temp(char *path) {
+    unlink(path);
+    char *slash = strrchr(path, '/');
+    *slash = 0;
+    rmdir(path);
+}
+
+static void expect_load_error(char *path, const char *s1, const char *s2) {
     ai_error err = {{0}};
     gguf_file *f = gguf_open(path, &err);
     if (!f) fail_msg("gguf_open %s: %s", path, err.msg);
@@ -463,25 +471,31 @@ static void expect_load_error(const char *path, const char *s1, const char *s2) 
     assert_non_null(strstr(err.msg, s1));
     if (s2) assert_non_null(strstr(err.msg, s2));
     gguf_close(f);
-    unlink(path);
-    char *slash = strrchr(path, '/');
-    *slash = 0;
-    rmdir(path);
+    remove_temp(path);
 }
 
 static void test_errors(void **state) {
     (void)state;
     char path[512];
-    rewrite_vocab(TOKDIR "ggml-vocab-starcoder.gguf", NULL, "no-such-pre", path, sizeof path);
+    rewrite_vocab(TOKDIR "ggml-vocab-starcoder.gguf", NULL, "tokenizer.ggml.pre", "no-such-pre", path, sizeof path);
     expect_load_error(path, "no-such-pre", "known: ");
-    rewrite_vocab(TOKDIR "ggml-vocab-starcoder.gguf", "tokenizer.ggml.merges", NULL, path, sizeof path);
+    rewrite_vocab(TOKDIR "ggml-vocab-starcoder.gguf", "tokenizer.ggml.merges", NULL, NULL, path, sizeof path);
     expect_load_error(path, "tokenizer.ggml.merges", NULL);
-    rewrite_vocab(TOKDIR "ggml-vocab-starcoder.gguf", "tokenizer.ggml.tokens", NULL, path, sizeof path);
+    rewrite_vocab(TOKDIR "ggml-vocab-starcoder.gguf", "tokenizer.ggml.tokens", NULL, NULL, path, sizeof path);
     expect_load_error(path, "tokenizer.ggml.tokens", NULL);
-    rewrite_vocab(TOKDIR "ggml-vocab-llama-spm.gguf", "tokenizer.ggml.scores", NULL, path, sizeof path);
+    rewrite_vocab(TOKDIR "ggml-vocab-llama-spm.gguf", "tokenizer.ggml.scores", NULL, NULL, path, sizeof path);
     expect_load_error(path, "tokenizer.ggml.scores", NULL);
-    rewrite_vocab(TOKDIR "ggml-vocab-llama-spm.gguf", "tokenizer.ggml.model", NULL, path, sizeof path);
+    rewrite_vocab(TOKDIR "ggml-vocab-llama-spm.gguf", "tokenizer.ggml.model", NULL, NULL, path, sizeof path);
     expect_load_error(path, "tokenizer.ggml.model", NULL);
+    /* tokenizer kinds llama.cpp has and we do not: named, with why */
+    static const char *const UNSUPPORTED[][2] = {
+        {"bert", "WordPiece"}, {"t5", "Unigram"}, {"rwkv", "RWKV"}, {"plamo2", "PLaMo"}, {"gemma4", "raw UTF-8"},
+        {"no-such-kind", "supported: gpt2"}};
+    for (size_t i = 0; i < sizeof UNSUPPORTED / sizeof *UNSUPPORTED; i++) {
+        rewrite_vocab(TOKDIR "ggml-vocab-llama-spm.gguf", NULL, "tokenizer.ggml.model", UNSUPPORTED[i][0], path,
+                      sizeof path);
+        expect_load_error(path, UNSUPPORTED[i][0], UNSUPPORTED[i][1]);
+    }
 }
 
 /* ---- the default model against llama.cpp ---------------------------------- */
@@ -573,17 +587,79 @@ static void run_model_fixtures(const char *name, const char *model, const char *
  * tokenized the same re-labelled file. */
 static void run_relabelled(const char *pre, const char *fixture) {
     char path[512];
-    rewrite_vocab(TOKDIR "ggml-vocab-gpt-2.gguf", NULL, pre, path, sizeof path);
+    rewrite_vocab(TOKDIR "ggml-vocab-gpt-2.gguf", NULL, "tokenizer.ggml.pre", pre, path, sizeof path);
     run_model_fixtures(fixture, path, pre, "bpe");
-    unlink(path);
-    char *slash = strrchr(path, '/');
-    *slash = 0;
-    rmdir(path);
+    remove_temp(path);
 }
 
 static void test_pre_llama_bpe(void **state) { (void)state; run_relabelled("llama-bpe", "gpt2_as_llama_bpe"); }
 static void test_pre_qwen2(void **state) { (void)state; run_relabelled("qwen2", "gpt2_as_qwen2"); }
 static void test_pre_default(void **state) { (void)state; run_relabelled("default", "gpt2_as_default"); }
+
+/* Hex text of a fixture into a NUL-terminated buffer; returns its length. */
+static size_t unhex(const char *hex, char *out) {
+    size_t n = strlen(hex) / 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        sscanf(hex + 2 * i, "%2x", &v);
+        out[i] = (char)v;
+    }
+    out[n] = 0;
+    return n;
+}
+
+/* Every pre-tokenizer name of the table (fixtures/pre_tokenizers.json) on the
+ * gpt-2 vocabulary re-labelled with it, against llama.cpp on the same file. */
+static void test_pre_tokenizers(void **state) {
+    (void)state;
+    size_t jl;
+    char *js = tu_read_file(FIXDIR "pre_tokenizers.json", &jl);
+    assert_non_null(js);
+    cJSON *root = cJSON_Parse(js);
+    assert_non_null(root);
+    cJSON *texts = cJSON_GetObjectItem(root, "texts_hex"), *pres = cJSON_GetObjectItem(root, "pre");
+    assert_true(cJSON_GetArraySize(texts) > 100);
+    int npre = 0, nbad = 0;
+    cJSON *pre;
+    cJSON_ArrayForEach(pre, pres) {
+        cJSON *ids = cJSON_GetObjectItem(pre, "ids");
+        const char *same = cJSON_GetStringValue(cJSON_GetObjectItem(pre, "same_as"));
+        if (same) ids = cJSON_GetObjectItem(cJSON_GetObjectItem(pres, same), "ids");
+        assert_int_equal(cJSON_GetArraySize(ids), cJSON_GetArraySize(texts));
+        char path[512];
+        rewrite_vocab(TOKDIR "ggml-vocab-gpt-2.gguf", NULL, "tokenizer.ggml.pre", pre->string, path, sizeof path);
+        ai_tokenizer *t = load_vocab(path, NULL);
+        remove_temp(path);
+        assert_string_equal(ai_tokenizer_pre(t), pre->string);
+        for (int i = 0; i < cJSON_GetArraySize(texts); i++) {
+            const char *hex = cJSON_GetStringValue(cJSON_GetArrayItem(texts, i));
+            char *text = malloc(strlen(hex) / 2 + 1);
+            size_t len = unhex(hex, text);
+            cJSON *want = cJSON_GetArrayItem(ids, i);
+            int nw = cJSON_GetArraySize(want), cap = (int)len * 4 + 16;
+            int32_t *got = malloc((size_t)cap * sizeof *got), *w = malloc((size_t)(nw + 1) * sizeof *w);
+            for (int k = 0; k < nw; k++) w[k] = (int32_t)cJSON_GetArrayItem(want, k)->valueint;
+            ai_error err = {{0}};
+            int n = ai_tokenizer_encode(t, text, len, false, false, got, cap, &err);
+            if (n != nw || memcmp(got, w, (size_t)n * sizeof *got) != 0) {
+                print_message("pre-tokenizer %s, text %d: ids differ for \"%.*s\"\n", pre->string, i,
+                              (int)(len > 80 ? 80 : len), text);
+                print_ids("want", w, nw);
+                print_ids("got ", got, n);
+                nbad++;
+            }
+            free(got); free(w); free(text);
+        }
+        ai_tokenizer_free(t);
+        npre++;
+    }
+    print_message("%d pre-tokenizer names x %d texts against llama.cpp, %d mismatches\n", npre,
+                  cJSON_GetArraySize(texts), nbad);
+    assert_true(npre >= 70);
+    assert_int_equal(nbad, 0);
+    cJSON_Delete(root);
+    free(js);
+}
 
 static void test_smollm2_fixtures(void **state) {
     (void)state;
@@ -631,6 +707,7 @@ int main(void) {
         cmocka_unit_test(test_pre_llama_bpe),
         cmocka_unit_test(test_pre_qwen2),
         cmocka_unit_test(test_pre_default),
+        cmocka_unit_test(test_pre_tokenizers),
         cmocka_unit_test(test_smollm2_fixtures),
         cmocka_unit_test(test_qwen2_fixtures),
         cmocka_unit_test(test_gemma3_fixtures),
