@@ -14,10 +14,12 @@ writes, for the default model and for each optional model present in models/
         multi-line chunks of it, of a few texts with special tokens and of byte
         strings that are not valid UTF-8 ("hex"); each with
         special=False ("ids") and special=True ("ids_special"), never with BOS.
+    tests/data/tokenizer/ggml-vocab-NAME.mini.gguf (+ .inp/.out)  see write_mini_vocabs
+    tests/data/fixtures/pre_tokenizers.json  see pre_fixtures
     tests/data/fixtures/chat_render.json     the rendered prompt (add_generation_prompt)
         for [system, user] and [user] with SmolLM2's own template (from the GGUF) and
-        the templates in tests/data/chat-templates, and with the optional models' own
-        templates when those models are present.
+        the templates in tests/data/chat-templates (TEMPLATE_FILES), and with the
+        optional models' own templates when those models are present.
 
     .oracle/venv/bin/python tools/fixtures_tokenizer.py --vocab-only
 
@@ -407,6 +409,7 @@ def main():
     ap.add_argument("--pre-only", action="store_true", help="only the pre-tokenizer fixture")
     ap.add_argument("--chat-only", action="store_true", help="only the chat-template fixture")
     a = ap.parse_args()
+    os.makedirs(FIX, exist_ok=True)
     if a.chat_only:
         write_chat_fixtures([(name, model_template(os.path.join(a.models, file)), bos, fam)
                              for name, file, bos, fam in MODELS if os.path.exists(os.path.join(a.models, file))])
@@ -419,7 +422,6 @@ def main():
     print(f"{n} pre-tokenizer cases written to {FIX}/pre_tokenizers.json")
     if a.pre_only:
         return
-    os.makedirs(FIX, exist_ok=True)
     gguf_templates = []
     n_tok = 0
     for name, file, bos, fam in MODELS:
@@ -441,8 +443,8 @@ def main():
             f.write(",\n".join(json.dumps(c, ensure_ascii=False, separators=(",", ":")) for c in tok["cases"]))
             f.write("\n]}\n")
         n_tok += len(tok["cases"])
-    # Pre-tokenizers without a shipped vocabulary (llama-bpe: Llama 3's is not
-    # here) checked on the gpt-2 vocabulary re-labelled with their name.
+    # Three pre-tokenizers on the gpt-2 vocabulary re-labelled with their name,
+    # with the full set of texts (pre_fixtures covers every name, with fewer).
     import subprocess
     import tempfile
     gpt2 = os.path.join(ROOT, "tests", "data", "tokenizer", "ggml-vocab-gpt-2.gguf")
