@@ -21,15 +21,35 @@ const char *ai_chat_family_name(ai_chat_family f) {
     case AI_CHAT_CHATML: return "chatml";
     case AI_CHAT_LLAMA3: return "llama3";
     case AI_CHAT_GEMMA: return "gemma";
+    case AI_CHAT_PHI3: return "phi3";
+    case AI_CHAT_DEEPSEEK_LLM: return "deepseek-llm";
+    case AI_CHAT_DEEPSEEK_CODER: return "deepseek-coder";
+    case AI_CHAT_DEEPSEEK_R1: return "deepseek-r1";
+    case AI_CHAT_MISTRAL_V7: return "mistral-v7";
+    case AI_CHAT_MISTRAL_TEKKEN: return "mistral-tekken";
     default: return "none";
     }
 }
 
+/* DeepSeek's markers (U+FF5C fullwidth bars, U+2581 for spaces); its
+ * templates all write bos_token, this text */
+#define DEEPSEEK_BOS "<｜begin▁of▁sentence｜>"
+#define DEEPSEEK_USER "<｜User｜>"
+#define DEEPSEEK_ASSISTANT "<｜Assistant｜>"
+
+/* The marker strings follow llama.cpp's llm_chat_detect_template, so a
+ * template is read as the same family there and here. */
 ai_chat_family ai_chat_detect(const char *tmpl) {
     if (!tmpl) return AI_CHAT_NONE;
     if (strstr(tmpl, "<|start_header_id|>")) return AI_CHAT_LLAMA3;
     if (strstr(tmpl, "<start_of_turn>")) return AI_CHAT_GEMMA;
     if (strstr(tmpl, "<|im_start|>")) return AI_CHAT_CHATML;
+    if (strstr(tmpl, "[SYSTEM_PROMPT]")) return AI_CHAT_MISTRAL_V7;
+    if (strstr(tmpl, "\"[INST]\"")) return AI_CHAT_MISTRAL_TEKKEN; /* v3-tekken (Nemo) */
+    if (strstr(tmpl, "<|assistant|>") && strstr(tmpl, "<|end|>")) return AI_CHAT_PHI3;
+    if (strstr(tmpl, "### Instruction:") && strstr(tmpl, "<|EOT|>")) return AI_CHAT_DEEPSEEK_CODER;
+    if (strstr(tmpl, "'Assistant: ' + message['content'] + eos_token")) return AI_CHAT_DEEPSEEK_LLM;
+    if (strstr(tmpl, DEEPSEEK_ASSISTANT) && strstr(tmpl, DEEPSEEK_USER)) return AI_CHAT_DEEPSEEK_R1;
     return AI_CHAT_NONE;
 }
 
@@ -40,7 +60,8 @@ const char *ai_chat_raw_hint(void) {
 int ai_chat_unknown_error(ai_error *err, const char *where) {
     return ai_error_set(err,
                         "%s%schat template is missing or not recognised (known: chatml <|im_start|>, "
-                        "llama3 <|start_header_id|>, gemma <start_of_turn>); %s",
+                        "llama3 <|start_header_id|>, gemma <start_of_turn>, phi3 <|assistant|>, "
+                        "deepseek-llm/-coder/-r1, mistral-v7 [SYSTEM_PROMPT], mistral-tekken \"[INST]\"); %s",
                         where ? where : "", where ? ": " : "", ai_chat_raw_hint());
 }
 
@@ -84,6 +105,11 @@ static bool literal_until(const char *p, const char *until, char *out, size_t ca
 int ai_chat_parse(const char *tmpl, ai_chat_template *out, ai_error *err) {
     memset(out, 0, sizeof *out);
     out->family = ai_chat_detect(tmpl);
+    if (tmpl) {
+        out->writes_bos = strstr(tmpl, "bos_token") != NULL;
+        out->thinking = strstr(tmpl, "enable_thinking") != NULL;
+        out->enable_thinking = true;
+    }
     switch (out->family) {
     case AI_CHAT_NONE:
         return ai_chat_unknown_error(err, NULL);
@@ -98,6 +124,33 @@ int ai_chat_parse(const char *tmpl, ai_chat_template *out, ai_error *err) {
                 break;
             }
         }
+        break;
+    case AI_CHAT_PHI3:
+        out->system_role = strstr(tmpl, "<|system|>") != NULL; /* Phi-3.5; Phi-3 drops system turns */
+        break;
+    case AI_CHAT_DEEPSEEK_CODER: {
+        /* {%- if not ns.found -%}{{'You are an AI programming assistant, ...\n'}} */
+        const char *p = strstr(tmpl, "if not ns.found");
+        p = p ? strstr(p, "{{'") : NULL;
+        out->has_default_system =
+            p && literal_until(p + 3, "'}}", out->default_system, sizeof out->default_system);
+        break;
+    }
+    case AI_CHAT_DEEPSEEK_R1:
+        out->think_open = strstr(tmpl, DEEPSEEK_ASSISTANT "<think>") != NULL;
+        break;
+    case AI_CHAT_MISTRAL_V7: {
+        out->mistral_space = strstr(tmpl, "'[INST] '") != NULL;
+        /* a plain-literal default (Devstral); one built with today's date
+           (Mistral Small 3.2) is not reproduced */
+        const char *p = strstr(tmpl, "set default_system_message = '");
+        if (p) {
+            p += strlen("set default_system_message = '");
+            out->has_default_system = literal_until(p, "' %}", out->default_system, sizeof out->default_system);
+        }
+        break;
+    }
+    default:
         break;
     case AI_CHAT_LLAMA3: {
         const char *p = strstr(tmpl, "Cutting Knowledge Date: ");
@@ -191,6 +244,75 @@ int ai_chat_template_render(const ai_chat_template *ct, const char *system, cons
         puts_(&b, "<|im_start|>user\n");
         puts_(&b, user);
         puts_(&b, "<|im_end|>\n<|im_start|>assistant\n");
+        if (ct->thinking && !ct->enable_thinking) puts_(&b, "<think>\n\n</think>\n\n"); /* Qwen3 */
+        break;
+    case AI_CHAT_PHI3:
+        if (ct->writes_bos) puts_(&b, "<s>");
+        if (system && system[0] && ct->system_role) {
+            puts_(&b, "<|system|>\n");
+            puts_(&b, system);
+            puts_(&b, "<|end|>\n");
+        }
+        puts_(&b, "<|user|>\n");
+        if (system && !ct->system_role) {
+            puts_(&b, system);
+            puts_(&b, "\n\n");
+        }
+        puts_(&b, user);
+        puts_(&b, "<|end|>\n<|assistant|>\n");
+        break;
+    case AI_CHAT_DEEPSEEK_LLM:
+        puts_(&b, DEEPSEEK_BOS);
+        if (system) {
+            puts_(&b, system);
+            puts_(&b, "\n\n");
+        }
+        puts_(&b, "User: ");
+        puts_(&b, user);
+        puts_(&b, "\n\nAssistant:");
+        break;
+    case AI_CHAT_DEEPSEEK_CODER:
+        puts_(&b, DEEPSEEK_BOS);
+        if (!system && ct->has_default_system) system = ct->default_system;
+        if (system) puts_(&b, system);
+        puts_(&b, "### Instruction:\n");
+        puts_(&b, user);
+        puts_(&b, "\n### Response:\n");
+        break;
+    case AI_CHAT_DEEPSEEK_R1:
+        puts_(&b, DEEPSEEK_BOS);
+        if (system) puts_(&b, system);
+        puts_(&b, DEEPSEEK_USER);
+        puts_(&b, user);
+        puts_(&b, DEEPSEEK_ASSISTANT);
+        if (ct->think_open) puts_(&b, "<think>\n");
+        if (ct->thinking && !ct->enable_thinking) puts_(&b, "</think>");
+        break;
+    case AI_CHAT_MISTRAL_V7: {
+        const char *sp = ct->mistral_space ? " " : "";
+        if (ct->writes_bos) puts_(&b, "<s>");
+        if (!system && ct->has_default_system) system = ct->default_system;
+        if (system) {
+            puts_(&b, "[SYSTEM_PROMPT]");
+            puts_(&b, sp);
+            puts_(&b, system);
+            puts_(&b, "[/SYSTEM_PROMPT]");
+        }
+        puts_(&b, "[INST]");
+        puts_(&b, sp);
+        puts_(&b, user);
+        puts_(&b, "[/INST]");
+        break;
+    }
+    case AI_CHAT_MISTRAL_TEKKEN: /* the system text goes in front of the last user turn */
+        if (ct->writes_bos) puts_(&b, "<s>");
+        puts_(&b, "[INST]");
+        if (system) {
+            puts_(&b, system);
+            puts_(&b, "\n\n");
+        }
+        puts_(&b, user);
+        puts_(&b, "[/INST]");
         break;
     case AI_CHAT_LLAMA3:
         puts_(&b, "<|begin_of_text|>");
@@ -254,6 +376,7 @@ int ai_chat_render(ai_chat_family f, const char *system, const char *user, char 
     memset(&ct, 0, sizeof ct);
     ct.family = f;
     ct.date_header = true;
+    ct.enable_thinking = true;
     snprintf(ct.knowledge_date, sizeof ct.knowledge_date, "December 2023");
     snprintf(ct.today_date, sizeof ct.today_date, "26 Jul 2024");
     return ai_chat_template_render(&ct, system, user, out, cap, err);

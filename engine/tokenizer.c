@@ -42,35 +42,117 @@ enum {
     TT_USER_DEFINED = 4, TT_UNUSED = 5, TT_BYTE = 6
 };
 
-#define MAX_RE 4
+#define MAX_RE 6
 #define MAX_EOG 16
 
 /* Pre-tokenizers: tokenizer.ggml.pre names → the regexes applied in order
  * (each splits every piece the previous one produced; matches and the text
- * between matches both become pieces). */
+ * between matches both become pieces), as llama.cpp's llama-vocab.cpp has
+ * them (names and regexes are its, so they are easy to compare).
+ *
+ * llama.cpp runs most of these with std::regex on a "collapsed" copy of the
+ * text, each code point one byte: ASCII as is, other whitespace as \v, other
+ * letters, digits, punctuation, marks and symbols as one stand-in byte per
+ * category, with \p{L}, \p{N}, \p{P}, \p{M}, \p{S} rewritten to match the
+ * stand-in plus the ASCII members; regexes without a \p{..} run with
+ * std::wregex on code points; the GPT-2, Llama 3, Qwen2 and Qwen3.5 regexes
+ * have hand-written equivalents. PCRE2 with UTF + UCP on the real text
+ * splits the same way: its categories are the same sets (\p{Lu} and friends
+ * would not be: llama.cpp's collapse makes them all of \p{L}, which is why its
+ * Tekken and GPT-4o regexes spell "upper" as (?=\p{L})[^a-z]; we use those
+ * spellings too and leave out the pre-tokenizers that need \p{Lu}), \d is
+ * never used, and `$` is made to mean only the end of the piece
+ * (PCRE2_DOLLAR_ENDONLY), as std::regex reads it. The one known difference:
+ * PCRE2's \s also matches U+180E, which llama.cpp does not count as space.
+ *
+ * Not here: llama.cpp's pre-tokenizers with hand-written splitters and no
+ * regex (kimi-k2, afmoe, tiny_aya's digit groups), the ones over raw UTF-8
+ * instead of GPT-2 bytes (gemma4, sarvam-moe, whitespace), ones that need
+ * \p{Lu}-style classes (youtu, tiny_aya, granite-embed-multi-97m), embedding
+ * models that add a separator token (jina-*, roberta-bpe, modern-bert) and
+ * superbpe (an empty-match split). */
 typedef struct {
-    const char *names; /* '|'-separated aliases */
+    const char *names; /* '|'-separated aliases, the first one shown in errors */
     const char *re[MAX_RE];
     bool ignore_merges; /* a whole word that is a token is taken as is */
+    bool add_bos;       /* BOS by default (when add_bos_token is absent) */
 } pre_def;
 
 #define RE_GPT2 "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"
 #define RE_CONTRACT "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])"
+/* Llama 3's regex with its digit rule N (\p{N}{1,3}; Qwen2: \p{N}) */
+#define RE_LLAMA3_WITH(N) \
+    RE_CONTRACT "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|" N "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+#define RE_LLAMA3 RE_LLAMA3_WITH("\\p{N}{1,3}")
+#define RE_QWEN2 RE_LLAMA3_WITH("\\p{N}")
+#define RE_BLOOM " ?[^(\\s|.,!?…。，、।۔،)]+"
+/* "upper" and "lower" letters as llama.cpp spells them (see above) */
+#define RE_UP "((?=[\\p{L}])([^a-z]))"
+#define RE_LO "((?=[\\p{L}])([^A-Z]))"
+#define RE_DEEPSEEK3 \
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+"
 
 static const pre_def PRE_DEFS[] = {
-    {"default",
-     {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"}, false},
-    {"gpt2|gpt-2|phi-2|mpt|olmo|jais", {RE_GPT2}, false},
-    {"starcoder|smollm|refact|command-r|codeshell|exaone|minerva-7b",
-     {"\\p{N}", RE_GPT2}, false},
-    {"llama-bpe|llama3|llama-v3|falcon3",
-     {RE_CONTRACT "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
-                  "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
-     true},
-    {"qwen2|deepseek-r1-qwen",
-     {RE_CONTRACT "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
-                  "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
-     false},
+    {"default", {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"}, false, false},
+    {"gpt-2|phi-2|mpt|olmo|jais|trillion|granite-docling|exaone4|gigachat|a.x-4.0|mellum",
+     {RE_GPT2}, false, false},
+    {"starcoder|smollm|refact|command-r|codeshell|exaone|minerva-7b|mellum2", {"\\p{N}", RE_GPT2}, false, false},
+    {"llama-bpe|llama3|llama-v3|falcon3|falcon-h1|pixtral|midm-2.0|lfm2", {RE_LLAMA3}, true, true},
+    {"dbrx|smaug-bpe|chatglm-bpe", {RE_LLAMA3}, false, false},
+    {"glm4|glm5", {RE_LLAMA3}, true, false},
+    {"qwen2|deepseek-r1-qwen|kormo|f2llmv2|megrez|stablelm2|hunyuan|solar-open|grok-2", {RE_QWEN2}, false, false},
+    {"qwen35",
+     {RE_CONTRACT "|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+"
+                  "|\\s+(?!\\S)|\\s+"},
+     false, false},
+    {"minicpm5", {"\\p{N}{1,3}", RE_LLAMA3_WITH("\\p{N}+")}, true, false},
+    {"deepseek-llm",
+     {"[\r\n]",
+      "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+",
+      "\\s?[!-/:-~！-／：-～‘-‟　-。]+", "\\s+$", "[一-龥ࠀ-一가-퟿]+", "\\p{N}+"},
+     false, false},
+    {"deepseek-coder", {"[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[一-龥ࠀ-一가-퟿]+", "\\p{N}"}, false, false},
+    {"deepseek-v3|hunyuan-dense|joyai-llm|hy_v4",
+     {"\\p{N}{1,3}", "[一-龥぀-ゟ゠-ヿ]+", RE_DEEPSEEK3 "| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"},
+     false, false},
+    {"spark2_5",
+     {"\\p{N}{1,3}", "[一-龥぀-ゟ゠-ヿ]+", RE_DEEPSEEK3 "| ?[\\p{P}\\p{S}]+|[\r\n]|\\s+(?!\\S)|\\s+", "\\p{N}"},
+     false, false},
+    {"falcon", {"[\\p{P}\\$\\+<=>\\^~\\|`]+", RE_GPT2, "[0-9][0-9][0-9]"}, false, false},
+    {"poro-chat|bloom|gpt3-finnish", {RE_BLOOM}, false, false},
+    {"viking", {RE_BLOOM, "\\p{N}"}, false, false},
+    {"tekken",
+     {"[^\\r\\n\\p{L}\\p{N}]?" RE_UP "*" RE_LO "+|[^\\r\\n\\p{L}\\p{N}]?" RE_UP "+" RE_LO "*|\\p{N}"
+      "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+     true, true},
+    {"gpt-4o|llama4|kanana2|talkie|minimax-m2",
+     {"[^\\r\\n\\p{L}\\p{N}]?" RE_UP "*" RE_LO "+" RE_CONTRACT "?|[^\\r\\n\\p{L}\\p{N}]?" RE_UP "+" RE_LO "*"
+      RE_CONTRACT "?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+     false, false},
+    {"chameleon",
+     {"<sentinel:[0-9]+>", "(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z", "([\\t\\n]|    |  )", "\\p{N}",
+      "[\\p{P}!-/:-@\\[-`{-~]", RE_GPT2},
+     false, true},
+    {"seed-coder",
+     {RE_CONTRACT "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1}| ?[^\\s\\p{L}\\p{N}\\r\\n]+|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+     false, false},
+    {"bailingmoe|bailingmoe2|llada-moe",
+     {"'(?:[sSdDmMtT]|[lL][lL]|[vV][eE]|[rR][eE])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+      "|\\s*[\\r\\n]|\\s+(?!\\S)|\\s+"},
+     false, false},
+    {"exaone-moe",
+     {RE_CONTRACT "|[^\\r\\n\\p{L}\\p{N}]?(?:\\p{L}\\p{M}*(?: \\p{L}\\p{M}*)*)+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]?"
+                  "|\\s*[\\r\\n]|\\s+(?!\\S)|\\s+"},
+     false, false},
+    {"jais-2",
+     {RE_CONTRACT "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+"
+                  "|\\s{512}(?!\\S)|\\s{256}(?!\\S)|\\s{128}(?!\\S)|\\s{64}(?!\\S)|\\s{32}(?!\\S)|\\s{16}(?!\\S)"
+                  "|\\s{8}(?!\\S)|\\s{4}(?!\\S)|\\s{1,2}(?!\\S)|\\s{1}"},
+     false, false},
+    {"ufakzeka",
+     {"[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+     false, false},
+    {"laguna", {"[^\\n]+|[\\n]+", RE_QWEN2}, false, false},
 };
 #define N_PRE_DEFS (sizeof PRE_DEFS / sizeof PRE_DEFS[0])
 
@@ -110,6 +192,7 @@ struct ai_tokenizer {
 
     int32_t bos, eos, eot, eom, pad, unk;
     bool add_bos, add_eos, add_space_prefix, ignore_merges;
+    bool pre_add_bos; /* the pre-tokenizer's default for add_bos */
     int32_t eog[MAX_EOG];
     int n_eog;
 
@@ -338,16 +421,19 @@ static int load_pre(ai_tokenizer *t, const gguf_file *f, ai_error *err) {
         char known[512] = "";
         for (size_t i = 0; i < N_PRE_DEFS; i++) {
             size_t kl = strlen(known);
-            snprintf(known + kl, sizeof known - kl, "%s%s", i ? "|" : "", PRE_DEFS[i].names);
+            snprintf(known + kl, sizeof known - kl, "%s%.*s", i ? ", " : "",
+                     (int)strcspn(PRE_DEFS[i].names, "|"), PRE_DEFS[i].names);
         }
-        return ai_error_set(err, "%s: tokenizer.ggml.pre = '%s' is not a known pre-tokenizer (known: %s)",
+        return ai_error_set(err, "%s: tokenizer.ggml.pre = '%s' is not a known pre-tokenizer (known: %s; "
+                                 "and their aliases, see docs/tokenizer.md)",
                             f->path, t->pre, known);
     }
     t->ignore_merges = d->ignore_merges;
+    t->pre_add_bos = d->add_bos;
     for (int i = 0; i < MAX_RE && d->re[i]; i++) {
         int ec; PCRE2_SIZE eo;
         t->re[i] = pcre2_compile((PCRE2_SPTR)d->re[i], PCRE2_ZERO_TERMINATED,
-                                 PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &ec, &eo, NULL);
+                                 PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY, &ec, &eo, NULL);
         if (!t->re[i]) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(ec, msg, sizeof msg);
@@ -450,8 +536,21 @@ ai_tokenizer *ai_tokenizer_load(const gguf_file *f, ai_error *err) {
     if (!strcmp(model, "gpt2")) t->kind = TOK_BPE;
     else if (!strcmp(model, "llama")) t->kind = TOK_SPM;
     else {
-        ai_error_set(err, "%s: tokenizer.ggml.model = '%s' is not supported (supported: gpt2 = byte-level BPE, llama = SentencePiece)",
-                     f->path, model);
+        /* the other kinds llama.cpp knows, and what they are */
+        static const char *const OTHER[][2] = {
+            {"bert", "WordPiece (BERT-style embedding models)"},
+            {"t5", "Unigram with a precompiled normaliser (T5-style)"},
+            {"rwkv", "RWKV's trie tokenizer"},
+            {"plamo2", "PLaMo-2's own tokenizer"},
+            {"gemma4", "Gemma 4's BPE over raw UTF-8 with U+2581 for spaces"},
+            {"none", "no vocabulary"}, {"no_vocab", "no vocabulary"},
+        };
+        const char *what = NULL;
+        for (size_t i = 0; i < sizeof OTHER / sizeof *OTHER; i++)
+            if (!strcmp(model, OTHER[i][0])) what = OTHER[i][1];
+        ai_error_set(err, "%s: tokenizer.ggml.model = '%s'%s%s%s is not supported (supported: gpt2 = byte-level BPE, "
+                          "llama = SentencePiece)",
+                     f->path, model, what ? " (" : "", what ? what : "", what ? ")" : "");
         goto fail;
     }
 
@@ -544,7 +643,7 @@ ai_tokenizer *ai_tokenizer_load(const gguf_file *f, ai_error *err) {
         opt_token(f, "tokenizer.ggml.padding_token_id", t->n_vocab, &t->pad, err) ||
         opt_token(f, "tokenizer.ggml.unknown_token_id", t->n_vocab, &t->unk, err))
         goto fail;
-    if (opt_bool(f, "tokenizer.ggml.add_bos_token", t->kind == TOK_SPM, &t->add_bos, err) ||
+    if (opt_bool(f, "tokenizer.ggml.add_bos_token", t->kind == TOK_SPM || t->pre_add_bos, &t->add_bos, err) ||
         opt_bool(f, "tokenizer.ggml.add_eos_token", false, &t->add_eos, err) ||
         opt_bool(f, "tokenizer.ggml.add_space_prefix", t->kind == TOK_SPM, &t->add_space_prefix, err))
         goto fail;

@@ -77,8 +77,9 @@ int ai_tokenizer_decode(const ai_tokenizer *t, const int32_t *toks, int n,
                         char *out, int cap);
 
 /* ---- chat templates ---- */
-typedef enum { AI_CHAT_NONE = 0, AI_CHAT_CHATML, AI_CHAT_LLAMA3,
-               AI_CHAT_GEMMA } ai_chat_family;
+typedef enum { AI_CHAT_NONE = 0, AI_CHAT_CHATML, AI_CHAT_LLAMA3, AI_CHAT_GEMMA, AI_CHAT_PHI3,
+               AI_CHAT_DEEPSEEK_LLM, AI_CHAT_DEEPSEEK_CODER, AI_CHAT_DEEPSEEK_R1, AI_CHAT_MISTRAL_V7,
+               AI_CHAT_MISTRAL_TEKKEN, AI_CHAT_N_FAMILIES } ai_chat_family;
 
 /* Recognise the family of a Jinja template text; AI_CHAT_NONE if unknown. */
 ai_chat_family ai_chat_detect(const char *tmpl);
@@ -86,13 +87,24 @@ const char *ai_chat_family_name(ai_chat_family f);
 /* A recognised template plus what rendering needs from its text. */
 typedef struct ai_chat_template {
     ai_chat_family family;
-    bool has_default_system;   /* ChatML: the system turn written when the */
-    char default_system[1024]; /*   caller gives none (SmolLM2, Qwen2.5) */
+    bool has_default_system;   /* the system turn written when the caller */
+    char default_system[8192]; /*   gives none (SmolLM2, Qwen2.5, DeepSeek
+                                    Coder, Devstral) */
     bool date_header;          /* Llama 3.1+: "Cutting Knowledge Date" lines */
     char knowledge_date[64];   /*   "December 2023" */
     char today_date[64];       /*   the template's fallback date_string */
     bool gemma_trim_all;       /* Gemma 2: trim(system + "\n\n" + user);
                                   Gemma 3: system + "\n\n" + trim(user) */
+    bool writes_bos;           /* Phi-3, Mistral: the template writes BOS text */
+    bool system_role;          /* Phi-3: has a system turn (3.5); else the
+                                  system text goes in front of the user's */
+    bool mistral_space;        /* Mistral v7: "[INST] " with a space */
+    bool think_open;           /* DeepSeek R1: the assistant turn opens <think> */
+    bool thinking;             /* the template reads enable_thinking (Qwen3,
+                                  some DeepSeek R1 ones) */
+    bool enable_thinking;      /* the caller's choice; ai_chat_parse sets it
+                                  true (think first, the models' default); false
+                                  writes the empty or closed think block */
 } ai_chat_template;
 
 /* Recognise `tmpl` (may be NULL) and read its details. An unknown or missing

@@ -107,50 +107,101 @@ static int parse_ids(const char *line, int32_t *out, int cap) {
     return n;
 }
 
-/* Encodes text and compares with the expected ids; checks decode and
- * streaming. Returns the number of failures (0/1). */
-static int check_case(const ai_tokenizer *t, const char *text, size_t len, const int32_t *want, int nwant,
+/* A vocabulary under test: the tokenizer and, for a small copy of a
+ * llama.cpp vocabulary (tools/fixtures_tokenizer.py: ggml-vocab-NAME.mini.gguf),
+ * the original id of each of its tokens (NULL for a full vocabulary). */
+typedef struct {
+    ai_tokenizer *t;
+    int32_t *orig;
+    int n;
+} vocab;
+
+static vocab vocab_open(const char *path) {
+    gguf_file *f;
+    vocab v = {load_vocab(path, &f), NULL, 0};
+    const gguf_kv *kv = gguf_find(f, "autoinfer.test.original_ids");
+    if (kv) {
+        const void *data;
+        uint64_t n;
+        ai_error err = {{0}};
+        if (gguf_get_arr(f, "autoinfer.test.original_ids", GGUF_INT32, &data, &n, &err)) fail_msg("%s", err.msg);
+        assert_int_equal(n, ai_tokenizer_n_vocab(v.t));
+        v.n = (int)n;
+        v.orig = malloc(n * sizeof *v.orig);
+        memcpy(v.orig, data, n * sizeof *v.orig);
+    }
+    gguf_close(f);
+    return v;
+}
+
+static void vocab_close(vocab *v) {
+    ai_tokenizer_free(v->t);
+    free(v->orig);
+}
+
+/* The vocabulary's id of an original id (-1 when a small copy lacks it). */
+static int32_t vocab_id(const vocab *v, int32_t orig) {
+    if (!v->orig) return orig;
+    for (int i = 0; i < v->n; i++)
+        if (v->orig[i] == orig) return i;
+    return -1;
+}
+
+/* Encodes text and compares with the expected (original) ids; checks decode
+ * and streaming. Returns the number of failures (0/1). */
+static int check_case(const vocab *v, const char *text, size_t len, const int32_t *want, int nwant,
                       const char *label) {
     ai_error err = {{0}};
     int cap = (int)len * 4 + 16;
     int32_t *got = malloc((size_t)cap * sizeof *got);
-    int n = ai_tokenizer_encode(t, text, len, false, false, got, cap, &err);
+    int32_t *mine = malloc((size_t)(nwant + 1) * sizeof *mine);
+    int n = ai_tokenizer_encode(v->t, text, len, false, false, got, cap, &err);
     int bad = 0;
     if (n < 0) {
         print_message("%s: encode failed: %s\n", label, err.msg);
-        free(got);
+        free(got); free(mine);
         return 1;
     }
+    for (int i = 0; i < n && v->orig; i++) got[i] = v->orig[got[i]];
     if (n != nwant || memcmp(got, want, (size_t)n * sizeof *got) != 0) {
         print_message("%s: ids differ for \"%.*s\"\n", label, (int)(len > 80 ? 80 : len), text);
         print_ids("want", want, nwant);
         print_ids("got ", got, n);
         bad = 1;
     }
+    for (int i = 0; i < nwant; i++) {
+        mine[i] = vocab_id(v, want[i]);
+        if (mine[i] < 0) {
+            print_message("%s: token %d is missing from the small vocabulary\n", label, want[i]);
+            free(got); free(mine);
+            return 1;
+        }
+    }
     char *dec = malloc(len * 2 + 64);
-    int dn = ai_tokenizer_decode(t, want, nwant, dec, (int)len * 2 + 64);
+    int dn = ai_tokenizer_decode(v->t, mine, nwant, dec, (int)len * 2 + 64);
     if ((size_t)dn != len || memcmp(dec, text, len) != 0) {
         print_message("%s: decode differs: \"%.*s\" vs \"%.*s\"\n", label, (int)(len > 80 ? 80 : len), text,
                       dn > 80 ? 80 : dn, dec);
         bad = 1;
     }
-    bad |= check_stream(t, want, nwant, label);
+    bad |= check_stream(v->t, mine, nwant, label);
     free(dec);
+    free(mine);
     free(got);
     return bad;
 }
 
-/* Runs every case of a llama.cpp vocab test file. */
-static void run_vocab(const char *name) {
-    char path[400], inp[512], outp[512];
-    snprintf(path, sizeof path, TOKDIR "ggml-vocab-%s.gguf", name);
-    snprintf(inp, sizeof inp, "%s.inp", path);
-    snprintf(outp, sizeof outp, "%s.out", path);
+/* Every case of a llama.cpp vocab test file (NAME.gguf.inp/.out) against the
+ * vocabulary at path (the full one or its small copy). */
+static void run_vocab_file(const char *name, const char *path) {
+    char inp[512], outp[512];
+    snprintf(inp, sizeof inp, TOKDIR "ggml-vocab-%s.gguf.inp", name);
+    snprintf(outp, sizeof outp, TOKDIR "ggml-vocab-%s.gguf.out", name);
     size_t il, ol;
     char *in = tu_read_file(inp, &il), *out = tu_read_file(outp, &ol);
     assert_non_null(in);
     assert_non_null(out);
-    ai_tokenizer *t = load_vocab(path, NULL);
+    vocab v = vocab_open(path);
 
     const char *sep = "\n__ggml_vocab_test__\n";
     char *p = in, *line = out;
@@ -165,33 +216,46 @@ static void run_vocab(const char *name) {
         int nw = parse_ids(line, want, 1024);
         char label[64];
         snprintf(label, sizeof label, "%s case %d", name, ncase);
-        nbad += check_case(t, p, (size_t)(e - p), want, nw, label);
+        nbad += check_case(&v, p, (size_t)(e - p), want, nw, label);
         ncase++;
         p = e + strlen(sep);
         line = nl + 1;
     }
-    print_message("vocab %s: %d cases, %d mismatches\n", name, ncase, nbad);
+    print_message("vocab %s (%s): %d cases, %d mismatches\n", name, v.orig ? "small copy" : "full", ncase, nbad);
     assert_true(ncase >= 40);
     assert_int_equal(nbad, 0);
-    ai_tokenizer_free(t);
+    vocab_close(&v);
     free(in);
     free(out);
 }
 
-static void test_vocab_starcoder(void **state) { (void)state; run_vocab("starcoder"); }
-static void test_vocab_gpt2(void **state) { (void)state; run_vocab("gpt-2"); }
-static void test_vocab_llama_spm(void **state) { (void)state; run_vocab("llama-spm"); }
-
-static void test_vocab_llama_bpe(void **state) {
-    (void)state;
+/* llama.cpp's test vectors for one vocabulary: on the full vocabulary when it
+ * is here, and always on its small copy (so a faulty copy shows up against the
+ * full one, where both exist). */
+static void run_vocab(const char *name) {
     char path[512];
-    snprintf(path, sizeof path, TOKDIR "ggml-vocab-llama-bpe.gguf");
-    if (access(path, R_OK) == 0) { run_vocab("llama-bpe"); return; }
-    print_message("note: llama-bpe has test vectors but no vocab file (a Llama 3 vocab is too large to "
-                  "ship): its ids cannot be checked; the llama-bpe pre-tokenizer is checked against llama.cpp "
-                  "on the gpt-2 vocabulary (test_pre_llama_bpe). Put the vocab at %s to run it\n", path);
-    skip();
+    snprintf(path, sizeof path, TOKDIR "ggml-vocab-%s.gguf", name);
+    if (access(path, R_OK) == 0) run_vocab_file(name, path);
+    snprintf(path, sizeof path, TOKDIR "ggml-vocab-%s.mini.gguf", name);
+    run_vocab_file(name, path);
 }
+
+/* Every vocabulary of llama.cpp's models/ folder that has test vectors and
+ * a tokenizer kind we support. */
+#define VOCAB_TEST(fn, name) static void fn(void **state) { (void)state; run_vocab(name); }
+VOCAB_TEST(test_vocab_starcoder, "starcoder")
+VOCAB_TEST(test_vocab_gpt2, "gpt-2")
+VOCAB_TEST(test_vocab_llama_spm, "llama-spm")
+VOCAB_TEST(test_vocab_llama_bpe, "llama-bpe")
+VOCAB_TEST(test_vocab_command_r, "command-r")
+VOCAB_TEST(test_vocab_deepseek_coder, "deepseek-coder")
+VOCAB_TEST(test_vocab_deepseek_llm, "deepseek-llm")
+VOCAB_TEST(test_vocab_falcon, "falcon")
+VOCAB_TEST(test_vocab_mpt, "mpt")
+VOCAB_TEST(test_vocab_phi3, "phi-3")
+VOCAB_TEST(test_vocab_qwen2, "qwen2")
+VOCAB_TEST(test_vocab_qwen35, "qwen35")
+VOCAB_TEST(test_vocab_refact, "refact")
 
 /* Special tokens: parsed only when asked; user-defined text always. */
 static void test_special(void **state) {
@@ -365,9 +429,10 @@ static void test_random_bytes(void **state) {
 
 /* ---- load errors ---------------------------------------------------------- */
 
-/* Copies every key of src except `drop`, and writes `pre` as the pre name
- * when non-NULL; returns the path of the new file. */
-static void rewrite_vocab(const char *src, const char *drop, const char *pre, char *path, size_t cap) {
+/* Copies every key of src except `drop`, and sets the string key `set` to
+ * `value` when non-NULL; returns the path of the new file. */
+static void rewrite_vocab(const char *src, const char *drop, const char *set, const char *value, char *path,
+                          size_t cap) {
     ai_error err = {{0}};
     gguf_file *f = gguf_open(src, &err);
     assert_non_null(f);
@@ -377,10 +442,9 @@ static void rewrite_vocab(const char *src, const char *drop, const char *pre, ch
         char key[128];
         snprintf(key, sizeof key, "%.*s", (int)kv->key.len, kv->key.ptr);
         if (drop && !strcmp(key, drop)) continue;
-        if (pre && !strcmp(key, "tokenizer.ggml.pre")) continue;
         gguf_writer_copy_kv(w, kv);
     }
-    if (pre) gguf_writer_str(w, "tokenizer.ggml.pre", pre);
+    if (set) gguf_writer_str(w, set, value); /* replaces the copied value */
     char dir[256];
     tu_temp_dir(dir, sizeof dir);
     snprintf(path, cap, "%s/vocab.gguf", dir);
@@ -389,7 +453,15 @@ static void rewrite_vocab(const char *src, const char *drop, const char *pre, ch
     gguf_close(f);
 }
 
-static void expect_load_error(const char *path, const char *s1, const char *s2) {
+/* Removes a file written by rewrite_vocab and its temporary folder. */
+static void remove_temp(char *path) {
+    unlink(path);
+    char *slash = strrchr(path, '/');
+    *slash = 0;
+    rmdir(path);
+}
+
+static void expect_load_error(char *path, const char *s1, const char *s2) {
     ai_error err = {{0}};
     gguf_file *f = gguf_open(path, &err);
     if (!f) fail_msg("gguf_open %s: %s", path, err.msg);
@@ -399,25 +471,31 @@ static void expect_load_error(const char *path, const char *s1, const char *s2) 
     assert_non_null(strstr(err.msg, s1));
     if (s2) assert_non_null(strstr(err.msg, s2));
     gguf_close(f);
-    unlink(path);
-    char *slash = strrchr(path, '/');
-    *slash = 0;
-    rmdir(path);
+    remove_temp(path);
 }
 
 static void test_errors(void **state) {
     (void)state;
     char path[512];
-    rewrite_vocab(TOKDIR "ggml-vocab-starcoder.gguf", NULL, "no-such-pre", path, sizeof path);
+    rewrite_vocab(TOKDIR "ggml-vocab-starcoder.gguf", NULL, "tokenizer.ggml.pre", "no-such-pre", path, sizeof path);
     expect_load_error(path, "no-such-pre", "known: ");
-    rewrite_vocab(TOKDIR "ggml-vocab-starcoder.gguf", "tokenizer.ggml.merges", NULL, path, sizeof path);
+    rewrite_vocab(TOKDIR "ggml-vocab-starcoder.gguf", "tokenizer.ggml.merges", NULL, NULL, path, sizeof path);
     expect_load_error(path, "tokenizer.ggml.merges", NULL);
-    rewrite_vocab(TOKDIR "ggml-vocab-starcoder.gguf", "tokenizer.ggml.tokens", NULL, path, sizeof path);
+    rewrite_vocab(TOKDIR "ggml-vocab-starcoder.gguf", "tokenizer.ggml.tokens", NULL, NULL, path, sizeof path);
     expect_load_error(path, "tokenizer.ggml.tokens", NULL);
-    rewrite_vocab(TOKDIR "ggml-vocab-llama-spm.gguf", "tokenizer.ggml.scores", NULL, path, sizeof path);
+    rewrite_vocab(TOKDIR "ggml-vocab-llama-spm.gguf", "tokenizer.ggml.scores", NULL, NULL, path, sizeof path);
     expect_load_error(path, "tokenizer.ggml.scores", NULL);
-    rewrite_vocab(TOKDIR "ggml-vocab-llama-spm.gguf", "tokenizer.ggml.model", NULL, path, sizeof path);
+    rewrite_vocab(TOKDIR "ggml-vocab-llama-spm.gguf", "tokenizer.ggml.model", NULL, NULL, path, sizeof path);
     expect_load_error(path, "tokenizer.ggml.model", NULL);
+    /* tokenizer kinds llama.cpp has and we do not: named, with why */
+    static const char *const UNSUPPORTED[][2] = {
+        {"bert", "WordPiece"}, {"t5", "Unigram"}, {"rwkv", "RWKV"}, {"plamo2", "PLaMo"}, {"gemma4", "raw UTF-8"},
+        {"no-such-kind", "supported: gpt2"}};
+    for (size_t i = 0; i < sizeof UNSUPPORTED / sizeof *UNSUPPORTED; i++) {
+        rewrite_vocab(TOKDIR "ggml-vocab-llama-spm.gguf", NULL, "tokenizer.ggml.model", UNSUPPORTED[i][0], path,
+                      sizeof path);
+        expect_load_error(path, UNSUPPORTED[i][0], UNSUPPORTED[i][1]);
+    }
 }
 
 /* ---- the default model against llama.cpp ---------------------------------- */
@@ -509,17 +587,79 @@ static void run_model_fixtures(const char *name, const char *model, const char *
  * tokenized the same re-labelled file. */
 static void run_relabelled(const char *pre, const char *fixture) {
     char path[512];
-    rewrite_vocab(TOKDIR "ggml-vocab-gpt-2.gguf", NULL, pre, path, sizeof path);
+    rewrite_vocab(TOKDIR "ggml-vocab-gpt-2.gguf", NULL, "tokenizer.ggml.pre", pre, path, sizeof path);
     run_model_fixtures(fixture, path, pre, "bpe");
-    unlink(path);
-    char *slash = strrchr(path, '/');
-    *slash = 0;
-    rmdir(path);
+    remove_temp(path);
 }
 
 static void test_pre_llama_bpe(void **state) { (void)state; run_relabelled("llama-bpe", "gpt2_as_llama_bpe"); }
 static void test_pre_qwen2(void **state) { (void)state; run_relabelled("qwen2", "gpt2_as_qwen2"); }
 static void test_pre_default(void **state) { (void)state; run_relabelled("default", "gpt2_as_default"); }
+
+/* Hex text of a fixture into a NUL-terminated buffer; returns its length. */
+static size_t unhex(const char *hex, char *out) {
+    size_t n = strlen(hex) / 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        sscanf(hex + 2 * i, "%2x", &v);
+        out[i] = (char)v;
+    }
+    out[n] = 0;
+    return n;
+}
+
+/* Every pre-tokenizer name of the table (fixtures/pre_tokenizers.json) on the
+ * gpt-2 vocabulary re-labelled with it, against llama.cpp on the same file. */
+static void test_pre_tokenizers(void **state) {
+    (void)state;
+    size_t jl;
+    char *js = tu_read_file(FIXDIR "pre_tokenizers.json", &jl);
+    assert_non_null(js);
+    cJSON *root = cJSON_Parse(js);
+    assert_non_null(root);
+    cJSON *texts = cJSON_GetObjectItem(root, "texts_hex"), *pres = cJSON_GetObjectItem(root, "pre");
+    assert_true(cJSON_GetArraySize(texts) > 100);
+    int npre = 0, nbad = 0;
+    cJSON *pre;
+    cJSON_ArrayForEach(pre, pres) {
+        cJSON *ids = cJSON_GetObjectItem(pre, "ids");
+        const char *same = cJSON_GetStringValue(cJSON_GetObjectItem(pre, "same_as"));
+        if (same) ids = cJSON_GetObjectItem(cJSON_GetObjectItem(pres, same), "ids");
+        assert_int_equal(cJSON_GetArraySize(ids), cJSON_GetArraySize(texts));
+        char path[512];
+        rewrite_vocab(TOKDIR "ggml-vocab-gpt-2.gguf", NULL, "tokenizer.ggml.pre", pre->string, path, sizeof path);
+        ai_tokenizer *t = load_vocab(path, NULL);
+        remove_temp(path);
+        assert_string_equal(ai_tokenizer_pre(t), pre->string);
+        for (int i = 0; i < cJSON_GetArraySize(texts); i++) {
+            const char *hex = cJSON_GetStringValue(cJSON_GetArrayItem(texts, i));
+            char *text = malloc(strlen(hex) / 2 + 1);
+            size_t len = unhex(hex, text);
+            cJSON *want = cJSON_GetArrayItem(ids, i);
+            int nw = cJSON_GetArraySize(want), cap = (int)len * 4 + 16;
+            int32_t *got = malloc((size_t)cap * sizeof *got), *w = malloc((size_t)(nw + 1) * sizeof *w);
+            for (int k = 0; k < nw; k++) w[k] = (int32_t)cJSON_GetArrayItem(want, k)->valueint;
+            ai_error err = {{0}};
+            int n = ai_tokenizer_encode(t, text, len, false, false, got, cap, &err);
+            if (n != nw || memcmp(got, w, (size_t)n * sizeof *got) != 0) {
+                print_message("pre-tokenizer %s, text %d: ids differ for \"%.*s\"\n", pre->string, i,
+                              (int)(len > 80 ? 80 : len), text);
+                print_ids("want", w, nw);
+                print_ids("got ", got, n);
+                nbad++;
+            }
+            free(got); free(w); free(text);
+        }
+        ai_tokenizer_free(t);
+        npre++;
+    }
+    print_message("%d pre-tokenizer names x %d texts against llama.cpp, %d mismatches\n", npre,
+                  cJSON_GetArraySize(texts), nbad);
+    assert_true(npre >= 70);
+    assert_int_equal(nbad, 0);
+    cJSON_Delete(root);
+    free(js);
+}
 
 static void test_smollm2_fixtures(void **state) {
     (void)state;
@@ -551,6 +691,15 @@ int main(void) {
         cmocka_unit_test(test_vocab_gpt2),
         cmocka_unit_test(test_vocab_llama_spm),
         cmocka_unit_test(test_vocab_llama_bpe),
+        cmocka_unit_test(test_vocab_command_r),
+        cmocka_unit_test(test_vocab_deepseek_coder),
+        cmocka_unit_test(test_vocab_deepseek_llm),
+        cmocka_unit_test(test_vocab_falcon),
+        cmocka_unit_test(test_vocab_mpt),
+        cmocka_unit_test(test_vocab_phi3),
+        cmocka_unit_test(test_vocab_qwen2),
+        cmocka_unit_test(test_vocab_qwen35),
+        cmocka_unit_test(test_vocab_refact),
         cmocka_unit_test(test_special),
         cmocka_unit_test(test_detok_utf8),
         cmocka_unit_test(test_random_bytes),
@@ -558,6 +707,7 @@ int main(void) {
         cmocka_unit_test(test_pre_llama_bpe),
         cmocka_unit_test(test_pre_qwen2),
         cmocka_unit_test(test_pre_default),
+        cmocka_unit_test(test_pre_tokenizers),
         cmocka_unit_test(test_smollm2_fixtures),
         cmocka_unit_test(test_qwen2_fixtures),
         cmocka_unit_test(test_gemma3_fixtures),
