@@ -252,9 +252,13 @@ typedef struct al_agent_ctx {
     double best_decode, base_decode, noise;
     int exp, budget;
     const char *results_path;
+    const char *evals_dir, *diffs_dir; /* <k>.json and <k>.patch of past experiments */
+    const char *message_path, *notes_path;
 } al_agent_ctx;
 
 int al_agent_write_prompt(const al_agent_ctx *c, const char *path, ai_error *err);
+/* Lists agent tools' state files (aider's) in the repository's info/exclude. */
+int al_agent_exclude_tool_state(const al_git *g, ai_error *err);
 
 /* ---- the commands -------------------------------------------------------- */
 

@@ -589,24 +589,27 @@ static void progress_line(run *r, int k, const char *desc) {
  * working tree so the driver commits once. */
 static int agent_propose(run *r, int k, char *desc, size_t dcap, char *fail, size_t fcap,
                          ai_error *err) {
-    char prompt[PATHSZ], msg[PATHSZ], log[PATHSZ];
+    char prompt[PATHSZ], msg[PATHSZ], notes[PATHSZ], log[PATHSZ];
     path_in(prompt, r->run_dir, "prompt.md");
     path_in(msg, r->run_dir, "message.txt");
+    path_in(notes, r->run_dir, "notes.md");
     snprintf(log, sizeof log, "%s/%d.agent.log", r->logs_dir, k);
     char short_best[16];
     short_sha(short_best, sizeof short_best, r->st.best_commit);
     al_agent_ctx c = {r->run_dir, r->git.repo, r->st.tag, r->st.model, short_best,
                       r->st.best_decode, r->st.base_decode, r->st.noise, r->st.done_exps + 1,
-                      r->st.budget, r->results_path};
-    if (al_agent_write_prompt(&c, prompt, err)) return -1;
+                      r->st.budget, r->results_path, r->evals_dir, r->diffs_dir, msg, notes};
+    if (al_agent_write_prompt(&c, prompt, err) || al_agent_exclude_tool_state(&r->git, err)) return -1;
     unlink(msg);
-    char e_prompt[PATHSZ + 32], e_msg[PATHSZ + 32], e_exp[48], e_repo[1100], e_run[PATHSZ + 32];
+    char e_prompt[PATHSZ + 32], e_msg[PATHSZ + 32], e_notes[PATHSZ + 32], e_exp[48], e_repo[1100],
+        e_run[PATHSZ + 32];
     snprintf(e_prompt, sizeof e_prompt, "AUTOINFER_PROMPT=%s", prompt);
     snprintf(e_msg, sizeof e_msg, "AUTOINFER_MESSAGE=%s", msg);
+    snprintf(e_notes, sizeof e_notes, "AUTOINFER_NOTES=%s", notes);
     snprintf(e_exp, sizeof e_exp, "AUTOINFER_EXP=%d", k);
     snprintf(e_repo, sizeof e_repo, "AUTOINFER_REPO=%s", r->git.repo);
     snprintf(e_run, sizeof e_run, "AUTOINFER_RUN_DIR=%s", r->run_dir);
-    const char *env[] = {e_prompt, e_msg, e_exp, e_repo, e_run, NULL};
+    const char *env[] = {e_prompt, e_msg, e_notes, e_exp, e_repo, e_run, NULL};
     const char *argv[] = {"/bin/sh", "-c", r->st.agent, "autoinfer-agent", prompt, NULL};
     al_proc_opts o = {0};
     o.cwd = r->git.repo;

@@ -81,5 +81,10 @@ check "agent changes without a message are described by their paths" grep -q "en
 check "the prompt states the rules" grep -q "Change only files under" .autoinfer/f1/prompt-1.md
 check "the prompt lists recent results" grep -q "SIGSEGV" .autoinfer/f1/prompt-3.md
 check "the prompt names the current best" grep -q "## Current best" .autoinfer/f1/prompt-11.md
+check "the prompt gives the last evaluation's gate figures" grep -q "quality gate: .*KL mean" .autoinfer/f1/prompt-11.md
+check "the prompt shows a reverted attempt's diff and reason" \
+  bash -c "grep -q '## The latest attempts that were not kept' .autoinfer/f1/prompt-11.md && grep -q '^+++ b/' .autoinfer/f1/prompt-11.md"
+check "the prompt has the knob table" grep -q "^| threads |" .autoinfer/f1/prompt-11.md
+check "the prompt names the notes file" grep -q "\.autoinfer/f1/notes.md" .autoinfer/f1/prompt-11.md
 check "progress lines show experiment k of N" grep -q "^\[exp 12\] 12 of 12 | best" "$TMP/f1.txt"
 finish
