@@ -1,6 +1,6 @@
 /* cmd_info.c — `autoinfer info MODEL`: what a GGUF holds, read straight from
  * its metadata (no model load), so it works on any GGUF, even one the
- * engine cannot run yet; the bytes a decode step reads, as the evaluation
+ * engine cannot run yet, and whether it can run and what it lacks; the bytes a decode step reads, as the evaluation
  * harness counts them; then the device the pipeline runs it on (the one
  * step that opens the model: --no-device skips it), with the GPU's measured
  * memory bandwidth and the decode roofline when that is cuda. */
@@ -25,8 +25,10 @@ static void usage(FILE *out) {
             "\n"
             "Describe a GGUF model: architecture, parameter count, hyperparameters,\n"
             "tensor types and sizes, bytes read per decoded token, tokenizer and chat\n"
-            "template family; then the device the pipeline runs it on (this opens the\n"
-            "model with pipeline.conf; on a GPU it also measures the GPU's bandwidth).\n"
+            "template family, whether this engine can run it (and, when not, every\n"
+            "thing it lacks: architecture, tensor type, tensor, pre-tokenizer) and chat\n"
+            "with it; then the device the pipeline runs it on (this opens the model\n"
+            "with pipeline.conf; on a GPU it also measures the GPU's bandwidth).\n"
             "\n"
             "options:\n"
             "  -t, --tensors         also list every tensor (name, type, shape, bytes)\n"
@@ -245,6 +247,12 @@ static void print_chat(const gguf_file *f) {
  * shapes the architecture needs (the loader's own checks: they bind tensors
  * without reading them), the tokenizer (model and pre-tokenizer); then
  * whether its chat template is one the engine renders. Metadata only. */
+/* An engine message without its leading "PATH: " (info names the file once). */
+static const char *without_path(const char *msg, const char *path) {
+    size_t n = strlen(path);
+    return !strncmp(msg, path, n) && !strncmp(msg + n, ": ", 2) ? msg + n + 2 : msg;
+}
+
 static void print_can_run(const char *path, const gguf_file *f, const char *arch) {
     char why[8][320];
     int n = 0;
@@ -275,12 +283,12 @@ static void print_can_run(const char *path, const gguf_file *f, const char *arch
         if (m) ai_model_free(m); /* closes g */
         else {
             gguf_close(g);
-            snprintf(why[n++], sizeof why[0], "%s", err.msg);
+            snprintf(why[n++], sizeof why[0], "%s", without_path(err.msg, path));
         }
     }
     ai_tokenizer *tok = ai_tokenizer_load(f, &err);
     if (tok) ai_tokenizer_free(tok);
-    else snprintf(why[n++], sizeof why[0], "tokenizer: %s", err.msg);
+    else snprintf(why[n++], sizeof why[0], "%s", without_path(err.msg, path));
     printf("can run:           %s\n", n ? "no" : "yes");
     for (int i = 0; i < n; i++) printf("  missing:         %s\n", why[i]);
 
