@@ -151,25 +151,12 @@ static int load_hparams(const gguf_file *f, const ai_arch *arch, ai_hparams *hp,
     return 0;
 }
 
-/* Which layers slide (gemma3): `attention.sliding_window_pattern` n (or 6,
- * Gemma 3's) makes every n-th layer global and the others local, as
- * llama.cpp's set_swa_pattern; an array of bools names each layer. */
+/* Which layers slide (gemma3): with `attention.sliding_window_pattern` n
+ * (6, Gemma 3's, when absent) every n-th layer is global and the others
+ * local, as llama.cpp's set_swa_pattern. */
 static int load_swa_layers(const gguf_file *f, ai_model *m, ai_error *err) {
     const ai_hparams *hp = &m->hp;
     if (!hp->n_swa) return 0;
-    char key[128];
-    snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", hp->arch);
-    const gguf_kv *kv = gguf_find(f, key);
-    if (kv && kv->type == GGUF_ARRAY) {
-        const void *data;
-        uint64_t n;
-        if (gguf_get_arr(f, key, GGUF_BOOL, &data, &n, err)) return -1;
-        if (n != (uint64_t)hp->n_layer)
-            return ai_error_set(err, "%s: '%s' has %llu entries, expected one per layer (%d)", f->path, key,
-                                (unsigned long long)n, hp->n_layer);
-        for (int l = 0; l < hp->n_layer; l++) m->layers[l].swa = ((const uint8_t *)data)[l] != 0;
-        return 0;
-    }
     int pattern;
     if (hp_u32(f, hp->arch, "attention.sliding_window_pattern", &pattern, false, 6, err)) return -1;
     for (int l = 0; l < hp->n_layer; l++) m->layers[l].swa = l % pattern < pattern - 1;
