@@ -1,7 +1,7 @@
 /* cmd_info.c — `autoinfer info MODEL`: what a GGUF holds, read straight from
  * its metadata (no model load), so it works on any GGUF, even one the
- * engine cannot run yet, and whether it can run and what it lacks; the bytes a decode step reads, as the evaluation
- * harness counts them; then the device the pipeline runs it on (the one
+ * engine cannot run yet, and whether it can run and what it lacks; the
+ * bytes a decode step reads, as the evaluation harness counts them; then the device the pipeline runs it on (the one
  * step that opens the model: --no-device skips it), with the GPU's measured
  * memory bandwidth and the decode roofline when that is cuda. */
 #include <getopt.h>

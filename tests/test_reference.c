@@ -376,8 +376,8 @@ static void test_ppl_smollm2_q4_1(void **state) { check_ppl(FIX "ppl_smollm2_q4_
 static void test_ppl_smollm2_q8_0(void **state) { check_ppl(FIX "ppl_smollm2_q8_0.json", NULL); }
 /* Gemma 3 through the one-token products: 0.015 % from the reference. The
  * batched products (gemm.h, AVX-512 VNNI; knob gemm) land 0.58 % away on
- * this model, whose activations have outliers (their K-format activation
- * blocks are 32 wide where ggml's Q8_K is 256): a difference of that
+ * this model, whose activations have outliers (probably their K-format
+ * activation blocks, 32 wide where ggml's Q8_K is 256): a property of that
  * kernel, reported in docs/models.md, not of the gemma3 pass. */
 static void test_ppl_gemma3(void **state) { check_ppl(FIX "ppl_gemma3_270m_q4_k_m.json", "gemm=off"); }
 
