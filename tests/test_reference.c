@@ -5,7 +5,9 @@
  * independent oracle; see docs/fixtures.md. For each fixture whose model is
  * in models/ (the default model always is, after `make model`):
  *  - logits: every position of a ~128-token text. Mean KL(ref || ours) and
- *    max |Δlogit| over the reference's top-32 tokens, and argmax agreement.
+ *    max |Δlogit| over the reference's top-32 tokens, and argmax agreement
+ *    (a different argmax where the reference's own top-2 margin is below
+ *    NEAR_TIE counts as a tie).
  *  - greedy: 64 tokens for each of the five benchmark prompts through the
  *    chat template; identical until a step where the reference itself had a
  *    near-tie (top-1 vs top-2 margin below NEAR_TIE), after which the
