@@ -1,7 +1,7 @@
 /* cmd_info.c — `autoinfer info MODEL`: what a GGUF holds, read straight from
  * its metadata (no model load), so it works on any GGUF, even one the
- * engine cannot run yet; the bytes a decode step reads, as the evaluation
- * harness counts them; then the device the pipeline runs it on (the one
+ * engine cannot run yet, and whether it can run and what it lacks; the
+ * bytes a decode step reads, as the evaluation harness counts them; then the device the pipeline runs it on (the one
  * step that opens the model: --no-device skips it), with the GPU's measured
  * memory bandwidth and the decode roofline when that is cuda. */
 #include <getopt.h>
@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "gguf.h"
 #include "harness.h"
+#include "model.h"
 #include "quant.h"
 #include "tokenizer.h"
 
@@ -24,8 +25,10 @@ static void usage(FILE *out) {
             "\n"
             "Describe a GGUF model: architecture, parameter count, hyperparameters,\n"
             "tensor types and sizes, bytes read per decoded token, tokenizer and chat\n"
-            "template family; then the device the pipeline runs it on (this opens the\n"
-            "model with pipeline.conf; on a GPU it also measures the GPU's bandwidth).\n"
+            "template family, whether this engine can run it (and, when not, every\n"
+            "thing it lacks: architecture, tensor type, tensor, pre-tokenizer) and chat\n"
+            "with it; then the device the pipeline runs it on (this opens the model\n"
+            "with pipeline.conf; on a GPU it also measures the GPU's bandwidth).\n"
             "\n"
             "options:\n"
             "  -t, --tensors         also list every tensor (name, type, shape, bytes)\n"
@@ -124,7 +127,8 @@ static void print_hparams(const gguf_file *f, const char *arch) {
         "attention.head_count", "attention.head_count_kv", "attention.key_length",
         "attention.value_length", "rope.dimension_count", "rope.freq_base",
         "attention.layer_norm_rms_epsilon", "attention.layer_norm_epsilon",
-        "attention.sliding_window", "vocab_size", "rope.scaling.type",
+        "attention.sliding_window", "attention.sliding_window_pattern", "rope.freq_base_swa",
+        "final_logit_softcapping", "vocab_size", "rope.scaling.type",
         "rope.scaling.factor", "rope.scaling.original_context_length",
         "rope.scaling.low_freq_factor", "rope.scaling.high_freq_factor",
     };
@@ -235,6 +239,68 @@ static void print_chat(const gguf_file *f) {
         printf("chat template:     unrecognised (%" PRIu64 " bytes: %s%s)\n", kv->v.str.len,
                head, kv->v.str.len > 60 ? "..." : "");
     }
+    free(tmpl);
+}
+
+/* Whether the engine can run this file and, when not, every reason found:
+ * the architecture, tensor types it has no kernels for, the tensors and
+ * shapes the architecture needs (the loader's own checks: they bind tensors
+ * without reading them), the tokenizer (model and pre-tokenizer); then
+ * whether its chat template is one the engine renders. Metadata only. */
+/* An engine message without its leading "PATH: " (info names the file once). */
+static const char *without_path(const char *msg, const char *path) {
+    size_t n = strlen(path);
+    return !strncmp(msg, path, n) && !strncmp(msg + n, ": ", 2) ? msg + n + 2 : msg;
+}
+
+static void print_can_run(const char *path, const gguf_file *f, const char *arch) {
+    char why[8][320];
+    int n = 0;
+    ai_error err = {{0}};
+    if (!ai_arch_find(arch)) {
+        char names[128];
+        snprintf(why[n++], sizeof why[0], "architecture '%s' (supported: %s)", arch,
+                 ai_arch_names(names, sizeof names));
+    }
+    uint64_t count[AI_DTYPE_MAX] = {0}, first[AI_DTYPE_MAX] = {0};
+    for (uint64_t i = 0; i < f->n_tensors; i++)
+        if (!count[f->tensors[i].type]++) first[f->tensors[i].type] = i;
+    char weights[160];
+    int o = 0;
+    for (uint32_t t = 0; t < AI_DTYPE_MAX; t++)
+        if (ai_dtype_get(t) && ai_dtype_get(t)->weight)
+            o += snprintf(weights + o, sizeof weights - (size_t)o, "%s%s", o ? " " : "", ai_dtype_get(t)->name);
+    for (uint32_t t = 0; t < AI_DTYPE_MAX && n < 6; t++) {
+        if (!count[t] || ai_dtype_get(t)->weight) continue;
+        const gguf_tensor *ex = &f->tensors[first[t]];
+        int nl = ex->name.len > 64 ? 64 : (int)ex->name.len;
+        snprintf(why[n++], sizeof why[0], "tensor type %s (%" PRIu64 " tensors, e.g. '%.*s'; supported: %s)",
+                 ai_dtype_get(t)->name, count[t], nl, ex->name.ptr, weights);
+    }
+    if (n == 0) { /* the architecture's tensors and shapes, as loading checks them */
+        gguf_file *g = gguf_open(path, &err);
+        ai_model *m = g ? ai_model_load(g, &err) : NULL;
+        if (m) ai_model_free(m); /* closes g */
+        else {
+            gguf_close(g);
+            snprintf(why[n++], sizeof why[0], "%s", without_path(err.msg, path));
+        }
+    }
+    ai_tokenizer *tok = ai_tokenizer_load(f, &err);
+    if (tok) ai_tokenizer_free(tok);
+    else snprintf(why[n++], sizeof why[0], "%s", without_path(err.msg, path));
+    printf("can run:           %s\n", n ? "no" : "yes");
+    for (int i = 0; i < n; i++) printf("  missing:         %s\n", why[i]);
+
+    const gguf_kv *kv = gguf_find(f, "tokenizer.chat_template");
+    char *tmpl = NULL;
+    if (kv && kv->type == GGUF_STRING && (tmpl = malloc(kv->v.str.len + 1))) {
+        memcpy(tmpl, kv->v.str.ptr, kv->v.str.len);
+        tmpl[kv->v.str.len] = 0;
+    }
+    ai_chat_template ct;
+    if (ai_chat_parse(tmpl, &ct, &err)) printf("chat:              no: %s\n", err.msg);
+    else printf("chat:              yes (%s)\n", ai_chat_family_name(ct.family));
     free(tmpl);
 }
 
@@ -357,6 +423,7 @@ int ai_cmd_info(int argc, char **argv) {
     print_bytes_per_token(path);
     print_vocab(f);
     print_chat(f);
+    print_can_run(path, f, arch);
     if (list) print_tensors(f);
     gguf_close(f);
     if (device) {

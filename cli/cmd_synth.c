@@ -1,7 +1,10 @@
 /* cmd_synth.c — `autoinfer synth`: a GGUF with random weights and the real
  * shape of a known model, in a chosen weight type, so that speed can be
- * measured at the seed's model sizes where no real weights ship. The
- * tokenizer is copied from a real GGUF. Never use one to judge quality. */
+ * measured at the seed's model sizes where no real weights ship, and tiny
+ * models of each architecture that llama.cpp also reads (the tests compare
+ * the two engines' logits on them: a check of the arithmetic, not of
+ * quality). The tokenizer is copied from a real GGUF. Never use one to
+ * judge quality. */
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -17,14 +20,37 @@
 typedef struct {
     const char *name, *arch;
     int n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
+    int head_dim;        /* attention.key_length; 0: n_embd / n_head */
     float rope_base, eps;
     bool qkv_bias, llama3_rope;
+    bool qk_norm;        /* attn_q_norm / attn_k_norm (qwen3) */
+    bool fused;          /* attn_qkv and a double-height ffn_up (phi3) */
+    bool untied;         /* its own output.weight */
+    bool post_norms;     /* post_attention_norm / post_ffw_norm (gemma3) */
+    int sliding_window;  /* attention.sliding_window (gemma3: every 6th layer global) */
+    float spread;        /* of the matrices' weights; 0: 0.035 (~N(0, 0.02)) */
 } shape;
 
+/* The tiny shapes take the default tokenizer's 49 152 tokens and larger
+ * weights (peaked distributions, so that a wrong step moves the logits far
+ * beyond rounding). */
 static const shape SHAPES[] = {
-    {"smollm2-135m", "llama", 576, 30, 9, 3, 1536, 49152, 8192, 100000.0f, 1e-5f, false, false},
-    {"qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, 1000000.0f, 1e-6f, true, false},
-    {"llama3.2-3b", "llama", 3072, 28, 24, 8, 8192, 128256, 131072, 500000.0f, 1e-5f, false, true},
+    {"smollm2-135m", "llama", 576, 30, 9, 3, 1536, 49152, 8192, .rope_base = 100000.0f, .eps = 1e-5f},
+    {"qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, .rope_base = 1000000.0f, .eps = 1e-6f,
+     .qkv_bias = true},
+    {"llama3.2-3b", "llama", 3072, 28, 24, 8, 8192, 128256, 131072, .rope_base = 500000.0f, .eps = 1e-5f,
+     .llama3_rope = true},
+    {"qwen3-0.6b", "qwen3", 1024, 28, 16, 8, 3072, 151936, 40960, .head_dim = 128, .rope_base = 1000000.0f,
+     .eps = 1e-6f, .qk_norm = true},
+    {"phi3-mini", "phi3", 3072, 32, 32, 32, 8192, 32064, 4096, .rope_base = 10000.0f, .eps = 1e-5f,
+     .fused = true, .untied = true},
+    {"qwen3-tiny", "qwen3", 256, 4, 8, 4, 768, 49152, 4096, .head_dim = 64, .rope_base = 1000000.0f,
+     .eps = 1e-6f, .qk_norm = true, .spread = 0.15f},
+    {"phi3-tiny", "phi3", 256, 4, 8, 8, 768, 49152, 4096, .rope_base = 10000.0f, .eps = 1e-5f,
+     .fused = true, .untied = true, .spread = 0.15f},
+    /* a window of 32 so that a short text already slides */
+    {"gemma3-tiny", "gemma3", 256, 6, 4, 1, 768, 49152, 4096, .head_dim = 64, .rope_base = 1000000.0f,
+     .eps = 1e-6f, .qk_norm = true, .post_norms = true, .sliding_window = 32, .spread = 0.15f},
 };
 #define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
 
@@ -136,9 +162,13 @@ int ai_cmd_synth(int argc, char **argv) {
     const char *a = sh->arch;
     char key[128];
     gguf_writer_str(w, "general.architecture", a);
-    char name[160];
-    snprintf(name, sizeof name, "synthetic %s %s (random weights)", sh->name, type_name);
-    gguf_writer_str(w, "general.name", name);
+    /* The shape goes in the description, not the name: llama.cpp changes
+     * the vocabulary's token attributes by words in general.name ("phi3"
+     * wants a SentencePiece vocabulary's "</s>"). */
+    char desc[160];
+    snprintf(desc, sizeof desc, "autoinfer synth --shape %s --type %s --seed %ld", sh->name, type_name, seed);
+    gguf_writer_str(w, "general.name", "synthetic (random weights)");
+    gguf_writer_str(w, "general.description", desc);
 #define KEY(s) (snprintf(key, sizeof key, "%s." s, a), key)
     gguf_writer_u32(w, KEY("context_length"), (uint32_t)sh->n_ctx);
     gguf_writer_u32(w, KEY("embedding_length"), (uint32_t)sh->n_embd);
@@ -148,6 +178,11 @@ int ai_cmd_synth(int argc, char **argv) {
     gguf_writer_u32(w, KEY("attention.head_count_kv"), (uint32_t)sh->n_head_kv);
     gguf_writer_f32(w, KEY("rope.freq_base"), sh->rope_base);
     gguf_writer_f32(w, KEY("attention.layer_norm_rms_epsilon"), sh->eps);
+    if (sh->sliding_window) gguf_writer_u32(w, KEY("attention.sliding_window"), (uint32_t)sh->sliding_window);
+    if (sh->head_dim) {
+        gguf_writer_u32(w, KEY("attention.key_length"), (uint32_t)sh->head_dim);
+        gguf_writer_u32(w, KEY("attention.value_length"), (uint32_t)sh->head_dim);
+    }
 #undef KEY
     for (uint64_t i = 0; i < vf->n_kv; i++)
         if (vf->kvs[i].key.len > 10 && !memcmp(vf->kvs[i].key.ptr, "tokenizer.", 10))
@@ -156,13 +191,15 @@ int ai_cmd_synth(int argc, char **argv) {
     void **blobs = calloc((size_t)sh->n_layer * 16 + 8, sizeof *blobs);
     int nb = 0, rc = 1;
     rng r = {(uint64_t)seed * 2654435761u + 88172645463325252ull};
-    const int64_t d = sh->n_embd, hd = sh->n_embd / sh->n_head;
+    const int64_t d = sh->n_embd, hd = sh->head_dim ? sh->head_dim : sh->n_embd / sh->n_head;
     const int64_t dq = sh->n_head * hd, dkv = sh->n_head_kv * hd;
-    const float ws = 0.035f; /* ~N(0, 0.02) spread */
+    const float ws = sh->spread > 0 ? sh->spread : 0.035f;
     float *freqs = NULL;
     if (!blobs) goto done;
     if (!(blobs[nb++] = make_tensor(w, "token_embd.weight", (uint32_t)type, d, sh->n_vocab, 0, ws, &r)) ||
         !(blobs[nb++] = make_tensor(w, "output_norm.weight", AI_F32, d, 1, 1.0f, 0.1f, &r)))
+        goto oom;
+    if (sh->untied && !(blobs[nb++] = make_tensor(w, "output.weight", (uint32_t)type, d, sh->n_vocab, 0, ws, &r)))
         goto oom;
     if (sh->llama3_rope) {
         /* Llama 3.x rope frequency factors (factor 32, original context 8192) */
@@ -188,18 +225,34 @@ int ai_cmd_synth(int argc, char **argv) {
     if (!(blobs[nb++] = make_tensor(w, n, (uint32_t)type, cols, rows, center, spread, &r))) \
         goto oom;
         T("attn_norm.weight", d, 1, 1.0f, 0.1f);
-        T("attn_q.weight", d, dq, 0, ws);
-        T("attn_k.weight", d, dkv, 0, ws);
-        T("attn_v.weight", d, dkv, 0, ws);
+        if (sh->fused) {
+            T("attn_qkv.weight", d, dq + 2 * dkv, 0, ws);
+        } else {
+            T("attn_q.weight", d, dq, 0, ws);
+            T("attn_k.weight", d, dkv, 0, ws);
+            T("attn_v.weight", d, dkv, 0, ws);
+        }
         T("attn_output.weight", dq, d, 0, ws);
+        if (sh->qk_norm) {
+            T("attn_q_norm.weight", hd, 1, 1.0f, 0.1f);
+            T("attn_k_norm.weight", hd, 1, 1.0f, 0.1f);
+        }
+        if (sh->post_norms) {
+            T("post_attention_norm.weight", d, 1, 1.0f, 0.1f);
+            T("post_ffw_norm.weight", d, 1, 1.0f, 0.1f);
+        }
         if (sh->qkv_bias) {
             T("attn_q.bias", dq, 1, 0, 0.1f);
             T("attn_k.bias", dkv, 1, 0, 0.1f);
             T("attn_v.bias", dkv, 1, 0, 0.1f);
         }
         T("ffn_norm.weight", d, 1, 1.0f, 0.1f);
-        T("ffn_gate.weight", d, sh->n_ff, 0, ws);
-        T("ffn_up.weight", d, sh->n_ff, 0, ws);
+        if (sh->fused) {
+            T("ffn_up.weight", d, 2 * sh->n_ff, 0, ws); /* gate rows, then up rows */
+        } else {
+            T("ffn_gate.weight", d, sh->n_ff, 0, ws);
+            T("ffn_up.weight", d, sh->n_ff, 0, ws);
+        }
         T("ffn_down.weight", sh->n_ff, d, 0, ws);
 #undef T
     }

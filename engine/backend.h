@@ -61,6 +61,10 @@ ai_backend *ai_cpu_backend_new(ai_model *m, const ai_settings *s, ai_error *err)
  * present. */
 ai_backend *ai_cuda_backend_new(ai_model *m, const ai_settings *s, ai_error *err);
 
+/* 0 when the CUDA backend runs m's architecture, else -1 with a message
+ * naming it (backend = auto then takes the CPU). Needs no GPU. */
+int ai_cuda_supports(const ai_model *m, ai_error *err);
+
 /* 1 when a CUDA device this build can run on is present (its name in
  * `name`), 0 when not (why in `name`). */
 int ai_cuda_probe(char *name, size_t cap);

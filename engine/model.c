@@ -1,6 +1,6 @@
-/* model.c — loading a llama/qwen2 GGUF: hyperparameters and weights, bound
- * and checked, for every backend (the forward passes are engine/cpu/ and
- * engine/cuda/). */
+/* model.c — loading a GGUF of a supported architecture (llama, qwen2, qwen3,
+ * gemma3, phi3): hyperparameters and weights, bound and checked, for every
+ * backend (the forward passes are engine/cpu/ and engine/cuda/). */
 #include "model.h"
 
 #include <math.h>
@@ -77,11 +77,34 @@ static int bind(const gguf_file *f, const char *name, int64_t cols, int64_t rows
     return 0;
 }
 
-static int load_hparams(const gguf_file *f, ai_hparams *hp, ai_error *err) {
-    if (gguf_get_str(f, "general.architecture", hp->arch, sizeof hp->arch, err)) return -1;
-    if (strcmp(hp->arch, "llama") && strcmp(hp->arch, "qwen2"))
-        return ai_error_set(err, "%s: architecture '%s' is not supported (supported: llama, qwen2)",
-                            f->path, hp->arch);
+/* ---- architectures ---------------------------------------------------- */
+
+/* What each architecture does beyond llama's pass (model.h). The vendored
+ * llama.cpp's src/models/<name>.cpp is the reference for each row. */
+static const ai_arch ARCHS[] = {
+    {.name = "llama"},
+    {.name = "qwen2", .rope_neox = true, .qkv_bias = true},
+    {.name = "qwen3", .rope_neox = true, .qk_norm = true},
+    {.name = "gemma3", .rope_neox = true, .qk_norm = true, .post_norms = true, .gemma = true},
+    {.name = "phi3", .rope_neox = true, .fused = true},
+};
+#define N_ARCHS (sizeof ARCHS / sizeof ARCHS[0])
+
+const ai_arch *ai_arch_find(const char *name) {
+    for (size_t i = 0; i < N_ARCHS; i++)
+        if (!strcmp(ARCHS[i].name, name)) return &ARCHS[i];
+    return NULL;
+}
+
+const char *ai_arch_names(char *out, size_t cap) {
+    size_t o = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < N_ARCHS && o < cap; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? ", " : "", ARCHS[i].name);
+    return out;
+}
+
+static int load_hparams(const gguf_file *f, const ai_arch *arch, ai_hparams *hp, ai_error *err) {
     const char *a = hp->arch;
     if (hp_u32(f, a, "embedding_length", &hp->n_embd, true, 0, err) ||
         hp_u32(f, a, "block_count", &hp->n_layer, true, 0, err) ||
@@ -104,14 +127,48 @@ static int load_hparams(const gguf_file *f, ai_hparams *hp, ai_error *err) {
     if (hp->n_rot > hp->head_dim || hp->n_rot % 2)
         return ai_error_set(err, "%s: %s.rope.dimension_count %d must be even and <= head size %d",
                             f->path, a, hp->n_rot, hp->head_dim);
-    hp->rope_neox = !strcmp(a, "qwen2");
-    hp->has_qkv_bias = !strcmp(a, "qwen2");
+    hp->rope_neox = arch->rope_neox;
+    hp->embd_scale = 1.0f;
+    hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
+    if (arch->gemma) {
+        hp->gelu = true;
+        hp->embd_scale = sqrtf((float)hp->n_embd);
+        /* gemma_pytorch's query_pre_attn_scalar: n_embd / n_head for the
+         * 27B (62 layers), the head size for the others (as llama.cpp) */
+        if (hp->n_layer == 62) hp->attn_scale = 1.0f / sqrtf((float)(hp->n_embd / hp->n_head));
+        if (hp_u32(f, a, "attention.sliding_window", &hp->n_swa, false, 0, err) ||
+            hp_f32(f, a, "rope.freq_base_swa", &hp->rope_base_swa, false, 10000.0f, err))
+            return -1;
+        char key[128];
+        snprintf(key, sizeof key, "%s.final_logit_softcapping", a);
+        if (gguf_opt_f32(f, key, &hp->logit_softcap, err) < 0) return -1;
+    }
     const gguf_tensor *emb = gguf_find_tensor(f, "token_embd.weight");
     if (!emb) return ai_error_set(err, "%s: tensor 'token_embd.weight' is missing", f->path);
     if (emb->n_dims != 2 || emb->ne[1] <= 0 || emb->ne[1] > (1 << 24))
         return ai_error_set(err, "%s: tensor 'token_embd.weight' has an unexpected shape", f->path);
     hp->n_vocab = (int)emb->ne[1];
     return 0;
+}
+
+/* Which layers slide (gemma3): with `attention.sliding_window_pattern` n
+ * (6, Gemma 3's, when absent) every n-th layer is global and the others
+ * local, as llama.cpp's set_swa_pattern. */
+static int load_swa_layers(const gguf_file *f, ai_model *m, ai_error *err) {
+    const ai_hparams *hp = &m->hp;
+    if (!hp->n_swa) return 0;
+    int pattern;
+    if (hp_u32(f, hp->arch, "attention.sliding_window_pattern", &pattern, false, 6, err)) return -1;
+    for (int l = 0; l < hp->n_layer; l++) m->layers[l].swa = l % pattern < pattern - 1;
+    return 0;
+}
+
+/* Rows r0 .. r0 + n - 1 of w, as a weight of their own (no copy). */
+static ai_weight rows_view(const ai_weight *w, int64_t r0, int64_t n) {
+    ai_weight v = *w;
+    v.rows = n;
+    v.data = (const uint8_t *)w->data + (size_t)r0 * w->row_bytes;
+    return v;
 }
 
 ai_model *ai_model_load(gguf_file *f, ai_error *err) {
@@ -121,12 +178,22 @@ ai_model *ai_model_load(gguf_file *f, ai_error *err) {
         return NULL;
     }
     ai_hparams *hp = &m->hp;
-    if (load_hparams(f, hp, err)) goto fail;
+    if (gguf_get_str(f, "general.architecture", hp->arch, sizeof hp->arch, err)) goto fail;
+    m->arch = ai_arch_find(hp->arch);
+    if (!m->arch) {
+        char names[128];
+        ai_error_set(err, "%s: architecture '%s' is not supported (supported: %s)", f->path, hp->arch,
+                     ai_arch_names(names, sizeof names));
+        goto fail;
+    }
+    const ai_arch *arch = m->arch;
+    if (load_hparams(f, arch, hp, err)) goto fail;
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) {
         ai_error_set(err, "out of memory");
         goto fail;
     }
+    if (load_swa_layers(f, m, err)) goto fail;
     const int64_t d = hp->n_embd, dq = (int64_t)hp->n_head * hp->head_dim,
                   dkv = (int64_t)hp->n_head_kv * hp->head_dim, ff = hp->n_ff;
     if (bind(f, "token_embd.weight", d, hp->n_vocab, true, &m->tok_embd, err) ||
@@ -143,6 +210,11 @@ ai_model *ai_model_load(gguf_file *f, ai_error *err) {
         }
         m->rope_freq_factors = rf->data;
     }
+    if (gguf_find_tensor(f, "rope_factors_long.weight")) {
+        ai_error_set(err, "%s: tensor 'rope_factors_long.weight': LongRoPE (the 128k-context Phi-3 "
+                     "files) is not supported", f->path);
+        goto fail;
+    }
 
     for (int l = 0; l < hp->n_layer; l++) {
         ai_layer *L = &m->layers[l];
@@ -151,16 +223,37 @@ ai_model *ai_model_load(gguf_file *f, ai_error *err) {
     snprintf(n, sizeof n, "blk.%d.%s", l, suffix);                  \
     if (bind(f, n, cols, rows, req, &L->field, err)) goto fail;
         BIND(attn_norm, "attn_norm.weight", d, 1, true);
-        BIND(wq, "attn_q.weight", d, dq, true);
-        BIND(wk, "attn_k.weight", d, dkv, true);
-        BIND(wv, "attn_v.weight", d, dkv, true);
+        if (arch->fused) {
+            ai_weight qkv, gate_up;
+            snprintf(n, sizeof n, "blk.%d.attn_qkv.weight", l);
+            if (bind(f, n, d, dq + 2 * dkv, true, &qkv, err)) goto fail;
+            L->wq = rows_view(&qkv, 0, dq);
+            L->wk = rows_view(&qkv, dq, dkv);
+            L->wv = rows_view(&qkv, dq + dkv, dkv);
+            snprintf(n, sizeof n, "blk.%d.ffn_up.weight", l);
+            if (bind(f, n, d, 2 * ff, true, &gate_up, err)) goto fail;
+            L->w_gate = rows_view(&gate_up, 0, ff); /* gate first, as ggml_swiglu splits it */
+            L->w_up = rows_view(&gate_up, ff, ff);
+        } else {
+            BIND(wq, "attn_q.weight", d, dq, true);
+            BIND(wk, "attn_k.weight", d, dkv, true);
+            BIND(wv, "attn_v.weight", d, dkv, true);
+            BIND(w_gate, "ffn_gate.weight", d, ff, true);
+            BIND(w_up, "ffn_up.weight", d, ff, true);
+        }
         BIND(wo, "attn_output.weight", dq, d, true);
-        BIND(bq, "attn_q.bias", dq, 1, hp->has_qkv_bias);
-        BIND(bk, "attn_k.bias", dkv, 1, hp->has_qkv_bias);
-        BIND(bv, "attn_v.bias", dkv, 1, hp->has_qkv_bias);
+        BIND(bq, "attn_q.bias", dq, 1, arch->qkv_bias);
+        BIND(bk, "attn_k.bias", dkv, 1, arch->qkv_bias);
+        BIND(bv, "attn_v.bias", dkv, 1, arch->qkv_bias);
+        if (arch->qk_norm) {
+            BIND(q_norm, "attn_q_norm.weight", hp->head_dim, 1, true);
+            BIND(k_norm, "attn_k_norm.weight", hp->head_dim, 1, true);
+        }
+        if (arch->post_norms) {
+            BIND(attn_post_norm, "post_attention_norm.weight", d, 1, true);
+            BIND(ffn_post_norm, "post_ffw_norm.weight", d, 1, true);
+        }
         BIND(ffn_norm, "ffn_norm.weight", d, 1, true);
-        BIND(w_gate, "ffn_gate.weight", d, ff, true);
-        BIND(w_up, "ffn_up.weight", d, ff, true);
         BIND(w_down, "ffn_down.weight", ff, d, true);
 #undef BIND
     }
@@ -195,8 +288,10 @@ uint64_t ai_model_bytes_per_token(const ai_model *m) {
     uint64_t b = 0;
     for (int l = 0; l < m->hp.n_layer; l++) {
         const ai_layer *L = &m->layers[l];
-        const ai_weight *ws[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->bq, &L->bk,
-                                 &L->bv, &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down};
+        const ai_weight *ws[] = {&L->attn_norm, &L->wq,     &L->wk,     &L->wv,
+                                 &L->wo,        &L->bq,     &L->bk,     &L->bv,
+                                 &L->q_norm,    &L->k_norm, &L->attn_post_norm, &L->ffn_post_norm,
+                                 &L->ffn_norm,  &L->w_gate, &L->w_up,   &L->w_down};
         for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
             if (ws[i]->data) b += ws[i]->row_bytes * (uint64_t)ws[i]->rows;
     }
@@ -204,10 +299,10 @@ uint64_t ai_model_bytes_per_token(const ai_model *m) {
     return b;
 }
 
-void ai_rope_inv_freq(const ai_model *m, double *out) {
+void ai_rope_inv_freq(const ai_model *m, float base, double *out) {
     const ai_hparams *hp = &m->hp;
     for (int i = 0; i < hp->n_rot / 2; i++) {
-        out[i] = pow(hp->rope_base, -2.0 * i / hp->n_rot);
+        out[i] = pow(base, -2.0 * i / hp->n_rot);
         if (m->rope_freq_factors) out[i] /= m->rope_freq_factors[i];
     }
 }

@@ -4,6 +4,7 @@
 #define AI_MODEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "autoinfer.h"
@@ -22,10 +23,38 @@ typedef struct ai_weight {
                             four (knob repack), or NULL; freed with the model */
 } ai_weight;
 
+/* A layer's weights. Optional ones the architecture lacks have data NULL.
+ * phi3's fused attn_qkv and ffn_up tensors are bound as row views (wq, wk,
+ * wv and w_gate, w_up point into them; nothing is copied). */
 typedef struct ai_layer {
-    ai_weight attn_norm, wq, wk, wv, wo, bq, bk, bv; /* b*: qwen2 biases */
+    ai_weight attn_norm, wq, wk, wv, wo, bq, bk, bv; /* b*: q/k/v biases (qwen2) */
+    ai_weight q_norm, k_norm;                 /* per-head RMSNorm of q and k (qwen3, gemma3) */
+    ai_weight attn_post_norm, ffn_post_norm;  /* norms of the block outputs (gemma3) */
     ai_weight ffn_norm, w_gate, w_up, w_down;
+    bool swa;            /* a sliding-window (local) layer: attends to the last n_swa
+                            positions and rotates with rope_base_swa (gemma3) */
 } ai_layer;
+
+/* How an architecture differs from llama's forward pass: one row per
+ * architecture in model.c's table, read at load to know which tensors and
+ * hyperparameters to expect; the pass itself reads the values they give
+ * (ai_hparams) and which optional tensors are present. */
+typedef struct ai_arch {
+    const char *name;
+    bool rope_neox;      /* rotate (i, i + n_rot/2) pairs instead of (2i, 2i+1) */
+    bool qkv_bias;       /* q/k/v biases (qwen2) */
+    bool qk_norm;        /* RMSNorm of each q and k head before RoPE (qwen3, gemma3) */
+    bool post_norms;     /* RMSNorm of the attention and MLP outputs before their
+                            residual add (gemma3) */
+    bool gemma;          /* embeddings times sqrt(n_embd), GELU (tanh) gated MLP,
+                            interleaved sliding-window layers (gemma3) */
+    bool fused;          /* q/k/v in one attn_qkv tensor, gate/up in one ffn_up (phi3) */
+} ai_arch;
+
+/* The architecture called `name`, or NULL. */
+const ai_arch *ai_arch_find(const char *name);
+/* All their names, "llama, qwen2, ...", for messages (written to out). */
+const char *ai_arch_names(char *out, size_t cap);
 
 typedef struct ai_hparams {
     char arch[32];
@@ -33,11 +62,17 @@ typedef struct ai_hparams {
     int n_rot;           /* rotary dimensions (<= head_dim) */
     float rms_eps, rope_base;
     bool rope_neox;      /* rotate (i, i + n_rot/2) pairs instead of (2i, 2i+1) */
-    bool has_qkv_bias;
+    bool gelu;           /* MLP activation GELU (tanh approximation) instead of SiLU */
+    float embd_scale;    /* embeddings are multiplied by this (1, or sqrt(n_embd)) */
+    float attn_scale;    /* attention logits are q.k times this (1/sqrt(head_dim)) */
+    float logit_softcap; /* logits = c * tanh(logits / c) when > 0 */
+    int n_swa;           /* window of the sliding-window layers (0: none) */
+    float rope_base_swa; /* their RoPE base */
 } ai_hparams;
 
 typedef struct ai_model {
     gguf_file *gguf;
+    const ai_arch *arch;
     ai_hparams hp;
     ai_weight tok_embd, output_norm, output; /* output aliases tok_embd if tied */
     const float *rope_freq_factors;          /* n_rot/2 divisors, or NULL */
@@ -54,7 +89,8 @@ void ai_model_free(ai_model *m);
 uint64_t ai_model_bytes_per_token(const ai_model *m);
 
 /* RoPE's per-dimension rates, n_rot/2 of them: theta_i(pos) = pos * out[i]
- * with out[i] = base^(-2i/n_rot) / freq_factor[i]. */
-void ai_rope_inv_freq(const ai_model *m, double *out);
+ * with out[i] = base^(-2i/n_rot) / freq_factor[i] (base: hp.rope_base, or
+ * hp.rope_base_swa for the sliding-window layers). */
+void ai_rope_inv_freq(const ai_model *m, float base, double *out);
 
 #endif

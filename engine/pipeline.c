@@ -32,15 +32,18 @@ void ai_pipeline_close(ai_pipeline *p) {
 }
 
 /* The backend the knob asks for; `auto` takes CUDA when a usable GPU is
- * present and the CPU otherwise. */
+ * present and the CUDA backend runs the model's architecture, and the CPU
+ * otherwise. */
 static ai_backend *open_backend(ai_model *m, const ai_settings *s, ai_error *err) {
     char why[256];
+    ai_error unsupported;
     switch (s->backend) {
     case AI_BACKEND_CPU: return ai_cpu_backend_new(m, s, err);
-    case AI_BACKEND_CUDA: return ai_cuda_backend_new(m, s, err);
+    case AI_BACKEND_CUDA: return ai_cuda_supports(m, err) ? NULL : ai_cuda_backend_new(m, s, err);
     case AI_BACKEND_AUTO: break;
     }
-    if (ai_cuda_probe(why, sizeof why) > 0) return ai_cuda_backend_new(m, s, err);
+    if (ai_cuda_supports(m, &unsupported) == 0 && ai_cuda_probe(why, sizeof why) > 0)
+        return ai_cuda_backend_new(m, s, err);
     return ai_cpu_backend_new(m, s, err);
 }
 

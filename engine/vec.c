@@ -134,6 +134,15 @@ static void swiglu_ref(float *g, const float *u, int n) {
     for (int i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
+/* GELU, tanh approximation (as gemma3 and ggml's gelu use it) */
+static void geglu_ref(float *g, const float *u, int n) {
+    const float c = 0.7978845608f; /* sqrt(2 / pi) */
+    for (int i = 0; i < n; i++) {
+        float x = g[i];
+        g[i] = 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x))) * u[i];
+    }
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -575,6 +584,7 @@ int ai_vec_kernels_get(ai_vec_kernels *k, uint32_t kv_type, ai_isa isa) {
     }
     k->exp_sum = exp_sum_ref;
     k->swiglu = swiglu_ref;
+    k->geglu = geglu_ref;
 #if defined(__x86_64__)
     if (isa == AI_ISA_AVX2) {
         k->exp_sum = exp_sum_avx2;

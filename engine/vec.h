@@ -1,6 +1,6 @@
 /* vec.h — float vector kernels of the forward pass besides the matrix
  * products: attention against the KV cache in its element type (f32, f16,
- * q8_0, q4_0), the softmax exponentials and the SwiGLU activation.
+ * q8_0, q4_0), the softmax exponentials and the SwiGLU and GeGLU activations.
  *
  * Every kernel has a scalar reference (kernels = scalar) and fast paths
  * chosen at run time from the CPU (AVX2, AVX-512); tests/test_kernels.c holds
@@ -36,6 +36,9 @@ typedef struct ai_vec_kernels {
     float (*exp_sum)(float *x, int n, float max);
     /* g[i] = silu(g[i]) * u[i] = g / (1 + exp(-g)) * u */
     void (*swiglu)(float *g, const float *u, int n);
+    /* g[i] = gelu(g[i]) * u[i], GELU's tanh approximation (gemma3; scalar
+     * only so far) */
+    void (*geglu)(float *g, const float *u, int n);
 } ai_vec_kernels;
 
 /* Kernels for a KV cache of kv_type (AI_F32, AI_F16, AI_Q8_0, AI_Q4_0; n a

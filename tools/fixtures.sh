@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates every llama.cpp reference fixture under tests/data/fixtures/.
 #   tools/fixtures.sh            (all models below; about 30-60 min on 2 busy cores)
-#   tools/fixtures.sh smollm2    (only the default model's fixtures; also q8_0, qwen2, gemma3)
+#   tools/fixtures.sh smollm2    (only the default model's fixtures; also q8_0, qwen2, gemma3,
+#                                 synth: tiny qwen3/phi3/gemma3 made by build/autoinfer synth)
 # Needs the oracle (tools/oracle/setup.sh) and fetches the models it uses
 # (scripts/get-model.sh smollm2 qwen2 gemma3). See docs/fixtures.md.
 set -euo pipefail
@@ -36,6 +37,19 @@ want qwen2 && scripts/get-model.sh qwen2
 want gemma3 && scripts/get-model.sh gemma3
 
 run() { echo "fixtures: $*" >&2; "$PY" "$@"; }
+if want synth; then
+  # Tiny random-weight models of the architectures that ship no small real
+  # weights here, written by `autoinfer synth` (deterministic for a seed; the
+  # test writes the same file again from the fixture's model.description).
+  BIN=${AUTOINFER:-build/autoinfer}
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  for st in qwen3-tiny:q4_k phi3-tiny:q5_0 gemma3-tiny:q8_0; do
+    shape=${st%:*} type=${st#*:}
+    "$BIN" synth --shape "$shape" --type "$type" --seed 1 -o "$tmp/synth-$shape-$type.gguf" >/dev/null
+    run tools/fixtures_logits.py "$tmp/synth-$shape-$type.gguf" "$F/logits_synth_${shape//-/_}_$type.json"
+  done
+fi
 if want smollm2; then
   run tools/fixtures_logits.py "$SMOL" "$F/logits_smollm2_q4_1.json"
   run tools/fixtures_greedy.py "$SMOL" "$F/greedy_smollm2_q4_1.json"
@@ -52,7 +66,9 @@ if want qwen2; then
   run tools/fixtures_ppl.py "$QWEN" "$TEXT" "$F/ppl_qwen2_0.5b_q4_k_m.json"
 fi
 if want gemma3; then
-  # base model without a chat template: logits only
+  # base model without a chat template: the greedy prompts go in raw
   run tools/fixtures_logits.py "$GEMMA" "$F/logits_gemma3_270m_q4_k_m.json"
+  run tools/fixtures_greedy.py "$GEMMA" "$F/greedy_gemma3_270m_q4_k_m.json"
+  run tools/fixtures_ppl.py "$GEMMA" "$TEXT" "$F/ppl_gemma3_270m_q4_k_m.json"
 fi
 ls -l "$F" >&2

@@ -51,6 +51,8 @@ def model_info(path, llm):
         "sha256": sha256_file(path),
         "architecture": meta.get("general.architecture"),
         "name": meta.get("general.name"),
+        # `autoinfer synth` writes the command that made a synthetic model here
+        "description": meta.get("general.description"),
         "n_vocab": llm.n_vocab(),
         "add_bos": bool(llama_cpp.llama_vocab_get_add_bos(llm._model.vocab)),
         "bos_id": llm.token_bos(),

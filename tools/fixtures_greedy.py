@@ -4,7 +4,8 @@
     .oracle/venv/bin/python tools/fixtures_greedy.py MODEL OUT.json
 
 For each prompt of harness/prompts.tsv (second column): the model's own
-tokenizer.chat_template is rendered with jinja2 (messages = one user turn,
+tokenizer.chat_template (when the model has one; a base model without one,
+such as Gemma 3 270M, gets the prompt text as it is) is rendered with jinja2 (messages = one user turn,
 add_generation_prompt = True, trim_blocks/lstrip_blocks as transformers does),
 tokenized by llama.cpp with parse_special (BOS prepended only if the model's
 add_bos_token asks for it and the template did not already put it there),
@@ -54,15 +55,13 @@ def main():
         sys.exit("usage: fixtures_greedy.py MODEL OUT.json")
     model, out = sys.argv[1], sys.argv[2]
     llm = fc.load(model, n_ctx=512, logits_all=False)
-    template = llm.metadata.get("tokenizer.chat_template")
-    if not template:
-        sys.exit(f"{model}: no tokenizer.chat_template in the GGUF")
+    template = llm.metadata.get("tokenizer.chat_template") or None
     vocab = llm._model.vocab
     add_bos = bool(llama_cpp.llama_vocab_get_add_bos(vocab))
     n_vocab = llm.n_vocab()
     cases = []
     for name, prompt in read_prompts():
-        text = render(template, llm, prompt)
+        text = render(template, llm, prompt) if template else prompt
         toks = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
         if add_bos and (not toks or toks[0] != llm.token_bos()):
             toks = [llm.token_bos()] + toks
@@ -104,7 +103,8 @@ def main():
         "settings": {"n_gen": N_GEN, "n_ctx": 512, "n_batch": 512, "n_threads": 2,
                      "sampling": "argmax of raw logits, ties to lower id",
                      "eos": "not a stop; first end-of-generation index in eos_at",
-                     "template": "jinja2 ImmutableSandboxedEnvironment(trim_blocks, lstrip_blocks)",
+                     "template": ("jinja2 ImmutableSandboxedEnvironment(trim_blocks, lstrip_blocks)"
+                                  if template else "none: the raw prompt"),
                      "parse_special": True, "add_bos": add_bos},
         "chat_template": template,
         "cases": cases,

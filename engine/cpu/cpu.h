@@ -43,6 +43,8 @@ typedef struct ai_state {
     float *logits_all;   /* [max_batch][n_vocab], allocated on first use */
     float *rope_cos, *rope_sin; /* scratch [n_rot/2] per position */
     double *rope_inv_freq; /* [n_rot/2]: base^(-2i/n_rot) / freq_factor[i] */
+    float *rope_cos_swa, *rope_sin_swa; /* the same for the sliding-window */
+    double *rope_inv_freq_swa;          /*   layers' base, or NULL */
     ai_vec_kernels vk;   /* attention / softmax / SwiGLU kernels for this CPU */
     void *gemm_act;      /* prepared activations for batched products (knob gemm), or NULL */
     uint8_t *gemm_w;     /* [n_threads][4 rows] expanded weight rows */

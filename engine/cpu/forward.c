@@ -5,7 +5,9 @@
  * then per layer RMSNorm → QKV → RoPE → cache → attention → output
  * projection → residual → RMSNorm → SwiGLU MLP → residual, then the final
  * norm and the output head. A batch of tokens goes through together, so
- * prefill and single-token decode are the same code. */
+ * prefill and single-token decode are the same code. Other architectures
+ * take the same path with the steps their description adds (model.h:
+ * QK-norm, post-norms, GELU, sliding-window layers, embedding scale). */
 #include "cpu.h"
 
 #include "backend.h"
@@ -32,6 +34,7 @@ static void state_free(ai_state *st) {
     free(st->att_out); free(st->hb); free(st->hb2); free(st->att);
     free(st->xq); free(st->xp); free(st->logits); free(st->logits_all);
     free(st->rope_cos); free(st->rope_sin); free(st->rope_inv_freq);
+    free(st->rope_cos_swa); free(st->rope_sin_swa); free(st->rope_inv_freq_swa);
     free(st->gemm_act); free(st->gemm_w); free(st->unpack);
     free(st);
 }
@@ -170,7 +173,14 @@ static ai_state *state_new(const ai_model *m, const ai_settings *s, ai_error *er
     st->rope_sin = malloc(B * (hp->n_rot / 2) * sizeof(float));
     st->rope_inv_freq = malloc((size_t)(hp->n_rot / 2) * sizeof(double));
     if (!st->rope_inv_freq) goto oom;
-    ai_rope_inv_freq(m, st->rope_inv_freq);
+    ai_rope_inv_freq(m, hp->rope_base, st->rope_inv_freq);
+    if (hp->n_swa) {
+        st->rope_cos_swa = malloc(B * (hp->n_rot / 2) * sizeof(float));
+        st->rope_sin_swa = malloc(B * (hp->n_rot / 2) * sizeof(float));
+        st->rope_inv_freq_swa = malloc((size_t)(hp->n_rot / 2) * sizeof(double));
+        if (!st->rope_cos_swa || !st->rope_sin_swa || !st->rope_inv_freq_swa) goto oom;
+        ai_rope_inv_freq(m, hp->rope_base_swa, st->rope_inv_freq_swa);
+    }
     for (uint32_t t = 0; t < AI_DTYPE_MAX; t++) {
         const ai_dtype_info *d = ai_dtype_get(t);
         if (!d || !d->weight) continue;
@@ -214,7 +224,8 @@ fail:
 
 /* ---- building blocks --------------------------------------------------- */
 
-static void rmsnorm(float *restrict out, const float *restrict x, const float *restrict w, int n, float eps) {
+/* 1 / sqrt(mean(x^2) + eps) */
+static float rms_scale(const float *x, int n, float eps) {
     /* eight partial sums: a single chain of n dependent adds was ~1 % of
      * a small model's decode */
     double ss[8] = {0};
@@ -223,13 +234,34 @@ static void rmsnorm(float *restrict out, const float *restrict x, const float *r
         for (int k = 0; k < 8; k++) ss[k] += (double)x[i + k] * x[i + k];
     for (; i < n; i++) ss[0] += (double)x[i] * x[i];
     double sum = ((ss[0] + ss[1]) + (ss[2] + ss[3])) + ((ss[4] + ss[5]) + (ss[6] + ss[7]));
-    float scale = (float)(1.0 / sqrt(sum / n + eps));
+    return (float)(1.0 / sqrt(sum / n + eps));
+}
+
+static void rmsnorm(float *restrict out, const float *restrict x, const float *restrict w, int n, float eps) {
+    const float scale = rms_scale(x, n, eps);
+    int i;
     /* 16 at a time, so that the compiler vectorizes it: the weights come
      * cold from memory each token, and fewer instructions per line keep
      * more of their loads in flight */
     for (i = 0; i + 16 <= n; i += 16)
         for (int k = 0; k < 16; k++) out[i + k] = x[i + k] * scale * w[i + k];
     for (; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+/* QK-norm: each of the n_heads heads of v normalized in place. */
+static void rmsnorm_heads(float *v, int n_heads, int head_dim, const float *w, float eps) {
+    for (int h = 0; h < n_heads; h++) {
+        float *x = v + (size_t)h * head_dim;
+        const float scale = rms_scale(x, head_dim, eps);
+        for (int i = 0; i < head_dim; i++) x[i] *= scale * w[i];
+    }
+}
+
+/* x += rmsnorm(y) * w: a block's output normalized before its residual
+ * add (gemma3's post-norms). */
+static void add_rmsnorm(float *restrict x, const float *restrict y, const float *restrict w, int n, float eps) {
+    const float scale = rms_scale(y, n, eps);
+    for (int i = 0; i < n; i++) x[i] += y[i] * scale * w[i];
 }
 
 /* Rotates pairs of each head in place. Normal ordering pairs (2i, 2i+1);
@@ -249,10 +281,10 @@ static void rope(float *v, int n_heads, int head_dim, int n_rot, bool neox,
 }
 
 /* Angles of position pos: theta_i = pos * base^(-2i/n_rot) / factor_i, the
- * per-dimension part precomputed in st->rope_inv_freq. */
-static void rope_angles(const ai_state *st, int pos, float *cos_t, float *sin_t) {
+ * per-dimension part precomputed in inv_freq. */
+static void rope_angles(const ai_state *st, const double *inv_freq, int pos, float *cos_t, float *sin_t) {
     for (int i = 0; i < st->m->hp.n_rot / 2; i++) {
-        double theta = pos * st->rope_inv_freq[i];
+        double theta = pos * inv_freq[i];
         cos_t[i] = (float)cos(theta);
         sin_t[i] = (float)sin(theta);
     }
@@ -261,9 +293,10 @@ static void rope_angles(const ai_state *st, int pos, float *cos_t, float *sin_t)
 /* y[t][r] = W[r] · x[t] (+ bias[r]) for up to three weights that share the
  * input, so one pool job (one barrier) covers q, k and v, or gate and up.
  * The epilogue folds the next step into the same job: MM_ADD accumulates
- * into y (the residual stream), MM_SWIGLU turns the gate/up pair into
- * silu(gate) * up on each thread's own rows. */
-typedef enum { MM_STORE, MM_ADD, MM_SWIGLU } mm_epilogue;
+ * into y (the residual stream), MM_GLU turns the gate/up pair into
+ * act(gate) * up on each thread's own rows (act: SiLU, or GELU for the
+ * models that use it). */
+typedef enum { MM_STORE, MM_ADD, MM_GLU } mm_epilogue;
 
 typedef struct {
     int n_w, n_tok;
@@ -282,7 +315,7 @@ typedef struct {
     size_t unpack_bytes;
     uint8_t *gemm_w;        /* per-thread expansion buffers */
     int prefetch;           /* knob prefetch: KiB ahead */
-    const ai_vec_kernels *vk;
+    void (*glu)(float *g, const float *u, int n); /* MM_GLU's activation */
 } matmul_job;
 
 /* Thread ith's rows of a matrix with `rows` rows: contiguous, in multiples
@@ -409,11 +442,11 @@ static void matmul_worker(void *ctx, int ith, int nth, int tid) {
             }
         }
     }
-    if (j->epi == MM_SWIGLU) {
+    if (j->epi == MM_GLU) {
         int64_t rows = j->w[0]->rows, r0, r1;
         split_rows(rows, ith, nth, &r0, &r1);
         for (int t = 0; t < j->n_tok && r1 > r0; t++)
-            j->vk->swiglu(j->y[0] + (size_t)t * rows + r0, j->y[1] + (size_t)t * rows + r0, (int)(r1 - r0));
+            j->glu(j->y[0] + (size_t)t * rows + r0, j->y[1] + (size_t)t * rows + r0, (int)(r1 - r0));
     }
 }
 
@@ -441,8 +474,9 @@ static void gemm_prep_worker(void *ctx, int ith, int nth, int tid) {
 /* Quantizes x (n_tok rows of w[0]->cols) once and runs the products. */
 static void matmul(ai_state *st, int n_tok, const float *x, int n_w, const ai_weight **w,
                    const ai_weight **bias, float **y, mm_epilogue epi) {
-    matmul_job j = {.n_w = n_w, .n_tok = n_tok, .epi = epi, .vk = &st->vk,
-                    .prefetch = st->s->prefetch, .unpack = st->unpack, .unpack_bytes = st->unpack_bytes};
+    matmul_job j = {.n_w = n_w, .n_tok = n_tok, .epi = epi, .prefetch = st->s->prefetch,
+                    .unpack = st->unpack, .unpack_bytes = st->unpack_bytes,
+                    .glu = st->m->hp.gelu ? st->vk.geglu : st->vk.swiglu};
     int64_t cols = w[0]->cols;
     uint32_t vt = st->kt[w[0]->type].vec_type;
     for (int i = 0; i < n_w; i++) {
@@ -497,13 +531,13 @@ static void matmul(ai_state *st, int n_tok, const float *x, int n_w, const ai_we
         j.xp = st->xp;
     }
     /* Mixed activation formats in one job: fall back to separate products
-     * (the SwiGLU epilogue then runs once both halves are there). */
+     * (the GLU epilogue then runs once both halves are there). */
     for (int i = 0; i < n_w; i++) {
         if (!j.dot[i]) {
             for (int k = 0; k < n_w; k++)
                 matmul(st, n_tok, x, 1, &w[k], bias ? &bias[k] : NULL, &y[k],
-                       epi == MM_SWIGLU ? MM_STORE : epi);
-            if (epi == MM_SWIGLU) st->vk.swiglu(y[0], y[1], (int)(n_tok * w[0]->rows));
+                       epi == MM_GLU ? MM_STORE : epi);
+            if (epi == MM_GLU) j.glu(y[0], y[1], (int)(n_tok * w[0]->rows));
             return;
         }
     }
@@ -522,7 +556,9 @@ static void kv_store(ai_state *st, int layer, int pos, const float *k, const flo
 typedef struct {
     ai_state *st;
     int layer, n_tok, pos;
-    int parts; /* work units per KV head (attn_parts) */
+    int parts;  /* work units per KV head (attn_parts) */
+    int window; /* positions each token attends to (the cache's, or the
+                   layer's sliding window when smaller) */
 } attn_job;
 
 /* The attention work units are (KV head, part of its group of query heads):
@@ -560,25 +596,26 @@ static void attention_worker(void *ctx, int chunk, int n_chunks, int tid) {
     int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
     size_t head_bytes = ai_row_bytes(kv->type, hd), qs = (size_t)hp->n_head * hd;
     float *att = st->att + (size_t)tid * ai_vec_attend_scratch(hd, kv->n_slots + 16);
-    float scale = 1.0f / sqrtf((float)hd);
+    const float scale = hp->attn_scale;
     const uint8_t *kc = kv->k[j->layer], *vc = kv->v[j->layer];
     for (int u = chunk; u < hp->n_head_kv * j->parts; u += n_chunks) {
         int kvh = u / j->parts, part = u % j->parts;
         int h0 = kvh * group + part * group / j->parts, h1 = kvh * group + (part + 1) * group / j->parts;
         size_t off = (size_t)kvh * head_bytes;
         int t = 0;
-        /* blocks of up to 16 queries while no window wraps (first == 0 for
-         * all); fewer than 8 queries are cheaper one by one */
+        /* blocks of up to 16 queries while every one sees all positions
+         * from 0 (first == 0 for all); fewer than 8 queries are cheaper one
+         * by one */
         for (; j->n_tok - t >= 8; t += 16) {
             int nq = j->n_tok - t < 16 ? j->n_tok - t : 16;
-            if (kv->rotating && j->pos + t + nq - 1 >= kv->window) break;
+            if (j->pos + t + nq - 1 >= j->window) break;
             for (int h = h0; h < h1; h++)
                 vk->attend(kc + off, vc + off, kv->row_bytes, j->pos + t, nq, st->q + ((size_t)t * hp->n_head + h) * hd,
                            qs, st->att_out + ((size_t)t * hp->n_head + h) * hd, qs, hd, scale, att);
         }
         for (; t < j->n_tok; t++) {
             int p = j->pos + t;
-            int first = kv->rotating && p >= kv->window ? p - kv->window + 1 : 0;
+            int first = p >= j->window ? p - j->window + 1 : 0;
             size_t qo = ((size_t)t * hp->n_head + h0) * hd;
             vk->attend1(kc + off, vc + off, kv->row_bytes, kv->n_slots, first % kv->n_slots, p - first + 1,
                         h1 - h0, st->q + qo, st->att_out + qo, hd, scale, att);
@@ -587,6 +624,20 @@ static void attention_worker(void *ctx, int chunk, int n_chunks, int tid) {
 }
 
 /* ---- the forward pass ---------------------------------------------------- */
+
+/* x += W . in for n tokens; with a post-norm (gemma3), x += rmsnorm(W . in)
+ * instead, the product going through xb. */
+static void project_residual(ai_state *st, int n, const float *in, const ai_weight *w, const ai_weight *post_norm) {
+    const ai_hparams *hp = &st->m->hp;
+    if (!post_norm->data) {
+        matmul(st, n, in, 1, &w, NULL, &st->x, MM_ADD);
+        return;
+    }
+    matmul(st, n, in, 1, &w, NULL, &st->xb, MM_STORE);
+    for (int t = 0; t < n; t++)
+        add_rmsnorm(st->x + (size_t)t * hp->n_embd, st->xb + (size_t)t * hp->n_embd, post_norm->data, hp->n_embd,
+                    hp->rms_eps);
+}
 
 static int forward(ai_state *st, const int32_t *tokens, int n, int pos, bool all_logits,
                    ai_error *err) {
@@ -607,39 +658,52 @@ static int forward(ai_state *st, const int32_t *tokens, int n, int pos, bool all
         if (tokens[t] < 0 || tokens[t] >= hp->n_vocab)
             return ai_error_set(err, "token id %d is outside the vocabulary (0..%d)", tokens[t],
                                 hp->n_vocab - 1);
-        embed_row(st, tokens[t], st->x + (size_t)t * d);
-        rope_angles(st, pos + t, st->rope_cos + (size_t)t * half, st->rope_sin + (size_t)t * half);
+        float *x = st->x + (size_t)t * d;
+        embed_row(st, tokens[t], x);
+        if (hp->embd_scale != 1.0f)
+            for (int i = 0; i < d; i++) x[i] *= hp->embd_scale;
+        rope_angles(st, st->rope_inv_freq, pos + t, st->rope_cos + (size_t)t * half, st->rope_sin + (size_t)t * half);
+        if (hp->n_swa)
+            rope_angles(st, st->rope_inv_freq_swa, pos + t, st->rope_cos_swa + (size_t)t * half,
+                        st->rope_sin_swa + (size_t)t * half);
     }
 
     for (int l = 0; l < hp->n_layer; l++) {
         const ai_layer *L = &m->layers[l];
 
-        /* attention: norm, q/k/v, rope, cache, attend, project, residual */
+        /* attention: norm, q/k/v, (qk-norm), rope, cache, attend, project,
+         * (post-norm), residual */
         for (int t = 0; t < n; t++)
             rmsnorm(st->xb + (size_t)t * d, st->x + (size_t)t * d, L->attn_norm.data, d, hp->rms_eps);
         const ai_weight *qkv[3] = {&L->wq, &L->wk, &L->wv};
         const ai_weight *qkv_b[3] = {&L->bq, &L->bk, &L->bv};
         float *qkv_out[3] = {st->q, st->k, st->v};
         matmul(st, n, st->xb, 3, qkv, qkv_b, qkv_out, MM_STORE);
+        const float *cos_l = L->swa ? st->rope_cos_swa : st->rope_cos;
+        const float *sin_l = L->swa ? st->rope_sin_swa : st->rope_sin;
         for (int t = 0; t < n; t++) {
-            const float *c = st->rope_cos + (size_t)t * half, *s = st->rope_sin + (size_t)t * half;
-            rope(st->q + (size_t)t * dq, hp->n_head, hd, hp->n_rot, hp->rope_neox, c, s);
-            rope(st->k + (size_t)t * dkv, hp->n_head_kv, hd, hp->n_rot, hp->rope_neox, c, s);
-            kv_store(st, l, pos + t, st->k + (size_t)t * dkv, st->v + (size_t)t * dkv);
+            float *q = st->q + (size_t)t * dq, *k = st->k + (size_t)t * dkv;
+            if (L->q_norm.data) {
+                rmsnorm_heads(q, hp->n_head, hd, L->q_norm.data, hp->rms_eps);
+                rmsnorm_heads(k, hp->n_head_kv, hd, L->k_norm.data, hp->rms_eps);
+            }
+            const float *c = cos_l + (size_t)t * half, *s = sin_l + (size_t)t * half;
+            rope(q, hp->n_head, hd, hp->n_rot, hp->rope_neox, c, s);
+            rope(k, hp->n_head_kv, hd, hp->n_rot, hp->rope_neox, c, s);
+            kv_store(st, l, pos + t, k, st->v + (size_t)t * dkv);
         }
-        attn_job aj = {st, l, n, pos, parts};
+        attn_job aj = {st, l, n, pos, parts, st->kv.window};
+        if (L->swa && hp->n_swa < aj.window) aj.window = hp->n_swa;
         ai_pool_run_chunks(st->pool, attention_worker, &aj, hp->n_head_kv * parts);
-        const ai_weight *wo = &L->wo;
-        matmul(st, n, st->att_out, 1, &wo, NULL, &st->x, MM_ADD); /* x += wo . att */
+        project_residual(st, n, st->att_out, &L->wo, &L->attn_post_norm); /* x += wo . att */
 
-        /* MLP: norm, silu(gate) * up, down, residual */
+        /* MLP: norm, act(gate) * up, down, (post-norm), residual */
         for (int t = 0; t < n; t++)
             rmsnorm(st->xb + (size_t)t * d, st->x + (size_t)t * d, L->ffn_norm.data, d, hp->rms_eps);
         const ai_weight *gu[2] = {&L->w_gate, &L->w_up};
         float *gu_out[2] = {st->hb, st->hb2};
-        matmul(st, n, st->xb, 2, gu, NULL, gu_out, MM_SWIGLU); /* hb = silu(gate) * up */
-        const ai_weight *wd = &L->w_down;
-        matmul(st, n, st->hb, 1, &wd, NULL, &st->x, MM_ADD);   /* x += down . hb */
+        matmul(st, n, st->xb, 2, gu, NULL, gu_out, MM_GLU); /* hb = act(gate) * up */
+        project_residual(st, n, st->hb, &L->w_down, &L->ffn_post_norm); /* x += down . hb */
     }
 
     /* final norm and the output head */
@@ -658,6 +722,10 @@ static int forward(ai_state *st, const int32_t *tokens, int n, int pos, bool all
     }
     const ai_weight *wout = &m->output;
     matmul(st, n_out, st->xb, 1, &wout, NULL, &out, MM_STORE);
+    if (hp->logit_softcap > 0) {
+        const float c = hp->logit_softcap;
+        for (size_t i = 0; i < (size_t)n_out * hp->n_vocab; i++) out[i] = c * tanhf(out[i] / c);
+    }
     return 0;
 }
 
