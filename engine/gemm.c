@@ -362,38 +362,38 @@ void ai_gemm_expand_row_ref(uint32_t type, const void *row, int64_t n, void *dst
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")))
 
 /* 4 rows x 16 tokens with blocks of G codes; G and has_min are constants at
- * each call site so that the step loop unrolls. */
+ * each call site so that the step loop unrolls. Every field of a row is
+ * addressed from the row's start with offsets shared by the four rows, so
+ * that the loop needs one pointer per row and no spills (separate pointers
+ * per field did not fit the 16 general registers). */
 AVX512 static inline __attribute__((always_inline)) void
 tile_g(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, const int G, const bool has_min, float *out) {
-    const int8_t *c[4];
-    const int32_t *init[4];
-    const float *d[4], *m[4];
-    for (int r = 0; r < 4; r++) {
-        const uint8_t *b = w + r * wb;
-        c[r] = (const int8_t *)(b + HDR);
-        init[r] = (const int32_t *)(const void *)(b + HDR + n);
-        d[r] = (const float *)(init[r] + n / 16);
-        m[r] = d[r] + n / 16;
-    }
+    const uint8_t *row[4];
+    for (int r = 0; r < 4; r++) row[r] = w + r * wb;
+    /* offsets of block 0's codes, start value, scale and term */
+    const size_t o_c = HDR, o_i = HDR + (size_t)n, o_d = o_i + (size_t)n / 4, o_m = o_d + (size_t)n / 4;
     const uint8_t *y = act;
     const float *dy = (const float *)(const void *)(act + 16 * n), *sy = dy + 16 * (n / QK);
     __m512 acc[4];
     for (int r = 0; r < 4; r++) acc[r] = _mm512_setzero_ps();
     for (int64_t k = 0; k < n / G; k++) {
         __m512i s[4];
-        for (int r = 0; r < 4; r++) s[r] = _mm512_set1_epi32(init[r][k]);
+        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)
+            s[r] = _mm512_set1_epi32(load_u32(row[r] + o_i + 4 * k));
         _Pragma("GCC unroll 8") for (int st = 0; st < G / 4; st++) {
             __m512i yv = _mm512_load_si512((const void *)(y + (k * (G / 4) + st) * 64));
             _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)
-                s[r] = _mm512_dpbusd_epi32(s[r], yv, _mm512_set1_epi32((int)load_u32(c[r] + k * G + 4 * st)));
+                s[r] = _mm512_dpbusd_epi32(s[r], yv, _mm512_set1_epi32((int)load_u32(row[r] + o_c + k * G + 4 * st)));
         }
         __m512 dyv = _mm512_load_ps(dy + (k * G / QK) * 16);
-        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[r]), _mm512_mul_ps(dyv, _mm512_set1_ps(d[r][k])), acc[r]);
-        if (has_min) {
-            __m512 syv = _mm512_load_ps(sy + k * 16);
-            _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)
-                acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(m[r][k]), syv, acc[r]);
+        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
+            float dr, mr;
+            memcpy(&dr, row[r] + o_d + 4 * k, 4);
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[r]), _mm512_mul_ps(dyv, _mm512_set1_ps(dr)), acc[r]);
+            if (has_min) {
+                memcpy(&mr, row[r] + o_m + 4 * k, 4);
+                acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(mr), _mm512_load_ps(sy + k * 16), acc[r]);
+            }
         }
     }
     /* transpose 4 rows x 16 tokens to out[t * 4 + r]: each token's four
