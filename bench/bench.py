@@ -140,7 +140,11 @@ class Bench:
             out, rss = run(base + extra, env=env)
             if rss is not None:
                 self.their_rss.append((name, model, threads, kind, rss))
-            for e in json.loads(out):
+            # the JSON array from its first line on (a log line printed to stdout before it is skipped)
+            m = re.search(r"^\[", out, re.M)
+            if not m:
+                raise RuntimeError("%s llama-bench printed no JSON: %s" % (name, out[-500:]))
+            for e in json.loads(out[m.start():]):
                 label = "default" if name != IK else "rtr %s, fa %d" % (extra[1], int(e["flash_attn"]))
                 got[label] = float(e["samples_ts"][0])
         return got
@@ -390,4 +394,7 @@ def memory_table(b, models, threads, kinds, models_dir, ref_names):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except RuntimeError as e:   # a failed engine run: what ran and what it said
+        sys.exit("bench.py: %s" % e)
