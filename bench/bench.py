@@ -151,7 +151,7 @@ class Bench:
 
     def bandwidth(self, threads):
         out, _ = run([self.a.autoinfer, "bench", "--bandwidth", "-t", str(threads), "--reps", "5",
-                   "--mib", "1024"])
+                   "--mib", str(self.a.bandwidth_mib)])
         v = [float(x) for x in re.findall(r"gbps=([0-9.]+)", out)]
         # best of the passes, as STREAM reports its best rate
         self.bw.setdefault(threads, []).append(max(v))
@@ -206,6 +206,7 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--decode", type=int, default=128)
     ap.add_argument("--prefill", type=int, default=512)
+    ap.add_argument("--bandwidth-mib", type=int, default=1024, help="buffer of the bandwidth runs (MiB)")
     ap.add_argument("--set", action="append", default=[], help="knob override for autoinfer (repeatable)")
     ap.add_argument("--json", default="", help="write every sample here")
     a = ap.parse_args()
@@ -262,9 +263,9 @@ def main():
                (" and ".join(ref_names), a.reps,
                 "ik_llama.cpp: the best of -rtr 0/1 x -fa 0/1 per cell (named in brackets). " if IK in ref_names else "",
                 a.decode, a.prefill, elapsed))
-    out.append("Streaming read bandwidth (1 GiB, same window; each run the best of 5 passes; median of %s runs "
+    out.append("Streaming read bandwidth (%d MiB, same window; each run the best of 5 passes; median of %s runs "
                "[lowest..highest]): %s" % (
-        "/".join(str(len(b.bw[t])) for t in threads),
+        a.bandwidth_mib, "/".join(str(len(b.bw[t])) for t in threads),
         ", ".join("%dT %.1f GB/s [%.1f..%.1f]" % (t, bwmed[t], min(b.bw[t]), max(b.bw[t])) for t in threads)))
     if a.set:
         out.append("autoinfer knobs: " + " ".join(a.set))

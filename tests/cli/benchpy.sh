@@ -32,7 +32,7 @@ expect_one_line "no ik_llama.cpp" "no ik_llama.cpp llama-bench in $tmp/none (bui
 if [ -f "$MODEL" ]; then
   ln -s "$PWD/$MODEL" "$tmp/models/smollm2-q4_1.gguf"
   out=$(python3 bench/bench.py --autoinfer "$BIN" --llama-dir "$tmp/ll" --ik-dir "$tmp/ik" \
-        --models-dir "$tmp/models" --only smollm2-q4_1 --threads 1 --kinds prefill --reps 1 \
+        --models-dir "$tmp/models" --only smollm2-q4_1 --threads 1 --kinds prefill --reps 1 --bandwidth-mib 16 \
         --prefill 16 2>"$tmp/err"); rc=$?
   [ $rc -eq 0 ] && ok "bench.py exits 0" || bad "bench.py exit $rc: $(tail -5 "$tmp/err")"
   check=$(python3 - "$out" <<'EOF'
@@ -63,7 +63,7 @@ $out"
   printf '#!/bin/sh\necho "no json here"\n' >"$tmp/ik/llama-bench"
   expect_error "ik llama-bench without JSON" 1 "bench.py: ik_llama.cpp llama-bench printed no JSON: no json here" \
     python3 bench/bench.py --autoinfer "$BIN" --llama-dir "$tmp/ll" --ik-dir "$tmp/ik" \
-    --models-dir "$tmp/models" --only smollm2-q4_1 --threads 1 --kinds prefill --reps 1 --prefill 16
+    --models-dir "$tmp/models" --only smollm2-q4_1 --threads 1 --kinds prefill --reps 1 --prefill 16 --bandwidth-mib 16
 else
   echo "skip (no $MODEL): the table run"
 fi
