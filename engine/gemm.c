@@ -36,7 +36,35 @@ bool ai_gemm_supported(uint32_t type, int64_t n, ai_isa isa) {
 }
 
 
-void ai_gemm_prepare_act(const float *x, int64_t n, int nt, void *dst, ai_isa isa) {
+/* fp16 conversions and the block sum of the activation preparation: F16C
+ * and one 32-byte sum of absolute differences where the batched path runs
+ * (x86-64 with AVX-512), the bit-level conversions elsewhere. */
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define PREP __attribute__((target("avx2,f16c")))
+PREP static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+PREP static inline uint16_t f2h(float f) { return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT); }
+/* the block's 32 codes shifted to unsigned (y + 128) into u, and their signed sum */
+PREP static inline int32_t codes_u8(const int8_t *qs, uint32_t u[QK / 4]) {
+    __m256i v = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)qs), _mm256_set1_epi8((char)0x80));
+    _mm256_storeu_si256((__m256i *)(void *)u, v);
+    __m256i sad = _mm256_sad_epu8(v, _mm256_setzero_si256());
+    __m128i h = _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
+    return (int32_t)(_mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1)) - QK * 128;
+}
+#else
+#define PREP
+static inline float h2f(uint16_t h) { return ai_f16_to_f32(h); }
+static inline uint16_t f2h(float f) { return ai_f32_to_f16(f); }
+static inline int32_t codes_u8(const int8_t *qs, uint32_t u[QK / 4]) {
+    int32_t sum = 0;
+    for (int e = 0; e < QK; e++) sum += qs[e];
+    for (int s = 0; s < QK / 4; s++) u[s] = load_u32(qs + 4 * s) ^ 0x80808080u;
+    return sum;
+}
+#endif
+
+PREP void ai_gemm_prepare_act(const float *x, int64_t n, int nt, void *dst, ai_isa isa) {
     /* the same codes and d as the one-token path's Q8_0 */
     ai_quantize_fn q = ai_quantize_act_get(AI_Q8_0, isa);
     uint8_t *codes = dst;
@@ -53,15 +81,12 @@ void ai_gemm_prepare_act(const float *x, int64_t n, int nt, void *dst, ai_isa is
             q(x + (size_t)t * n + b0 * QK, blk, (int64_t)nb * QK);
             for (int b = 0; b < nb; b++) {
                 int64_t k = b0 + b;
-                int32_t sum = 0;
-                for (int e = 0; e < QK; e++) sum += blk[b].qs[e];
-                dy[k * 16 + t] = ai_f16_to_f32(blk[b].d);
+                uint32_t u[QK / 4];
+                int32_t sum = codes_u8(blk[b].qs, u);
+                dy[k * 16 + t] = h2f(blk[b].d);
                 /* rounded to fp16 like the one-token path's Q8_1 s */
-                sy[k * 16 + t] = ai_f16_to_f32(ai_f32_to_f16(dy[k * 16 + t] * (float)sum));
-                for (int s = 0; s < QK / 4; s++) {
-                    uint32_t v = load_u32(blk[b].qs + 4 * s) ^ 0x80808080u; /* y + 128 */
-                    memcpy(codes + ((k * 8 + s) * 16 + t) * 4, &v, 4);
-                }
+                sy[k * 16 + t] = h2f(f2h(dy[k * 16 + t] * (float)sum));
+                for (int s = 0; s < QK / 4; s++) memcpy(codes + ((k * 8 + s) * 16 + t) * 4, &u[s], 4);
             }
         }
     }
@@ -196,7 +221,6 @@ static void expand_row_ref(uint32_t type, const void *row, int64_t n, void *dst)
 /* ---- SIMD expanders (same bytes as expand_row_ref) --------------------- */
 
 #if defined(__x86_64__)
-#include <immintrin.h>
 #define XAVX __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 
 /* stores 32 signed codes as block k with its scale, term and start value */
