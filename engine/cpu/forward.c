@@ -312,8 +312,9 @@ static void gemm_expand(const matmul_job *j, const ai_weight *w, int64_t r, int 
 
 /* y[t][r] for 4 rows x 16 tokens at a time. AI_GEMM_CHUNK_ROWS rows are
  * expanded at once (gemm.h), then every group of 16 tokens goes over them:
- * the group's prepared activations stay in L1 while the expanded rows
- * stream from L2 (fewer bytes per product than the other way round). */
+ * the group's prepared activations stay in L1 (up to 1536 columns) while
+ * the expanded rows stream from L2: fewer bytes per product than the other
+ * way round. */
 static void gemm_rows(const matmul_job *j, int wi, int64_t r0, int64_t r1, int ith) {
     const ai_weight *w = j->w[wi];
     const int64_t n = w->cols;
