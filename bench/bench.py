@@ -1,16 +1,24 @@
 #!/usr/bin/env python3
-"""bench.py — autoinfer vs llama.cpp, side by side, interleaved.
+"""bench.py — autoinfer vs llama.cpp and ik_llama.cpp, side by side, interleaved.
 
-Driven by bench/run.sh (which builds both engines and prepares the models).
+Driven by bench/run.sh (which builds the engines and prepares the models).
+Two references, each a llama-bench: llama.cpp (tools/oracle/setup.sh) at its
+defaults, and ik_llama.cpp (tools/oracle/setup-ik.sh; skipped with --ik-dir '')
+at its best settings: every ik sample is two processes, run-time repacking
+off and on (-rtr 0 / -rtr 1), each measuring flash attention off and on
+(-fa 0,1), and per cell the combination with the highest median is kept (the
+table names it; picking the best of four medians favours ik_llama.cpp a
+little, never autoinfer).
 For every cell (model x threads) and kind (decode: 128 tokens after a short
-prompt; prefill: 512 tokens) it runs the two engines alternately, one process
-per sample, in ABBA order (A B B A A B ...) so that drift in the machine's load
-hits both alike. Between cells it measures the streaming read bandwidth
+prompt; prefill: 512 tokens) it runs the engines in turn, one process per
+sample, in ABBA order (A B C C B A A B C ...) so that drift in the machine's
+load hits all alike. Between cells it measures the streaming read bandwidth
 (`autoinfer bench --bandwidth`, 1 GiB buffer) at each thread count, so the
 roofline uses the same window.
 
 Reported per cell: median tok/s of each engine with a 95 % bootstrap CI, the
-ratio of medians (autoinfer / llama.cpp) with its bootstrap CI, and for decode
+ratios of medians (autoinfer / each reference, and autoinfer / the faster
+reference of the cell) with bootstrap CIs, and for decode
 the roofline %: tok/s x bytes read per token / bandwidth, against the
 bandwidth measured right after each decode round (the median over the
 rounds: a co-tenant that takes memory bandwidth for part of a cell lowers
@@ -23,7 +31,7 @@ Memory (issue 6: "peak RSS <= model file + KV cache + 10 %"): every autoinfer
 sample prints a `memory` line (its own VmHWM, the model file's size and the KV
 cache it allocated); the "### memory" table gives, per cell and kind, the
 median peak RSS, the bound 1.10 x (file + KV) and the ratio peak / (file + KV),
-and beside it llama-bench's peak RSS (ru_maxrss of the child from wait4).
+and beside it each llama-bench's peak RSS (ru_maxrss of the child from wait4).
 A figure with a pass/fail column, not a test: the bench never stops on it.
 
 Python standard library only.
@@ -82,15 +90,20 @@ def run(cmd, env=None, timeout=900):
     return out, ru.ru_maxrss * 1024
 
 
+# The references: name, llama-bench's folder option, and the runs that make
+# one sample: the extra flags of each process and a label per JSON entry.
+LLAMA = "llama.cpp"
+IK = "ik_llama.cpp"
+
+
 class Bench:
     def __init__(self, a):
         self.a = a
-        self.env = dict(os.environ)
-        self.env["LD_LIBRARY_PATH"] = a.llama_dir + (":" + self.env["LD_LIBRARY_PATH"] if self.env.get("LD_LIBRARY_PATH") else "")
+        self.refs = [(LLAMA, a.llama_dir)] + ([(IK, a.ik_dir)] if a.ik_dir else [])
         self.bw = {}      # threads -> [GB/s]
         self.bpt = {}     # model file -> bytes per token (autoinfer's count)
         self.mem = []     # memory lines of autoinfer's samples, as dicts
-        self.their_rss = []  # (model, threads, kind, bytes) of llama-bench runs
+        self.their_rss = []  # (reference, model, threads, kind, bytes) of llama-bench runs
 
     def ours(self, model, threads, kind):
         n_dec = self.a.decode if kind == "decode" else 0
@@ -111,20 +124,34 @@ class Bench:
             self.mem.append(d)
         return float(re.search(r"sample kind=%s .*tps=([0-9.]+)" % kind, out).group(1))
 
-    def theirs(self, model, threads, kind):
+    def theirs(self, ref, model, threads, kind):
+        """One sample of reference ref: {settings label: tok/s}."""
+        name, folder = ref
         n_dec = self.a.decode if kind == "decode" else 0
         n_pre = self.a.prefill if kind == "prefill" else 0
-        cmd = [os.path.join(self.a.llama_dir, "llama-bench"), "-m", model, "-t", str(threads),
-               "-p", str(n_pre), "-n", str(n_dec), "-r", "1", "-o", "json"]
-        out, rss = run(cmd, env=self.env)
-        if rss is not None:
-            self.their_rss.append((model, threads, kind, rss))
-        j = json.loads(out)
-        return float(j[0]["samples_ts"][0])
+        env = dict(os.environ)
+        env["LD_LIBRARY_PATH"] = folder + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
+        base = [os.path.join(folder, "llama-bench"), "-m", model, "-t", str(threads),
+                "-p", str(n_pre), "-n", str(n_dec), "-r", "1", "-o", "json"]
+        # ik_llama.cpp takes one -rtr value per process and a list of -fa values
+        runs = [["-rtr", r, "-fa", "0,1"] for r in ("0", "1")] if name == IK else [[]]
+        got = {}
+        for extra in runs:
+            out, rss = run(base + extra, env=env)
+            if rss is not None:
+                self.their_rss.append((name, model, threads, kind, rss))
+            # the JSON array from its first line on (a log line printed to stdout before it is skipped)
+            m = re.search(r"^\[", out, re.M)
+            if not m:
+                raise RuntimeError("%s llama-bench printed no JSON: %s" % (name, out[-500:]))
+            for e in json.loads(out[m.start():]):
+                label = "default" if name != IK else "rtr %s, fa %d" % (extra[1], int(e["flash_attn"]))
+                got[label] = float(e["samples_ts"][0])
+        return got
 
     def bandwidth(self, threads):
         out, _ = run([self.a.autoinfer, "bench", "--bandwidth", "-t", str(threads), "--reps", "5",
-                   "--mib", "1024"])
+                   "--mib", str(self.a.bandwidth_mib)])
         v = [float(x) for x in re.findall(r"gbps=([0-9.]+)", out)]
         # best of the passes, as STREAM reports its best rate
         self.bw.setdefault(threads, []).append(max(v))
@@ -138,26 +165,40 @@ def boot_median_ci(xs, rng, n=4000):
     return meds[int(0.025 * n)], meds[int(0.975 * n) - 1]
 
 
-def boot_ratio(a, b, rng, n=4000):
-    rs = sorted(statistics.median(rng.choices(a, k=len(a))) / statistics.median(rng.choices(b, k=len(b)))
-                for _ in range(n))
+def med_of_faster(refs, rng=None):
+    """The median of the faster of several sample lists (resampled with rng)."""
+    return max(statistics.median(rng.choices(r, k=len(r)) if rng else r) for r in refs)
+
+
+def boot_ratio(a, refs, rng, n=4000):
+    """95 % CI of median(a) / (the faster median of refs, a list of sample lists)."""
+    rs = sorted(statistics.median(rng.choices(a, k=len(a))) / med_of_faster(refs, rng) for _ in range(n))
     return rs[int(0.025 * n)], rs[int(0.975 * n) - 1]
 
 
 def boot_geomean(pairs, rng, n=2000):
+    """95 % CI of the geometric mean of median(a) / med_of_faster(refs) over the (a, refs) pairs."""
     gs = []
     for _ in range(n):
-        logs = [math.log(statistics.median(rng.choices(a, k=len(a))) /
-                         statistics.median(rng.choices(b, k=len(b)))) for a, b in pairs]
+        logs = [math.log(statistics.median(rng.choices(a, k=len(a))) / med_of_faster(refs, rng))
+                for a, refs in pairs]
         gs.append(math.exp(sum(logs) / len(logs)))
     gs.sort()
     return gs[int(0.025 * n)], gs[int(0.975 * n) - 1]
 
 
+def best_settings(samples):
+    """The label whose samples have the highest median, and those samples."""
+    label = max(samples, key=lambda k: statistics.median(samples[k]))
+    return label, samples[label]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--autoinfer", default="build-speed/autoinfer")
-    ap.add_argument("--llama-dir", default=".oracle/bin")
+    ap.add_argument("--llama-dir", default=".oracle/bin", help="llama.cpp's llama-bench folder")
+    ap.add_argument("--ik-dir", default=".oracle-ik/bin",
+                    help="ik_llama.cpp's llama-bench folder ('' leaves it out)")
     ap.add_argument("--models-dir", default="models/bench")
     ap.add_argument("--only", default="", help="comma-separated substrings of model files to keep")
     ap.add_argument("--threads", default="1,2")
@@ -165,14 +206,20 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--decode", type=int, default=128)
     ap.add_argument("--prefill", type=int, default=512)
+    ap.add_argument("--bandwidth-mib", type=int, default=1024, help="buffer of the bandwidth runs (MiB)")
     ap.add_argument("--set", action="append", default=[], help="knob override for autoinfer (repeatable)")
     ap.add_argument("--json", default="", help="write every sample here")
     a = ap.parse_args()
     b = Bench(a)
+    for name, folder in b.refs:
+        if not os.access(os.path.join(folder, "llama-bench"), os.X_OK):
+            sys.exit("bench.py: no %s llama-bench in %s (build it with tools/oracle/setup%s.sh%s)" % (
+                name, folder, "-ik" if name == IK else "", ", or pass --ik-dir ''" if name == IK else ""))
     rng = random.Random(7)
     threads = [int(t) for t in a.threads.split(",")]
     kinds = a.kinds.split(",")
     models = [m for m in MODELS if not a.only or any(s in m[2] for s in a.only.split(","))]
+    ref_names = [r[0] for r in b.refs]
     cells = []
     t_start = time.time()
     for t in threads:
@@ -182,21 +229,26 @@ def main():
         for t in threads:
             b.bandwidth(t)
             for kind in kinds:
-                ours, theirs, paired = [], [], []
+                ours, paired = [], []
+                theirs = {r: {} for r in ref_names}   # reference -> settings label -> [tok/s]
+                runners = [None] + b.refs             # None: autoinfer
                 for r in range(a.reps):
-                    order = (0, 1) if r % 2 == 0 else (1, 0)
-                    for who in order:
-                        if who == 0:
+                    for who in (runners if r % 2 == 0 else runners[::-1]):
+                        if who is None:
                             ours.append(b.ours(path, t, kind))
                         else:
-                            theirs.append(b.theirs(path, t, kind))
-                    if kind == "decode":  # the round's own bandwidth, right after its two samples
+                            for label, v in b.theirs(who, path, t, kind).items():
+                                theirs[who[0]].setdefault(label, []).append(v)
+                    if kind == "decode":  # the round's own bandwidth, right after its samples
                         paired.append(b.bandwidth(t))
-                log("%-20s %-17s %dT %-7s autoinfer %s | llama.cpp %s" % (
+                best = {r: best_settings(theirs[r]) for r in ref_names}
+                log("%-20s %-17s %dT %-7s autoinfer %s | %s" % (
                     name, quant, t, kind, " ".join("%.1f" % x for x in ours),
-                    " ".join("%.1f" % x for x in theirs)))
-                cells.append(dict(model=name, quant=quant, file=f, threads=t, kind=kind,
-                                  ours=ours, theirs=theirs, bw_paired=paired))
+                    " | ".join("%s (%s) %s" % (r, best[r][0], " ".join("%.1f" % x for x in best[r][1]))
+                               for r in ref_names)))
+                cells.append(dict(model=name, quant=quant, file=f, threads=t, kind=kind, ours=ours,
+                                  theirs=theirs, best={r: best[r][0] for r in ref_names},
+                                  bw_paired=paired))
     for t in threads:
         b.bandwidth(t)
     elapsed = time.time() - t_start
@@ -204,76 +256,100 @@ def main():
     bwmed = {t: statistics.median(v) for t, v in b.bw.items()}
     bwbest = {t: max(v) for t, v in b.bw.items()}
     out = []
-    out.append("autoinfer vs llama.cpp (llama-bench), interleaved ABBA, %d samples per engine and cell, "
-               "one process per sample; tok/s median [95%% bootstrap CI]; ratio = autoinfer / llama.cpp. "
+    out.append("autoinfer vs %s (llama-bench), interleaved ABBA, %d samples per engine and cell, "
+               "one process per sample; tok/s median [95%% bootstrap CI]; ratio = autoinfer / reference, "
+               "\"vs faster\" = autoinfer / the faster reference of the cell. %s"
                "Decode: %d tokens after a short prompt; prefill: %d tokens. Wall time %.0f s." %
-               (a.reps, a.decode, a.prefill, elapsed))
-    out.append("Streaming read bandwidth (1 GiB, same window; each run the best of 5 passes; median of %s runs "
+               (" and ".join(ref_names), a.reps,
+                "ik_llama.cpp: the best of -rtr 0/1 x -fa 0/1 per cell (named in brackets). " if IK in ref_names else "",
+                a.decode, a.prefill, elapsed))
+    out.append("Streaming read bandwidth (%d MiB, same window; each run the best of 5 passes; median of %s runs "
                "[lowest..highest]): %s" % (
-        "/".join(str(len(b.bw[t])) for t in threads),
+        a.bandwidth_mib, "/".join(str(len(b.bw[t])) for t in threads),
         ", ".join("%dT %.1f GB/s [%.1f..%.1f]" % (t, bwmed[t], min(b.bw[t]), max(b.bw[t])) for t in threads)))
     if a.set:
         out.append("autoinfer knobs: " + " ".join(a.set))
     out.append("")
+    multi = len(ref_names) > 1
     for kind in kinds:
         out.append("### %s" % kind)
         out.append("")
-        hdr = "| model | quant | thr | autoinfer tok/s | llama.cpp tok/s | ratio |"
-        sep = "|---|---|--:|---:|---:|---:|"
+        hdr = "| model | quant | thr | autoinfer tok/s |" + "".join(" %s tok/s |" % r for r in ref_names)
+        hdr += "".join(" vs %s |" % r for r in ref_names) + (" vs faster |" if multi else "")
+        sep = "|---|---|--:|---:|" + "---:|" * (2 * len(ref_names) + multi)
         if kind == "decode":
-            hdr += (" MB/token | roofline % autoinfer (paired / median bw / best bw) |"
-                    " roofline % llama.cpp (paired / median / best) |")
-            sep += "---:|---:|---:|"
+            hdr += " MB/token | roofline % autoinfer (paired / median bw / best bw) |" + "".join(
+                " roofline %% %s (paired / median / best) |" % r for r in ref_names)
+            sep += "---:|---:|" + "---:|" * len(ref_names)
         out.append(hdr)
         out.append(sep)
-        pairs = []
+        pairs = {r: [] for r in ref_names + ["faster"]}
         for c in cells:
             if c["kind"] != kind:
                 continue
-            mo, mt = statistics.median(c["ours"]), statistics.median(c["theirs"])
+            mo = statistics.median(c["ours"])
             lo, hi = boot_median_ci(c["ours"], rng)
-            tlo, thi = boot_median_ci(c["theirs"], rng)
-            rlo, rhi = boot_ratio(c["ours"], c["theirs"], rng)
-            c["ratio"] = mo / mt
-            pairs.append((c["ours"], c["theirs"]))
-            line = "| %s | %s | %d | %.1f [%.1f..%.1f] | %.1f [%.1f..%.1f] | **%.2f** [%.2f..%.2f] |" % (
-                c["model"], c["quant"], c["threads"], mo, lo, hi, mt, tlo, thi, mo / mt, rlo, rhi)
+            ref_s = {r: c["theirs"][r][c["best"][r]] for r in ref_names}
+            line = "| %s | %s | %d | %.1f [%.1f..%.1f] |" % (c["model"], c["quant"], c["threads"], mo, lo, hi)
+            for r in ref_names:
+                tlo, thi = boot_median_ci(ref_s[r], rng)
+                line += " %.1f [%.1f..%.1f]%s |" % (statistics.median(ref_s[r]), tlo, thi,
+                                                     " (%s)" % c["best"][r] if r == IK else "")
+            c["ratio"] = {}
+            for r in ref_names + (["faster"] if multi else []):
+                refs = list(ref_s.values()) if r == "faster" else [ref_s[r]]
+                rlo, rhi = boot_ratio(c["ours"], refs, rng)
+                c["ratio"][r] = mo / med_of_faster(refs)
+                pairs[r].append((c["ours"], refs))
+                line += " **%.2f** [%.2f..%.2f] |" % (c["ratio"][r], rlo, rhi)
             if kind == "decode":
                 bpt = b.bpt.get(os.path.join(a.models_dir, c["file"]), 0)
-                ceil = bwmed[c["threads"]] * 1e9 / bpt if bpt else float("nan")
-                best = bwbest[c["threads"]] * 1e9 / bpt if bpt else float("nan")
-                c["roofline_ours"], c["roofline_theirs"] = mo / ceil, mt / ceil
-                c["roofline_best_ours"], c["roofline_best_theirs"] = mo / best, mt / best
-                # each round against the bandwidth measured right after it (median over rounds)
-                po = statistics.median(x * bpt / (w * 1e9) for x, w in zip(c["ours"], c["bw_paired"])) if bpt else float("nan")
-                pt = statistics.median(x * bpt / (w * 1e9) for x, w in zip(c["theirs"], c["bw_paired"])) if bpt else float("nan")
-                c["roofline_paired_ours"], c["roofline_paired_theirs"] = po, pt
-                line += " %.1f | %.0f / %.0f / %.0f | %.0f / %.0f / %.0f |" % (
-                    bpt / 1e6, 100 * po, 100 * mo / ceil, 100 * mo / best, 100 * pt, 100 * mt / ceil, 100 * mt / best)
+                line += " %.1f |" % (bpt / 1e6)
+                c["roofline"] = {}
+                for who, xs in [("autoinfer", c["ours"])] + [(r, ref_s[r]) for r in ref_names]:
+                    if not bpt:
+                        line += " - |"
+                        continue
+                    m = statistics.median(xs)
+                    # each round against the bandwidth measured right after it (median over rounds)
+                    po = statistics.median(x * bpt / (w * 1e9) for x, w in zip(xs, c["bw_paired"]))
+                    pm, pb = m * bpt / (bwmed[c["threads"]] * 1e9), m * bpt / (bwbest[c["threads"]] * 1e9)
+                    c["roofline"][who] = dict(paired=po, median=pm, best=pb)
+                    line += " %.0f / %.0f / %.0f |" % (100 * po, 100 * pm, 100 * pb)
             out.append(line)
-        if pairs:
-            g = math.exp(sum(math.log(statistics.median(x) / statistics.median(y)) for x, y in pairs) / len(pairs))
-            glo, ghi = boot_geomean(pairs, rng)
-            worst = min(statistics.median(x) / statistics.median(y) for x, y in pairs)
+        out.append("")
+        for r in ref_names + (["faster"] if multi else []):
+            if not pairs[r]:
+                continue
+            g = math.exp(sum(math.log(statistics.median(x) / med_of_faster(y)) for x, y in pairs[r]) / len(pairs[r]))
+            glo, ghi = boot_geomean(pairs[r], rng)
+            worst = min(statistics.median(x) / med_of_faster(y) for x, y in pairs[r])
+            out.append("%s vs %s: geometric mean of ratios **%.2f** [%.2f..%.2f] over %d cells; lowest cell %.2f" % (
+                kind, "the faster reference" if r == "faster" else r, g, glo, ghi, len(pairs[r]), worst))
             out.append("")
-            out.append("%s: geometric mean of ratios **%.2f** [%.2f..%.2f] over %d cells; lowest cell %.2f" % (
-                kind, g, glo, ghi, len(pairs), worst))
+        if IK in ref_names:
+            wins = {}
+            for c in cells:
+                if c["kind"] == kind:
+                    wins[c["best"][IK]] = wins.get(c["best"][IK], 0) + 1
+            out.append("%s: ik_llama.cpp's best settings per cell: %s" % (
+                kind, ", ".join("%s in %d" % (k, v) for k, v in sorted(wins.items(), key=lambda kv: -kv[1]))))
             out.append("")
-    out += memory_table(b, models, threads, kinds, a.models_dir)
+    out += memory_table(b, models, threads, kinds, a.models_dir, ref_names)
     text = "\n".join(out)
     print(text)
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(dict(cells=cells, bandwidth=b.bw, bytes_per_token=b.bpt, elapsed_s=elapsed,
-                           memory=b.mem, llama_rss=b.their_rss, args=vars(a)), fh, indent=1)
+                           memory=b.mem, reference_rss=b.their_rss, args=vars(a)), fh, indent=1)
 
 
 BOUND = 1.10   # issue 6: peak RSS <= (model file + KV cache) x 1.10
 
 
-def memory_table(b, models, threads, kinds, models_dir):
+def memory_table(b, models, threads, kinds, models_dir, ref_names):
     """The "### memory" section: per cell and kind, autoinfer's peak RSS against
-    the bound, and llama-bench's peak RSS beside it."""
+    the bound, and each reference's peak RSS beside it."""
     if not b.mem:
         return []
     MB = 1e6
@@ -282,11 +358,12 @@ def memory_table(b, models, threads, kinds, models_dir):
            "%.2f x (model file + KV cache allocated: n_layer x 2 x ctx slots x row bytes of kv_type); "
            "ratio = median peak RSS / (file + KV); pass when every sample is within the bound. "
            "KV used = the rows the run wrote; ratio used = median peak RSS / (file + KV used), the "
-           "stricter reading (allocated but unwritten cache pages are never resident). llama.cpp: ru_maxrss of the llama-bench process "
-           "(its own KV cache: f16, context = prompt + generated tokens). MB = 10^6 bytes." % BOUND, "",
+           "stricter reading (allocated but unwritten cache pages are never resident). References: ru_maxrss of their "
+           "llama-bench processes, median (their own KV cache: f16, context = prompt + generated tokens). "
+           "MB = 10^6 bytes." % BOUND, "",
            "| model | quant | thr | kind | file MB | KV MB (slots, type) | KV used MB | autoinfer peak RSS MB "
-           "median [min..max] | bound MB | ratio | pass | ratio used | llama.cpp peak RSS MB |",
-           "|---|---|--:|---|---:|---:|---:|---:|---:|---:|:-:|---:|---:|"]
+           "median [min..max] | bound MB | ratio | pass | ratio used |" + "".join(" %s peak RSS MB |" % r for r in ref_names),
+           "|---|---|--:|---|---:|---:|---:|---:|---:|---:|:-:|---:|" + "---:|" * len(ref_names)]
     fails = rows = 0
     for name, quant, f in models:
         path = os.path.join(models_dir, f)
@@ -301,13 +378,15 @@ def memory_table(b, models, threads, kinds, models_dir):
                 ok = all(m["peak_rss_bytes"] <= m["bound_bytes"] for m in ms)
                 fails += not ok
                 rows += 1
-                theirs = [r for (mo, th, k, r) in b.their_rss if mo == path and th == t and k == kind]
-                out.append("| %s | %s | %d | %s | %.1f | %.1f (%d, %s) | %.1f | %.1f [%.1f..%.1f] | %.1f | %.3f | %s | %.3f | %s |" % (
+                theirs = {rn: [r for (n, mo, th, k, r) in b.their_rss if (n, mo, th, k) == (rn, path, t, kind)]
+                          for rn in ref_names}
+                out.append("| %s | %s | %d | %s | %.1f | %.1f (%d, %s) | %.1f | %.1f [%.1f..%.1f] | %.1f | %.3f | %s | %.3f |" % (
                     name, quant, t, kind, fb / MB, kv / MB, ms[0].get("kv_slots", 0),
                     ms[0].get("kv_type", "?"), used / MB, statistics.median(peaks) / MB, min(peaks) / MB,
                     max(peaks) / MB, bound / MB, statistics.median(peaks) / (fb + kv),
-                    "pass" if ok else "**FAIL**", statistics.median(peaks) / (fb + used),
-                    "%.1f" % (statistics.median(theirs) / MB) if theirs else "-"))
+                    "pass" if ok else "**FAIL**", statistics.median(peaks) / (fb + used)) + "".join(
+                    " %s |" % ("%.1f" % (statistics.median(theirs[rn]) / MB) if theirs[rn] else "-")
+                    for rn in ref_names))
     out.append("")
     out.append("memory: %d of %d rows within %.2f x (file + KV)%s" % (
         rows - fails, rows, BOUND, "" if not fails else "; **%d over the bound**" % fails))
@@ -316,4 +395,7 @@ def memory_table(b, models, threads, kinds, models_dir):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except RuntimeError as e:   # a failed engine run: what ran and what it said
+        sys.exit("bench.py: %s" % e)

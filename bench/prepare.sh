@@ -6,7 +6,7 @@
 #   qwen05-q4_k_m the shipped Qwen2.5-Coder-0.5B-Instruct-AWQ.Q4_K_M.gguf (linked)
 #   qwen05-q4_0 / -q8_0              requantized from the shipped Q4_K_M
 # Requantized weights are worse models but the same shapes and formats: the
-# bench measures speed, and both engines read the same files.
+# bench measures speed, and all the engines read the same files.
 # Idempotent. Needs tools/oracle/setup.sh (for .oracle/bin/llama-quantize).
 set -euo pipefail
 cd "$(dirname "$0")/.."

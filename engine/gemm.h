@@ -29,6 +29,9 @@
 
 #define AI_GEMM_ROWS 4    /* weight rows per tile */
 #define AI_GEMM_TOKENS 16 /* tokens per tile: one per 32-bit lane */
+/* Rows expanded at once before the token groups go over them: 64 rows of
+ * the widest matrices (4864 columns) take 0.5 MB, within L2. */
+#define AI_GEMM_CHUNK_ROWS 64
 
 /* Whether weights of `type` with rows of n elements can take this path at
  * `isa` (AVX-512 VNNI only for now; n a multiple of 32). */

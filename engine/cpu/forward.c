@@ -192,7 +192,7 @@ static ai_state *state_new(const ai_model *m, const ai_settings *s, ai_error *er
     }
     if (s->gemm && st->max_batch >= s->gemm_min_tokens && ai_gemm_supported(AI_Q8_0, 64, s->isa)) {
         st->gemm_act = aligned_alloc(64, (B + AI_GEMM_TOKENS - 1) / AI_GEMM_TOKENS * ai_gemm_act_bytes(maxd));
-        st->gemm_w = aligned_alloc(64, (size_t)s->threads * AI_GEMM_ROWS * ai_gemm_row_bytes(maxd));
+        st->gemm_w = aligned_alloc(64, (size_t)s->threads * AI_GEMM_CHUNK_ROWS * ai_gemm_row_bytes(maxd));
         if (!st->gemm_act || !st->gemm_w) goto oom;
     }
     if (ai_vec_kernels_get(&st->vk, s->kv_type, s->isa)) {
@@ -327,42 +327,57 @@ static void split_rows(int64_t rows, int ith, int nth, int64_t *r0, int64_t *r1)
     *r1 = u1 * 16 < rows ? u1 * 16 : rows;
 }
 
-/* y[t][r] for 4 rows x 16 tokens at a time: each group of 4 rows is
- * expanded once (gemm.h) for all the tokens. */
+/* Expands the AI_GEMM_ROWS rows from r (nr < AI_GEMM_ROWS: the last row
+ * repeated) of weight w into dst, on thread ith. */
+static void gemm_expand(const matmul_job *j, const ai_weight *w, int64_t r, int nr, uint8_t *dst, int ith) {
+    const int64_t n = w->cols;
+    const uint8_t *grp = w->packed ? (const uint8_t *)w->packed + (size_t)r * w->row_bytes : NULL;
+    if (grp && ai_gemm_expand_group(w->type, grp, n, dst)) return;
+    const uint8_t *src = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+    if (grp) { /* whole groups only (rows % 4 == 0) */
+        src = j->unpack + (size_t)ith * j->unpack_bytes;
+        ai_unpack4(w->type, grp, n, (uint8_t *)src, w->row_bytes);
+    }
+    for (int k = 0; k < AI_GEMM_ROWS; k++)
+        ai_gemm_expand_row(w->type, src + (size_t)(k < nr ? k : nr - 1) * w->row_bytes, n,
+                           dst + k * ai_gemm_row_bytes(n));
+}
+
+/* y[t][r] for 4 rows x 16 tokens at a time. AI_GEMM_CHUNK_ROWS rows are
+ * expanded at once (gemm.h), then every group of 16 tokens goes over them:
+ * the group's prepared activations stay in L1 (up to 1536 columns) while
+ * the expanded rows stream from L2: fewer bytes per product than the other
+ * way round. */
 static void gemm_rows(const matmul_job *j, int wi, int64_t r0, int64_t r1, int ith) {
     const ai_weight *w = j->w[wi];
     const int64_t n = w->cols;
     const size_t xb = ai_gemm_row_bytes(n), ab = ai_gemm_act_bytes(n);
-    uint8_t *buf = j->gemm_w + (size_t)ith * AI_GEMM_ROWS * ai_gemm_row_bytes(j->w[0]->cols > n ? j->w[0]->cols : n);
+    uint8_t *buf = j->gemm_w + (size_t)ith * AI_GEMM_CHUNK_ROWS * xb;
     const float *bias = j->bias[wi];
     float *y = j->y[wi];
-    for (int64_t r = r0; r < r1; r += AI_GEMM_ROWS) {
-        int nr = r1 - r < AI_GEMM_ROWS ? (int)(r1 - r) : AI_GEMM_ROWS;
-        const uint8_t *grp = w->packed ? (const uint8_t *)w->packed + (size_t)r * w->row_bytes : NULL;
-        if (!grp || !ai_gemm_expand_group(w->type, grp, n, buf)) {
-            const uint8_t *src = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-            if (grp) { /* whole groups only (rows % 4 == 0) */
-                src = j->unpack + (size_t)ith * j->unpack_bytes;
-                ai_unpack4(w->type, grp, n, (uint8_t *)src, w->row_bytes);
-            }
-            for (int k = 0; k < AI_GEMM_ROWS; k++) /* short group: repeat the last row */
-                ai_gemm_expand_row(w->type, src + (size_t)(k < nr ? k : nr - 1) * w->row_bytes, n, buf + k * xb);
-        }
-        float b[AI_GEMM_ROWS] = {0};
-        for (int k = 0; bias && k < nr; k++) b[k] = bias[r + k];
+    for (int64_t c0 = r0; c0 < r1; c0 += AI_GEMM_CHUNK_ROWS) {
+        int64_t c1 = r1 - c0 < AI_GEMM_CHUNK_ROWS ? r1 : c0 + AI_GEMM_CHUNK_ROWS;
+        for (int64_t r = c0; r < c1; r += AI_GEMM_ROWS)
+            gemm_expand(j, w, r, c1 - r < AI_GEMM_ROWS ? (int)(c1 - r) : AI_GEMM_ROWS, buf + (r - c0) * xb, ith);
         for (int t = 0; t < j->n_tok; t += AI_GEMM_TOKENS) {
             int nt = j->n_tok - t < AI_GEMM_TOKENS ? j->n_tok - t : AI_GEMM_TOKENS;
-            float o[AI_GEMM_ROWS * AI_GEMM_TOKENS];
-            ai_gemm_tile(buf, (const uint8_t *)j->xq + (size_t)(t / AI_GEMM_TOKENS) * ab, n, o);
-            for (int u = 0; u < nt; u++) {
-                const float *ou = o + u * AI_GEMM_ROWS;
-                float *dst = y + (size_t)(t + u) * w->rows + r;
-                if (nr == AI_GEMM_ROWS && j->epi == MM_ADD) /* fixed-size loops: vector code */
-                    for (int k = 0; k < AI_GEMM_ROWS; k++) dst[k] += ou[k] + b[k];
-                else if (nr == AI_GEMM_ROWS)
-                    for (int k = 0; k < AI_GEMM_ROWS; k++) dst[k] = ou[k] + b[k];
-                else
-                    for (int k = 0; k < nr; k++) dst[k] = (j->epi == MM_ADD ? dst[k] : 0.0f) + ou[k] + b[k];
+            const uint8_t *act = (const uint8_t *)j->xq + (size_t)(t / AI_GEMM_TOKENS) * ab;
+            for (int64_t r = c0; r < c1; r += AI_GEMM_ROWS) {
+                int nr = c1 - r < AI_GEMM_ROWS ? (int)(c1 - r) : AI_GEMM_ROWS;
+                float b[AI_GEMM_ROWS] = {0};
+                for (int k = 0; bias && k < nr; k++) b[k] = bias[r + k];
+                float o[AI_GEMM_ROWS * AI_GEMM_TOKENS];
+                ai_gemm_tile(buf + (r - c0) * xb, act, n, o);
+                for (int u = 0; u < nt; u++) {
+                    const float *ou = o + u * AI_GEMM_ROWS;
+                    float *dst = y + (size_t)(t + u) * w->rows + r;
+                    if (nr == AI_GEMM_ROWS && j->epi == MM_ADD) /* fixed-size loops: vector code */
+                        for (int k = 0; k < AI_GEMM_ROWS; k++) dst[k] += ou[k] + b[k];
+                    else if (nr == AI_GEMM_ROWS)
+                        for (int k = 0; k < AI_GEMM_ROWS; k++) dst[k] = ou[k] + b[k];
+                    else
+                        for (int k = 0; k < nr; k++) dst[k] = (j->epi == MM_ADD ? dst[k] : 0.0f) + ou[k] + b[k];
+                }
             }
         }
     }
