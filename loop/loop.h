@@ -15,7 +15,8 @@
  *         state.c   the run's journal (state.json, written atomically)
  *         evalrun.c running `autoinfer eval` and reading its JSON
  *         decide.c  the keep/revert rule
- *         strategy.c the built-in knob search and pipeline.conf editing
+ *         strategy.c coordinate descent (--strategy knobs), pipeline.conf editing
+ *         search.c  the screening search (--strategy search, the default)
  *         agent.c   the external agent: prompt file and run
  *         optimise.c the command itself
  *         report.c, svg.c  `autoinfer report`
@@ -25,6 +26,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "autoinfer.h"
 
@@ -188,6 +190,13 @@ typedef struct al_outcome {
  * candidate removes (removed - added) relative to the current best. */
 void al_decide(const al_proc_result *pr, int have_json, const al_eval *e,
                double noise, int net_removed, al_outcome *out);
+/* The smallest p-value the harness's sign-flip test can give with `rounds`
+ * A/B rounds (2 / 2^rounds). */
+double al_min_p(int rounds);
+/* 1 when `rounds` rounds can reach the keep rule's significance level;
+ * else 0 with why = the refusal ("4 rounds can never keep anything: ...
+ * use 6 rounds or more"). */
+int al_rounds_can_keep(int rounds, char *why, size_t cap);
 /* The noise threshold from an A/A comparison (never below 1 %). */
 double al_noise_from_aa(const al_eval *aa);
 
@@ -213,6 +222,67 @@ int al_conf_text_get(const char *text, const char *key, char *out, size_t cap);
 /* New malloc'd text with key set to value (the line replaced in place, or
  * appended). */
 char *al_conf_text_set(const char *text, const char *key, const char *value);
+
+/* ---- the screening search (search.c) ------------------------------------ */
+
+/* The figures a knob can move (ai_knob_info.moves) and an objective reads. */
+enum { AL_FIG_DECODE = 1, AL_FIG_PREFILL = 2, AL_FIG_TTFT = 4, AL_FIG_MEMORY = 8 };
+/* "decode,prefill" -> mask; -1 on a name that is none of the four. */
+int al_figures_parse(const char *list, unsigned *mask);
+
+#define AL_SEARCH_MAX_KNOBS 64
+#define AL_SEARCH_MAX_CANDS 128
+#define AL_SEARCH_MAX_TRIED 1024
+
+/* One move: one knob, or two interacting knobs, set on top of the best. */
+typedef struct al_move {
+    int n;                  /* 1 or 2 */
+    int knob[2];            /* indexes into the knob table */
+    char value[2][64];
+    char desc[200];         /* "threads 2 -> 4, spin yield -> spin" */
+} al_move;
+
+typedef struct al_search_opts {
+    unsigned objective;     /* AL_FIG_* the decision reads: knobs that can't move it are skipped */
+    int screen_rounds;      /* A/B rounds of the first screening rung (>= 2) */
+    int full_rounds;        /* rounds of a full A/B: screening rungs stay below it */
+    int promote;            /* at most this many moves per neighbourhood reach a full A/B */
+} al_search_opts;
+
+enum { AL_SEARCH_DONE, AL_SEARCH_SCREEN, AL_SEARCH_FULL };
+enum { AL_PHASE_NEW, AL_PHASE_SCREEN, AL_PHASE_FULL, AL_PHASE_DONE };
+
+typedef struct al_search {
+    const ai_knob_info *knobs;
+    int nk;
+    al_search_opts o;
+    char cur[AL_SEARCH_MAX_KNOBS][64];    /* the current best's value of each knob */
+    int phase;
+    al_move cand[AL_SEARCH_MAX_CANDS];    /* the neighbourhood of the best */
+    double score_log[AL_SEARCH_MAX_CANDS]; /* screening: sum of rounds x log(ratio) */
+    int score_rounds[AL_SEARCH_MAX_CANDS];
+    int alive[AL_SEARCH_MAX_CANDS];
+    int ncand, rung, rung_rounds, next;
+    int full[AL_SEARCH_MAX_CANDS], nfull, next_full; /* promoted, best first */
+    uint64_t tried[AL_SEARCH_MAX_TRIED];  /* rejected (configuration, move) hashes */
+    int ntried;
+} al_search;
+
+/* Starts at the configuration in conf_text (absent knobs: defaults).
+ * Returns -1 when the knob table is too large. */
+int al_search_init(al_search *s, const ai_knob_info *knobs, int nk, const al_search_opts *o,
+                   const char *conf_text);
+/* What to measure next: AL_SEARCH_SCREEN (a speed-only A/B of m against the
+ * best with *rounds rounds; answer with al_search_screened), AL_SEARCH_FULL
+ * (an experiment; answer with al_search_decided) or AL_SEARCH_DONE. */
+int al_search_next(al_search *s, al_move *m, int *rounds);
+/* The screening's objective ratio (candidate / best); 0 when it crashed or
+ * broke a constraint. */
+void al_search_screened(al_search *s, double ratio);
+/* The full experiment's decision (kept = confirmed keep). */
+void al_search_decided(al_search *s, int kept);
+/* conf_text with the move's knobs set (malloc'd). */
+char *al_move_apply(const al_search *s, const al_move *m, const char *conf_text);
 
 /* ---- the run's journal (state.c) ----------------------------------------- */
 

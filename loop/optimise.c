@@ -1027,6 +1027,11 @@ int ai_cmd_optimise(int argc, char **argv) {
                         "and --jobs must be positive\n");
         return 2;
     }
+    char why[200];
+    if (rounds > 0 && !al_rounds_can_keep(rounds, why, sizeof why)) {
+        fprintf(stderr, "autoinfer optimise: --rounds %s\n", why);
+        return 2;
+    }
     if (strategy && strcmp(strategy, "knobs") && strcmp(strategy, "noop")) {
         fprintf(stderr, "autoinfer optimise: unknown strategy '%s' (knobs, noop; or --agent CMD)\n",
                 strategy);

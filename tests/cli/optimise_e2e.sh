@@ -15,7 +15,7 @@ unset AI_LOOP_TEST_EVAL AI_LOOP_TEST_CRASH_AT
 R=$(make_clone)
 cd "$R" || exit 1
 
-"$BIN" optimise --tag e2e --budget 1 --quick --rounds 3 --tokens 8 --jobs 2 -m "$MODEL" \
+"$BIN" optimise --tag e2e --budget 1 --quick --rounds 6 --tokens 8 --jobs 2 -m "$MODEL" \
   > "$TMP/e2e.txt" 2>&1; rc=$?
 cat "$TMP/e2e.txt"
 RES=.autoinfer/e2e/results.tsv

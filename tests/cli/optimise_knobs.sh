@@ -16,6 +16,10 @@ check "no branch was created for a refused run" \
 git checkout -q -- README.md
 out=$("$BIN" optimise --tag 'bad tag' 2>&1); rc=$?
 check "a bad tag is a usage error" [ $rc -eq 2 ]
+out=$("$BIN" optimise --tag few --rounds 4 2>&1); rc=$?
+check "--rounds 4 (no keep possible) is a usage error" [ $rc -eq 2 ]
+check "the refusal says why and how many rounds it takes" \
+  grep -q "4 rounds can never keep anything: .*2/2^4 = 0.125.*use 6 rounds or more" <<<"$out"
 
 # --- coordinate descent over the knob table -----------------------------------
 "$BIN" optimise --tag k1 --jobs 2 > "$TMP/k1.txt" 2>&1; rc=$?
