@@ -161,7 +161,9 @@ typedef struct al_eval {
     char status[16];          /* compare.status, or "ok" without --ab */
     char why[256];
     char verdict[16];
-    double ratio, ratio_lo, ratio_hi, p, noise, prefill_ratio;
+    double ratio, ratio_lo, ratio_hi, p, noise;
+    double prefill_ratio, prefill_lo, prefill_hi, prefill_p;
+    char prefill_verdict[16];
     al_stat decode, prefill, rss_mb, a_decode;
     int quality_pass;
     double sanity, ppl, ppl_ratio, kl_mean, kl_p99, top1;
@@ -284,6 +286,15 @@ void al_search_decided(al_search *s, int kept);
 /* conf_text with the move's knobs set (malloc'd). */
 char *al_move_apply(const al_search *s, const al_move *m, const char *conf_text);
 
+/* --objective: "decode" or "prefill" -> AL_FIG_*; -1 otherwise. */
+int al_objective_parse(const char *name, unsigned *mask);
+/* Puts the objective's A/B figures (ratio, CI, p, verdict) where the
+ * decision reads them (a decode objective leaves e as it is). */
+void al_eval_objective(al_eval *e, unsigned objective);
+/* 1 (and why) when the candidate breaks a constraint (peak memory above
+ * max_memory_mb; 0 = none), else 0. */
+int al_eval_constraint(const al_eval *e, double max_memory_mb, char *why, size_t cap);
+
 /* ---- the run's journal (state.c) ----------------------------------------- */
 
 /* Everything needed to continue a run after a crash, written atomically
@@ -291,7 +302,7 @@ char *al_move_apply(const al_search *s, const al_move *m, const char *conf_text)
  * experiments; `pending` the one in flight. */
 typedef struct al_state {
     char tag[64], branch[160], repo[1024], model[1024];
-    char strategy[16];         /* knobs | agent | noop */
+    char strategy[16];         /* search | knobs | agent | noop */
     char agent[1024];          /* --agent CMD */
     int budget;                /* experiments (0 = until the search ends) */
     double hours;              /* wall-clock budget (0 = none) */
@@ -302,6 +313,10 @@ typedef struct al_state {
     int quick;                 /* pass --quick to the harness */
     int recal, recal_at;       /* --recalibrate N; done_exps at the last one */
     long mem_mb;
+    char objective[16];        /* decode | prefill: the figure the decision reads */
+    double max_memory_mb;      /* constraint on the candidate's peak RSS (0 = none) */
+    int screen_rounds;         /* --strategy search: rounds of the first screening rung */
+    int final_rounds;          /* rounds of the final best-vs-baseline A/B */
     char phase[16];            /* baseline | running | finished */
     int next_exp, done_exps;   /* done: finished rows other than "interrupted" */
     al_strat strat;

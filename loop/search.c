@@ -331,3 +331,27 @@ char *al_move_apply(const al_search *s, const al_move *m, const char *conf_text)
     }
     return text;
 }
+
+int al_objective_parse(const char *name, unsigned *mask) {
+    if (!strcmp(name, "decode")) *mask = AL_FIG_DECODE;
+    else if (!strcmp(name, "prefill")) *mask = AL_FIG_PREFILL;
+    else return -1;
+    return 0;
+}
+
+void al_eval_objective(al_eval *e, unsigned objective) {
+    if (objective != AL_FIG_PREFILL) return;
+    e->ratio = e->prefill_ratio;
+    e->ratio_lo = e->prefill_lo;
+    e->ratio_hi = e->prefill_hi;
+    e->p = e->prefill_p;
+    snprintf(e->verdict, sizeof e->verdict, "%s", e->prefill_verdict);
+}
+
+int al_eval_constraint(const al_eval *e, double max_memory_mb, char *why, size_t cap) {
+    if (max_memory_mb <= 0 || e->rss_mb.median == AL_NA || e->rss_mb.median <= max_memory_mb)
+        return 0;
+    snprintf(why, cap, "constraint: peak memory %.0f MB is above --max-memory %.0f MB",
+             e->rss_mb.median, max_memory_mb);
+    return 1;
+}
