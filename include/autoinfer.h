@@ -48,6 +48,7 @@ typedef struct ai_knob_info {
                                   ("" = none: a search for speed skips it) */
     const char *joint;         /* knobs that interact with it, searched together
                                   ("spin,chunks_per_thread"; may be "") */
+    const char *backend;       /* the only backend it acts on ("cuda"); "" = every one */
 } ai_knob_info;
 
 /* The knob table (static storage). */

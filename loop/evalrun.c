@@ -76,6 +76,7 @@ int al_eval_parse(const char *json_path, al_eval *e, ai_error *err) {
         if (w > 0 && used + (size_t)w < sizeof e->failures) used += (size_t)w;
     }
 
+    str(cJSON_GetObjectItemCaseSensitive(root, "device"), "backend", e->backend, sizeof e->backend);
     const cJSON *pl = cJSON_GetObjectItemCaseSensitive(root, "plausible");
     const cJSON *pok = cJSON_GetObjectItemCaseSensitive(pl, "ok");
     e->plausible_ok = pok ? cJSON_IsTrue(pok) : 1;

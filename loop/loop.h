@@ -164,6 +164,7 @@ typedef struct al_eval {
     double ratio, ratio_lo, ratio_hi, p, noise;
     double prefill_ratio, prefill_lo, prefill_hi, prefill_p;
     char prefill_verdict[16];
+    char backend[16];         /* device.backend: where the pipeline ran */
     al_stat decode, prefill, rss_mb, a_decode;
     int quality_pass;
     double sanity, ppl, ppl_ratio, kl_mean, kl_p99, top1;
@@ -249,6 +250,8 @@ typedef struct al_search_opts {
     int screen_rounds;      /* A/B rounds of the first screening rung (>= 2) */
     int full_rounds;        /* rounds of a full A/B: screening rungs stay below it */
     int promote;            /* at most this many moves per neighbourhood reach a full A/B */
+    char backend[16];       /* the backend the pipeline runs on ("" = unknown: every knob) */
+    char only[512];         /* --knobs: the knobs to search, "a,b,c" ("" = all) */
 } al_search_opts;
 
 enum { AL_SEARCH_DONE, AL_SEARCH_SCREEN, AL_SEARCH_FULL };
@@ -317,6 +320,7 @@ typedef struct al_state {
     double max_memory_mb;      /* constraint on the candidate's peak RSS (0 = none) */
     int screen_rounds;         /* --strategy search: rounds of the first screening rung */
     int final_rounds;          /* rounds of the final best-vs-baseline A/B */
+    char only[512];            /* --knobs: the knobs the search may move ("" = all) */
     char phase[16];            /* baseline | running | finished */
     int next_exp, done_exps;   /* done: finished rows other than "interrupted" */
     al_strat strat;

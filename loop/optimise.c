@@ -517,7 +517,17 @@ static int save_rejected(run *r, ai_error *err) {
 static int search_start(run *r, const char *best_text, ai_error *err) {
     r->search = calloc(1, sizeof *r->search);
     if (!r->search) return ai_error_set(err, "out of memory");
-    al_search_opts o = {r->objective, r->st.screen_rounds, r->st.rounds > 0 ? r->st.rounds : 30, 2};
+    al_search_opts o = {r->objective, r->st.screen_rounds, r->st.rounds > 0 ? r->st.rounds : 30, 2,
+                        "", ""};
+    /* the baseline's report says where the pipeline runs: knobs of another
+     * backend (cuda_* on a CPU) cannot move anything */
+    char json0[PATHSZ];
+    path_in(json0, r->evals_dir, "0.json");
+    al_eval e0;
+    ai_error ignore;
+    if (al_eval_parse(json0, &e0, &ignore) == 0)
+        snprintf(o.backend, sizeof o.backend, "%s", e0.backend);
+    snprintf(o.only, sizeof o.only, "%s", r->st.only);
     if (al_search_init(r->search, r->knobs, r->nk, &o, best_text))
         return ai_error_set(err, "the knob table has more than %d knobs", AL_SEARCH_MAX_KNOBS);
     char path[PATHSZ];
@@ -1132,6 +1142,7 @@ static void usage(FILE *f) {
             "usage: autoinfer optimise [--tag T] [--budget N] [--hours H]\n"
             "                          [--strategy search|knobs|noop] [--objective decode|prefill]\n"
             "                          [--max-memory MB] [--screen-rounds N] [--final-rounds N]\n"
+            "                          [--knobs A,B,...]\n"
             "                          [--agent CMD] [--resume] [-m MODEL] [--worktree]\n"
             "                          [--rounds N] [--tokens N] [--eval-timeout S]\n"
             "                          [--quick] [--recalibrate N] [--agent-timeout S]"
@@ -1146,6 +1157,7 @@ static void usage(FILE *f) {
             "                     moves, refinement); knobs: coordinate descent;\n"
             "                     noop: evaluate empty changes (measures false keeps)\n"
             "  --objective F      the figure to raise: decode (default) or prefill tok/s\n"
+            "  --knobs A,B,...    search only these knobs (--strategy search)\n"
             "  --max-memory MB    reject candidates whose peak RSS is above MB\n"
             "  --screen-rounds N  rounds of a first screening A/B (default 2)\n"
             "  --final-rounds N   rounds of the final best-vs-baseline A/B (default 2 x --rounds,\n"
@@ -1233,9 +1245,11 @@ int ai_cmd_optimise(int argc, char **argv) {
         {"quick", no_argument, 0, 'q'},         {"recalibrate", required_argument, 0, 'C'},
         {"objective", required_argument, 0, 'O'}, {"max-memory", required_argument, 0, 'X'},
         {"screen-rounds", required_argument, 0, 'S'}, {"final-rounds", required_argument, 0, 'F'},
+        {"knobs", required_argument, 0, 'K'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *tag = NULL, *strategy = NULL, *agent = NULL, *model = NULL, *objective = NULL;
+    const char *only = NULL;
     int budget = -1, resume = 0, worktree = 0, rounds = 0, jobs = 0, tokens = 0, quick = 0;
     int recal = -1, screen_rounds = 2, final_rounds = 0;
     double hours = -1, eval_timeout = 0, agent_timeout = 3600, max_memory = 0;
@@ -1262,6 +1276,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         case 'q': quick = 1; break;
         case 'C': recal = (int)strtol(optarg, &end, 10); break;
         case 'O': objective = optarg; break;
+        case 'K': only = optarg; break;
         case 'X': max_memory = strtod(optarg, &end); break;
         case 'S': screen_rounds = (int)strtol(optarg, &end, 10); break;
         case 'F': final_rounds = (int)strtol(optarg, &end, 10); break;
@@ -1304,6 +1319,28 @@ int ai_cmd_optimise(int argc, char **argv) {
                 "autoinfer optimise: unknown strategy '%s' (search, knobs, noop; or --agent CMD)\n",
                 strategy);
         return 2;
+    }
+    if (only && (agent || (strategy && strcmp(strategy, "search")))) {
+        fprintf(stderr, "autoinfer optimise: --knobs needs --strategy search\n");
+        return 2;
+    }
+    if (only) {
+        int nk;
+        const ai_knob_info *k = ai_knobs(&nk);
+        char list[512], *save = NULL;
+        if (strlen(only) >= sizeof list) {
+            fprintf(stderr, "autoinfer optimise: --knobs: list too long\n");
+            return 2;
+        }
+        snprintf(list, sizeof list, "%s", only);
+        for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            int i = 0;
+            while (i < nk && strcmp(k[i].name, t)) i++;
+            if (i == nk) {
+                fprintf(stderr, "autoinfer optimise: --knobs: unknown knob '%s' (see pipeline.conf)\n", t);
+                return 2;
+            }
+        }
     }
     if (strategy && agent) {
         fprintf(stderr, "autoinfer optimise: --strategy and --agent exclude each other\n");
@@ -1479,6 +1516,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         r->st.recal = recal > 0 ? recal : 0;
         snprintf(r->st.objective, sizeof r->st.objective, "%s", objective ? objective : "decode");
         r->st.max_memory_mb = max_memory;
+        snprintf(r->st.only, sizeof r->st.only, "%s", only ? only : "");
         r->st.screen_rounds = screen_rounds;
         r->st.final_rounds = final_rounds > 0 ? final_rounds : 2 * (rounds > 0 ? rounds : 30);
         if (mem_mb == 0) {

@@ -77,9 +77,22 @@ static int find_knob(const al_search *s, const char *name) {
     return -1;
 }
 
+static int listed(const char *list, const char *name) {
+    char v[64];
+    for (int i = 0; list_item(list, i, v, sizeof v) == 0; i++)
+        if (!strcmp(v, name)) return 1;
+    return 0;
+}
+
+/* May the search move knob k: in --knobs (when given), acting on this
+ * backend, and able to move the objective? */
 static int relevant(const al_search *s, int k) {
+    const ai_knob_info *kn = &s->knobs[k];
     unsigned m;
-    return al_figures_parse(s->knobs[k].moves, &m) == 0 && (m & s->o.objective);
+    if (s->o.only[0] && !listed(s->o.only, kn->name)) return 0;
+    if (s->o.backend[0] && kn->backend && kn->backend[0] && strcmp(kn->backend, s->o.backend))
+        return 0;
+    return al_figures_parse(kn->moves, &m) == 0 && (m & s->o.objective);
 }
 
 static uint64_t fnv(uint64_t h, const char *str) {

@@ -7,7 +7,8 @@
  *     with 4 threads (each alone is slower), so one-knob moves cannot find it;
  *   - prefetch peaking at 20, between its listed values (refinement);
  *   - sampling (temperature 0) a plain +8 %, scalar kernels a loss, top_k
- *     no effect, and a prefill-only knob the decode search must not spend on.
+ *     no effect, a prefill-only knob the decode search must not spend on, and
+ *     a CUDA-only knob the search on a CPU must not spend on either.
  * Every measurement is R interleaved rounds with 2 % log-normal noise per
  * sample, compared by the harness's own statistics (ah_compare_paired) and
  * decided by the driver's own rule (al_decide) with a threshold from an A/A
@@ -25,13 +26,14 @@
 #include "stats.h"
 
 static const ai_knob_info SIM_KNOBS[] = {
-    {"temperature", AI_KNOB_FLOAT, "0.7", "0..2", "0", "t", "", "decode", ""},
-    {"threads", AI_KNOB_INT, "2", "1..8", "1,4,8", "t", "", "decode,prefill", "spin"},
-    {"spin", AI_KNOB_CHOICE, "yield", "spin|yield", "spin", "t", "", "decode,prefill", ""},
-    {"prefetch", AI_KNOB_INT, "8", "0..64", "0,32", "t", "", "decode,prefill", ""},
-    {"kernels", AI_KNOB_CHOICE, "auto", "auto|scalar", "scalar", "t", "", "decode,prefill", ""},
-    {"top_k", AI_KNOB_INT, "0", "0..100", "40", "t", "", "decode", ""},
-    {"prefill_chunk", AI_KNOB_INT, "256", "16..1024", "16,64,512", "t", "", "prefill,memory", ""},
+    {"temperature", AI_KNOB_FLOAT, "0.7", "0..2", "0", "t", "", "decode", "", ""},
+    {"threads", AI_KNOB_INT, "2", "1..8", "1,4,8", "t", "", "decode,prefill", "spin", ""},
+    {"spin", AI_KNOB_CHOICE, "yield", "spin|yield", "spin", "t", "", "decode,prefill", "", ""},
+    {"prefetch", AI_KNOB_INT, "8", "0..64", "0,32", "t", "", "decode,prefill", "", ""},
+    {"kernels", AI_KNOB_CHOICE, "auto", "auto|scalar", "scalar", "t", "", "decode,prefill", "", ""},
+    {"top_k", AI_KNOB_INT, "0", "0..100", "40", "t", "", "decode", "", ""},
+    {"prefill_chunk", AI_KNOB_INT, "256", "16..1024", "16,64,512", "t", "", "prefill,memory", "", ""},
+    {"cuda_block", AI_KNOB_INT, "256", "64..1024", "128", "t", "", "decode", "", "cuda"},
 };
 #define SIM_NK ((int)(sizeof SIM_KNOBS / sizeof SIM_KNOBS[0]))
 #define FULL_ROUNDS 10
@@ -114,7 +116,7 @@ static int full_keep(sim *m, const al_search *s, const al_move *mv, double noise
     return !strcmp(out.status, "keep");
 }
 
-static const al_search_opts OPTS = {AL_FIG_DECODE, 2, FULL_ROUNDS, 2};
+static const al_search_opts OPTS = {AL_FIG_DECODE, 2, FULL_ROUNDS, 2, "cpu", ""};
 
 /* Runs the search to its end; returns the cost at which it first stood on
  * the optimum (-1: never). */
@@ -248,6 +250,7 @@ static void test_search_neighbourhood(void **state) {
     assert_non_null(strstr(moves, "|prefetch 8 -> 4|"));
     assert_non_null(strstr(moves, "|temperature 0.7 -> 0|"));
     assert_null(strstr(moves, "prefill_chunk")); /* a decode search skips prefill-only knobs */
+    assert_null(strstr(moves, "cuda_block"));    /* and, on a CPU, CUDA-only ones */
     assert_null(strstr(moves, "threads 2 -> 2"));
     free(moves);
     /* everything screened below 1: nothing promoted, the search is done */
@@ -262,6 +265,22 @@ static void test_search_neighbourhood(void **state) {
     memcpy(t.tried, s.tried, sizeof t.tried);
     t.ntried = s.ntried;
     assert_int_equal(al_search_next(&t, &mv, &rounds), AL_SEARCH_DONE);
+
+    /* on CUDA (or an unknown backend) cuda_block is searched; --knobs limits
+     * the search to the listed knobs */
+    al_search_opts co = OPTS;
+    snprintf(co.backend, sizeof co.backend, "cuda");
+    assert_int_equal(al_search_init(&t, SIM_KNOBS, SIM_NK, &co, ""), 0);
+    moves = first_rung(&t);
+    assert_non_null(strstr(moves, "|cuda_block 256 -> 128|"));
+    free(moves);
+    snprintf(co.only, sizeof co.only, "threads,spin"); /* 2 -> 3: refined between 2 and 4 */
+    assert_int_equal(al_search_init(&t, SIM_KNOBS, SIM_NK, &co, ""), 0);
+    moves = first_rung(&t);
+    assert_string_equal(moves, "|threads 2 -> 1|threads 2 -> 4|threads 2 -> 8|threads 2 -> 3|spin yield -> spin|"
+                               "threads 2 -> 1, spin yield -> spin|threads 2 -> 4, spin yield -> spin|"
+                               "threads 2 -> 8, spin yield -> spin|");
+    free(moves);
 
     /* a prefill objective does search prefill_chunk */
     al_search_opts po = OPTS;
