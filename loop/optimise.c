@@ -592,8 +592,8 @@ static int search_propose(run *r, int k, const char *best_text, al_move *m, ai_e
         int rc = screen(r, k, ++i, m, rounds, best_text, &ratio, err);
         if (rc) return rc;
         al_search_screened(r->search, ratio);
-        if (save_rejected(r, err)) return -1;
     }
+    if (save_rejected(r, err)) return -1; /* what this neighbourhood's screening dropped */
     if (i) say("[exp %d] %d screening measurements; promoted: %s", k, i,
                step == AL_SEARCH_FULL ? m->desc : "nothing");
     return step == AL_SEARCH_DONE ? 1 : 0;
