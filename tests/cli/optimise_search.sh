@@ -27,7 +27,7 @@ check "no run was started by a refusal" [ ! -e .autoinfer/x ]
 # --- the search to its end ------------------------------------------------------
 # a subspace keeps the test short; prefill_chunk and cuda_launch are in it to
 # check that the decode search on a CPU leaves them alone
-SUB=temperature,threads,spin,prefetch,kv_type,prefill_chunk,cuda_launch
+SUB=temperature,threads,spin,prefetch,prefill_chunk,cuda_launch
 "$BIN" optimise --tag s1 --knobs $SUB --jobs 2 > "$TMP/s1.txt" 2>&1; rc=$?
 RES=.autoinfer/s1/results.tsv
 check "the search finishes (exit 0)" [ $rc -eq 0 ]
