@@ -321,6 +321,9 @@ typedef struct al_state {
     int screen_rounds;         /* --strategy search: rounds of the first screening rung */
     int final_rounds;          /* rounds of the final best-vs-baseline A/B */
     char only[512];            /* --knobs: the knobs the search may move ("" = all) */
+    int retune;                /* --agent with --strategy search: re-tune the knobs after
+                                  each agent keep */
+    int tuning;                /* such a re-tune is under way */
     char phase[16];            /* baseline | running | finished */
     int next_exp, done_exps;   /* done: finished rows other than "interrupted" */
     al_strat strat;

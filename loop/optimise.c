@@ -499,6 +499,17 @@ static void ab_args(run *r, ab_argv *x, const char *a, const char *b, int rounds
     x->v[n] = NULL;
 }
 
+/* Forgets the search and its rejected moves (a new one starts at the next
+ * experiment). */
+static int stop_search(run *r, ai_error *err) {
+    char path[PATHSZ];
+    path_in(path, r->run_dir, "rejected.txt");
+    if (unlink(path) && errno != ENOENT) return ai_error_set(err, "%s: %s", path, strerror(errno));
+    free(r->search);
+    r->search = NULL;
+    return 0;
+}
+
 /* Appends the moves the search rejected since the last call to
  * rejected.txt, read back on --resume: a rejected move stays rejected. */
 static int save_rejected(run *r, ai_error *err) {
@@ -701,6 +712,12 @@ static int finish_experiment(run *r, const al_row *row, int have_build, ai_error
             al_search_decided(r->search, kept);
             if (save_rejected(r, err)) return -1;
         }
+        if (kept && r->st.retune && !r->st.tuning) {
+            /* new code can move the best knob values: a fresh search, and
+             * the moves rejected under the old code may be tried again */
+            r->st.tuning = 1;
+            if (stop_search(r, err)) return -1;
+        }
     }
     r->st.next_exp = row->exp + 1;
     r->st.pending = 0;
@@ -814,6 +831,9 @@ static int agent_propose(run *r, int k, char *desc, size_t dcap, char *fail, siz
 /* Returns 0 to go on, 1 when the strategy has nothing left, 2 interrupted. */
 static int experiment(run *r, ai_error *err) {
     int k = r->st.next_exp;
+    /* who proposes: the strategy, or the search while it re-tunes the knobs
+     * after an agent's keep */
+    const char *by = r->st.tuning ? "search" : r->st.strategy;
     double t0 = al_now();
     char desc[256] = "", key[64], value[64];
     al_move move;
@@ -822,20 +842,20 @@ static int experiment(run *r, ai_error *err) {
     char *best_text = al_read_file(conf_path, NULL);
 
     /* 1. the proposal */
-    if (!strcmp(r->st.strategy, "knobs")) {
+    if (!strcmp(by, "knobs")) {
         if (!al_strat_next(&r->st.strat, r->knobs, r->nk, best_text, key, sizeof key, value,
                            sizeof value, desc, sizeof desc)) {
             free(best_text);
             return 1;
         }
-    } else if (!strcmp(r->st.strategy, "search")) {
+    } else if (!strcmp(by, "search")) {
         int rc = search_propose(r, k, best_text, &move, err);
         if (rc) {
             free(best_text);
             return rc;
         }
         snprintf(desc, sizeof desc, "%s", move.desc);
-    } else if (!strcmp(r->st.strategy, "noop")) {
+    } else if (!strcmp(by, "noop")) {
         snprintf(desc, sizeof desc, "no-op (nothing changed: measures false keeps)");
     } else {
         snprintf(desc, sizeof desc, "agent experiment");
@@ -854,8 +874,8 @@ static int experiment(run *r, ai_error *err) {
     al_row row;
     al_row_init(&row, k);
     char fail[300] = "";
-    if (!strcmp(r->st.strategy, "knobs") || !strcmp(r->st.strategy, "search")) {
-        char *text = !strcmp(r->st.strategy, "knobs") ? al_conf_text_set(best_text, key, value)
+    if (!strcmp(by, "knobs") || !strcmp(by, "search")) {
+        char *text = !strcmp(by, "knobs") ? al_conf_text_set(best_text, key, value)
                                                       : al_move_apply(r->search, &move, best_text);
         int rc = text ? al_write_atomic(conf_path, text, strlen(text), err) : -1;
         free(text);
@@ -863,7 +883,7 @@ static int experiment(run *r, ai_error *err) {
             free(best_text);
             return -1;
         }
-    } else if (!strcmp(r->st.strategy, "agent")) {
+    } else if (!strcmp(by, "agent")) {
         int rc = agent_propose(r, k, desc, sizeof desc, fail, sizeof fail, err);
         if (rc) {
             free(best_text);
@@ -882,7 +902,7 @@ static int experiment(run *r, ai_error *err) {
     free(best_text);
     free(cand_text);
     snprintf(row.description, sizeof row.description, "%s", desc);
-    if (!strcmp(r->st.strategy, "agent") && !strcmp(desc, "agent experiment"))
+    if (!strcmp(by, "agent") && !strcmp(desc, "agent experiment"))
         describe_paths(r, kdesc, row.description, sizeof row.description);
     snprintf(row.tradeoff, sizeof row.tradeoff, "%s", ktrade);
 
@@ -905,7 +925,7 @@ static int experiment(run *r, ai_error *err) {
     char dirty[4096];
     int nd = al_git_dirty(&r->git, dirty, sizeof dirty, err);
     if (nd < 0) return -1;
-    if (nd == 0 && strcmp(r->st.strategy, "noop") != 0) {
+    if (nd == 0 && strcmp(by, "noop") != 0) {
         snprintf(row.status, sizeof row.status, "revert");
         snprintf(row.reason, sizeof row.reason, "no change proposed");
         say("[exp %d] revert: no change proposed", k);
@@ -1163,7 +1183,9 @@ static void usage(FILE *f) {
             "  --final-rounds N   rounds of the final best-vs-baseline A/B (default 2 x --rounds,\n"
             "                     or 30)\n"
             "  --agent CMD        run CMD (via /bin/sh) once per experiment with a prompt file\n"
-            "                     ($1, stdin, $AUTOINFER_PROMPT); its edits are the proposal\n"
+            "                     ($1, stdin, $AUTOINFER_PROMPT); its edits are the proposal;\n"
+            "                     with --strategy search, the knobs are re-tuned by the search\n"
+            "                     after each agent keep\n"
             "  --resume           continue the run of --tag (or of the current branch)\n"
             "  -m MODEL           GGUF model (default models/SmolLM2-135M-Instruct.Q4_1.gguf)\n"
             "  --worktree         run in a git worktree under .autoinfer/<tag>/tree and leave\n"
@@ -1320,7 +1342,7 @@ int ai_cmd_optimise(int argc, char **argv) {
                 strategy);
         return 2;
     }
-    if (only && (agent || (strategy && strcmp(strategy, "search")))) {
+    if (only && strategy && strcmp(strategy, "search")) {
         fprintf(stderr, "autoinfer optimise: --knobs needs --strategy search\n");
         return 2;
     }
@@ -1342,8 +1364,9 @@ int ai_cmd_optimise(int argc, char **argv) {
             }
         }
     }
-    if (strategy && agent) {
-        fprintf(stderr, "autoinfer optimise: --strategy and --agent exclude each other\n");
+    if (strategy && agent && strcmp(strategy, "search")) {
+        fprintf(stderr, "autoinfer optimise: --agent combines with --strategy search only (a knob "
+                        "re-tune after each agent keep)\n");
         return 2;
     }
     if (tag && !valid_tag(tag)) {
@@ -1517,6 +1540,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         snprintf(r->st.objective, sizeof r->st.objective, "%s", objective ? objective : "decode");
         r->st.max_memory_mb = max_memory;
         snprintf(r->st.only, sizeof r->st.only, "%s", only ? only : "");
+        r->st.retune = agent && strategy;
         r->st.screen_rounds = screen_rounds;
         r->st.final_rounds = final_rounds > 0 ? final_rounds : 2 * (rounds > 0 ? rounds : 30);
         if (mem_mb == 0) {
@@ -1619,6 +1643,15 @@ int ai_cmd_optimise(int argc, char **argv) {
         if (rc < 0) {
             fail(err.msg);
             goto out;
+        }
+        if (rc == 1 && r->st.tuning) { /* the re-tune is over: back to the agent */
+            say("autoinfer optimise: the knobs are re-tuned; the agent proposes again");
+            r->st.tuning = 0;
+            if (stop_search(r, &err) || save_state(r, &err)) {
+                fail(err.msg);
+                goto out;
+            }
+            continue;
         }
         if (rc == 1) {
             r->st.strat.done = 1;

@@ -22,6 +22,8 @@ refused "an unknown knob in --knobs" "--knobs: unknown knob 'nonsense'" --knobs 
 refused "--knobs with coordinate descent" "--knobs needs --strategy search" --strategy knobs --knobs threads
 refused "--final-rounds too few to conclude" "--final-rounds 3 rounds can never keep anything" --final-rounds 3
 refused "--screen-rounds 1" "--screen-rounds at least 2" --screen-rounds 1
+refused "--agent with coordinate descent" "--agent combines with --strategy search only" \
+  --agent true --strategy knobs
 check "no run was started by a refusal" [ ! -e .autoinfer/x ]
 
 # --- the search to its end ------------------------------------------------------
@@ -89,4 +91,24 @@ check "m1: moves above the limit are screened out, saying why" \
   grep -q 'screen 1: .*constraint: peak memory 210 MB is above --max-memory 100 MB' "$TMP/m1.txt"
 check "m1: nothing kept, and the last line says so" \
   grep -q "^autoinfer optimise: nothing was kept" <(tail -n 1 "$TMP/m1.txt")
+
+# --- the agent and the search together: a knob re-tune after each agent keep --------
+git checkout -q main
+cat > "$TMP/agent.sh" <<'AGENT'
+n=$(cat "$AUTOINFER_RUN_DIR/agent-calls" 2>/dev/null || echo 0); n=$((n + 1))
+echo $n > "$AUTOINFER_RUN_DIR/agent-calls"
+if [ $n = 1 ]; then  # a "faster engine" for the fake evaluator
+  echo "# fake-eval: ratio=1.2" >> pipeline.conf; echo "a faster engine" > "$AUTOINFER_MESSAGE"
+fi
+AGENT
+"$BIN" optimise --tag a1 --agent "bash $TMP/agent.sh" --strategy search --knobs temperature,spin \
+  --budget 4 --jobs 2 > "$TMP/a1.txt" 2>&1; rc=$?
+RES=.autoinfer/a1/results.tsv
+check "a1: agent + search finishes" [ $rc -eq 0 ]
+[ $rc -eq 0 ] || tail -n 20 "$TMP/a1.txt"
+check "a1: the agent's change is experiment 1, kept" grep -qP '^1\t.*\tkeep\ta faster engine\t' $RES
+check "a1: then the search re-tunes the knobs (temperature, spin)" \
+  [ "$(sed -n 4,5p $RES | cut -f17,18 | tr '\t\n' '  ')" = "keep temperature 0.7 -> 0 keep spin yield -> spin " ]
+check "a1: when the re-tune is over the agent proposes again" \
+  bash -c "grep -q 'the knobs are re-tuned; the agent proposes again' '$TMP/a1.txt' && grep -qP '^4\t.*\tno change proposed' $RES"
 finish
