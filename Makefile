@@ -68,15 +68,19 @@ fuzz: setup
 	@scripts/fuzz.sh 300
 
 # The main job: a short unattended optimisation of the default model (the
-# built-in knob search; in a git worktree under .autoinfer/, so this checkout
+# built-in search over a few knobs: screening, confirmed keeps, the final
+# best-vs-baseline A/B; in a git worktree under .autoinfer/, so this checkout
 # is left as it is), then its report. Needs a clean tree. The kept commits are
-# on branch autoinfer/$(RUN_TAG); see docs/loop.md.
+# on branch autoinfer/$(RUN_TAG), the best configuration in
+# .autoinfer/$(RUN_TAG)/pipeline.conf; see docs/loop.md. RUN_KNOBS= (empty)
+# searches every knob (longer).
 RUN_TAG    ?= run-$(shell date +%Y%m%d-%H%M%S)
 RUN_BUDGET ?= 4
+RUN_KNOBS  ?= temperature,threads,spin
 run: model build
 	@tag=$(RUN_TAG); \
 	./build/autoinfer optimise --worktree --tag $$tag --budget $(RUN_BUDGET) \
-	  --quick --rounds 6 --tokens 16 -m $(MODEL) && \
+	  $(if $(RUN_KNOBS),--knobs $(RUN_KNOBS)) --quick --rounds 6 --tokens 16 -m $(MODEL) && \
 	./build/autoinfer report $$tag
 
 clean:

@@ -44,6 +44,11 @@ typedef struct ai_knob_info {
     const char *search;        /* values worth trying, "v1,v2,..." (may be "") */
     const char *tradeoff;      /* warning shown when it differs from baseline */
     const char *help;          /* one line: what it does */
+    const char *moves;         /* the figures it can move, of "decode,prefill,ttft,memory"
+                                  ("" = none: a search for speed skips it) */
+    const char *joint;         /* knobs that interact with it, searched together
+                                  ("spin,chunks_per_thread"; may be "") */
+    const char *backend;       /* the only backend it acts on ("cuda"); "" = every one */
 } ai_knob_info;
 
 /* The knob table (static storage). */

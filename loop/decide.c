@@ -16,6 +16,25 @@
 
 #define AL_NOISE_FLOOR 0.01
 
+/* The harness's verdict (harness/stats.c, ah_compare_paired): a two-sided
+ * exact sign-flip test at alpha 0.05. With n rounds its smallest p-value is
+ * 2 / 2^n (every round on the same side), so below 6 rounds no candidate can
+ * ever be "improved", however fast. */
+#define AL_ALPHA 0.05
+
+double al_min_p(int rounds) { return rounds < 1 ? 1.0 : fmin(1.0, 2.0 / ldexp(1.0, rounds)); }
+
+int al_rounds_can_keep(int rounds, char *why, size_t cap) {
+    if (al_min_p(rounds) < AL_ALPHA) return 1;
+    int need = 1;
+    while (al_min_p(need) >= AL_ALPHA) need++;
+    snprintf(why, cap,
+             "%d rounds can never keep anything: the sign-flip test's smallest p-value is "
+             "2/2^%d = %.3g, not below alpha %.2g; use %d rounds or more",
+             rounds, rounds, al_min_p(rounds), AL_ALPHA, need);
+    return 0;
+}
+
 double al_noise_from_aa(const al_eval *aa) {
     double n = AL_NOISE_FLOOR;
     if (aa && aa->ratio_lo != AL_NA && aa->ratio_hi != AL_NA) {

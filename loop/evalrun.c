@@ -46,6 +46,7 @@ int al_eval_parse(const char *json_path, al_eval *e, ai_error *err) {
     e->have_json = 1;
     snprintf(e->status, sizeof e->status, "ok");
     e->ratio = e->ratio_lo = e->ratio_hi = e->p = e->noise = e->prefill_ratio = AL_NA;
+    e->prefill_lo = e->prefill_hi = e->prefill_p = AL_NA;
 
     const cJSON *build = cJSON_GetObjectItemCaseSensitive(root, "build");
     str(build, "commit", e->build_commit, sizeof e->build_commit);
@@ -75,6 +76,7 @@ int al_eval_parse(const char *json_path, al_eval *e, ai_error *err) {
         if (w > 0 && used + (size_t)w < sizeof e->failures) used += (size_t)w;
     }
 
+    str(cJSON_GetObjectItemCaseSensitive(root, "device"), "backend", e->backend, sizeof e->backend);
     const cJSON *pl = cJSON_GetObjectItemCaseSensitive(root, "plausible");
     const cJSON *pok = cJSON_GetObjectItemCaseSensitive(pl, "ok");
     e->plausible_ok = pok ? cJSON_IsTrue(pok) : 1;
@@ -106,6 +108,10 @@ int al_eval_parse(const char *json_path, al_eval *e, ai_error *err) {
         e->p = num(c, "p");
         e->noise = num(c, "noise");
         e->prefill_ratio = num(c, "prefill_ratio");
+        e->prefill_lo = num(c, "prefill_ci_lo");
+        e->prefill_hi = num(c, "prefill_ci_hi");
+        e->prefill_p = num(c, "prefill_p");
+        str(c, "prefill_verdict", e->prefill_verdict, sizeof e->prefill_verdict);
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(c, "a");
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(c, "b");
         e->a_decode = stat_of(a, "decode_tps");

@@ -15,7 +15,8 @@
  *         state.c   the run's journal (state.json, written atomically)
  *         evalrun.c running `autoinfer eval` and reading its JSON
  *         decide.c  the keep/revert rule
- *         strategy.c the built-in knob search and pipeline.conf editing
+ *         strategy.c coordinate descent (--strategy knobs), pipeline.conf editing
+ *         search.c  the screening search (--strategy search, the default)
  *         agent.c   the external agent: prompt file and run
  *         optimise.c the command itself
  *         report.c, svg.c  `autoinfer report`
@@ -25,6 +26,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "autoinfer.h"
 
@@ -159,7 +161,10 @@ typedef struct al_eval {
     char status[16];          /* compare.status, or "ok" without --ab */
     char why[256];
     char verdict[16];
-    double ratio, ratio_lo, ratio_hi, p, noise, prefill_ratio;
+    double ratio, ratio_lo, ratio_hi, p, noise;
+    double prefill_ratio, prefill_lo, prefill_hi, prefill_p;
+    char prefill_verdict[16];
+    char backend[16];         /* device.backend: where the pipeline ran */
     al_stat decode, prefill, rss_mb, a_decode;
     int quality_pass;
     double sanity, ppl, ppl_ratio, kl_mean, kl_p99, top1;
@@ -188,6 +193,13 @@ typedef struct al_outcome {
  * candidate removes (removed - added) relative to the current best. */
 void al_decide(const al_proc_result *pr, int have_json, const al_eval *e,
                double noise, int net_removed, al_outcome *out);
+/* The smallest p-value the harness's sign-flip test can give with `rounds`
+ * A/B rounds (2 / 2^rounds). */
+double al_min_p(int rounds);
+/* 1 when `rounds` rounds can reach the keep rule's significance level;
+ * else 0 with why = the refusal ("4 rounds can never keep anything: ...
+ * use 6 rounds or more"). */
+int al_rounds_can_keep(int rounds, char *why, size_t cap);
 /* The noise threshold from an A/A comparison (never below 1 %). */
 double al_noise_from_aa(const al_eval *aa);
 
@@ -214,6 +226,78 @@ int al_conf_text_get(const char *text, const char *key, char *out, size_t cap);
  * appended). */
 char *al_conf_text_set(const char *text, const char *key, const char *value);
 
+/* ---- the screening search (search.c) ------------------------------------ */
+
+/* The figures a knob can move (ai_knob_info.moves) and an objective reads. */
+enum { AL_FIG_DECODE = 1, AL_FIG_PREFILL = 2, AL_FIG_TTFT = 4, AL_FIG_MEMORY = 8 };
+/* "decode,prefill" -> mask; -1 on a name that is none of the four. */
+int al_figures_parse(const char *list, unsigned *mask);
+
+#define AL_SEARCH_MAX_KNOBS 64
+#define AL_SEARCH_MAX_CANDS 128
+#define AL_SEARCH_MAX_TRIED 1024
+
+/* One move: one knob, or two interacting knobs, set on top of the best. */
+typedef struct al_move {
+    int n;                  /* 1 or 2 */
+    int knob[2];            /* indexes into the knob table */
+    char value[2][64];
+    char desc[200];         /* "threads 2 -> 4, spin yield -> spin" */
+} al_move;
+
+typedef struct al_search_opts {
+    unsigned objective;     /* AL_FIG_* the decision reads: knobs that can't move it are skipped */
+    int screen_rounds;      /* A/B rounds of the first screening rung (>= 2) */
+    int full_rounds;        /* rounds of a full A/B: screening rungs stay below it */
+    int promote;            /* at most this many moves per neighbourhood reach a full A/B */
+    char backend[16];       /* the backend the pipeline runs on ("" = unknown: every knob) */
+    char only[512];         /* --knobs: the knobs to search, "a,b,c" ("" = all) */
+} al_search_opts;
+
+enum { AL_SEARCH_DONE, AL_SEARCH_SCREEN, AL_SEARCH_FULL };
+enum { AL_PHASE_NEW, AL_PHASE_SCREEN, AL_PHASE_FULL, AL_PHASE_DONE };
+
+typedef struct al_search {
+    const ai_knob_info *knobs;
+    int nk;
+    al_search_opts o;
+    char cur[AL_SEARCH_MAX_KNOBS][64];    /* the current best's value of each knob */
+    int phase;
+    al_move cand[AL_SEARCH_MAX_CANDS];    /* the neighbourhood of the best */
+    double score_log[AL_SEARCH_MAX_CANDS]; /* screening: sum of rounds x log(ratio) */
+    int score_rounds[AL_SEARCH_MAX_CANDS];
+    int alive[AL_SEARCH_MAX_CANDS];
+    int ncand, rung, rung_rounds, next;
+    int full[AL_SEARCH_MAX_CANDS], nfull, next_full; /* promoted, best first */
+    uint64_t tried[AL_SEARCH_MAX_TRIED];  /* rejected (configuration, move) hashes */
+    int ntried;
+} al_search;
+
+/* Starts at the configuration in conf_text (absent knobs: defaults).
+ * Returns -1 when the knob table is too large. */
+int al_search_init(al_search *s, const ai_knob_info *knobs, int nk, const al_search_opts *o,
+                   const char *conf_text);
+/* What to measure next: AL_SEARCH_SCREEN (a speed-only A/B of m against the
+ * best with *rounds rounds; answer with al_search_screened), AL_SEARCH_FULL
+ * (an experiment; answer with al_search_decided) or AL_SEARCH_DONE. */
+int al_search_next(al_search *s, al_move *m, int *rounds);
+/* The screening's objective ratio (candidate / best); 0 when it crashed or
+ * broke a constraint. */
+void al_search_screened(al_search *s, double ratio);
+/* The full experiment's decision (kept = confirmed keep). */
+void al_search_decided(al_search *s, int kept);
+/* conf_text with the move's knobs set (malloc'd). */
+char *al_move_apply(const al_search *s, const al_move *m, const char *conf_text);
+
+/* --objective: "decode" or "prefill" -> AL_FIG_*; -1 otherwise. */
+int al_objective_parse(const char *name, unsigned *mask);
+/* Puts the objective's A/B figures (ratio, CI, p, verdict) where the
+ * decision reads them (a decode objective leaves e as it is). */
+void al_eval_objective(al_eval *e, unsigned objective);
+/* 1 (and why) when the candidate breaks a constraint (peak memory above
+ * max_memory_mb; 0 = none), else 0. */
+int al_eval_constraint(const al_eval *e, double max_memory_mb, char *why, size_t cap);
+
 /* ---- the run's journal (state.c) ----------------------------------------- */
 
 /* Everything needed to continue a run after a crash, written atomically
@@ -221,7 +305,7 @@ char *al_conf_text_set(const char *text, const char *key, const char *value);
  * experiments; `pending` the one in flight. */
 typedef struct al_state {
     char tag[64], branch[160], repo[1024], model[1024];
-    char strategy[16];         /* knobs | agent | noop */
+    char strategy[16];         /* search | knobs | agent | noop */
     char agent[1024];          /* --agent CMD */
     int budget;                /* experiments (0 = until the search ends) */
     double hours;              /* wall-clock budget (0 = none) */
@@ -232,6 +316,14 @@ typedef struct al_state {
     int quick;                 /* pass --quick to the harness */
     int recal, recal_at;       /* --recalibrate N; done_exps at the last one */
     long mem_mb;
+    char objective[16];        /* decode | prefill: the figure the decision reads */
+    double max_memory_mb;      /* constraint on the candidate's peak RSS (0 = none) */
+    int screen_rounds;         /* --strategy search: rounds of the first screening rung */
+    int final_rounds;          /* rounds of the final best-vs-baseline A/B */
+    char only[512];            /* --knobs: the knobs the search may move ("" = all) */
+    int retune;                /* --agent with --strategy search: re-tune the knobs after
+                                  each agent keep */
+    int tuning;                /* such a re-tune is under way */
     char phase[16];            /* baseline | running | finished */
     int next_exp, done_exps;   /* done: finished rows other than "interrupted" */
     al_strat strat;

@@ -54,6 +54,9 @@ typedef struct run {
     int exp_time_n;
     int jobs;
     const char *test_eval;     /* TEST-ONLY: AI_LOOP_TEST_EVAL replaces the harness */
+    unsigned objective;        /* AL_FIG_DECODE or AL_FIG_PREFILL (st.objective) */
+    al_search *search;         /* --strategy search: started at the first experiment */
+    int search_saved;          /* rejected moves already written to rejected.txt */
 } run;
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -333,6 +336,7 @@ static int recalibrate(run *r, ai_error *err) {
     if (pr.interrupted || g_stop) return 2;
     if (pr.exited && (pr.code == 0 || pr.code == 3) && have && aa.ratio != AL_NA) {
         double before = r->st.noise;
+        al_eval_objective(&aa, r->objective);
         r->st.noise = al_noise_from_aa(&aa);
         say("[recalibrate] A/A ratio %.4f [%.4f, %.4f]: noise threshold %.1f%% (was %.1f%%)",
             aa.ratio, aa.ratio_lo, aa.ratio_hi, r->st.noise * 100, before * 100);
@@ -430,6 +434,7 @@ static int do_baseline(run *r, ai_error *err) {
     /* Row 0 from the two reports (also when resuming after the row). */
     al_eval e0, aa;
     if (al_eval_parse(json0, &e0, err) || al_eval_parse(jsonaa, &aa, err)) return -1;
+    al_eval_objective(&aa, r->objective);
     r->st.noise = al_noise_from_aa(&aa);
     if (r->st.eval_timeout <= 0) r->st.eval_timeout = 1800;
     r->st.base_decode = r->st.best_decode = e0.decode.median;
@@ -461,6 +466,176 @@ static int do_baseline(run *r, ai_error *err) {
         say("autoinfer optimise: warning: this machine is noisy (A/A spread %.1f%%): only "
             "large wins can be kept",
             r->st.noise * 100.0);
+    return 0;
+}
+
+/* ---- the screening search (--strategy search) ------------------------------ */
+
+/* The argument vector of an A/B of a against b (BIN[:CONF]) with `rounds`
+ * rounds (0: the harness's default); speed only when quality == 0. */
+typedef struct ab_argv {
+    const char *v[24];
+    char rounds[16], tokens[16], noise[32], limit[32];
+} ab_argv;
+
+static void ab_args(run *r, ab_argv *x, const char *a, const char *b, int rounds, int quality) {
+    int n = 0;
+    snprintf(x->rounds, sizeof x->rounds, "%d", rounds);
+    snprintf(x->tokens, sizeof x->tokens, "%d", r->st.tokens);
+    snprintf(x->noise, sizeof x->noise, "%.4f", r->st.noise);
+    snprintf(x->limit, sizeof x->limit, "%.0f", fmax(60.0, r->st.eval_timeout * 0.8));
+    const char *fixed[] = {"--ab", "--a", a, "--b", b, "--baseline", r->baseline_dir,
+                           "--noise", x->noise, "--timeout", x->limit};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) x->v[n++] = fixed[i];
+    if (rounds > 0) {
+        x->v[n++] = "--rounds";
+        x->v[n++] = x->rounds;
+    }
+    if (r->st.tokens > 0) {
+        x->v[n++] = "--tokens";
+        x->v[n++] = x->tokens;
+    }
+    if (!quality) x->v[n++] = "--no-quality";
+    x->v[n] = NULL;
+}
+
+/* Forgets the search and its rejected moves (a new one starts at the next
+ * experiment). */
+static int stop_search(run *r, ai_error *err) {
+    char path[PATHSZ];
+    path_in(path, r->run_dir, "rejected.txt");
+    if (unlink(path) && errno != ENOENT) return ai_error_set(err, "%s: %s", path, strerror(errno));
+    free(r->search);
+    r->search = NULL;
+    return 0;
+}
+
+/* Appends the moves the search rejected since the last call to
+ * rejected.txt, read back on --resume: a rejected move stays rejected. */
+static int save_rejected(run *r, ai_error *err) {
+    if (r->search_saved >= r->search->ntried) return 0;
+    char path[PATHSZ];
+    path_in(path, r->run_dir, "rejected.txt");
+    FILE *f = fopen(path, "a");
+    if (!f) return ai_error_set(err, "%s: cannot append: %s", path, strerror(errno));
+    for (; r->search_saved < r->search->ntried; r->search_saved++)
+        fprintf(f, "%016llx\n", (unsigned long long)r->search->tried[r->search_saved]);
+    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+    if (fclose(f) || bad) return ai_error_set(err, "%s: write failed", path);
+    return 0;
+}
+
+static int search_start(run *r, const char *best_text, ai_error *err) {
+    r->search = calloc(1, sizeof *r->search);
+    if (!r->search) return ai_error_set(err, "out of memory");
+    al_search_opts o = {r->objective, r->st.screen_rounds, r->st.rounds > 0 ? r->st.rounds : 30, 2,
+                        "", ""};
+    /* the baseline's report says where the pipeline runs: knobs of another
+     * backend (cuda_* on a CPU) cannot move anything */
+    char json0[PATHSZ];
+    path_in(json0, r->evals_dir, "0.json");
+    al_eval e0;
+    ai_error ignore;
+    if (al_eval_parse(json0, &e0, &ignore) == 0)
+        snprintf(o.backend, sizeof o.backend, "%s", e0.backend);
+    snprintf(o.only, sizeof o.only, "%s", r->st.only);
+    if (al_search_init(r->search, r->knobs, r->nk, &o, best_text))
+        return ai_error_set(err, "the knob table has more than %d knobs", AL_SEARCH_MAX_KNOBS);
+    char path[PATHSZ];
+    path_in(path, r->run_dir, "rejected.txt");
+    char *text = al_read_file(path, NULL);
+    for (char *line = text; line && *line && r->search->ntried < AL_SEARCH_MAX_TRIED;) {
+        char *nl = strchr(line, '\n');
+        if (!nl) break; /* a torn last line */
+        r->search->tried[r->search->ntried++] = strtoull(line, NULL, 16);
+        line = nl + 1;
+    }
+    free(text);
+    r->search_saved = r->search->ntried;
+    return 0;
+}
+
+/* One screening measurement: a speed-only A/B of the best build with the
+ * move's conf against the best. *ratio = the objective's ratio, 0 when it
+ * failed or broke a constraint. Returns 0, 2 interrupted, -1 error. */
+static int screen(run *r, int k, int i, const al_move *m, int rounds, const char *best_text,
+                  double *ratio, ai_error *err) {
+    char conf[PATHSZ], json[PATHSZ], log[PATHSZ], a[PATHSZ * 2], b[PATHSZ * 2];
+    path_in(conf, r->run_dir, "screen.conf");
+    char *text = al_move_apply(r->search, m, best_text);
+    int rc = text ? al_write_atomic(conf, text, strlen(text), err) : ai_error_set(err, "out of memory");
+    free(text);
+    if (rc) return -1;
+    snprintf(json, sizeof json, "%s/%d.screen-%d.json", r->evals_dir, k, i);
+    snprintf(log, sizeof log, "%s/%d.screen.log", r->logs_dir, k);
+    bin_conf(a, sizeof a, r->best_bin, r->best_conf);
+    bin_conf(b, sizeof b, r->best_bin, conf);
+    ab_argv x;
+    ab_args(r, &x, a, b, rounds, 0);
+    al_proc_result pr;
+    al_eval e;
+    int have;
+    if (run_eval(r, x.v, json, log, r->st.eval_timeout, &pr, &e, &have, err)) return -1;
+    if (pr.interrupted || g_stop) return 2;
+    char note[256] = "";
+    *ratio = 0;
+    if (!have || strcmp(e.status, "ok") != 0) {
+        char how[96];
+        al_proc_describe(&pr, how, sizeof how);
+        snprintf(note, sizeof note, "failed (%s)", have && e.why[0] ? e.why : how);
+    } else if (!al_eval_constraint(&e, r->st.max_memory_mb, note, sizeof note)) {
+        al_eval_objective(&e, r->objective);
+        if (e.ratio != AL_NA) *ratio = e.ratio;
+        snprintf(note, sizeof note, "%s %+.1f%% (%d rounds)", r->st.objective,
+                 (e.ratio - 1) * 100, rounds);
+    }
+    say("[exp %d] screen %d: %s: %s", k, i, m->desc, note);
+    return 0;
+}
+
+/* Screens moves until the search promotes one to a full experiment.
+ * Returns 0 with *m set, 1 when the search is done, 2 interrupted, -1 error. */
+static int search_propose(run *r, int k, const char *best_text, al_move *m, ai_error *err) {
+    if (!r->search && search_start(r, best_text, err)) return -1;
+    int rounds, step, i = 0;
+    while ((step = al_search_next(r->search, m, &rounds)) == AL_SEARCH_SCREEN) {
+        double ratio;
+        int rc = screen(r, k, ++i, m, rounds, best_text, &ratio, err);
+        if (rc) return rc;
+        al_search_screened(r->search, ratio);
+    }
+    if (save_rejected(r, err)) return -1; /* what this neighbourhood's screening dropped */
+    if (i) say("[exp %d] %d screening measurements; promoted: %s", k, i,
+               step == AL_SEARCH_FULL ? m->desc : "nothing");
+    return step == AL_SEARCH_DONE ? 1 : 0;
+}
+
+/* Every keep is measured a second time, independently (same arguments, a
+ * new session), and stays a keep only if the rule says keep again. */
+static int confirm_keep(run *r, int k, const char **args, int net_removed,
+                        al_outcome *out, ai_error *err) {
+    char json[PATHSZ], log[PATHSZ];
+    snprintf(json, sizeof json, "%s/%d.confirm.json", r->evals_dir, k);
+    snprintf(log, sizeof log, "%s/%d.confirm.log", r->logs_dir, k);
+    say("[exp %d] %s; confirming with a second A/B", k, out->reason);
+    al_proc_result pr;
+    al_eval e;
+    int have;
+    if (run_eval(r, args, json, log, r->st.eval_timeout, &pr, &e, &have, err))
+        return -1;
+    if (pr.interrupted || g_stop) return 2;
+    if (have) al_eval_objective(&e, r->objective);
+    al_outcome again;
+    al_decide(&pr, have, &e, r->st.noise, net_removed, &again);
+    char first[256];
+    snprintf(first, sizeof first, "%s", out->reason);
+    if (!strcmp(again.status, "keep")) {
+        snprintf(out->reason, sizeof out->reason, "%.110s; confirmed: %.110s", first, again.reason);
+    } else {
+        snprintf(out->status, sizeof out->status, "revert");
+        snprintf(out->reason, sizeof out->reason, "not confirmed: %.100s; second A/B: %.110s",
+                 first, again.reason);
+    }
     return 0;
 }
 
@@ -533,6 +708,16 @@ static int finish_experiment(run *r, const al_row *row, int have_build, ai_error
     if (strcmp(row->status, "interrupted") != 0) {
         r->st.done_exps++;
         if (!strcmp(r->st.strategy, "knobs")) al_strat_advance(&r->st.strat, r->nk, kept);
+        if (r->search) {
+            al_search_decided(r->search, kept);
+            if (save_rejected(r, err)) return -1;
+        }
+        if (kept && r->st.retune && !r->st.tuning) {
+            /* new code can move the best knob values: a fresh search, and
+             * the moves rejected under the old code may be tried again */
+            r->st.tuning = 1;
+            if (stop_search(r, err)) return -1;
+        }
     }
     r->st.next_exp = row->exp + 1;
     r->st.pending = 0;
@@ -649,20 +834,31 @@ static int agent_propose(run *r, int k, char *desc, size_t dcap, char *fail, siz
 /* Returns 0 to go on, 1 when the strategy has nothing left, 2 interrupted. */
 static int experiment(run *r, ai_error *err) {
     int k = r->st.next_exp;
+    /* who proposes: the strategy, or the search while it re-tunes the knobs
+     * after an agent's keep */
+    const char *by = r->st.tuning ? "search" : r->st.strategy;
     double t0 = al_now();
     char desc[256] = "", key[64], value[64];
+    al_move move;
     char conf_path[PATHSZ];
     path_in(conf_path, r->git.repo, "pipeline.conf");
     char *best_text = al_read_file(conf_path, NULL);
 
     /* 1. the proposal */
-    if (!strcmp(r->st.strategy, "knobs")) {
+    if (!strcmp(by, "knobs")) {
         if (!al_strat_next(&r->st.strat, r->knobs, r->nk, best_text, key, sizeof key, value,
                            sizeof value, desc, sizeof desc)) {
             free(best_text);
             return 1;
         }
-    } else if (!strcmp(r->st.strategy, "noop")) {
+    } else if (!strcmp(by, "search")) {
+        int rc = search_propose(r, k, best_text, &move, err);
+        if (rc) {
+            free(best_text);
+            return rc;
+        }
+        snprintf(desc, sizeof desc, "%s", move.desc);
+    } else if (!strcmp(by, "noop")) {
         snprintf(desc, sizeof desc, "no-op (nothing changed: measures false keeps)");
     } else {
         snprintf(desc, sizeof desc, "agent experiment");
@@ -681,15 +877,16 @@ static int experiment(run *r, ai_error *err) {
     al_row row;
     al_row_init(&row, k);
     char fail[300] = "";
-    if (!strcmp(r->st.strategy, "knobs")) {
-        char *text = al_conf_text_set(best_text, key, value);
+    if (!strcmp(by, "knobs") || !strcmp(by, "search")) {
+        char *text = !strcmp(by, "knobs") ? al_conf_text_set(best_text, key, value)
+                                                      : al_move_apply(r->search, &move, best_text);
         int rc = text ? al_write_atomic(conf_path, text, strlen(text), err) : -1;
         free(text);
         if (rc) {
             free(best_text);
             return -1;
         }
-    } else if (!strcmp(r->st.strategy, "agent")) {
+    } else if (!strcmp(by, "agent")) {
         int rc = agent_propose(r, k, desc, sizeof desc, fail, sizeof fail, err);
         if (rc) {
             free(best_text);
@@ -708,7 +905,7 @@ static int experiment(run *r, ai_error *err) {
     free(best_text);
     free(cand_text);
     snprintf(row.description, sizeof row.description, "%s", desc);
-    if (!strcmp(r->st.strategy, "agent") && !strcmp(desc, "agent experiment"))
+    if (!strcmp(by, "agent") && !strcmp(desc, "agent experiment"))
         describe_paths(r, kdesc, row.description, sizeof row.description);
     snprintf(row.tradeoff, sizeof row.tradeoff, "%s", ktrade);
 
@@ -731,7 +928,7 @@ static int experiment(run *r, ai_error *err) {
     char dirty[4096];
     int nd = al_git_dirty(&r->git, dirty, sizeof dirty, err);
     if (nd < 0) return -1;
-    if (nd == 0 && strcmp(r->st.strategy, "noop") != 0) {
+    if (nd == 0 && strcmp(by, "noop") != 0) {
         snprintf(row.status, sizeof row.status, "revert");
         snprintf(row.reason, sizeof row.reason, "no change proposed");
         say("[exp %d] revert: no change proposed", k);
@@ -823,7 +1020,15 @@ static int experiment(run *r, ai_error *err) {
 
     /* 6. decide, log, keep or revert */
     al_outcome out;
+    if (have) al_eval_objective(&e, r->objective);
     al_decide(&pr, have, &e, r->st.noise, removed - added, &out);
+    if (!strcmp(out.status, "keep") &&
+        al_eval_constraint(&e, r->st.max_memory_mb, out.reason, sizeof out.reason))
+        snprintf(out.status, sizeof out.status, "revert");
+    if (!strcmp(out.status, "keep")) {
+        int rc = confirm_keep(r, k, args, removed - added, &out, err);
+        if (rc) return rc;
+    }
     if (have) fill_row_from_eval(&row, &e);
     snprintf(row.status, sizeof row.status, "%s", out.status);
     snprintf(row.reason, sizeof row.reason, "%s", out.reason);
@@ -841,6 +1046,72 @@ static int experiment(run *r, ai_error *err) {
     char dec[32] = "";
     if (row.decode != AL_NA) snprintf(dec, sizeof dec, " (%.2f tok/s)", row.decode);
     say("[exp %d] %s%s: %s", k, !strcmp(row.status, "keep") ? "KEEP" : row.status, dec, row.reason);
+    return 0;
+}
+
+/* ---- the result ------------------------------------------------------------ */
+
+/* The run's result: the best configuration as pipeline.conf in the run
+ * directory, and a long interleaved A/B of the best (build and conf)
+ * against the baseline's, whose ratio is the headline of the report
+ * (final.md) and the run's last line (headline). Returns 0, 2 when
+ * interrupted, -1 on error. */
+static int final_comparison(run *r, char *headline, size_t hcap, ai_error *err) {
+    char conf[PATHSZ], base_conf[PATHSZ], path[PATHSZ];
+    path_in(conf, r->run_dir, "pipeline.conf");
+    path_in(base_conf, r->baseline_dir, "pipeline.conf");
+    if (al_exists(r->best_conf) && al_copy_file(r->best_conf, conf, err)) return -1;
+    char *base_text = al_read_file(base_conf, NULL), *best_text = al_read_file(r->best_conf, NULL);
+    char changes[512], trade[1024];
+    knob_changes(r, base_text, best_text, changes, sizeof changes, trade, sizeof trade);
+    free(base_text);
+    free(best_text);
+    al_buf md = {0};
+    if (!strcmp(r->st.best_commit, r->st.base_commit)) {
+        snprintf(headline, hcap, "nothing was kept: the baseline's configuration stays the best");
+        al_buf_printf(&md, "## Result\n\n**%s.**\n\n", headline);
+    } else {
+        char a[PATHSZ * 2], b[PATHSZ * 2], json[PATHSZ], log[PATHSZ];
+        bin_conf(a, sizeof a, r->harness_bin, base_conf);
+        bin_conf(b, sizeof b, r->best_bin, r->best_conf);
+        path_in(json, r->evals_dir, "final.json");
+        path_in(log, r->logs_dir, "final.eval.log");
+        ab_argv x;
+        ab_args(r, &x, a, b, r->st.final_rounds, 1);
+        say("[final] best vs baseline, %d interleaved rounds (follow: tail -f %s)",
+            r->st.final_rounds, log);
+        double per = r->st.rounds > 0 ? r->st.rounds : 30;
+        al_proc_result pr;
+        al_eval e;
+        int have;
+        if (run_eval(r, x.v, json, log, r->st.eval_timeout * fmax(1.0, r->st.final_rounds / per),
+                     &pr, &e, &have, err))
+            return -1;
+        if (pr.interrupted || g_stop) return 2;
+        if (have && !strcmp(e.status, "ok") && e.ratio != AL_NA) {
+            al_eval_objective(&e, r->objective);
+            snprintf(headline, hcap,
+                     "best vs baseline: %s x%.3f [%.3f, %.3f] (%+.1f%%; final interleaved A/B, "
+                     "%d rounds, p=%.3g; quality %s)",
+                     r->st.objective, e.ratio, e.ratio_lo, e.ratio_hi, (e.ratio - 1) * 100,
+                     r->st.final_rounds, e.p, e.quality_pass ? "pass" : "FAIL");
+        } else {
+            char how[96];
+            al_proc_describe(&pr, how, sizeof how);
+            snprintf(headline, hcap, "best vs baseline: the final A/B failed (%s; log: %s)",
+                     have && e.why[0] ? e.why : how, log);
+        }
+        al_buf_printf(&md, "## Result\n\n**%s**\n\n- Changed: %s\n- What it trades away: %s\n",
+                      headline, changes, trade);
+    }
+    al_buf_printf(&md, "- Use it: `autoinfer generate --conf %s`, `autoinfer eval --conf %s`, "
+                  "`autoinfer bench --conf %s` (or copy it over pipeline.conf)\n\n", conf, conf, conf);
+    path_in(path, r->run_dir, "final.md");
+    int rc = md.s ? al_write_atomic(path, md.s, md.n, err) : ai_error_set(err, "out of memory");
+    free(md.s);
+    if (rc) return -1;
+    say("autoinfer optimise: best configuration: %s%s%s", conf, changes[0] ? " (" : "",
+        changes[0] ? changes : "");
     return 0;
 }
 
@@ -891,25 +1162,39 @@ static int settle_pending(run *r, ai_error *err) {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: autoinfer optimise [--tag T] [--budget N] [--hours H] [--strategy knobs|noop]\n"
+            "usage: autoinfer optimise [--tag T] [--budget N] [--hours H]\n"
+            "                          [--strategy search|knobs|noop] [--objective decode|prefill]\n"
+            "                          [--max-memory MB] [--screen-rounds N] [--final-rounds N]\n"
+            "                          [--knobs A,B,...]\n"
             "                          [--agent CMD] [--resume] [-m MODEL] [--worktree]\n"
             "                          [--rounds N] [--tokens N] [--eval-timeout S]\n"
             "                          [--quick] [--recalibrate N] [--agent-timeout S]"
 " [--mem-limit MB] [--jobs N]\n\n"
-            "Hill-climbs decode tokens/s under the harness's quality gate on branch\n"
+            "Hill-climbs decode (or prefill) tokens/s under the harness's quality gate on branch\n"
             "autoinfer/<tag>; results in .autoinfer/<tag>/results.tsv (see docs/loop.md).\n\n"
             "  --tag T            run name (default: the date and time)\n"
             "  --budget N         stop after N experiments\n"
             "  --hours H          stop after H hours (both: whichever comes first)\n"
-            "  --strategy S       knobs: coordinate descent over pipeline.conf (default);\n"
+            "  --strategy S       search: screened search over pipeline.conf (default: short\n"
+            "                     speed-only A/Bs first, full A/Bs for the promising, joint\n"
+            "                     moves, refinement); knobs: coordinate descent;\n"
             "                     noop: evaluate empty changes (measures false keeps)\n"
+            "  --objective F      the figure to raise: decode (default) or prefill tok/s\n"
+            "  --knobs A,B,...    search only these knobs (--strategy search)\n"
+            "  --max-memory MB    reject candidates whose peak RSS is above MB\n"
+            "  --screen-rounds N  rounds of a first screening A/B (default 2)\n"
+            "  --final-rounds N   rounds of the final best-vs-baseline A/B (default 2 x --rounds:\n"
+            "                     60 with the harness's 30)\n"
             "  --agent CMD        run CMD (via /bin/sh) once per experiment with a prompt file\n"
-            "                     ($1, stdin, $AUTOINFER_PROMPT); its edits are the proposal\n"
+            "                     ($1, stdin, $AUTOINFER_PROMPT); its edits are the proposal;\n"
+            "                     with --strategy search, the knobs are re-tuned by the search\n"
+            "                     after each agent keep\n"
             "  --resume           continue the run of --tag (or of the current branch)\n"
             "  -m MODEL           GGUF model (default models/SmolLM2-135M-Instruct.Q4_1.gguf)\n"
             "  --worktree         run in a git worktree under .autoinfer/<tag>/tree and leave\n"
             "                     this checkout alone\n"
-            "  --rounds N         A/B rounds per evaluation (default: the harness's)\n"
+            "  --rounds N         A/B rounds per evaluation (default: the harness's 30; at least 6,\n"
+            "                     or no p-value can reach 0.05)\n"
             "  --tokens N         decode tokens per prompt in a speed run (default: the harness's)\n"
             "  --quick            the harness's smoke-test sizes (shorter answers and text):\n"
             "                     for short demonstration runs\n"
@@ -983,12 +1268,16 @@ int ai_cmd_optimise(int argc, char **argv) {
         {"agent-timeout", required_argument, 0, 'A'}, {"mem-limit", required_argument, 0, 'M'},
         {"jobs", required_argument, 0, 'j'},     {"tokens", required_argument, 0, 'N'},
         {"quick", no_argument, 0, 'q'},         {"recalibrate", required_argument, 0, 'C'},
+        {"objective", required_argument, 0, 'O'}, {"max-memory", required_argument, 0, 'X'},
+        {"screen-rounds", required_argument, 0, 'S'}, {"final-rounds", required_argument, 0, 'F'},
+        {"knobs", required_argument, 0, 'K'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    const char *tag = NULL, *strategy = NULL, *agent = NULL, *model = NULL;
+    const char *tag = NULL, *strategy = NULL, *agent = NULL, *model = NULL, *objective = NULL;
+    const char *only = NULL;
     int budget = -1, resume = 0, worktree = 0, rounds = 0, jobs = 0, tokens = 0, quick = 0;
-    int recal = -1;
-    double hours = -1, eval_timeout = 0, agent_timeout = 3600;
+    int recal = -1, screen_rounds = 2, final_rounds = 0;
+    double hours = -1, eval_timeout = 0, agent_timeout = 3600, max_memory = 0;
     long mem_mb = 0;
     optind = 1;
     int c;
@@ -1011,6 +1300,11 @@ int ai_cmd_optimise(int argc, char **argv) {
         case 'N': tokens = (int)strtol(optarg, &end, 10); break;
         case 'q': quick = 1; break;
         case 'C': recal = (int)strtol(optarg, &end, 10); break;
+        case 'O': objective = optarg; break;
+        case 'K': only = optarg; break;
+        case 'X': max_memory = strtod(optarg, &end); break;
+        case 'S': screen_rounds = (int)strtol(optarg, &end, 10); break;
+        case 'F': final_rounds = (int)strtol(optarg, &end, 10); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -1024,19 +1318,58 @@ int ai_cmd_optimise(int argc, char **argv) {
         return 2;
     }
     if (budget == 0 || budget < -1 || hours == 0 || hours < -1 || rounds < 0 || tokens < 0 ||
-        recal < -1 ||
+        recal < -1 || max_memory < 0 || screen_rounds < 2 || final_rounds < 0 ||
         eval_timeout < 0 || agent_timeout <= 0 || mem_mb < 0 || jobs < 0) {
-        fprintf(stderr, "autoinfer optimise: --budget, --hours, --rounds, timeouts, --mem-limit "
-                        "and --jobs must be positive\n");
+        fprintf(stderr, "autoinfer optimise: --budget, --hours, --rounds, timeouts, --mem-limit, "
+                        "--max-memory and --jobs must be positive, --screen-rounds at least 2\n");
         return 2;
     }
-    if (strategy && strcmp(strategy, "knobs") && strcmp(strategy, "noop")) {
-        fprintf(stderr, "autoinfer optimise: unknown strategy '%s' (knobs, noop; or --agent CMD)\n",
+    char why[200];
+    if (rounds > 0 && !al_rounds_can_keep(rounds, why, sizeof why)) {
+        fprintf(stderr, "autoinfer optimise: --rounds %s\n", why);
+        return 2;
+    }
+    if (final_rounds > 0 && !al_rounds_can_keep(final_rounds, why, sizeof why)) {
+        fprintf(stderr, "autoinfer optimise: --final-rounds %s\n", why);
+        return 2;
+    }
+    unsigned objective_mask;
+    if (objective && al_objective_parse(objective, &objective_mask)) {
+        fprintf(stderr, "autoinfer optimise: unknown objective '%s' (decode, prefill)\n", objective);
+        return 2;
+    }
+    if (strategy && strcmp(strategy, "search") && strcmp(strategy, "knobs") &&
+        strcmp(strategy, "noop")) {
+        fprintf(stderr,
+                "autoinfer optimise: unknown strategy '%s' (search, knobs, noop; or --agent CMD)\n",
                 strategy);
         return 2;
     }
-    if (strategy && agent) {
-        fprintf(stderr, "autoinfer optimise: --strategy and --agent exclude each other\n");
+    if (only && strategy && strcmp(strategy, "search")) {
+        fprintf(stderr, "autoinfer optimise: --knobs needs --strategy search\n");
+        return 2;
+    }
+    if (only) {
+        int nk;
+        const ai_knob_info *k = ai_knobs(&nk);
+        char list[512], *save = NULL;
+        if (strlen(only) >= sizeof list) {
+            fprintf(stderr, "autoinfer optimise: --knobs: list too long\n");
+            return 2;
+        }
+        snprintf(list, sizeof list, "%s", only);
+        for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            int i = 0;
+            while (i < nk && strcmp(k[i].name, t)) i++;
+            if (i == nk) {
+                fprintf(stderr, "autoinfer optimise: --knobs: unknown knob '%s' (see pipeline.conf)\n", t);
+                return 2;
+            }
+        }
+    }
+    if (strategy && agent && strcmp(strategy, "search")) {
+        fprintf(stderr, "autoinfer optimise: --agent combines with --strategy search only (a knob "
+                        "re-tune after each agent keep)\n");
         return 2;
     }
     if (tag && !valid_tag(tag)) {
@@ -1197,7 +1530,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         }
         snprintf(r->st.model, sizeof r->st.model, "%s", model_path);
         snprintf(r->st.strategy, sizeof r->st.strategy, "%s",
-                 agent ? "agent" : strategy ? strategy : "knobs");
+                 agent ? "agent" : strategy ? strategy : "search");
         snprintf(r->st.agent, sizeof r->st.agent, "%s", agent ? agent : "");
         r->st.budget = budget > 0 ? budget : 0;
         r->st.hours = hours > 0 ? hours : 0;
@@ -1207,6 +1540,12 @@ int ai_cmd_optimise(int argc, char **argv) {
         r->st.tokens = tokens;
         r->st.quick = quick;
         r->st.recal = recal > 0 ? recal : 0;
+        snprintf(r->st.objective, sizeof r->st.objective, "%s", objective ? objective : "decode");
+        r->st.max_memory_mb = max_memory;
+        snprintf(r->st.only, sizeof r->st.only, "%s", only ? only : "");
+        r->st.retune = agent && strategy;
+        r->st.screen_rounds = screen_rounds;
+        r->st.final_rounds = final_rounds > 0 ? final_rounds : 2 * (rounds > 0 ? rounds : 30);
         if (mem_mb == 0) {
             long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
             mem_mb = pages > 0 && psz > 0 ? (long)((double)pages * (double)psz * 0.75 / 1048576.0) : 0;
@@ -1258,6 +1597,10 @@ int ai_cmd_optimise(int argc, char **argv) {
             r->st.strategy, r->st.budget ? "" : " (no experiment budget)");
     }
 
+    if (al_objective_parse(r->st.objective[0] ? r->st.objective : "decode", &r->objective)) {
+        fail("state.json: unknown objective");
+        goto out;
+    }
     if (!strcmp(r->st.phase, "baseline")) {
         if (do_baseline(r, &err)) {
             fail(err.msg);
@@ -1280,7 +1623,8 @@ int ai_cmd_optimise(int argc, char **argv) {
             why_end = "time budget spent";
             break;
         }
-        if (!strcmp(r->st.strategy, "knobs") && r->st.strat.done) {
+        if ((!strcmp(r->st.strategy, "knobs") || !strcmp(r->st.strategy, "search")) &&
+            r->st.strat.done) {
             why_end = "no knob move improves any more";
             break;
         }
@@ -1303,6 +1647,15 @@ int ai_cmd_optimise(int argc, char **argv) {
             fail(err.msg);
             goto out;
         }
+        if (rc == 1 && r->st.tuning) { /* the re-tune is over: back to the agent */
+            say("autoinfer optimise: the knobs are re-tuned; the agent proposes again");
+            r->st.tuning = 0;
+            if (stop_search(r, &err) || save_state(r, &err)) {
+                fail(err.msg);
+                goto out;
+            }
+            continue;
+        }
         if (rc == 1) {
             r->st.strat.done = 1;
             why_end = "no knob move improves any more";
@@ -1322,6 +1675,21 @@ int ai_cmd_optimise(int argc, char **argv) {
         status = 130;
         goto out;
     }
+    char headline[400] = "";
+    if (!g_stop) {
+        int rc = final_comparison(r, headline, sizeof headline, &err);
+        if (rc < 0) {
+            fail(err.msg);
+            goto out;
+        }
+    }
+    if (g_stop) {
+        save_state(r, &err);
+        fprintf(stderr, "autoinfer optimise: interrupted during the final comparison. Continue "
+                        "with: autoinfer optimise --resume --tag %s\n", r->st.tag);
+        status = 130;
+        goto out;
+    }
     snprintf(r->st.phase, sizeof r->st.phase, "finished");
     if (save_state(r, &err)) {
         fail(err.msg);
@@ -1338,9 +1706,11 @@ int ai_cmd_optimise(int argc, char **argv) {
         else
             say("autoinfer optimise: report: %s/report.md (chart.svg); results: %s", r->run_dir,
                 r->results_path);
+        say("autoinfer optimise: %s", headline);
     }
     status = 0;
 out:
+    if (r) free(r->search);
     free(r);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);

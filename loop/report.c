@@ -179,6 +179,20 @@ int al_report_write(const char *run_dir, int print, ai_error *err) {
              strategy[0] ? ", strategy " : "", strategy);
     snprintf(chart_title, sizeof chart_title, "autoinfer %s%s%s", tag, model[0] ? " — " : "", model);
     char *md = al_report_markdown(rows, n, title, "chart.svg");
+    /* the final best-vs-baseline comparison (optimise writes final.md) is the
+     * headline: right under the title */
+    snprintf(path, sizeof path, "%s/final.md", run_dir);
+    char *final = al_read_file(path, NULL);
+    char *title_end = md ? strstr(md, "\n\n") : NULL;
+    if (final && title_end) {
+        al_buf b = {0};
+        al_buf_printf(&b, "%.*s\n\n%s%s", (int)(title_end - md), md, final, title_end + 2);
+        if (b.s) {
+            free(md);
+            md = b.s;
+        }
+    }
+    free(final);
     char *svg = al_chart_svg(rows, n, chart_title);
     free(rows);
     int rc = 0;

@@ -35,6 +35,13 @@ int al_state_save(const char *path, const al_state *s, ai_error *err) {
     cJSON_AddNumberToObject(o, "recalibrate", s->recal);
     cJSON_AddNumberToObject(o, "recalibrated_at", s->recal_at);
     cJSON_AddNumberToObject(o, "mem_mb", (double)s->mem_mb);
+    cJSON_AddStringToObject(o, "objective", s->objective);
+    cJSON_AddNumberToObject(o, "max_memory_mb", s->max_memory_mb);
+    cJSON_AddNumberToObject(o, "screen_rounds", s->screen_rounds);
+    cJSON_AddNumberToObject(o, "final_rounds", s->final_rounds);
+    cJSON_AddStringToObject(o, "knobs", s->only);
+    cJSON_AddNumberToObject(o, "retune", s->retune);
+    cJSON_AddNumberToObject(o, "tuning", s->tuning);
     cJSON_AddStringToObject(o, "phase", s->phase);
     cJSON_AddNumberToObject(o, "next_exp", s->next_exp);
     cJSON_AddNumberToObject(o, "done_exps", s->done_exps);
@@ -105,6 +112,13 @@ int al_state_load(const char *path, al_state *s, ai_error *err) {
     s->recal = (int)getn(o, "recalibrate");
     s->recal_at = (int)getn(o, "recalibrated_at");
     s->mem_mb = (long)getn(o, "mem_mb");
+    gets_(o, "objective", s->objective, sizeof s->objective);
+    s->max_memory_mb = getn(o, "max_memory_mb");
+    s->screen_rounds = (int)getn(o, "screen_rounds");
+    s->final_rounds = (int)getn(o, "final_rounds");
+    gets_(o, "knobs", s->only, sizeof s->only);
+    s->retune = (int)getn(o, "retune");
+    s->tuning = (int)getn(o, "tuning");
     gets_(o, "phase", s->phase, sizeof s->phase);
     s->next_exp = (int)getn(o, "next_exp");
     s->done_exps = (int)getn(o, "done_exps");

@@ -47,10 +47,10 @@ static void test_conf_text(void **state) {
 /* ---- the knob search ------------------------------------------------------ */
 
 static const ai_knob_info FAKE_KNOBS[] = {
-    {"temp", AI_KNOB_FLOAT, "0.7", "0..2", "0", "argmax: no diversity", ""},
-    {"seed", AI_KNOB_INT, "42", "0..9", "", "", ""},
-    {"threads", AI_KNOB_INT, "2", "1..8", "1, 2,4", "cores", ""},
-    {"kv", AI_KNOB_CHOICE, "f32", "f32|f16", "f16", "precision", ""},
+    {"temp", AI_KNOB_FLOAT, "0.7", "0..2", "0", "argmax: no diversity", "", "decode", "", ""},
+    {"seed", AI_KNOB_INT, "42", "0..9", "", "", "", "", "", ""},
+    {"threads", AI_KNOB_INT, "2", "1..8", "1, 2,4", "cores", "", "decode", "", ""},
+    {"kv", AI_KNOB_CHOICE, "f32", "f32|f16", "f16", "precision", "", "decode", "", ""},
 };
 
 static int next(al_strat *st, const char *conf, char *desc) {

@@ -16,9 +16,13 @@ check "no branch was created for a refused run" \
 git checkout -q -- README.md
 out=$("$BIN" optimise --tag 'bad tag' 2>&1); rc=$?
 check "a bad tag is a usage error" [ $rc -eq 2 ]
+out=$("$BIN" optimise --tag few --rounds 4 2>&1); rc=$?
+check "--rounds 4 (no keep possible) is a usage error" [ $rc -eq 2 ]
+check "the refusal says why and how many rounds it takes" \
+  grep -q "4 rounds can never keep anything: .*2/2^4 = 0.125.*use 6 rounds or more" <<<"$out"
 
 # --- coordinate descent over the knob table -----------------------------------
-"$BIN" optimise --tag k1 --jobs 2 > "$TMP/k1.txt" 2>&1; rc=$?
+"$BIN" optimise --tag k1 --strategy knobs --jobs 2 > "$TMP/k1.txt" 2>&1; rc=$?
 RES=.autoinfer/k1/results.tsv
 check "the knob search finishes (exit 0)" [ $rc -eq 0 ]
 [ $rc -eq 0 ] || tail -n 30 "$TMP/k1.txt"
@@ -79,7 +83,7 @@ check "noop run's branch has no new commit" [ "$(git rev-list --count main..auto
 
 # --- --worktree leaves the checkout alone ----------------------------------------------
 git checkout -q main
-"$BIN" optimise --tag w1 --worktree --budget 2 --jobs 2 > "$TMP/w1.txt" 2>&1; rc=$?
+"$BIN" optimise --tag w1 --strategy knobs --worktree --budget 2 --jobs 2 > "$TMP/w1.txt" 2>&1; rc=$?
 check "worktree run exits 0" [ $rc -eq 0 ]
 [ $rc -eq 0 ] || tail -n 20 "$TMP/w1.txt"
 check "the checkout stays on main" [ "$(git symbolic-ref --short HEAD)" = main ]

@@ -114,6 +114,7 @@ cat > "$json.tmp" <<JSON
  "speed": {"decode_tps": {"median": $sb, "ci_lo": $(calc "$sb*0.99"), "ci_hi": $(calc "$sb*1.01")},
            "prefill_tps": {"median": 900, "ci_lo": 880, "ci_hi": 920}, "peak_rss_mb": {"median": 210}},
  "quality": {"pass": $qpass, "sanity": $sanity, "ppl": 9.5, "ppl_ratio": 1.0, "kl_mean": 0.0004, "kl_p99": 0.003, "top1_agree": 0.99, "failures": $fails},
+ "device": {"backend": "cpu"},
  "plausible": {"ok": $plaus, "roofline_tps": $roof, "why": "$why"},
  "changes": {"knobs": [], "engine_lines_added": 0, "engine_lines_removed": 0},
  $cmp

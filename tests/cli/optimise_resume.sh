@@ -30,7 +30,7 @@ for point in propose:2 commit:2 building:2 build:2 evaluating:2 row:2 row:1; do
   tag=r${point/:/}
   git checkout -q main
   sleep_s=0; [ "$point" = evaluating:2 ] && sleep_s=1  # an evaluation that lasts
-  FAKE_EVAL_SLEEP=$sleep_s AI_LOOP_TEST_CRASH_AT=$point "$BIN" optimise --tag "$tag" --budget 4 --jobs 2 \
+  FAKE_EVAL_SLEEP=$sleep_s AI_LOOP_TEST_CRASH_AT=$point "$BIN" optimise --tag "$tag" --strategy knobs --budget 4 --jobs 2 \
     > "$TMP/$tag.1.txt" 2>&1; rc=$?
   check "$tag: the driver died at $point (rc $rc)" bash -c "[ $rc -eq 137 ] || [ $rc -eq 142 ]"
   "$BIN" optimise --resume --tag "$tag" --jobs 2 > "$TMP/$tag.2.txt" 2>&1; rc=$?
@@ -49,7 +49,7 @@ done
 
 # kill during the baseline's A/A evaluation: resume redoes the baseline.
 git checkout -q main
-AI_LOOP_TEST_CRASH_AT=aa:0 FAKE_EVAL_SLEEP=1 "$BIN" optimise --tag rbase --budget 2 --jobs 2 \
+AI_LOOP_TEST_CRASH_AT=aa:0 FAKE_EVAL_SLEEP=1 "$BIN" optimise --tag rbase --strategy knobs --budget 2 --jobs 2 \
   > "$TMP/rbase.1.txt" 2>&1; rc=$?
 check "rbase: died during the baseline (rc $rc)" [ $rc -eq 142 ]
 "$BIN" optimise --resume --tag rbase > "$TMP/rbase.2.txt" 2>&1; rc=$?
@@ -59,7 +59,7 @@ check "rbase: one baseline row" [ "$(col .autoinfer/rbase/results.tsv 17 | grep 
 
 # Ctrl-C in the middle of experiment 2's evaluation.
 git checkout -q main
-FAKE_EVAL_SLEEP=2 "$BIN" optimise --tag rint --budget 3 --jobs 2 > "$TMP/rint.1.txt" 2>&1 &
+FAKE_EVAL_SLEEP=2 "$BIN" optimise --tag rint --strategy knobs --budget 3 --jobs 2 > "$TMP/rint.1.txt" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do
   grep -qP '"exp":\s*2,' .autoinfer/rint/state.json 2>/dev/null &&
