@@ -1,9 +1,12 @@
 /* git.c — the repository through the git CLI, always as an argv (no shell),
  * always `git -C <repo>`, with output captured. */
+#include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "loop.h"
 
@@ -116,12 +119,58 @@ int al_git_dirty(const al_git *g, char *out, size_t cap, ai_error *err) {
     return n;
 }
 
-int al_git_reset_hard(const al_git *g, const char *commit, ai_error *err) {
+int al_git_reset_hard(const al_git *g, const char *commit, const char *ignored_at_start,
+                      ai_error *err) {
     if (al_git_run(g, NULL, 0, err, "reset", "-q", "--hard", commit, NULL)) return -1;
-    /* Untracked files (not ignored) appeared during the experiment: the run
-     * started from a clean tree, so they belong to the candidate. */
-    if (al_git_run(g, NULL, 0, err, "clean", "-q", "-f", "-d", NULL)) return -1;
+    /* Untracked files appeared during the experiment: the run started from
+     * a clean tree, so they belong to the candidate; so do ignored paths
+     * that were not there at the start. */
+    if (al_git_run(g, NULL, 0, err, "clean", "-q", "-f", "-f", "-d", NULL)) return -1;
+    if (ignored_at_start && al_clean_new_ignored(g, ignored_at_start, err)) return -1;
     return 0;
+}
+
+/* Is a git process working in dir (its cwd, as `git -C dir` sets it)? */
+static pid_t git_running_in(const char *dir) {
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    pid_t found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        char p[300], comm[64] = "", cwd[1100];
+        snprintf(p, sizeof p, "/proc/%s/comm", e->d_name);
+        FILE *f = fopen(p, "r");
+        if (!f) continue;
+        if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
+        fclose(f);
+        if (strncmp(comm, "git", 3) != 0) continue;
+        snprintf(p, sizeof p, "/proc/%s/cwd", e->d_name);
+        ssize_t n = readlink(p, cwd, sizeof cwd - 1);
+        if (n <= 0) continue;
+        cwd[n] = 0;
+        if (!strcmp(cwd, dir)) found = (pid_t)atoi(e->d_name);
+    }
+    closedir(d);
+    return found;
+}
+
+int al_git_clear_stale_lock(const al_git *g, ai_error *err) {
+    char gitdir[1100];
+    if (al_git_run(g, gitdir, sizeof gitdir, err, "rev-parse", "--path-format=absolute",
+                   "--git-dir", NULL))
+        return -1;
+    chomp(gitdir);
+    char lock[1200];
+    snprintf(lock, sizeof lock, "%s/index.lock", gitdir);
+    if (access(lock, F_OK) != 0) return 0;
+    pid_t pid = git_running_in(g->repo);
+    if (pid)
+        return ai_error_set(err, "%s exists and git (pid %d) is still working in %s", lock,
+                            (int)pid, g->repo);
+    if (unlink(lock) != 0)
+        return ai_error_set(err, "%s: cannot remove the stale lock: %s", lock, strerror(errno));
+    return 1;
 }
 
 int al_git_commit_all(const al_git *g, const char *message, char *sha,
