@@ -52,8 +52,7 @@ static int put_private(al_judge *j, const char *name, const char *src, ai_error 
     snprintf(dir, sizeof dir, "%s", dst);
     *strrchr(dir, '/') = 0;
     if (al_mkdirs(dir, err)) return -1;
-    chmod(dst, 0644); /* an earlier read-only copy */
-    if (al_copy_file(src, dst, err)) return -1;
+    if (al_copy_file(src, dst, err)) return -1; /* tmp + rename: replaces a read-only copy */
     struct stat st;
     int exec = stat(src, &st) == 0 && (st.st_mode & 0111);
     chmod(dst, exec ? 0555 : 0444);
@@ -269,8 +268,10 @@ int al_judge_verify(al_judge *j, char *changed, size_t cap, ai_error *err) {
             if (priv_ok != 1)
                 return ai_error_set(err, "judge: %s changed and the run cannot continue without "
                                     "it (%s)", f->label, f->pub);
-            chmod(f->pub, 0644);
-            if (al_copy_file(priv, f->pub, err)) return -1;
+            char parent[AL_JUDGE_PATH];
+            snprintf(parent, sizeof parent, "%s", f->pub);
+            *strrchr(parent, '/') = 0;
+            if (al_mkdirs(parent, err) || al_copy_file(priv, f->pub, err)) return -1;
             note(changed, cap, f->label);
             n++;
         }
@@ -280,8 +281,20 @@ int al_judge_verify(al_judge *j, char *changed, size_t cap, ai_error *err) {
 
 /* ---- build flags --------------------------------------------------------- */
 
+/* link.txt without its object files (*.o): a legal new engine file adds
+ * one to its library's archive line, and that is no change of flags. */
+static void append_link_line(al_buf *b, char *text) {
+    char *save = NULL;
+    for (char *tok = strtok_r(text, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
+        size_t n = strlen(tok);
+        if (n > 2 && !strcmp(tok + n - 2, ".o")) continue;
+        al_buf_printf(b, "%s ", tok);
+    }
+    al_buf_printf(b, "\n");
+}
+
 /* What decides how a build compiles: the cache's flag, compiler and option
- * entries and every generated flags.make / link.txt. */
+ * entries, every generated flags.make and link.txt (less its objects). */
 char *al_build_flags(const char *build_dir) {
     al_buf b = {0};
     char p[AL_JUDGE_PATH];
@@ -305,8 +318,10 @@ char *al_build_flags(const char *build_dir) {
         if (glob(p, 0, NULL, &g) != 0) continue;
         for (size_t i = 0; i < g.gl_pathc; i++) {
             char *text = al_read_file(g.gl_pathv[i], NULL);
-            al_buf_printf(&b, "== %s\n%s", g.gl_pathv[i] + strlen(build_dir) + 1,
-                          text ? text : "(unreadable)\n");
+            al_buf_printf(&b, "== %s\n", g.gl_pathv[i] + strlen(build_dir) + 1);
+            if (!text) al_buf_printf(&b, "(unreadable)\n");
+            else if (k == 1) append_link_line(&b, text);
+            else al_buf_printf(&b, "%s", text);
             free(text);
         }
         globfree(&g);

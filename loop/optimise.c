@@ -517,6 +517,7 @@ static int do_baseline(run *r, ai_error *err) {
     }
 
     /* Row 0 from the two reports (also when resuming after the row). */
+    if (!r->have_judge && load_judge(r, err)) return -1;
     al_eval e0, aa;
     if (al_eval_parse(json0, &e0, err) || al_eval_parse(jsonaa, &aa, err)) return -1;
     r->st.noise = al_noise_from_aa(&aa);

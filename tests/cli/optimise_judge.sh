@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The judge out of the candidate's reach (issue 12): one scripted agent, one
 # cheat per experiment, each next to a change the fake evaluator would keep
-# (faster than the best). Every cheat must be caught and its row must say how; a legal
+# (+50 %). Every cheat must be caught and its row must say how; a legal
 # change must still be kept afterwards; a kill -9 inside a git step must
 # resume; bad arguments must be refused before any branch exists. Fake
 # evaluator (it reads the gate from --data, as the harness does).
@@ -30,8 +30,9 @@ check "eval --data: the gate is read from there" grep -q "$TMP/nowhere/gate.conf
 # ---- the cheats ---------------------------------------------------------------
 cat > "$TMP/agent.sh" <<'AGENT'
 #!/usr/bin/env bash
-# Every experiment proposes a change the fake finds faster than the last, plus one cheat.
-echo "# fake-eval: ratio=$((AUTOINFER_EXP + 1))" >> pipeline.conf
+# Every experiment proposes a change worth +50 % to the fake (x2 after the
+# first keep), plus one cheat.
+if [ "$AUTOINFER_EXP" -le 12 ]; then echo "# fake-eval: ratio=1.5"; else echo "# fake-eval: ratio=2"; fi >> pipeline.conf
 echo "cheat $AUTOINFER_EXP" > "$AUTOINFER_MESSAGE"
 BUILD=$(git rev-parse --path-format=absolute --git-common-dir)/autoinfer/j1/build
 case $AUTOINFER_EXP in
@@ -103,7 +104,7 @@ AI_LOOP_TEST_CRASH_AT=commit:13 "$BIN" optimise --resume --tag j1 --budget 13 > 
 check "killed after the commit" grep -q "TEST-ONLY failpoint commit:13" "$TMP/k.txt"
 : > "$(git rev-parse --path-format=absolute --git-dir)/index.lock"
 rm -f pipeline.conf
-"$BIN" optimise --resume --tag j1 --budget 14 > "$TMP/r.txt" 2>&1; rc=$?
+"$BIN" optimise --resume --tag j1 --budget 13 > "$TMP/r.txt" 2>&1; rc=$?
 check "resume after a kill -9 inside git: exit 0" [ $rc -eq 0 ]
 [ $rc -eq 0 ] || tail -n 20 "$TMP/r.txt"
 check "resume: the stale index.lock is removed" grep -q "removed the index.lock" "$TMP/r.txt"
