@@ -11,6 +11,7 @@
  *         util.c    files: atomic writes, fsync, copies, directories
  *         git.c     the git CLI
  *         lock.c    which paths an experiment may change
+ *         judge.c   the judge's own hashed copies, out of the candidate's reach
  *         results.c results.tsv rows
  *         state.c   the run's journal (state.json, written atomically)
  *         evalrun.c running `autoinfer eval` and reading its JSON

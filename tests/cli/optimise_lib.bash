@@ -11,7 +11,7 @@ BIN=$(readlink -f "$1")
 SRC=$(pwd)
 TMP=$(mktemp -d /tmp/autoinfer-optimise-XXXXXX)
 FAILS=0
-trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"' EXIT
+trap 'rm -rf "$TMP"' EXIT
 
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 ok() { echo "ok: $*"; }
