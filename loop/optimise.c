@@ -60,6 +60,7 @@ typedef struct run {
     int exp_time_n;
     int jobs;
     const char *test_eval;     /* TEST-ONLY: AI_LOOP_TEST_EVAL replaces the harness */
+    const char *test_build;    /* TEST-ONLY: AI_LOOP_TEST_BUILD_DIR, one build folder for many runs */
 } run;
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -127,8 +128,10 @@ static void setup_paths(run *r, int worktree) {
     path_in(r->diffs_dir, r->run_dir, "diffs");
     /* The run's own build folder, outside the working tree and shared with
      * no other run: its flags are the judge's (checked before each build). */
-    (void)worktree;
-    path_in(r->build_dir, r->judge_root, "build");
+    if (r->test_build && !worktree)
+        snprintf(r->build_dir, PATHSZ, "%s", r->test_build);
+    else
+        path_in(r->build_dir, r->judge_root, "build");
 }
 
 static int make_dirs(run *r, ai_error *err) {
@@ -1180,6 +1183,11 @@ int ai_cmd_optimise(int argc, char **argv) {
     if (r->test_eval)
         say("autoinfer optimise: TEST-ONLY: the evaluation is replaced by AI_LOOP_TEST_EVAL=%s",
             r->test_eval);
+    r->test_build = getenv("AI_LOOP_TEST_BUILD_DIR");
+    if (r->test_build && !*r->test_build) r->test_build = NULL;
+    if (r->test_build)
+        say("autoinfer optimise: TEST-ONLY: every run builds in AI_LOOP_TEST_BUILD_DIR=%s",
+            r->test_build);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -7,6 +7,7 @@
 # evaluator (it reads the gate from --data, as the harness does).
 source "$(dirname "$0")/optimise_lib.bash"
 write_fake_eval
+unset AI_LOOP_TEST_BUILD_DIR # the run's own build folder: cheat 4 edits and deletes it
 R=$(make_clone)
 cd "$R" || exit 1
 T0=$(date +%s)

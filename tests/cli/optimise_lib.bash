@@ -150,6 +150,8 @@ exit 0
 FAKE
   chmod +x "$TMP/fake_eval.sh"
   export AI_LOOP_TEST_EVAL=$TMP/fake_eval.sh
+  # TEST-ONLY: the runs of one test share one build folder (one full build)
+  export AI_LOOP_TEST_BUILD_DIR=$TMP/build
 }
 
 # Column N (1-based) of results.tsv rows (header skipped).
