@@ -13,24 +13,32 @@
 #define AL_GIT_MAX_ARGS 32
 
 int al_git_run(const al_git *g, char *out, size_t cap, ai_error *err, ...) {
-    const char *argv[AL_GIT_MAX_ARGS + 8];
+    const char *argv[AL_GIT_MAX_ARGS + 12];
     int n = 0;
     argv[n++] = "git";
     argv[n++] = "-C";
     argv[n++] = g->repo;
     argv[n++] = "-c";
     argv[n++] = "core.quotepath=off";
+    /* no gc or maintenance left running in the background: the driver
+     * kills what outlives a step (al_proc_reap_orphans), and a gc killed
+     * midway could leave a lock behind */
+    argv[n++] = "-c";
+    argv[n++] = "gc.autoDetach=false";
+    argv[n++] = "-c";
+    argv[n++] = "maintenance.autoDetach=false";
     if (g->need_identity) {
         argv[n++] = "-c";
         argv[n++] = "user.name=autoinfer";
         argv[n++] = "-c";
         argv[n++] = "user.email=autoinfer@localhost";
     }
+    int cmd = n; /* the git command's name, for messages */
     va_list ap;
     va_start(ap, err);
     const char *a;
     while ((a = va_arg(ap, const char *)) != NULL) {
-        if (n >= AL_GIT_MAX_ARGS + 7) {
+        if (n >= AL_GIT_MAX_ARGS + 11) {
             va_end(ap);
             return ai_error_set(err, "git: too many arguments");
         }
@@ -51,11 +59,11 @@ int al_git_run(const al_git *g, char *out, size_t cap, ai_error *err, ...) {
     o.timeout_s = 600;
     al_proc_result r;
     if (al_proc_run(argv, &o, &r, err)) return -1;
-    if (!r.exited) return ai_error_set(err, "git %s: ended abnormally", argv[g->need_identity ? 9 : 5]);
+    if (!r.exited) return ai_error_set(err, "git %s: ended abnormally", argv[cmd]);
     if (r.code != 0) {
         char *nl = strchr(errbuf, '\n');
         if (nl) *nl = 0;
-        ai_error_set(err, "git %s failed: %s", argv[g->need_identity ? 9 : 5],
+        ai_error_set(err, "git %s failed: %s", argv[cmd],
                      errbuf[0] ? errbuf : "(no message)");
     }
     return r.code;

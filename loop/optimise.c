@@ -127,7 +127,8 @@ static void setup_paths(run *r, int worktree) {
     path_in(r->logs_dir, r->run_dir, "logs");
     path_in(r->diffs_dir, r->run_dir, "diffs");
     /* The run's own build folder, outside the working tree and shared with
-     * no other run: its flags are the judge's (checked before each build). */
+     * no other run (but under TEST-ONLY AI_LOOP_TEST_BUILD_DIR): its flags
+     * are the judge's (checked before each build). */
     if (r->test_build && !worktree)
         snprintf(r->build_dir, PATHSZ, "%s", r->test_build);
     else
@@ -172,12 +173,13 @@ static int make_judge(run *r, ai_error *err) {
 static int load_judge(run *r, ai_error *err) {
     char dir[PATHSZ];
     path_in(dir, r->judge_root, "judge");
-    ai_error why;
+    ai_error why = {{0}};
     if (al_judge_load(&r->judge, dir, &why) == 0) {
         r->have_judge = 1;
         free(r->ignored);
         r->ignored = al_judge_read(&r->judge, "ignored.list");
         if (r->ignored) return 0;
+        ai_error_set(&why, "%s: the judge's ignored.list is unreadable", dir);
     }
     say("autoinfer optimise: warning: %s; the judge is made again from the run's copies", why.msg);
     if (!al_exists(r->build_dir)) {
@@ -191,8 +193,8 @@ static int load_judge(run *r, ai_error *err) {
 
 /* Everything that judges, re-hashed: what changed is restored and named
  * (into why, for a reject row). Also the build flags (a changed build
- * folder is deleted: the next build configures afresh) and the paths git
- * ignores. Returns 1 when something changed, 0 when not, -1 on error. */
+ * folder is deleted: the next build configures afresh). Returns 1 when
+ * something changed, 0 when not, -1 on error. */
 static int judge_check(run *r, const char *when, char *why, size_t cap, ai_error *err) {
     char changed[1024];
     int n = al_judge_verify(&r->judge, changed, sizeof changed, err);
