@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -76,6 +77,8 @@ static int run_child(char *const argv[], int timeout_s, child_result *r) {
     }
     if (pid == 0) {
         setpgid(0, 0);
+        /* a worker must not outlive the harness (even one killed with -9) */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(po[1], 1);
         dup2(pe[1], 2);
         close(po[0]);
@@ -132,10 +135,11 @@ static int run_child(char *const argv[], int timeout_s, child_result *r) {
         }
     }
     if (timed_out) {
-        kill(-pid, SIGKILL);
         kill(pid, SIGKILL);
         waitpid(pid, &st, 0);
     }
+    /* whatever the worker started dies with it */
+    kill(-pid, SIGKILL);
     for (int i = 0; i < 2; i++)
         if (fds[i].fd >= 0) close(fds[i].fd);
     r->wall_s = ah_now() - t0;
@@ -351,7 +355,7 @@ int ah_run_ab(const ah_ab_opts *o) {
     ah_gate gate;
     ah_gate_defaults(&gate);
     char path[4400];
-    snprintf(path, sizeof path, "%s/harness/gate.conf", AI_SOURCE_DIR);
+    ah_data_path(o->data_dir, "gate.conf", path, sizeof path);
     if (ah_gate_load(&gate, path, &err)) {
         fprintf(stderr, "autoinfer eval: %s\n", err.msg);
         return 1;
@@ -415,6 +419,10 @@ int ah_run_ab(const ah_ab_opts *o) {
             if (s->conf) {
                 argv[a++] = "--conf";
                 argv[a++] = (char *)s->conf;
+            }
+            if (o->data_dir) {
+                argv[a++] = "--data";
+                argv[a++] = (char *)o->data_dir;
             }
             if (which == 1 && o->inject_b > 0) {
                 argv[a++] = "--inject-slowdown";
@@ -532,6 +540,10 @@ int ah_run_ab(const ah_ab_opts *o) {
             if (o->baseline) {
                 argv[a++] = "--baseline";
                 argv[a++] = (char *)o->baseline;
+            }
+            if (o->data_dir) {
+                argv[a++] = "--data";
+                argv[a++] = (char *)o->data_dir;
             }
             if (o->allow_other_model) argv[a++] = "--allow-other-model";
             argv[a] = NULL;

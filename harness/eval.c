@@ -36,6 +36,7 @@ typedef struct eval_opts {
     int n_set;
     int runs, tokens, quick;
     const char *json, *save_dir, *base_dir;
+    const char *data_dir; /* gate.conf, prompts.tsv, reference.txt (NULL: the tree's harness/) */
     int worker, quality_only, allow_other_model, no_quality, build_id;
     double inject;
     double bandwidth; /* given by the --ab orchestrator; 0 = probe */
@@ -67,6 +68,9 @@ static void usage(FILE *out) {
             "  --save-baseline DIR  save this evaluation as a baseline\n"
             "  --baseline DIR       gate quality against DIR; change monitor against it\n"
             "  --allow-other-model  accept a baseline made with another model file\n"
+            "  --data DIR           read gate.conf, prompts.tsv and reference.txt from DIR\n"
+            "                       (default: the source tree's harness/; optimise passes\n"
+            "                       its own read-only copy)\n"
             "  --quick              smoke-test sizes (2 runs, 16 tokens, 2 text chunks,\n"
             "                       answers capped at 96 tokens)\n"
             "  --ab                 compare two builds/configs, interleaved A B B A ...\n"
@@ -170,6 +174,9 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
         } else if (!strcmp(a, "--baseline")) {
             NEEDS_VALUE;
             o->base_dir = v;
+        } else if (!strcmp(a, "--data")) {
+            NEEDS_VALUE;
+            o->data_dir = v;
         } else if (!strcmp(a, "--a")) {
             NEEDS_VALUE;
             o->a = v;
@@ -361,13 +368,13 @@ static int setup(eval_state *s, ai_error *err) {
     char path[4300];
     if (build_conf(o, &s->conf, &s->conf_used, s->conf_buf, sizeof s->conf_buf, err)) return -1;
     ah_gate_defaults(&s->gate);
-    snprintf(path, sizeof path, "%s/harness/gate.conf", AI_SOURCE_DIR);
+    ah_data_path(o->data_dir, "gate.conf", path, sizeof path);
     if (ah_gate_load(&s->gate, path, err)) return -1;
     if (o->quick) { /* smoke-test sizes: shorter answers */
         if (s->gate.sanity_tokens > 96) s->gate.sanity_tokens = 96;
         if (s->gate.greedy_tokens > 48) s->gate.greedy_tokens = 48;
     }
-    snprintf(path, sizeof path, "%s/harness/prompts.tsv", AI_SOURCE_DIR);
+    ah_data_path(o->data_dir, "prompts.tsv", path, sizeof path);
     s->n_prompts = ah_prompts_load(path, s->prompts, AH_MAX_PROMPTS, err);
     if (s->n_prompts < 0) return -1;
     char mbuf[4300];
@@ -485,7 +492,7 @@ static int greedy_answers(eval_state *s, const char *mp, ai_error *err) {
 static int run_quality(eval_state *s, const char *mp, ai_error *err) {
     eval_opts *o = s->o;
     char path[4300];
-    snprintf(path, sizeof path, "%s/harness/reference.txt", AI_SOURCE_DIR);
+    ah_data_path(o->data_dir, "reference.txt", path, sizeof path);
     char *text = read_text(path, err);
     if (!text) return -1;
     int chunk = TEXT_CHUNK;
@@ -914,6 +921,7 @@ int ai_cmd_eval(int argc, char **argv) {
         char mbuf[4300];
         ab.model = model_path(&o, mbuf, sizeof mbuf);
         ab.baseline = o.base_dir;
+        ab.data_dir = o.data_dir;
         ab.json = o.json;
         ab.rounds = o.rounds;
         ab.tokens = o.tokens;

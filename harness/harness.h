@@ -35,6 +35,11 @@ typedef struct ah_prompt {
     char text[1024];
 } ah_prompt;
 
+/* Where the harness's locked inputs (gate.conf, prompts.tsv, reference.txt)
+ * are read from: data_dir when given (optimise's read-only copy), else the
+ * source tree's harness/. */
+void ah_data_path(const char *data_dir, const char *name, char *out, size_t cap);
+
 /* Reads "id<TAB>text" lines. Returns the number of prompts or -1. */
 int ah_prompts_load(const char *path, ah_prompt *out, int cap, ai_error *err);
 
@@ -252,6 +257,7 @@ typedef struct ah_ab_opts {
     const char *conf[2]; /* NULL: the binary's own default */
     const char *model;
     const char *baseline; /* NULL: quality without a baseline */
+    const char *data_dir; /* --data: the harness's inputs (NULL: the tree's) */
     const char *json;
     int rounds, tokens, timeout_s;
     double noise;

@@ -13,6 +13,17 @@
 #include "harness.h"
 #include "stats.h"
 
+#ifndef AI_SOURCE_DIR
+#define AI_SOURCE_DIR "."
+#endif
+
+void ah_data_path(const char *data_dir, const char *name, char *out, size_t cap) {
+    if (data_dir)
+        snprintf(out, cap, "%s/%s", data_dir, name);
+    else
+        snprintf(out, cap, "%s/harness/%s", AI_SOURCE_DIR, name);
+}
+
 int ah_prompts_load(const char *path, ah_prompt *out, int cap, ai_error *err) {
     FILE *f = fopen(path, "r");
     if (!f) return ai_error_set(err, "%s: cannot open the prompts: %s", path, strerror(errno));

@@ -183,6 +183,11 @@ int al_agent_write_prompt(const al_agent_ctx *c, const char *path, ai_error *err
  * elsewhere). They are not proposals: listing them in the repository's
  * info/exclude (never in a tracked .gitignore) keeps them out of the lock
  * check and out of every commit. */
+int al_agent_tool_state(const char *path) {
+    const char *slash = strchr(path, '/');
+    return !strncmp(path, ".aider", 6) && (!slash || !slash[1]);
+}
+
 int al_agent_exclude_tool_state(const al_git *g, ai_error *err) {
     static const char line[] = "/.aider*";
     char path[1200];

@@ -1,33 +1,44 @@
 /* git.c — the repository through the git CLI, always as an argv (no shell),
  * always `git -C <repo>`, with output captured. */
+#include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "loop.h"
 
 #define AL_GIT_MAX_ARGS 32
 
 int al_git_run(const al_git *g, char *out, size_t cap, ai_error *err, ...) {
-    const char *argv[AL_GIT_MAX_ARGS + 8];
+    const char *argv[AL_GIT_MAX_ARGS + 12];
     int n = 0;
     argv[n++] = "git";
     argv[n++] = "-C";
     argv[n++] = g->repo;
     argv[n++] = "-c";
     argv[n++] = "core.quotepath=off";
+    /* no gc or maintenance left running in the background: the driver
+     * kills what outlives a step (al_proc_reap_orphans), and a gc killed
+     * midway could leave a lock behind */
+    argv[n++] = "-c";
+    argv[n++] = "gc.autoDetach=false";
+    argv[n++] = "-c";
+    argv[n++] = "maintenance.autoDetach=false";
     if (g->need_identity) {
         argv[n++] = "-c";
         argv[n++] = "user.name=autoinfer";
         argv[n++] = "-c";
         argv[n++] = "user.email=autoinfer@localhost";
     }
+    int cmd = n; /* the git command's name, for messages */
     va_list ap;
     va_start(ap, err);
     const char *a;
     while ((a = va_arg(ap, const char *)) != NULL) {
-        if (n >= AL_GIT_MAX_ARGS + 7) {
+        if (n >= AL_GIT_MAX_ARGS + 11) {
             va_end(ap);
             return ai_error_set(err, "git: too many arguments");
         }
@@ -48,11 +59,11 @@ int al_git_run(const al_git *g, char *out, size_t cap, ai_error *err, ...) {
     o.timeout_s = 600;
     al_proc_result r;
     if (al_proc_run(argv, &o, &r, err)) return -1;
-    if (!r.exited) return ai_error_set(err, "git %s: ended abnormally", argv[g->need_identity ? 9 : 5]);
+    if (!r.exited) return ai_error_set(err, "git %s: ended abnormally", argv[cmd]);
     if (r.code != 0) {
         char *nl = strchr(errbuf, '\n');
         if (nl) *nl = 0;
-        ai_error_set(err, "git %s failed: %s", argv[g->need_identity ? 9 : 5],
+        ai_error_set(err, "git %s failed: %s", argv[cmd],
                      errbuf[0] ? errbuf : "(no message)");
     }
     return r.code;
@@ -116,12 +127,58 @@ int al_git_dirty(const al_git *g, char *out, size_t cap, ai_error *err) {
     return n;
 }
 
-int al_git_reset_hard(const al_git *g, const char *commit, ai_error *err) {
+int al_git_reset_hard(const al_git *g, const char *commit, const char *ignored_at_start,
+                      ai_error *err) {
     if (al_git_run(g, NULL, 0, err, "reset", "-q", "--hard", commit, NULL)) return -1;
-    /* Untracked files (not ignored) appeared during the experiment: the run
-     * started from a clean tree, so they belong to the candidate. */
-    if (al_git_run(g, NULL, 0, err, "clean", "-q", "-f", "-d", NULL)) return -1;
+    /* Untracked files appeared during the experiment: the run started from
+     * a clean tree, so they belong to the candidate; so do ignored paths
+     * that were not there at the start. */
+    if (al_git_run(g, NULL, 0, err, "clean", "-q", "-f", "-f", "-d", NULL)) return -1;
+    if (ignored_at_start && al_clean_new_ignored(g, ignored_at_start, err)) return -1;
     return 0;
+}
+
+/* Is a git process working in dir (its cwd, as `git -C dir` sets it)? */
+static pid_t git_running_in(const char *dir) {
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    pid_t found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        char p[300], comm[64] = "", cwd[1100];
+        snprintf(p, sizeof p, "/proc/%s/comm", e->d_name);
+        FILE *f = fopen(p, "r");
+        if (!f) continue;
+        if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
+        fclose(f);
+        if (strncmp(comm, "git", 3) != 0) continue;
+        snprintf(p, sizeof p, "/proc/%s/cwd", e->d_name);
+        ssize_t n = readlink(p, cwd, sizeof cwd - 1);
+        if (n <= 0) continue;
+        cwd[n] = 0;
+        if (!strcmp(cwd, dir)) found = (pid_t)atoi(e->d_name);
+    }
+    closedir(d);
+    return found;
+}
+
+int al_git_clear_stale_lock(const al_git *g, ai_error *err) {
+    char gitdir[1100];
+    if (al_git_run(g, gitdir, sizeof gitdir, err, "rev-parse", "--path-format=absolute",
+                   "--git-dir", NULL))
+        return -1;
+    chomp(gitdir);
+    char lock[1200];
+    snprintf(lock, sizeof lock, "%s/index.lock", gitdir);
+    if (access(lock, F_OK) != 0) return 0;
+    pid_t pid = git_running_in(g->repo);
+    if (pid)
+        return ai_error_set(err, "%s exists and git (pid %d) is still working in %s", lock,
+                            (int)pid, g->repo);
+    if (unlink(lock) != 0)
+        return ai_error_set(err, "%s: cannot remove the stale lock: %s", lock, strerror(errno));
+    return 1;
 }
 
 int al_git_commit_all(const al_git *g, const char *message, char *sha,

@@ -11,6 +11,7 @@
  *         util.c    files: atomic writes, fsync, copies, directories
  *         git.c     the git CLI
  *         lock.c    which paths an experiment may change
+ *         judge.c   the judge's own hashed copies, out of the candidate's reach
  *         results.c results.tsv rows
  *         state.c   the run's journal (state.json, written atomically)
  *         evalrun.c running `autoinfer eval` and reading its JSON
@@ -27,6 +28,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "autoinfer.h"
 
@@ -60,6 +62,12 @@ typedef struct al_proc_result {
  * r for how it ended), -1 when it could not be started. */
 int al_proc_run(const char *const *argv, const al_proc_opts *o,
                 al_proc_result *r, ai_error *err);
+/* Kills and reaps every process whose parent is the driver: what an agent
+ * or a candidate left running in a session of its own, handed to the
+ * driver (a child subreaper, PR_SET_CHILD_SUBREAPER) when its parent
+ * ended. Call only when no child of the driver's is meant to run. Returns
+ * how many were killed. */
+int al_proc_reap_orphans(void);
 /* One line describing how a child ended: "exit 3", "signal 11 (SIGSEGV)". */
 void al_proc_describe(const al_proc_result *r, char *out, size_t cap);
 
@@ -105,7 +113,15 @@ int al_git_branch(const al_git *g, char *name, size_t cap); /* "" when detached 
 /* Paths that differ from the index/HEAD or are untracked (not ignored),
  * one per line with status, into out. Returns the number of paths. */
 int al_git_dirty(const al_git *g, char *out, size_t cap, ai_error *err);
-int al_git_reset_hard(const al_git *g, const char *commit, ai_error *err);
+/* reset --hard to commit and remove what the experiment created: untracked
+ * files, and (when ignored_at_start is not NULL) every path git ignores
+ * that is not on that list (al_ignored_list at the run's start). */
+int al_git_reset_hard(const al_git *g, const char *commit, const char *ignored_at_start,
+                      ai_error *err);
+/* A kill -9 inside a git step leaves index.lock behind: removed when no git
+ * process works in this repository. 1 when one was removed, 0 none, -1 when
+ * a git process still runs there (err says which). */
+int al_git_clear_stale_lock(const al_git *g, ai_error *err);
 int al_git_commit_all(const al_git *g, const char *message, char *sha,
                       size_t cap, ai_error *err);
 /* Lines added and removed under engine/ between two commits. */
@@ -117,12 +133,81 @@ int al_git_engine_numstat(const al_git *g, const char *from, const char *to,
 /* May an experiment change this path? (engine/... or pipeline.conf) */
 int al_lock_allowed(const char *path);
 /* Checks the working tree against the run's baseline commit: every
- * changed, added, deleted or untracked path must be allowed, and nothing
- * under engine/ may be git-ignored (it would be built but not committed).
+ * changed, added, deleted or untracked path must be allowed and none may
+ * be a symbolic link (files git ignores: al_lock_new_ignored).
  * Returns 0 when clean; 1 when violated (bad = comma-separated paths);
  * -1 on error. */
 int al_lock_check(const al_git *g, const char *base, char *bad, size_t cap,
                   ai_error *err);
+
+/* Paths git ignores, one per line ("dir/" for a whole directory): the
+ * run's start list, against which new ones are found. malloc'd. */
+char *al_ignored_list(const al_git *g, ai_error *err);
+/* Ignored paths not on the start list (comma-separated into bad): returns
+ * their number, -1 on error. */
+int al_lock_new_ignored(const al_git *g, const char *start, char *bad, size_t cap,
+                        ai_error *err);
+/* Removes them. */
+int al_clean_new_ignored(const al_git *g, const char *start, ai_error *err);
+
+/* ---- the judge's own copy (judge.c) ------------------------------------- */
+
+#define AL_JUDGE_MAX 24
+#define AL_JUDGE_PATH 1400
+
+typedef struct al_judge_file {
+    char name[64];            /* path under the judge directory */
+    char label[160];          /* how a row names it ("bin/harness", "harness/gate.conf") */
+    char pub[1100];           /* its visible twin ("" = none) */
+    char sha[65];
+    int copied;               /* 0: no private copy (the model: only hashed) */
+    int have_stat;            /* st: the twin when last hashed (uncopied files) */
+    struct stat st;
+} al_judge_file;
+
+typedef struct al_judge {
+    char dir[1100];
+    int n;
+    al_judge_file f[AL_JUDGE_MAX];
+} al_judge;
+
+int al_judge_open(al_judge *j, const char *dir, ai_error *err);
+/* Records name: copies src (NULL: nothing copied, pub only hashed) into the
+ * judge directory read-only and hashes it; pub is the visible twin. Adding
+ * a name again replaces it (a new best). */
+int al_judge_add(al_judge *j, const char *name, const char *src, const char *pub,
+                 const char *label, ai_error *err);
+/* The same for a text the driver made (no twin). */
+int al_judge_add_text(al_judge *j, const char *name, const char *text, ai_error *err);
+int al_judge_has(const al_judge *j, const char *name);
+void al_judge_path(const al_judge *j, const char *name, char *out, size_t cap);
+char *al_judge_read(const al_judge *j, const char *name); /* malloc'd; NULL if absent */
+int al_judge_save(const al_judge *j, ai_error *err);  /* the manifest */
+int al_judge_load(al_judge *j, const char *dir, ai_error *err);
+/* Re-hashes every copy and twin; a changed one is restored from the other
+ * and its label appended to changed. Returns how many changed, or -1 when
+ * no intact copy is left (err says which). */
+int al_judge_verify(al_judge *j, char *changed, size_t cap, ai_error *err);
+void al_judge_drop(al_judge *j, const char *name);
+
+/* The run's visible copies the judge is made from. */
+typedef struct al_judge_sources {
+    const char *harness_bin, *best_bin, *best_conf, *baseline_dir, *repo, *model, *build_dir;
+    const al_git *git;
+} al_judge_sources;
+/* Everything that judges: the harness binary, the model (hashed only), the
+ * tree's harness/{gate.conf,prompts.tsv,reference.txt} (as data/), the
+ * baseline directory when it exists, the build flags of build_dir, the
+ * paths git ignores now (ignored.list), side A; then the manifest. */
+int al_judge_fill(al_judge *j, const al_judge_sources *s, ai_error *err);
+/* The baseline's references once saved (as baseline/). */
+int al_judge_add_baseline(al_judge *j, const char *baseline_dir, ai_error *err);
+/* Side A after a keep: bin/best and best.conf (dropped when absent). */
+int al_judge_set_best(al_judge *j, const char *best_bin, const char *best_conf, ai_error *err);
+
+/* The text that decides how build_dir compiles (cache flags and compilers,
+ * generated flags.make and link.txt); malloc'd, NULL when unconfigured. */
+char *al_build_flags(const char *build_dir);
 
 /* ---- results.tsv (results.c) -------------------------------------------- */
 
@@ -351,6 +436,9 @@ typedef struct al_agent_ctx {
 int al_agent_write_prompt(const al_agent_ctx *c, const char *path, ai_error *err);
 /* Lists agent tools' state files (aider's) in the repository's info/exclude. */
 int al_agent_exclude_tool_state(const al_git *g, ai_error *err);
+/* Is path (relative to the root) such a file? The lock neither refuses nor
+ * cleans them: they are the agent's, not the candidate's. */
+int al_agent_tool_state(const char *path);
 
 /* ---- the commands -------------------------------------------------------- */
 

@@ -24,11 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "loop.h"
 
 static volatile sig_atomic_t g_stop; /* SIGINT / SIGTERM seen */
@@ -48,6 +50,10 @@ typedef struct run {
     char build_dir[PATHSZ], harness_bin[PATHSZ], best_bin[PATHSZ], best_conf[PATHSZ];
     char cand_conf[PATHSZ], baseline_dir[PATHSZ], evals_dir[PATHSZ], logs_dir[PATHSZ];
     char diffs_dir[PATHSZ];
+    char judge_root[PATHSZ];   /* <git common dir>/autoinfer/<tag>: the driver's own */
+    al_judge judge;            /* judge/: the copies evaluations read (judge.c) */
+    int have_judge;
+    char *ignored;             /* paths git ignored at the start (the judge's list) */
     const ai_knob_info *knobs;
     int nk;
     double session_start, prior_elapsed, exp_time_sum;
@@ -57,6 +63,7 @@ typedef struct run {
     unsigned objective;        /* AL_FIG_DECODE or AL_FIG_PREFILL (st.objective) */
     al_search *search;         /* --strategy search: started at the first experiment */
     int search_saved;          /* rejected moves already written to rejected.txt */
+    const char *test_build;    /* TEST-ONLY: AI_LOOP_TEST_BUILD_DIR, one build folder for many runs */
 } run;
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -122,12 +129,13 @@ static void setup_paths(run *r, int worktree) {
     path_in(r->evals_dir, r->run_dir, "evals");
     path_in(r->logs_dir, r->run_dir, "logs");
     path_in(r->diffs_dir, r->run_dir, "diffs");
-    /* In place, every run of this checkout shares one incremental build;
-     * a worktree has its own sources, hence its own build. */
-    if (worktree)
-        path_in(r->build_dir, r->run_dir, "build");
+    /* The run's own build folder, outside the working tree and shared with
+     * no other run (but under TEST-ONLY AI_LOOP_TEST_BUILD_DIR): its flags
+     * are the judge's (checked before each build). */
+    if (r->test_build && !worktree)
+        snprintf(r->build_dir, PATHSZ, "%s", r->test_build);
     else
-        snprintf(r->build_dir, PATHSZ, "%s/.autoinfer/.build", r->top);
+        path_in(r->build_dir, r->judge_root, "build");
 }
 
 static int make_dirs(run *r, ai_error *err) {
@@ -141,6 +149,78 @@ static int make_dirs(run *r, ai_error *err) {
 
 static void short_sha(char *out, size_t cap, const char *sha) {
     snprintf(out, cap, "%.12s", sha);
+}
+
+/* ---- the judge (judge.c) ----------------------------------------------- */
+
+static int build(run *r, const char *log_path, char *why, size_t wcap, ai_error *err);
+
+static void jpath(const run *r, const char *name, char *out) {
+    al_judge_path(&r->judge, name, out, PATHSZ);
+}
+
+static int make_judge(run *r, ai_error *err) {
+    char dir[PATHSZ];
+    path_in(dir, r->judge_root, "judge");
+    al_judge_sources src = {r->harness_bin, r->best_bin, r->best_conf, r->baseline_dir,
+                            r->git.repo, r->st.model, r->build_dir, &r->git};
+    if (al_judge_open(&r->judge, dir, err) || al_judge_fill(&r->judge, &src, err)) return -1;
+    r->have_judge = 1;
+    free(r->ignored);
+    r->ignored = al_judge_read(&r->judge, "ignored.list");
+    return r->ignored ? 0 : ai_error_set(err, "%s: the judge's ignored.list is unreadable", dir);
+}
+
+/* On --resume: the manifest, or (gone with the .git folder's contents) a
+ * new judge from the run's visible copies. */
+static int load_judge(run *r, ai_error *err) {
+    char dir[PATHSZ];
+    path_in(dir, r->judge_root, "judge");
+    ai_error why = {{0}};
+    if (al_judge_load(&r->judge, dir, &why) == 0) {
+        r->have_judge = 1;
+        free(r->ignored);
+        r->ignored = al_judge_read(&r->judge, "ignored.list");
+        if (r->ignored) return 0;
+        ai_error_set(&why, "%s: the judge's ignored.list is unreadable", dir);
+    }
+    say("autoinfer optimise: warning: %s; the judge is made again from the run's copies", why.msg);
+    if (!al_exists(r->build_dir)) {
+        char log[PATHSZ], bwhy[300];
+        path_in(log, r->logs_dir, "judge.build.log");
+        int rc = build(r, log, bwhy, sizeof bwhy, err);
+        if (rc) return rc < 0 ? -1 : ai_error_set(err, "%s", bwhy);
+    }
+    return make_judge(r, err);
+}
+
+/* Everything that judges, re-hashed: what changed is restored and named
+ * (into why, for a reject row). Also the build flags (a changed build
+ * folder is deleted: the next build configures afresh). Returns 1 when
+ * something changed, 0 when not, -1 on error. */
+static int judge_check(run *r, const char *when, char *why, size_t cap, ai_error *err) {
+    char changed[1024];
+    int n = al_judge_verify(&r->judge, changed, sizeof changed, err);
+    if (n < 0) return -1;
+    if (n) {
+        snprintf(why, cap, "judge: %s changed %s (restored from the driver's copy)", changed, when);
+        return 1;
+    }
+    char *want = al_judge_read(&r->judge, "build.flags");
+    char *now = al_build_flags(r->build_dir);
+    int flags_changed = want && now && strcmp(want, now) != 0;
+    free(want);
+    free(now);
+    if (flags_changed) {
+        const char *argv[] = {"cmake", "-E", "rm", "-rf", r->build_dir, NULL};
+        al_proc_opts o = {0};
+        al_proc_result pr;
+        if (al_proc_run(argv, &o, &pr, err)) return -1;
+        snprintf(why, cap, "judge: build flags changed in %s %s (deleted: the next build "
+                 "configures afresh)", r->build_dir, when);
+        return 1;
+    }
+    return 0;
 }
 
 /* ---- build --------------------------------------------------------------- */
@@ -201,7 +281,9 @@ static int ensure_best_binary(run *r, ai_error *err) {
     if (rc) return rc < 0 ? -1 : ai_error_set(err, "the best commit no longer builds: %s", why);
     char built[PATHSZ];
     path_in(built, r->build_dir, "autoinfer");
-    if (al_copy_file(built, r->best_bin, err) || copy_conf(r, r->best_conf, err)) return -1;
+    if (al_copy_file(built, r->best_bin, err) || copy_conf(r, r->best_conf, err) ||
+        al_judge_set_best(&r->judge, r->best_bin, r->best_conf, err))
+        return -1;
     snprintf(r->st.best_bin_commit, sizeof r->st.best_bin_commit, "%s", r->st.best_commit);
     return save_state(r, err);
 }
@@ -222,9 +304,14 @@ static int run_eval(run *r, const char **args, const char *json, const char *log
                     ai_error *err) {
     const char *argv[40];
     int n = 0;
-    argv[n++] = r->test_eval ? r->test_eval : r->harness_bin;
+    char harness[PATHSZ], data[PATHSZ];
+    jpath(r, "harness", harness);
+    jpath(r, "data", data);
+    argv[n++] = r->test_eval ? r->test_eval : harness;
     argv[n++] = "eval";
     for (const char **a = args; *a; a++) argv[n++] = *a;
+    argv[n++] = "--data";
+    argv[n++] = data;
     if (r->st.quick) argv[n++] = "--quick";
     argv[n++] = "-m";
     argv[n++] = r->st.model;
@@ -291,8 +378,11 @@ static void baseline_description(run *r, char *out, size_t cap) {
 /* The current best against itself, interleaved like an experiment. */
 static int run_aa(run *r, const char *json, const char *log, al_proc_result *pr, al_eval *aa,
                   int *have, ai_error *err) {
-    char a[PATHSZ * 2], rounds[16], tokens[16];
-    bin_conf(a, sizeof a, r->best_bin, r->best_conf);
+    char a[PATHSZ * 2], rounds[16], tokens[16], best[PATHSZ], best_conf[PATHSZ], base[PATHSZ];
+    jpath(r, "best", best);
+    jpath(r, "best.conf", best_conf);
+    jpath(r, "baseline", base);
+    bin_conf(a, sizeof a, best, best_conf);
     snprintf(rounds, sizeof rounds, "%d", r->st.rounds);
     snprintf(tokens, sizeof tokens, "%d", r->st.tokens);
     const char *args[16];
@@ -303,7 +393,7 @@ static int run_aa(run *r, const char *json, const char *log, al_proc_result *pr,
     args[n++] = "--b";
     args[n++] = a;
     args[n++] = "--baseline";
-    args[n++] = r->baseline_dir;
+    args[n++] = base;
     if (r->st.rounds > 0) {
         args[n++] = "--rounds";
         args[n++] = rounds;
@@ -360,7 +450,7 @@ static int do_baseline(run *r, ai_error *err) {
     free(rows);
 
     if (!have_row0) {
-        if (al_git_reset_hard(&r->git, r->st.base_commit, err)) return -1;
+        if (al_git_reset_hard(&r->git, r->st.base_commit, NULL, err)) return -1;
         say("[baseline] building %.12s", r->st.base_commit);
         path_in(log, r->logs_dir, "0.build.log");
         int rc = build(r, log, why, sizeof why, err);
@@ -372,6 +462,7 @@ static int do_baseline(run *r, ai_error *err) {
             copy_conf(r, r->best_conf, err))
             return -1;
         snprintf(r->st.best_bin_commit, sizeof r->st.best_bin_commit, "%s", r->st.base_commit);
+        if (make_judge(r, err)) return -1;
 
         say("[baseline] evaluating (saves the quality references)");
         path_in(log, r->logs_dir, "0.eval.log");
@@ -386,9 +477,11 @@ static int do_baseline(run *r, ai_error *err) {
             args0[n++] = "--tokens";
             args0[n++] = tok0;
         }
-        if (al_exists(r->best_conf)) {
+        char best_conf[PATHSZ];
+        jpath(r, "best.conf", best_conf);
+        if (al_judge_has(&r->judge, "best.conf")) {
             args0[n++] = "--conf";
-            args0[n++] = r->best_conf;
+            args0[n++] = best_conf;
         }
         args0[n++] = "--save-baseline";
         args0[n++] = r->baseline_dir;
@@ -405,6 +498,7 @@ static int do_baseline(run *r, ai_error *err) {
             if (have && !e0.plausible_ok) snprintf(last, sizeof last, "implausible: %s", e0.plausible_why);
             return ai_error_set(err, "baseline evaluation failed (%s): %s (log: %s)", how, last, log);
         }
+        if (al_judge_add_baseline(&r->judge, r->baseline_dir, err)) return -1;
         if (!e0.quality_pass)
             say("autoinfer optimise: warning: the baseline itself fails the absolute quality gate "
                 "(%s); candidates are judged against the baseline", e0.failures);
@@ -432,6 +526,7 @@ static int do_baseline(run *r, ai_error *err) {
     }
 
     /* Row 0 from the two reports (also when resuming after the row). */
+    if (!r->have_judge && load_judge(r, err)) return -1;
     al_eval e0, aa;
     if (al_eval_parse(json0, &e0, err) || al_eval_parse(jsonaa, &aa, err)) return -1;
     al_eval_objective(&aa, r->objective);
@@ -692,18 +787,19 @@ static int finish_experiment(run *r, const al_row *row, int have_build, ai_error
                        row->commit, NULL))
             return -1;
         sha[strcspn(sha, "\n")] = 0;
-        if (al_git_reset_hard(&r->git, sha, err)) return -1;
+        if (al_git_reset_hard(&r->git, sha, r->ignored, err)) return -1;
         snprintf(r->st.best_commit, sizeof r->st.best_commit, "%s", sha);
         r->st.best_decode = row->decode;
         if (have_build) {
             char built[PATHSZ];
             path_in(built, r->build_dir, "autoinfer");
-            if (al_copy_file(built, r->best_bin, err) || copy_conf(r, r->best_conf, err))
+            if (al_copy_file(built, r->best_bin, err) || copy_conf(r, r->best_conf, err) ||
+                al_judge_set_best(&r->judge, r->best_bin, r->best_conf, err))
                 return -1;
             snprintf(r->st.best_bin_commit, sizeof r->st.best_bin_commit, "%s", sha);
         }
     } else {
-        if (al_git_reset_hard(&r->git, r->st.best_commit, err)) return -1;
+        if (al_git_reset_hard(&r->git, r->st.best_commit, r->ignored, err)) return -1;
     }
     if (strcmp(row->status, "interrupted") != 0) {
         r->st.done_exps++;
@@ -909,17 +1005,29 @@ static int experiment(run *r, ai_error *err) {
         describe_paths(r, kdesc, row.description, sizeof row.description);
     snprintf(row.tradeoff, sizeof row.tradeoff, "%s", ktrade);
 
-    /* 2. the lock */
+    /* 2. the judge and the lock: anything that judges is as it was, only
+     * engine/ and pipeline.conf changed, no file git ignores appeared */
     snprintf(r->st.pend_step, sizeof r->st.pend_step, "lock");
-    char bad[2048];
-    int lk = al_lock_check(&r->git, r->st.base_commit, bad, sizeof bad, err);
+    if (al_proc_reap_orphans())
+        say("[exp %d] killed what the agent left running", k);
+    char bad[2048], jwhy[1400];
+    int jc = judge_check(r, "before the evaluation", jwhy, sizeof jwhy, err);
+    if (jc < 0) return -1;
+    int lk = jc ? 0 : al_lock_check(&r->git, r->st.base_commit, bad, sizeof bad, err);
     if (lk < 0) return -1;
-    if (lk || fail[0]) {
+    int ig = jc || lk ? 0 : al_lock_new_ignored(&r->git, r->ignored, bad, sizeof bad, err);
+    if (ig < 0) return -1;
+    if (jc || lk || ig || fail[0]) {
         save_diff(r, k);
-        snprintf(row.status, sizeof row.status, lk ? "reject" : "crash");
-        if (lk)
+        snprintf(row.status, sizeof row.status, jc || lk || ig ? "reject" : "crash");
+        if (jc)
+            snprintf(row.reason, sizeof row.reason, "%s", jwhy);
+        else if (lk)
             snprintf(row.reason, sizeof row.reason, "lock: changed outside engine/ and "
                      "pipeline.conf: %s", bad);
+        else if (ig)
+            snprintf(row.reason, sizeof row.reason, "lock: new files git ignores (built "
+                     "but never committed): %s", bad);
         else
             snprintf(row.reason, sizeof row.reason, "%s", fail);
         say("[exp %d] %s: %s", k, row.status, row.reason);
@@ -975,8 +1083,12 @@ static int experiment(run *r, ai_error *err) {
     if (save_state(r, err)) return -1;
     if (copy_conf(r, r->cand_conf, err)) return -1;
     char a[PATHSZ * 2], b[PATHSZ * 2], built[PATHSZ], noise[32], rounds[16], json[PATHSZ];
+    char best[PATHSZ], best_conf[PATHSZ], base[PATHSZ];
+    jpath(r, "best", best);
+    jpath(r, "best.conf", best_conf);
+    jpath(r, "baseline", base);
     path_in(built, r->build_dir, "autoinfer");
-    bin_conf(a, sizeof a, r->best_bin, r->best_conf);
+    bin_conf(a, sizeof a, best, best_conf);
     bin_conf(b, sizeof b, built, r->cand_conf);
     snprintf(noise, sizeof noise, "%.4f", r->st.noise);
     snprintf(rounds, sizeof rounds, "%d", r->st.rounds);
@@ -990,7 +1102,7 @@ static int experiment(run *r, ai_error *err) {
     args[n++] = "--b";
     args[n++] = b;
     args[n++] = "--baseline";
-    args[n++] = r->baseline_dir;
+    args[n++] = base;
     args[n++] = "--noise";
     args[n++] = noise;
     if (r->st.rounds > 0) {
@@ -1017,8 +1129,10 @@ static int experiment(run *r, ai_error *err) {
     failpoint_soon("evaluating", k);
     if (run_eval(r, args, json, log, r->st.eval_timeout, &pr, &e, &have, err)) return -1;
     if (pr.interrupted || g_stop) return 2;
+    if (al_proc_reap_orphans()) say("[exp %d] killed what the evaluation left running", k);
 
-    /* 6. decide, log, keep or revert */
+    /* 6. decide, log, keep or revert; a judge changed while it judged
+     * voids the evaluation */
     al_outcome out;
     if (have) al_eval_objective(&e, r->objective);
     al_decide(&pr, have, &e, r->st.noise, removed - added, &out);
@@ -1028,6 +1142,12 @@ static int experiment(run *r, ai_error *err) {
     if (!strcmp(out.status, "keep")) {
         int rc = confirm_keep(r, k, args, removed - added, &out, err);
         if (rc) return rc;
+    }
+    jc = judge_check(r, "during the evaluation", jwhy, sizeof jwhy, err);
+    if (jc < 0) return -1;
+    if (jc) {
+        snprintf(out.status, sizeof out.status, "reject");
+        snprintf(out.reason, sizeof out.reason, "%s", jwhy);
     }
     if (have) fill_row_from_eval(&row, &e);
     snprintf(row.status, sizeof row.status, "%s", out.status);
@@ -1123,7 +1243,7 @@ static int log_interrupted(run *r, const char *how, ai_error *err) {
     snprintf(row.description, sizeof row.description, "%s", r->st.pend_desc);
     snprintf(row.reason, sizeof row.reason, "%s during %s; reverted", how, r->st.pend_step);
     if (r->st.pend_commit[0]) short_sha(row.commit, sizeof row.commit, r->st.pend_commit);
-    if (al_git_reset_hard(&r->git, r->st.best_commit, err)) return -1;
+    if (al_git_reset_hard(&r->git, r->st.best_commit, r->ignored, err)) return -1;
     return write_row_and_finish(r, &row, 0, err);
 }
 
@@ -1152,7 +1272,7 @@ static int settle_pending(run *r, ai_error *err) {
         rc = ai_error_set(err, "%s: last row is experiment %d but the state expects %d",
                           r->results_path, last, r->st.next_exp - 1);
     } else {
-        rc = al_git_reset_hard(&r->git, r->st.best_commit, err);
+        rc = al_git_reset_hard(&r->git, r->st.best_commit, r->ignored, err);
     }
     free(rows);
     return rc;
@@ -1376,6 +1496,17 @@ int ai_cmd_optimise(int argc, char **argv) {
         fprintf(stderr, "autoinfer optimise: bad tag '%s' (letters, digits, - _ .)\n", tag);
         return 2;
     }
+    if (rounds == 1 || tokens == 1) {
+        fprintf(stderr, "autoinfer optimise: --%s 1: the harness needs at least 2 (%s)\n",
+                rounds == 1 ? "rounds" : "tokens",
+                rounds == 1 ? "a ratio with a confidence interval needs two rounds"
+                            : "a decode speed needs two tokens");
+        return 2;
+    }
+    if (agent && !agent[strspn(agent, " \t")]) {
+        fprintf(stderr, "autoinfer optimise: --agent: empty command\n");
+        return 2;
+    }
 
     run *r = calloc(1, sizeof *r);
     if (!r) return fail("out of memory");
@@ -1390,6 +1521,11 @@ int ai_cmd_optimise(int argc, char **argv) {
     if (r->test_eval)
         say("autoinfer optimise: TEST-ONLY: the evaluation is replaced by AI_LOOP_TEST_EVAL=%s",
             r->test_eval);
+    r->test_build = getenv("AI_LOOP_TEST_BUILD_DIR");
+    if (r->test_build && !*r->test_build) r->test_build = NULL;
+    if (r->test_build)
+        say("autoinfer optimise: TEST-ONLY: every run builds in AI_LOOP_TEST_BUILD_DIR=%s",
+            r->test_build);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -1398,6 +1534,9 @@ int ai_cmd_optimise(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     g_stop = 0;
+    /* what an agent or a candidate leaves running in a session of its own
+     * comes to the driver when its parent ends, to be killed (al_proc_reap_orphans) */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
 
     al_git main_git;
     char cwd[1024];
@@ -1407,18 +1546,19 @@ int ai_cmd_optimise(int argc, char **argv) {
     }
     /* In a worktree made by a run, .autoinfer/ lives in the main checkout. */
     snprintf(r->top, sizeof r->top, "%s", main_git.repo);
+    /* the judge's own folder: in the repository's git folder, outside every
+     * working tree, named to no agent */
+    char common[1024];
+    if (al_git_run(&main_git, common, sizeof common, &err, "rev-parse", "--path-format=absolute",
+                   "--git-common-dir", NULL) != 0) {
+        fail(err.msg);
+        goto out;
+    }
+    common[strcspn(common, "\n")] = 0;
     {
-        char common[1024];
-        ai_error ignore;
-        if (al_git_run(&main_git, common, sizeof common, &ignore, "rev-parse",
-                       "--path-format=absolute", "--git-common-dir", NULL) == 0) {
-            common[strcspn(common, "\n")] = 0;
-            size_t cl = strlen(common);
-            if (cl > 5 && !strcmp(common + cl - 5, "/.git")) {
-                common[cl - 5] = 0;
-                snprintf(r->top, sizeof r->top, "%s", common);
-            }
-        }
+        size_t cl = strlen(common);
+        if (cl > 5 && !strcmp(common + cl - 5, "/.git")) snprintf(r->top, sizeof r->top, "%.*s",
+                                                                  (int)(cl - 5), common);
     }
 
     char default_tag[64];
@@ -1440,6 +1580,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         tag = default_tag;
     }
     snprintf(r->run_dir, PATHSZ, "%s/.autoinfer/%s", r->top, tag);
+    snprintf(r->judge_root, PATHSZ, "%s/autoinfer/%s", common, tag);
 
     if (resume) {
         char sp[PATHSZ];
@@ -1459,6 +1600,13 @@ int ai_cmd_optimise(int argc, char **argv) {
             fail(err.msg);
             goto out;
         }
+        /* a kill -9 inside a git step leaves its lock behind */
+        int stale = al_git_clear_stale_lock(&r->git, &err);
+        if (stale < 0) {
+            fail(err.msg);
+            goto out;
+        }
+        if (stale) say("autoinfer optimise: removed the index.lock a killed git step left");
         char branch[200];
         al_git_branch(&r->git, branch, sizeof branch);
         if (strcmp(branch, r->st.branch) != 0) {
@@ -1483,6 +1631,10 @@ int ai_cmd_optimise(int argc, char **argv) {
         r->prior_elapsed = r->st.elapsed_s;
         if (!strcmp(r->st.phase, "finished")) snprintf(r->st.phase, sizeof r->st.phase, "running");
         if (make_dirs(r, &err)) {
+            fail(err.msg);
+            goto out;
+        }
+        if (strcmp(r->st.phase, "baseline") != 0 && load_judge(r, &err)) {
             fail(err.msg);
             goto out;
         }
@@ -1526,6 +1678,12 @@ int ai_cmd_optimise(int argc, char **argv) {
         if (!realpath(model ? model : def_model, model_path)) {
             fprintf(stderr, "autoinfer optimise: model %s: %s%s\n", model ? model : def_model,
                     strerror(errno), model ? "" : " (run `make model`)");
+            goto out;
+        }
+        ah_gguf_bytes gb;
+        if (ah_gguf_bytes_per_token(model_path, &gb, &err)) {
+            fprintf(stderr, "autoinfer optimise: model %s: %s\n", model_path, err.msg);
+            status = 2;
             goto out;
         }
         snprintf(r->st.model, sizeof r->st.model, "%s", model_path);
@@ -1710,7 +1868,10 @@ int ai_cmd_optimise(int argc, char **argv) {
     }
     status = 0;
 out:
-    if (r) free(r->search);
+    if (r) {
+        free(r->search);
+        free(r->ignored);
+    }
     free(r);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);

@@ -3,6 +3,7 @@
  * captured or logged output, and a stop flag (Ctrl-C) that kills the child.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -207,4 +208,43 @@ void al_proc_describe(const al_proc_result *r, char *out, size_t cap) {
         snprintf(out, cap, "exit %d", r->code);
     else
         snprintf(out, cap, "ended abnormally");
+}
+
+/* The parent's pid from /proc/PID/stat ("pid (comm) state ppid ..."). */
+static pid_t parent_of(const char *pid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%s/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *close_paren = strrchr(buf, ')');
+    int ppid = 0;
+    char state;
+    if (!close_paren || sscanf(close_paren + 1, " %c %d", &state, &ppid) != 2) return 0;
+    return (pid_t)ppid;
+}
+
+int al_proc_reap_orphans(void) {
+    pid_t self = getpid();
+    int killed = 0;
+    /* killing one hands its own children to us: repeat until none is left */
+    for (int pass = 0; pass < 64; pass++) {
+        DIR *d = opendir("/proc");
+        if (!d) break;
+        int found = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] < '1' || e->d_name[0] > '9' || parent_of(e->d_name) != self) continue;
+            pid_t pid = (pid_t)atoi(e->d_name);
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            found++;
+        }
+        closedir(d);
+        killed += found;
+        if (!found) break;
+    }
+    return killed;
 }

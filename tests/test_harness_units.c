@@ -346,6 +346,14 @@ static void test_plausible(void **state) {
     ah_plausible_check(400, 100000000, 30, 1.25, &p);
     assert_int_equal(p.ok, 0);
     assert_non_null(strstr(p.why, "impossible"));
+    /* the engine's own bytes per token (0, or a false small figure) are
+     * reported, never used: the harness's count still flags the speed */
+    ah_plausible_note(&p, "cpu", "x", 0, 1);
+    assert_int_equal(p.ok, 0);
+    ah_plausible_check(400, 100000000, 30, 1.25, &p);
+    ah_plausible_note(&p, "cpu", "x", 1, 1);
+    assert_int_equal(p.ok, 0);
+    assert_int_equal(p.engine_bytes_per_token, 1);
     ah_plausible_check(NAN, 100000000, 30, 1.25, &p);
     assert_int_equal(p.ok, 0);
     double bw = ah_bandwidth_probe(8u << 20, 1);

@@ -1,13 +1,16 @@
 /* test_loop_unit.c — the driver's pure parts: pipeline.conf editing, the
  * knob search order, the decision rule, results.tsv round trips (and a torn
- * last line), the lock's path rule, the journal, child processes, the report
- * and the chart. The whole loop is tested by tests/cli/optimise_*.sh. */
+ * last line), the lock's path rule, the journal, child processes (and
+ * the reaping of what they leave), the judge's copies and the build flags,
+ * the report and the chart. The whole loop is tested by tests/cli/optimise_*.sh. */
 #include "testutil.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "loop.h"
@@ -378,6 +381,123 @@ static void sample_rows(al_row *rows) {
     rows[4].quality_pass = 0;
 }
 
+/* ---- the judge's copies (judge.c) ------------------------------------------- */
+
+static void put(const char *path, const char *text) {
+    ai_error err;
+    assert_int_equal(al_write_atomic(path, text, strlen(text), &err), 0);
+}
+
+static void test_judge_verify(void **state) {
+    (void)state;
+    char dir[256], pub[300], jdir[300], priv[AL_JUDGE_PATH], changed[256];
+    ai_error err;
+    tu_temp_dir(dir, sizeof dir);
+    snprintf(pub, sizeof pub, "%s/gate.conf", dir);
+    snprintf(jdir, sizeof jdir, "%s/judge", dir);
+    put(pub, "kl_mean_max = 0.007\n");
+    al_judge j;
+    assert_int_equal(al_judge_open(&j, jdir, &err), 0);
+    assert_int_equal(al_judge_add(&j, "data/gate.conf", pub, pub, "harness/gate.conf", &err), 0);
+    assert_int_equal(al_judge_add_text(&j, "build.flags", "C_FLAGS = -O2\n", &err), 0);
+    assert_int_equal(al_judge_save(&j, &err), 0);
+    al_judge_path(&j, "data/gate.conf", priv, sizeof priv);
+    struct stat st;
+    assert_int_equal(stat(priv, &st), 0);
+    assert_int_equal(st.st_mode & 0222, 0); /* read-only */
+    assert_int_equal(al_judge_verify(&j, changed, sizeof changed, &err), 0);
+
+    /* the visible twin changed: named, restored from the driver's copy */
+    put(pub, "kl_mean_max = 100\n");
+    assert_int_equal(al_judge_verify(&j, changed, sizeof changed, &err), 1);
+    assert_string_equal(changed, "harness/gate.conf");
+    char *text = tu_read_file(pub, NULL);
+    assert_string_equal(text, "kl_mean_max = 0.007\n");
+    free(text);
+
+    /* the driver's copy changed (after a reload of the manifest): restored
+     * from the twin */
+    al_judge k;
+    assert_int_equal(al_judge_load(&k, jdir, &err), 0);
+    assert_int_equal(k.n, 2);
+    chmod(priv, 0644);
+    put(priv, "kl_mean_max = 100\n");
+    assert_int_equal(al_judge_verify(&k, changed, sizeof changed, &err), 1);
+    text = al_judge_read(&k, "data/gate.conf");
+    assert_string_equal(text, "kl_mean_max = 0.007\n");
+    free(text);
+
+    /* both changed: no intact copy, the run cannot go on */
+    chmod(priv, 0644);
+    put(priv, "x\n");
+    put(pub, "y\n");
+    assert_int_equal(al_judge_verify(&k, changed, sizeof changed, &err), -1);
+    assert_non_null(strstr(err.msg, "harness/gate.conf changed and no intact copy is left"));
+
+    /* a bad manifest is an error naming the file */
+    char man[400];
+    snprintf(man, sizeof man, "%s/MANIFEST", jdir);
+    put(man, "not a manifest\n");
+    assert_int_equal(al_judge_load(&k, jdir, &err), -1);
+    assert_non_null(strstr(err.msg, "bad manifest line"));
+}
+
+static void test_build_flags(void **state) {
+    (void)state;
+    char dir[256], path[400];
+    tu_temp_dir(dir, sizeof dir);
+    assert_null(al_build_flags(dir)); /* not configured */
+    snprintf(path, sizeof path, "%s/CMakeCache.txt", dir);
+    put(path, "# comment\nCMAKE_C_FLAGS:STRING=-O2\nCMAKE_C_COMPILER:FILEPATH=/usr/bin/cc\n"
+              "AI_CUDA:STRING=off\nFOO:STRING=unrelated\n");
+    snprintf(path, sizeof path, "%s/CMakeFiles/lib.dir", dir);
+    ai_error err;
+    assert_int_equal(al_mkdirs(path, &err), 0);
+    snprintf(path, sizeof path, "%s/CMakeFiles/lib.dir/link.txt", dir);
+    put(path, "/usr/bin/ar qc lib.a a.c.o b.c.o\n");
+    snprintf(path, sizeof path, "%s/CMakeFiles/lib.dir/flags.make", dir);
+    put(path, "C_FLAGS = -O2\n");
+    char *before = al_build_flags(dir);
+    assert_non_null(before);
+    assert_non_null(strstr(before, "CMAKE_C_FLAGS:STRING=-O2"));
+    assert_non_null(strstr(before, "AI_CUDA"));
+    assert_null(strstr(before, "unrelated"));
+    /* a new object in an archive line is no change of flags */
+    snprintf(path, sizeof path, "%s/CMakeFiles/lib.dir/link.txt", dir);
+    put(path, "/usr/bin/ar qc lib.a a.c.o b.c.o zz_new.c.o\n");
+    char *after = al_build_flags(dir);
+    assert_string_equal(before, after);
+    free(after);
+    /* a flag slipped into flags.make is */
+    snprintf(path, sizeof path, "%s/CMakeFiles/lib.dir/flags.make", dir);
+    put(path, "C_FLAGS = -O2 -include slow.h\n");
+    after = al_build_flags(dir);
+    assert_string_not_equal(before, after);
+    free(after);
+    free(before);
+}
+
+static void test_reap_orphans(void **state) {
+    (void)state;
+    /* a child that leaves a grandchild in a session of its own, then ends:
+     * the grandchild comes to us (a subreaper) and is killed */
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    al_proc_opts o = {0};
+    o.new_group = 1;
+    al_proc_result r;
+    ai_error err;
+    const char *argv[] = {"sh", "-c", "setsid sleep 300 </dev/null >/dev/null 2>&1 & exit 0", NULL};
+    assert_int_equal(al_proc_run(argv, &o, &r, &err), 0);
+    int killed = 0;
+    for (int i = 0; i < 100 && !killed; i++) { /* the grandchild may take a moment to fork */
+        killed = al_proc_reap_orphans();
+        if (!killed) usleep(20000);
+    }
+    assert_int_equal(killed, 1);
+    assert_int_equal(al_proc_reap_orphans(), 0);
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
 static void test_report_markdown(void **state) {
     al_row rows[6];
     sample_rows(rows);
@@ -428,6 +548,9 @@ int main(void) {
         cmocka_unit_test(test_lock_paths),
         cmocka_unit_test(test_state_roundtrip),
         cmocka_unit_test(test_proc),
+        cmocka_unit_test(test_judge_verify),
+        cmocka_unit_test(test_build_flags),
+        cmocka_unit_test(test_reap_orphans),
         cmocka_unit_test(test_report_markdown),
         cmocka_unit_test(test_chart_svg),
     };

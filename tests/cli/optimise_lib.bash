@@ -32,10 +32,24 @@ make_clone() {
   git -C "$dir" config user.email test@localhost
   git -C "$dir" config user.name test
   mkdir -p "$dir/models"
-  # the fake never reads it, but optimise checks that the model exists
+  # the fake never runs it, but optimise checks that the model is a GGUF
+  # whose tensors the harness can count: the smallest such file
   [ -f "$dir/models/SmolLM2-135M-Instruct.Q4_1.gguf" ] ||
-    : > "$dir/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    tiny_gguf "$dir/models/SmolLM2-135M-Instruct.Q4_1.gguf"
   echo "$dir"
+}
+
+# tiny_gguf PATH: GGUF v3, no metadata, two 32-float tensors (a layer, the head).
+tiny_gguf() {
+  python3 - "$1" <<'PY'
+import struct, sys
+def s(x): return struct.pack("<Q", len(x)) + x.encode()
+hdr = b"GGUF" + struct.pack("<IQQ", 3, 2, 0)
+for i, name in enumerate(["blk.0.attn_norm.weight", "token_embd.weight"]):
+    hdr += s(name) + struct.pack("<IQIQ", 1, 32, 0, i * 128)
+hdr += b"\0" * ((32 - len(hdr) % 32) % 32)
+open(sys.argv[1], "wb").write(hdr + b"\0" * 256)
+PY
 }
 
 # The fake evaluator: same arguments as `autoinfer eval`.
@@ -45,7 +59,7 @@ write_fake_eval() {
 # TEST-ONLY stand-in for `autoinfer eval`; behaviour chosen by "# fake-eval:"
 # lines in the candidate's (B's) pipeline.conf.
 shift  # "eval"
-ab=0; a=""; b=""; json=""; conf=""; save=""; noise=0.01
+ab=0; a=""; b=""; json=""; conf=""; save=""; noise=0.01; data=""
 while [ $# -gt 0 ]; do
   case $1 in
     --ab) ab=1 ;;
@@ -55,6 +69,7 @@ while [ $# -gt 0 ]; do
     --conf) conf=$2; shift ;;
     --save-baseline) save=$2; shift ;;
     --noise) noise=$2; shift ;;
+    --data) data=$2; shift ;;
     *) ;;
   esac
   shift
@@ -83,6 +98,7 @@ aconf=${a#*:}; [ "$aconf" = "$a" ] && aconf=""
 [ -n "$bconf" ] && mode=$(sed -n 's/^# fake-eval: \([a-z]*\)$/\1/p' "$bconf" | tail -n1)
 [ -n "${FAKE_EVAL_SLEEP:-}" ] && sleep "$FAKE_EVAL_SLEEP"
 case $mode in
+  tamper) chmod u+w "$data/gate.conf"; echo "kl_mean_max = 100" >> "$data/gate.conf" ;;
   segv) kill -SEGV $$ ;;
   hang) sleep 1000 ;;
   error) echo "autoinfer eval: engine failure: bad tensor" >&2; exit 1 ;;
@@ -92,6 +108,12 @@ qpass=true; fails='[]'; status=ok; why=""; plaus=true; roof=1000; sanity=0.8
 kv=$(knob "$bconf" kv_type f32)
 if [ "$kv" = q8_0 ] || [ "$kv" = q4_0 ] || [ "$mode" = quality ]; then
   qpass=false; sanity=0.4; fails='["sanity 0.40 < 0.60"]'
+fi
+# "gate": a candidate of KL 0.158 that passes only under a gate loosened
+# to allow it, read as the harness reads it (--data DIR/gate.conf)
+if [ "$mode" = gate ]; then
+  kmax=$(knob "$data/gate.conf" kl_mean_max 0)
+  is "$kmax < 0.158" && { qpass=false; fails='["kl_mean 0.158 > '"$kmax"'"]'; }
 fi
 if [ "$mode" = implausible ]; then
   sb=5000; status=implausible; plaus=false; why="decode 5000 tok/s is above the roofline 1000 tok/s"
@@ -129,6 +151,8 @@ exit 0
 FAKE
   chmod +x "$TMP/fake_eval.sh"
   export AI_LOOP_TEST_EVAL=$TMP/fake_eval.sh
+  # TEST-ONLY: the runs of one test share one build folder (one full build)
+  export AI_LOOP_TEST_BUILD_DIR=$TMP/build
 }
 
 # Column N (1-based) of results.tsv rows (header skipped).
