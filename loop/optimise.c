@@ -1446,11 +1446,11 @@ int ai_cmd_optimise(int argc, char **argv) {
     }
     char why[200];
     if (rounds > 0 && !al_rounds_can_keep(rounds, why, sizeof why)) {
-        fprintf(stderr, "autoinfer optimise: --rounds %s\n", why);
+        fprintf(stderr, "autoinfer optimise: --rounds: %s\n", why);
         return 2;
     }
     if (final_rounds > 0 && !al_rounds_can_keep(final_rounds, why, sizeof why)) {
-        fprintf(stderr, "autoinfer optimise: --final-rounds %s\n", why);
+        fprintf(stderr, "autoinfer optimise: --final-rounds: %s\n", why);
         return 2;
     }
     unsigned objective_mask;

@@ -20,7 +20,7 @@ refused() { # refused "what" "message" args...
   check "$what: says why" grep -q -- "$msg" "$TMP/v.txt"
   check "$what: no branch, no run" bash -c "! git rev-parse -q --verify refs/heads/autoinfer/v1 >/dev/null && [ ! -e .autoinfer/v1 ]"
 }
-refused "--rounds 1" "needs at least 2" --rounds 1
+refused "--rounds 1" "can never keep anything" --rounds 1
 refused "--tokens 1" "needs at least 2" --tokens 1
 echo "not a model" > "$TMP/model.txt"
 refused "a model that is no GGUF" "bad magic" -m "$TMP/model.txt"

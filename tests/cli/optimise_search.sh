@@ -20,7 +20,7 @@ refused() { # refused "what" "expected message" args...
 refused "an unknown objective" "unknown objective 'ttfx' (decode, prefill)" --objective ttfx
 refused "an unknown knob in --knobs" "--knobs: unknown knob 'nonsense'" --knobs threads,nonsense
 refused "--knobs with coordinate descent" "--knobs needs --strategy search" --strategy knobs --knobs threads
-refused "--final-rounds too few to conclude" "--final-rounds 3 rounds can never keep anything" --final-rounds 3
+refused "--final-rounds too few to conclude" "--final-rounds: 3 rounds can never keep anything" --final-rounds 3
 refused "--screen-rounds 1" "--screen-rounds at least 2" --screen-rounds 1
 refused "--agent with coordinate descent" "--agent combines with --strategy search only" \
   --agent true --strategy knobs
