@@ -9,7 +9,10 @@
  */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 
+#include <mutex>
+#include <type_traits>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +43,60 @@ extern "C" {
             return ai_error_set(err, "cuBLAS error at %s:%d: %s (status %d)", __FILE__, __LINE__, \
                                 #call, (int)s_);                                                  \
     } while (0)
+
+/* ---- cuBLAS, opened on first use ------------------------------------------ */
+
+/* The backend opens cuBLAS with dlopen when the first CUDA pipeline opens
+ * instead of linking it: loading libcublasLt costs a process ~200 MB of
+ * resident memory (its relocations and static initialisers), which every
+ * CPU-only run of a CUDA-enabled build would otherwise pay. */
+struct Blas {
+    decltype(&cublasCreate_v2) create;
+    decltype(&cublasDestroy_v2) destroy;
+    decltype(&cublasSetStream_v2) set_stream;
+    decltype(&cublasSetMathMode) set_math_mode;
+    cublasStatus_t (*gemm_ex)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void *,
+                              const void *, cudaDataType, int, const void *, cudaDataType, int, const void *, void *,
+                              cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t); /* the C (32-bit) one */
+};
+static Blas blas_fn;
+
+static int blas_open(ai_error *err) {
+    static std::mutex lock;
+    static int state; /* 0 not tried, 1 open, -1 failed (why in `failed`) */
+    static char failed[400];
+    std::lock_guard<std::mutex> hold(lock);
+    if (state == 0) {
+        char soname[32], path[sizeof AI_CUBLAS_DIR + 40];
+        snprintf(soname, sizeof soname, "libcublas.so.%d", CUBLAS_VER_MAJOR);
+        snprintf(path, sizeof path, "%s/%s", AI_CUBLAS_DIR, soname);
+        void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+        if (!h) h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+            snprintf(failed, sizeof failed, "backend = cuda: cuBLAS cannot be loaded (%s, nor %s): %s", soname, path,
+                     dlerror());
+            state = -1;
+        } else {
+            const char *missing = NULL;
+            auto sym = [&](auto &fn, const char *name) {
+                fn = (std::remove_reference_t<decltype(fn)>)dlsym(h, name);
+                if (!fn && !missing) missing = name;
+            };
+            sym(blas_fn.create, "cublasCreate_v2");
+            sym(blas_fn.destroy, "cublasDestroy_v2");
+            sym(blas_fn.set_stream, "cublasSetStream_v2");
+            sym(blas_fn.set_math_mode, "cublasSetMathMode");
+            sym(blas_fn.gemm_ex, "cublasGemmEx");
+            if (missing) {
+                snprintf(failed, sizeof failed, "backend = cuda: %s lacks %s", soname, missing);
+                state = -1;
+            } else {
+                state = 1;
+            }
+        }
+    }
+    return state > 0 ? 0 : ai_error_set(err, "%s", failed);
+}
 
 /* After a launch: a bad configuration shows here, a fault at the next sync. */
 #define CKL() CK(cudaGetLastError())
@@ -497,7 +554,7 @@ static int gemm(CudaBackend *c, const DMat &m, const __half *x, int n, float *y,
     ai_cuda_dispatch(m.type, [&]<int T>() { k_dequant_f16<T><<<blocks, threads, 0, c->stream>>>(m, 0, m.rows, c->wh); });
     CKL();
     const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
-    CKB(cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, m.rows, n, m.cols, &one, c->wh, CUDA_R_16F, m.cols, x,
+    CKB(blas_fn.gemm_ex(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, m.rows, n, m.cols, &one, c->wh, CUDA_R_16F, m.cols, x,
                      CUDA_R_16F, m.cols, &beta, y, CUDA_R_32F, ldy, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     return 0;
 }
@@ -635,7 +692,7 @@ static void cuda_free(ai_backend *b) {
     for (cudaEvent_t e : c->ev) cudaEventDestroy(e);
     for (cudaGraphExec_t g : c->graph)
         if (g) cudaGraphExecDestroy(g);
-    if (c->blas) cublasDestroy(c->blas);
+    if (c->blas) blas_fn.destroy(c->blas);
     for (void *p : c->allocs) cudaFree(p);
     cudaFreeHost(c->h_next);
     cudaFreeHost(c->h_draw);
@@ -687,9 +744,10 @@ static int setup(CudaBackend *c, ai_error *err) {
     snprintf(c->b.device, sizeof c->b.device, "%s, %d SMs, %.0f GiB, CUDA %d.%d", p.name, p.multiProcessorCount,
              p.totalGlobalMem / 1073741824.0, p.major, p.minor);
     CK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
-    CKB(cublasCreate(&c->blas));
-    CKB(cublasSetStream(c->blas, c->stream));
-    CKB(cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH));
+    if (blas_open(err)) return -1;
+    CKB(blas_fn.create(&c->blas));
+    CKB(blas_fn.set_stream(c->blas, c->stream));
+    CKB(blas_fn.set_math_mode(c->blas, CUBLAS_DEFAULT_MATH));
 
     DNet &n = c->net;
     memset(&n, 0, sizeof n);

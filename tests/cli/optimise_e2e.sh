@@ -32,7 +32,7 @@ check "baseline + at most 1 experiment logged ($nexp)" [ "$nexp" -le 1 ]
 check "the baseline has a real decode speed" awk -F'\t' 'NR == 2 { exit !($3 > 1) }' $RES
 check "the baseline has an A/A ratio" awk -F'\t' 'NR == 2 { exit !($13 > 0.5 && $13 < 2) }' $RES
 if [ "$nexp" = 1 ]; then
-  check "experiment 1 is the sampling knob" [ "$(sed -n 3p $RES | cut -f18)" = "temperature 0.7 -> 0" ]
+  check "experiment 1 is the sampling knob" grep -qE '^temperature 0\.7 -> [0-9.]+$' <<<"$(sed -n 3p $RES | cut -f18)"
   check "experiment 1 was measured (ratio, KL)" \
     awk -F'\t' 'NR == 3 { exit !($13 > 0.3 && $11 != "-") }' $RES
   check "experiment 1 was decided" grep -qP "^1\t[0-9a-f]{12}\t.*\t(keep|revert)\t" $RES
