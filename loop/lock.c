@@ -88,6 +88,12 @@ static int on_list(const char *list, const char *path) {
     return 0;
 }
 
+/* A path git ignores now that the candidate created: not on the start's
+ * list, and not an agent tool's own state (al_agent_tool_state). */
+static int created_ignored(const char *start, const char *path) {
+    return !on_list(start, path) && !al_agent_tool_state(path);
+}
+
 int al_lock_new_ignored(const al_git *g, const char *start, char *bad, size_t cap,
                         ai_error *err) {
     char *now = al_ignored_list(g, err);
@@ -97,7 +103,7 @@ int al_lock_new_ignored(const al_git *g, const char *start, char *bad, size_t ca
     size_t used = 0;
     bad[0] = 0;
     for (char *p = strtok_r(now, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
-        if (on_list(start, p) || al_agent_tool_state(p)) continue;
+        if (!created_ignored(start, p)) continue;
         int w = snprintf(bad + used, cap > used ? cap - used : 0, "%s%s", used ? ", " : "", p);
         if (w > 0 && used + (size_t)w < cap) used += (size_t)w;
         n++;
@@ -112,7 +118,7 @@ int al_clean_new_ignored(const al_git *g, const char *start, ai_error *err) {
     char *save = NULL;
     int rc = 0;
     for (char *p = strtok_r(now, "\n", &save); p && !rc; p = strtok_r(NULL, "\n", &save))
-        if (!on_list(start, p) && !al_agent_tool_state(p))
+        if (created_ignored(start, p))
             rc = al_git_run(g, NULL, 0, err, "clean", "-q", "-f", "-f", "-d", "-x", "--", p, NULL)
                      ? -1 : 0;
     free(now);

@@ -91,11 +91,10 @@ for kind in "Claude Code:claude" "Codex CLI:codex" "aider:aider" "a plain script
   check "$kind: the run finishes (exit 0)" [ $rc -eq 0 ]
   [ $rc -eq 0 ] || tail -n 20 "$TMP/$tag.txt"
   RES=.autoinfer/$tag/results.tsv
-  row=$(sed -n 3p "$RES")
   check "$kind: the stand-in was called as documented" [ -f "$TMP/calls/$name" ]
-  check "$kind: its edit was evaluated and kept" [ "$(cut -f17 <<<"$row")" = keep ]
-  [ "$(cut -f17 <<<"$row")" = keep ] || { echo "$row"; cat ".autoinfer/$tag/logs/1.agent.log" 2>/dev/null; }
-  check "$kind: the row's description is its message" [ "$(cut -f18 <<<"$row")" = "$name: sampler comment" ]
+  check "$kind: its edit was evaluated and kept" [ "$(st 1)" = keep ]
+  [ "$(st 1)" = keep ] || { row 1; cat ".autoinfer/$tag/logs/1.agent.log" 2>/dev/null; }
+  check "$kind: the row's description is its message" [ "$(row 1 | cut -f18)" = "$name: sampler comment" ]
   check "$kind: the kept commit holds the engine edit" \
     bash -c "git show HEAD -- engine/sampler.c | grep -q '$name stand-in'"
   check "$kind: its note survives the experiment" grep -q "$name was here" ".autoinfer/$tag/notes.md"

@@ -39,9 +39,6 @@ AGENT
 RES=.autoinfer/f1/results.tsv
 check "the agent run finishes (exit 0)" [ $rc -eq 0 ]
 [ $rc -eq 0 ] || tail -n 30 "$TMP/f1.txt"
-row() { sed -n "$(( $1 + 2 ))p" $RES; }  # row of experiment N
-st() { row "$1" | cut -f17; }
-why() { row "$1" | cut -f19; }
 check "12 experiments + baseline logged" [ "$(col $RES 1 | tr '\n' ' ')" = "0 1 2 3 4 5 6 7 8 9 10 11 12 " ]
 check "segfault: crash row" [ "$(st 1)" = crash ]
 check "segfault: reason names the signal" grep -q "SIGSEGV" <<<"$(why 1)"

@@ -67,9 +67,6 @@ AGENT
 RES=.autoinfer/j1/results.tsv
 check "the run finishes (exit 0)" [ $rc -eq 0 ]
 [ $rc -eq 0 ] || tail -n 30 "$TMP/j1.txt"
-row() { sed -n "$(( $1 + 2 ))p" $RES; }
-st() { row "$1" | cut -f17; }
-why() { row "$1" | cut -f19; }
 check "replaced judge binary: rejected" [ "$(st 1)" = reject ]
 check "replaced judge binary: named" grep -q "judge: bin/harness changed before the evaluation" <<<"$(why 1)"
 check "replaced judge binary: restored" bash -c "head -c4 .autoinfer/j1/bin/harness | grep -q ELF"

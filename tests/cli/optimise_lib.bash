@@ -157,3 +157,7 @@ FAKE
 
 # Column N (1-based) of results.tsv rows (header skipped).
 col() { tail -n +2 "$1" | cut -f"$2"; }
+# Experiment N's row of $RES (the test's results.tsv), its status and its reason.
+row() { sed -n "$(( $1 + 2 ))p" "$RES"; }
+st() { row "$1" | cut -f17; }
+why() { row "$1" | cut -f19; }
