@@ -675,9 +675,11 @@ static int screen(run *r, int k, int i, const al_move *m, int rounds, const char
     char note[256] = "";
     *ratio = 0;
     if (!have || strcmp(e.status, "ok") != 0) {
-        char how[96];
+        char how[96], last[160] = "";
         al_proc_describe(&pr, how, sizeof how);
-        snprintf(note, sizeof note, "failed (%s)", have && e.why[0] ? e.why : how);
+        if (!have) al_file_grep_line(log, NULL, last, sizeof last);
+        snprintf(note, sizeof note, "failed (%s)%s%s", have && e.why[0] ? e.why : how,
+                 last[0] ? ": " : "", last);
     } else if (!al_eval_constraint(&e, r->st.max_memory_mb, note, sizeof note)) {
         al_eval_objective(&e, r->objective);
         if (e.ratio != AL_NA) *ratio = e.ratio;

@@ -23,6 +23,8 @@ if [ ! -f "$MODEL" ]; then echo "skip: $MODEL missing (make model)"; exit 0; fi
 # ---- bad input: clear one-line errors, no evaluation ----
 "$BIN" eval --frobnicate >"$T/o" 2>&1; expect_rc "unknown option" 2 $?
 "$BIN" eval --runs zero >"$T/o" 2>&1; expect_rc "bad --runs" 2 $?
+"$BIN" eval --ab --a "$BIN" --b "$BIN" --noise 11 >"$T/o" 2>&1; expect_rc "bad --noise" 2 $?
+expect_grep "bad --noise is named" "bad value '11' for --noise: expected a fraction in 0..10" "$T/o"
 "$BIN" eval --quick --set no_such_knob=1 >"$T/o" 2>&1; expect_rc "unknown knob" 1 $?
 expect_grep "unknown knob is named" "unknown knob 'no_such_knob'" "$T/o"
 "$BIN" eval --quick --set threads=lots >"$T/o" 2>&1; expect_rc "bad knob value" 1 $?
@@ -146,7 +148,8 @@ echo '{"nope": 1}' >"$T/other/baseline.json"
 "$BIN" eval --quick --baseline "$T/other" >"$T/o" 2>&1; expect_rc "baseline.json without meta" 1 $?
 
 # ---- A/A compare: no change ----
-"$BIN" eval --ab --a "$BIN" --b "$BIN" --rounds 3 --tokens 8 --no-quality --json "$T/ab.json" >"$T/ab.log" 2>&1
+# a noise threshold above 50 %: what optimise passes on from a loaded machine's A/A
+"$BIN" eval --ab --a "$BIN" --b "$BIN" --rounds 3 --tokens 8 --noise 0.75 --no-quality --json "$T/ab.json" >"$T/ab.log" 2>&1
 expect_rc "A/A compare" 0 $?
 expect_grep "A/A verdict" "^verdict: no change" "$T/ab.log"
 python3 - "$T/ab.json" <<'EOF' && ok "compare JSON" || bad "compare JSON"
@@ -156,7 +159,7 @@ c = d["compare"]
 for k in ["decode_ratio", "ci_lo", "ci_hi", "p", "noise", "verdict", "prefill_ratio",
           "prefill_ci_lo", "prefill_ci_hi", "a", "b", "status", "why"]:
     assert k in c, k
-assert c["status"] == "ok" and c["rounds"] == 3
+assert c["status"] == "ok" and c["rounds"] == 3 and c["noise"] == 0.75
 assert len(c["a"]["decode_tps"]["samples"]) == 3
 # the roofline's bytes are the harness's count, not a worker's say-so
 assert d["plausible"]["bytes_per_token"] == 96576768, d["plausible"]

@@ -96,6 +96,9 @@ bconf=${b#*:}; [ "$bconf" = "$b" ] && bconf=""
 aconf=${a#*:}; [ "$aconf" = "$a" ] && aconf=""
 [ $ab = 0 ] && bconf=$conf
 [ -n "$bconf" ] && mode=$(sed -n 's/^# fake-eval: \([a-z]*\)$/\1/p' "$bconf" | tail -n1)
+# FAKE_EVAL_ERROR_IF=REGEX: an error exit (usage, as the harness's own) when B's conf matches
+[ -n "${FAKE_EVAL_ERROR_IF:-}" ] && [ -n "$bconf" ] && grep -qE "$FAKE_EVAL_ERROR_IF" "$bconf" && {
+  echo "autoinfer eval: bad value for --noise (fake)" >&2; exit 2; }
 [ -n "${FAKE_EVAL_SLEEP:-}" ] && sleep "$FAKE_EVAL_SLEEP"
 case $mode in
   tamper) chmod u+w "$data/gate.conf"; echo "kl_mean_max = 100" >> "$data/gate.conf" ;;

@@ -91,6 +91,11 @@ check "m1: moves above the limit are screened out, saying why" \
   grep -q 'screen 1: .*constraint: peak memory 210 MB is above --max-memory 100 MB' "$TMP/m1.txt"
 check "m1: nothing kept, and the last line says so" \
   grep -q "^autoinfer optimise: nothing was kept" <(tail -n 1 "$TMP/m1.txt")
+git checkout -q main
+FAKE_EVAL_ERROR_IF='^spin = spin$' "$BIN" optimise --tag f1 --knobs spin --jobs 2 > "$TMP/f1.txt" 2>&1; rc=$?
+check "f1: a search whose screens fail finishes" [ $rc -eq 0 ]
+check "f1: a failed screen says why, from the harness's own message" \
+  grep -q "screen 1: spin yield -> spin: failed (exit 2): autoinfer eval: bad value for --noise (fake)" "$TMP/f1.txt"
 
 # --- the agent and the search together: a knob re-tune after each agent keep --------
 git checkout -q main
