@@ -362,10 +362,23 @@ static void check_ppl(const char *fixture, const char *extra_set) {
             count += a.count;
         }
         assert_int_equal(count, cJSON_GetObjectItem(fix, "count")->valueint);
-        double ppl = exp(nll / count), rel = fabs(ppl / ref_ppl - 1);
-        printf("  perplexity %.4f vs reference %.4f: %.3f%% apart (bound 0.5%%)\n", ppl, ref_ppl,
-               100 * rel);
-        assert_true(rel < 0.005);
+        double ppl = exp(nll / count);
+        cJSON *exact = cJSON_GetObjectItem(fix, "exact_products");
+        if (exact) {
+            /* Held to the perplexity of float products on the same weights
+             * (llama.cpp on an F32 copy), and no farther from it than
+             * llama.cpp's own quantized products are. */
+            double ex = cJSON_GetObjectItem(exact, "ppl")->valuedouble;
+            double rel = fabs(ppl / ex - 1), ref_rel = fabs(ref_ppl / ex - 1);
+            printf("  perplexity %.4f vs float products %.4f: %.3f%% apart (bound 0.5%%, and llama.cpp's "
+                   "%.4f: %.3f%%)\n", ppl, ex, 100 * rel, ref_ppl, 100 * ref_rel);
+            assert_true(rel < 0.005);
+            assert_true(rel <= ref_rel);
+        } else {
+            double rel = fabs(ppl / ref_ppl - 1);
+            printf("  perplexity %.4f vs reference %.4f: %.3f%% apart (bound 0.5%%)\n", ppl, ref_ppl, 100 * rel);
+            assert_true(rel < 0.005);
+        }
         free(toks);
         free(ours);
         free(text);
@@ -376,12 +389,13 @@ static void check_ppl(const char *fixture, const char *extra_set) {
 
 static void test_ppl_smollm2_q4_1(void **state) { check_ppl(FIX "ppl_smollm2_q4_1.json", NULL); }
 static void test_ppl_smollm2_q8_0(void **state) { check_ppl(FIX "ppl_smollm2_q8_0.json", NULL); }
-/* Gemma 3 through the one-token products: 0.015 % from the reference. The
- * batched products (gemm.h, AVX-512 VNNI; knob gemm) land 0.58 % away on
- * this model, whose activations have outliers (probably their K-format
- * activation blocks, 32 wide where ggml's Q8_K is 256): a property of that
- * kernel, reported in docs/models.md, not of the gemma3 pass. */
-static void test_ppl_gemma3(void **state) { check_ppl(FIX "ppl_gemma3_270m_q4_k_m.json", "gemm=off"); }
+/* Gemma 3, default pipeline: against the perplexity of float products
+ * (the fixture's exact_products). llama.cpp's own figure is 0.70 % above
+ * it: its products quantize the activations that enter the K-format
+ * matrices in blocks of 256 (Q8_K), and Gemma's activations have outliers
+ * that leave the rest of such a block few levels; the batched products
+ * (gemm.h) use blocks of 32 and land 0.2 % from it. docs/models.md. */
+static void test_ppl_gemma3(void **state) { check_ppl(FIX "ppl_gemma3_270m_q4_k_m.json", NULL); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {

@@ -69,6 +69,7 @@ if want gemma3; then
   # base model without a chat template: the greedy prompts go in raw
   run tools/fixtures_logits.py "$GEMMA" "$F/logits_gemma3_270m_q4_k_m.json"
   run tools/fixtures_greedy.py "$GEMMA" "$F/greedy_gemma3_270m_q4_k_m.json"
-  run tools/fixtures_ppl.py "$GEMMA" "$TEXT" "$F/ppl_gemma3_270m_q4_k_m.json"
+  # --exact: also the perplexity with float products (docs/models.md, gemma3)
+  run tools/fixtures_ppl.py --exact "$GEMMA" "$TEXT" "$F/ppl_gemma3_270m_q4_k_m.json"
 fi
 ls -l "$F" >&2

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference perplexity of a fixed text, computed the way llama-perplexity does it.
 
-    .oracle/venv/bin/python tools/fixtures_ppl.py MODEL TEXT OUT.json
+    .oracle/venv/bin/python tools/fixtures_ppl.py [--exact] MODEL TEXT OUT.json
 
 Protocol (llama.cpp tools/perplexity, default mode), written into the fixture:
   * tokens = tokenize(whole text, add_special=True, parse_special=False): BOS
@@ -16,12 +16,20 @@ Protocol (llama.cpp tools/perplexity, default mode), written into the fixture:
 The fixture stores every token id, each chunk's start and nll sum, each scored
 token's nll and the reference's argmax (for top-1 agreement), and, when
 .oracle/bin/llama-perplexity exists, what that binary itself reported.
+
+--exact also stores llama-perplexity's figure for the same weights converted
+to F32 by llama-quantize: every product then runs in float on the unrounded
+activations, so it is the perplexity of these weights without the error of
+llama.cpp's activation quantization (Q8_0 blocks of 32, Q8_K blocks of 256
+for the K formats). A pipeline whose products round activations differently
+is judged against that figure (docs/models.md, gemma3).
 """
 import math
 import os
 import re
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 
@@ -44,10 +52,30 @@ def run_llama_perplexity(model, text_path):
             "ppl_err": float(m.group(2)) if m else None}
 
 
+def run_exact_products(model, text_path):
+    exe = fc.ROOT / ".oracle" / "bin" / "llama-quantize"
+    if not exe.exists():
+        sys.exit(f"fixtures_ppl.py: --exact needs {exe} (tools/oracle/setup.sh builds it)")
+    with tempfile.TemporaryDirectory() as tmp:
+        f32 = os.path.join(tmp, "f32.gguf")
+        subprocess.run([str(exe), "--allow-requantize", str(model), f32, "F32", "2"],
+                       check=True, capture_output=True)
+        r = run_llama_perplexity(f32, text_path)
+    if not r or r["ppl"] is None:
+        sys.exit("fixtures_ppl.py: llama-perplexity gave no figure for the F32 copy")
+    r["command"] = "llama-quantize --allow-requantize MODEL F32.gguf F32 2; " + r["command"].replace(
+        "MODEL", "F32.gguf")
+    return r
+
+
 def main():
-    if len(sys.argv) != 4:
-        sys.exit("usage: fixtures_ppl.py MODEL TEXT OUT.json")
-    model, text_path, out = sys.argv[1:]
+    args = sys.argv[1:]
+    exact = "--exact" in args
+    if exact:
+        args.remove("--exact")
+    if len(args) != 3:
+        sys.exit("usage: fixtures_ppl.py [--exact] MODEL TEXT OUT.json")
+    model, text_path, out = args
     raw = open(text_path, "rb").read()
     llm = fc.load(model, n_ctx=N_CTX, logits_all=True, n_batch=N_CTX)
     add_bos = bool(llama_cpp.llama_vocab_get_add_bos(llm._model.vocab))
@@ -85,7 +113,7 @@ def main():
     var = nll2_sum / count - mean * mean
     ppl = math.exp(mean)
     err = math.sqrt(var / (count - 1)) * ppl if var > 0 else None
-    fc.write_json({
+    fixture = {
         "kind": "perplexity",
         "oracle": fc.oracle_info(),
         "model": fc.model_info(model, llm),
@@ -106,7 +134,10 @@ def main():
         "nll": nlls,
         "argmax": argmaxes,
         "llama_perplexity": run_llama_perplexity(model, text_path),
-    }, out)
+    }
+    if exact:
+        fixture["exact_products"] = run_exact_products(model, text_path)
+    fc.write_json(fixture, out)
     print(f"PPL = {ppl:.4f} +/- {err:.5f} over {count} tokens", file=sys.stderr)
 
 
