@@ -22,6 +22,8 @@ static void usage(FILE *out) {
         "  -f, --file FILE         read the prompt from FILE\n"
         "      --chat              format the prompt with the model's chat template\n"
         "      --system TEXT       system message (with --chat)\n"
+        "      --think on|off      let a thinking model (Qwen3) reason first, or not (with --chat;\n"
+        "                          default: the template's own, on)\n"
         "  -n, --n-predict N       tokens to generate at most (default 256)\n"
         "      --ignore-eos        keep generating past end-of-sequence\n"
         "      --temp X            sampling temperature (0 = greedy)\n"
@@ -63,11 +65,12 @@ int ai_cmd_generate(int argc, char **argv) {
         {"min-p", required_argument, 0, 4}, {"repeat-penalty", required_argument, 0, 5},
         {"seed", required_argument, 0, 6}, {"threads", required_argument, 0, 't'},
         {"conf", required_argument, 0, 'C'}, {"set", required_argument, 0, 's'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"think", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     static const char *flag_key[] = {NULL, "temperature", "top_k", "top_p", "min_p",
                                      "repeat_penalty", "seed"};
     const char *model = DEFAULT_MODEL, *prompt = NULL, *file = NULL, *system = NULL;
     bool chat = false, ignore_eos = false;
+    int think = -1; /* -1: the template's default */
     long n_predict = 256;
     ai_cli_conf cc = {0};
     char kv_store[AI_CLI_MAX_SETS][96];
@@ -80,6 +83,13 @@ int ai_cmd_generate(int argc, char **argv) {
         case 'f': file = optarg; break;
         case 'c': chat = true; break;
         case 'S': system = optarg; break;
+        case 'T':
+            if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+                fprintf(stderr, "autoinfer generate: --think expects on or off, got '%s'\n", optarg);
+                return 2;
+            }
+            think = !strcmp(optarg, "on");
+            break;
         case 'E': ignore_eos = true; break;
         case 'C': cc.conf_path = optarg; break;
         case 's': if (ai_cli_set(&cc, "generate", optarg)) return 2; break;
@@ -103,8 +113,8 @@ int ai_cmd_generate(int argc, char **argv) {
         fprintf(stderr, "autoinfer generate: give exactly one of -p PROMPT or -f FILE\n");
         return 2;
     }
-    if (system && !chat) {
-        fprintf(stderr, "autoinfer generate: --system needs --chat\n");
+    if ((system || think >= 0) && !chat) {
+        fprintf(stderr, "autoinfer generate: %s needs --chat\n", system ? "--system" : "--think");
         return 2;
     }
     ai_conf conf;
@@ -125,6 +135,10 @@ int ai_cmd_generate(int argc, char **argv) {
     const char *text = prompt;
     if (chat) {
         size_t cap = strlen(prompt) + (system ? strlen(system) : 0) + 4096;
+        if (think >= 0 && ai_chat_set_thinking(p, think, &err)) {
+            fprintf(stderr, "autoinfer generate: %s\n", err.msg);
+            goto done;
+        }
         formatted = malloc(cap);
         if (!formatted || ai_chat_format(p, system, prompt, formatted, cap, &err) < 0) {
             fprintf(stderr, "autoinfer generate: %s\n", formatted ? err.msg : "out of memory");

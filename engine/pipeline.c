@@ -150,6 +150,15 @@ int ai_chat_format(ai_pipeline *p, const char *system, const char *user, char *o
     return ai_chat_template_render(&p->chat, system, user, out, cap, err);
 }
 
+int ai_chat_set_thinking(ai_pipeline *p, int enable, ai_error *err) {
+    if (p->chat.family == AI_CHAT_NONE) return ai_chat_unknown_error(err, p->path);
+    if (!p->chat.thinking)
+        return ai_error_set(err, "%s: the chat template (%s) has no thinking switch (it never reads enable_thinking); "
+                            "leave out --think", p->path, ai_chat_family_name(p->chat.family));
+    p->chat.enable_thinking = enable != 0;
+    return 0;
+}
+
 /* Runs the prompt through the model in chunks of prefill_chunk tokens. */
 static int prefill(ai_pipeline *p, const int32_t *prompt, int n_prompt, bool all_logits,
                    ai_logits_fn fn, void *user, ai_error *err) {

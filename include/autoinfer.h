@@ -113,6 +113,12 @@ int ai_token_bytes(ai_pipeline *p, int32_t token, char *out, int cap);
 int ai_chat_format(ai_pipeline *p, const char *system, const char *user,
                    char *out, size_t cap, ai_error *err);
 
+/* Qwen3-style templates (and some DeepSeek R1 ones) read enable_thinking:
+ * on (the templates' default) lets the model reason in <think> first, off
+ * writes the empty think block. Sets it for the following ai_chat_format
+ * calls; -1 with a message when the model's template has no such switch. */
+int ai_chat_set_thinking(ai_pipeline *p, int enable, ai_error *err);
+
 /* Called once per generated token. `text` holds the complete UTF-8 bytes that
  * became printable with this token (possibly empty). Return nonzero to stop. */
 typedef int (*ai_token_fn)(void *user, int32_t token, const char *text,

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "autoinfer.h"
 #include "gguf.h"
 #include "tokenizer.h"
 
@@ -221,11 +222,146 @@ static void test_unknown_and_limits(void **state) {
     assert_non_null(strstr(big, "\n\nhi<|eot_id|>"));
 }
 
+/* A tiny model (the default model's vocabulary) written with `o` into dir,
+ * opened with the default knobs. */
+static ai_pipeline *open_tiny(const char *dir, const char *name, const tu_tiny_opts *o, char *path, size_t cap) {
+    snprintf(path, cap, "%s/%s.gguf", dir, name);
+    tu_make_tiny_model(path, o);
+    ai_conf c;
+    ai_conf_defaults(&c);
+    ai_error err = {{0}};
+    ai_pipeline *p = ai_pipeline_open(path, &c, &err);
+    if (!p) fail_msg("%s: %s", path, err.msg);
+    return p;
+}
+
+/* The prompt token count `autoinfer generate` reports for a chat prompt. */
+static int cli_prompt_tokens(const char *model, const char *think) {
+    char out[4096];
+    int rc = tu_runf(out, sizeof out, "%s generate -m %s --chat --think %s -p hi -n 1 --temp 0 2>&1 >/dev/null",
+                     TU_BIN, model, think);
+    const char *at = strstr(out, "prompt tokens: ");
+    if (rc != 0 || !at) fail_msg("generate --think %s: exit %d: %s", think, rc, out);
+    return atoi(at + strlen("prompt tokens: "));
+}
+
+/* Qwen3's thinking switch through the public API, on a model whose GGUF
+ * carries the real Qwen3 template: the default and ai_chat_set_thinking
+ * on/off render what jinja2 renders for enable_thinking true/false (the
+ * fixture's cases); `generate --chat --think` reaches the prompt; a
+ * template without the switch refuses it, naming why. */
+static void test_thinking_switch(void **state) {
+    (void)state;
+    char dir[256], path[512];
+    tu_temp_dir(dir, sizeof dir);
+    char *tmpl = read_template("Qwen-Qwen3-0.6B.jinja");
+    ai_pipeline *p = open_tiny(dir, "qwen3-template", &(tu_tiny_opts){.chat_template = tmpl}, path, sizeof path);
+    char *js = tu_read_file(FIXTURE, NULL);
+    cJSON *root = cJSON_Parse(js);
+    assert_non_null(root);
+    static char out[16384];
+    ai_error err = {{0}};
+    int ncase = 0;
+    cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(root, "cases")) {
+        if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(c, "file")), "Qwen-Qwen3-0.6B.jinja")) continue;
+        const char *want = cJSON_GetStringValue(cJSON_GetObjectItem(c, "expected"));
+        const char *user = cJSON_GetStringValue(cJSON_GetObjectItem(c, "user"));
+        cJSON *sys = cJSON_GetObjectItem(c, "system");
+        bool think = cJSON_IsTrue(cJSON_GetObjectItem(c, "enable_thinking"));
+        if (think && ncase == 0) { /* before any choice: the template's default, on */
+            assert_true(ai_chat_format(p, cJSON_IsString(sys) ? sys->valuestring : NULL, user, out, sizeof out, &err) > 0);
+            assert_string_equal(out, want);
+        }
+        assert_int_equal(ai_chat_set_thinking(p, think, &err), 0);
+        assert_true(ai_chat_format(p, cJSON_IsString(sys) ? sys->valuestring : NULL, user, out, sizeof out, &err) > 0);
+        assert_string_equal(out, want);
+        ncase++;
+    }
+    assert_true(ncase >= 4);
+    /* the CLI flag: each choice's prompt, tokenized, is what generate ran */
+    int32_t toks[512];
+    int n_tok[2];
+    for (int on = 0; on < 2; on++) {
+        assert_int_equal(ai_chat_set_thinking(p, on, &err), 0);
+        assert_true(ai_chat_format(p, NULL, "hi", out, sizeof out, &err) > 0);
+        n_tok[on] = ai_tokenize(p, out, 1, 1, toks, 512, &err);
+        assert_int_equal(cli_prompt_tokens(path, on ? "on" : "off"), n_tok[on]);
+    }
+    assert_true(n_tok[0] > n_tok[1]); /* off adds the empty think block */
+    ai_pipeline_close(p);
+    unlink(path);
+
+    /* ChatML without the switch (the default model's template) */
+    p = open_tiny(dir, "chatml", &(tu_tiny_opts){0}, path, sizeof path);
+    assert_int_equal(ai_chat_set_thinking(p, 0, &err), -1);
+    print_message("expected error: %s\n", err.msg);
+    assert_non_null(strstr(err.msg, "the chat template (chatml) has no thinking switch"));
+    char cli[4096];
+    assert_int_equal(tu_runf(cli, sizeof cli, "%s generate -m %s --chat --think off -p hi -n 1 2>&1", TU_BIN, path), 1);
+    assert_non_null(strstr(cli, "has no thinking switch"));
+    assert_ptr_equal(strchr(cli, '\n'), cli + strlen(cli) - 1); /* one line */
+    ai_pipeline_close(p);
+    unlink(path);
+    rmdir(dir);
+    cJSON_Delete(root);
+    free(js);
+    free(tmpl);
+}
+
+/* BOS on the chat path, as llama.cpp's common chat and completion tool do it
+ * (common/chat.cpp drops a leading BOS text from the rendered prompt when the
+ * model adds BOS; completion tokenizes it with add_special and
+ * parse_special): exactly one BOS when tokenizer.ggml.add_bos_token is true,
+ * whether or not the template writes the BOS text itself, and none added
+ * when false. The default model's BOS is <|im_start|> (id 1), the text its
+ * ChatML template begins with; id 2 stands for a BOS the template does not
+ * write. */
+static void test_chat_bos(void **state) {
+    (void)state;
+    static const struct { const char *name; int add_bos, bos; const char *bos_text; } M[] = {
+        {"no-add-bos", 0, 0, "<|im_start|>"},     /* add_bos_token = false (as SmolLM2) */
+        {"bos-written", 1, 0, "<|im_start|>"},    /* true; the template writes the BOS text */
+        {"bos-not-written", 1, 2, "<|im_end|>"},  /* true; it does not */
+    };
+    char dir[256], path[512];
+    tu_temp_dir(dir, sizeof dir);
+    for (size_t i = 0; i < sizeof M / sizeof M[0]; i++) {
+        ai_pipeline *p = open_tiny(dir, M[i].name, &(tu_tiny_opts){.add_bos_token = M[i].add_bos,
+                                                                   .bos_token_id = M[i].bos}, path, sizeof path);
+        ai_model_desc d;
+        ai_pipeline_describe(p, &d);
+        assert_int_equal(d.add_bos, M[i].add_bos);
+        ai_error err = {{0}};
+        char text[1024];
+        assert_true(ai_chat_format(p, "Be brief.", "hi", text, sizeof text, &err) > 0);
+        /* llama.cpp's rule, step by step */
+        const char *rest = text;
+        size_t bl = strlen(M[i].bos_text);
+        if (d.add_bos && !strncmp(text, M[i].bos_text, bl)) rest += bl;
+        int32_t want[512], got[512];
+        int nw = 0;
+        if (d.add_bos) want[nw++] = d.bos;
+        nw += ai_tokenize(p, rest, 0, 1, want + nw, 512 - nw, &err);
+        int ng = ai_tokenize(p, text, 1, 1, got, 512, &err);
+        print_message("%s: %d tokens, first %d %d (bos %d)\n", M[i].name, ng, got[0], got[1], d.bos);
+        assert_int_equal(ng, nw);
+        assert_memory_equal(got, want, (size_t)ng * sizeof *got);
+        assert_true(got[0] != got[1]); /* never two BOS */
+        if (d.add_bos) assert_int_equal(got[0], d.bos);
+        ai_pipeline_close(p);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_detect),
         cmocka_unit_test(test_render_fixtures),
         cmocka_unit_test(test_unknown_and_limits),
+        cmocka_unit_test(test_thinking_switch),
+        cmocka_unit_test(test_chat_bos),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,9 +111,18 @@ void tu_make_tiny_model(const char *path, const tu_tiny_opts *o) {
     if (!o->drop_key || strcmp(o->drop_key, key)) gguf_writer_f32(w, key, 1e-5f);
     snprintf(key, sizeof key, "%s.rope.freq_base", arch);
     gguf_writer_f32(w, key, 10000.0f);
-    for (uint64_t i = 0; i < vf->n_kv; i++)
-        if (vf->kvs[i].key.len > 10 && !memcmp(vf->kvs[i].key.ptr, "tokenizer.", 10))
-            gguf_writer_copy_kv(w, &vf->kvs[i]);
+    for (uint64_t i = 0; i < vf->n_kv; i++) {
+        const gguf_kv *kv = &vf->kvs[i];
+#define IS(k) (kv->key.len == strlen(k) && !memcmp(kv->key.ptr, k, strlen(k)))
+        bool replaced = (o->chat_template && IS("tokenizer.chat_template")) ||
+                        (o->add_bos_token && IS("tokenizer.ggml.add_bos_token")) ||
+                        (o->bos_token_id > 0 && IS("tokenizer.ggml.bos_token_id"));
+#undef IS
+        if (kv->key.len > 10 && !memcmp(kv->key.ptr, "tokenizer.", 10) && !replaced) gguf_writer_copy_kv(w, kv);
+    }
+    if (o->chat_template) gguf_writer_str(w, "tokenizer.chat_template", o->chat_template);
+    if (o->add_bos_token) gguf_writer_bool(w, "tokenizer.ggml.add_bos_token", true);
+    if (o->bos_token_id > 0) gguf_writer_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)o->bos_token_id);
 
     void *blobs[256];
     int nb = 0;

@@ -41,6 +41,10 @@ typedef struct tu_tiny_opts {
     const char *drop_key;    /* leave this metadata key out */
     const char *bad_shape_tensor; /* give this tensor one row too many */
     const char *bad_type_tensor;  /* store this tensor as q2_k */
+    const char *chat_template;    /* replaces tokenizer.chat_template */
+    int add_bos_token;            /* 1: tokenizer.ggml.add_bos_token = true
+                                     (the default model's is false) */
+    int bos_token_id;             /* > 0: replaces tokenizer.ggml.bos_token_id */
 } tu_tiny_opts;
 void tu_make_tiny_model(const char *path, const tu_tiny_opts *o);
 

@@ -30,6 +30,11 @@ expect_error "bad repeat penalty" 2 "bad value '0' for repeat_penalty" "$BIN" ge
 expect_error "bad seed" 2 "bad value 'x' for seed" "$BIN" generate -m "$MODEL" -p hi --seed x
 expect_error "bad -n" 2 "-n expects" "$BIN" generate -m "$MODEL" -p hi -n -3
 expect_error "unknown knob" 2 "unknown knob 'turbo'" "$BIN" generate -m "$MODEL" -p hi --set turbo=1
+expect_error "--think without --chat" 2 "--think needs --chat" "$BIN" generate -m "$MODEL" -p hi --think off
+expect_error "bad --think" 2 "--think expects on or off, got 'maybe'" "$BIN" generate -m "$MODEL" -p hi --chat --think maybe
+# the default model's ChatML has no thinking switch (the switch itself: tests/test_chat.c)
+expect_error "--think on a template without the switch" 1 "the chat template (chatml) has no thinking switch" \
+  "$BIN" generate -m "$MODEL" -p hi --chat --think off
 expect_error "no prompt" 2 "exactly one of -p PROMPT or -f FILE" "$BIN" generate -m "$MODEL"
 expect_error "unknown flag" 2 "unrecognized option" "$BIN" generate --frobnicate
 printf 'temperature = 0.5\nthreads = lots\n' >"$tmp/bad.conf"
