@@ -28,6 +28,7 @@ typedef struct {
     bool untied;         /* its own output.weight */
     bool post_norms;     /* post_attention_norm / post_ffw_norm (gemma3) */
     int sliding_window;  /* attention.sliding_window (gemma3: every 6th layer global) */
+    float rope_linear;   /* rope.scaling.type linear with this factor (0: no scaling keys) */
     float spread;        /* of the matrices' weights; 0: 0.035 (~N(0, 0.02)) */
 } shape;
 
@@ -51,6 +52,13 @@ static const shape SHAPES[] = {
     /* a window of 32 so that a short text already slides */
     {"gemma3-tiny", "gemma3", 256, 6, 4, 1, 768, 49152, 4096, .head_dim = 64, .rope_base = 1000000.0f,
      .eps = 1e-6f, .qk_norm = true, .post_norms = true, .sliding_window = 32, .spread = 0.15f},
+    /* linear RoPE scaling as the converters write it: DeepSeek-Coder's
+     * factor 4 (llama); Gemma 3 4B+'s factor 8, which only the global
+     * layers take */
+    {"deepseek-coder-tiny", "llama", 256, 4, 8, 4, 768, 49152, 16384, .rope_base = 100000.0f, .eps = 1e-6f,
+     .rope_linear = 4.0f, .spread = 0.15f},
+    {"gemma3-scaled-tiny", "gemma3", 256, 6, 4, 1, 768, 49152, 4096, .head_dim = 64, .rope_base = 1000000.0f,
+     .eps = 1e-6f, .qk_norm = true, .post_norms = true, .sliding_window = 32, .rope_linear = 8.0f, .spread = 0.15f},
 };
 #define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
 
@@ -179,6 +187,10 @@ int ai_cmd_synth(int argc, char **argv) {
     gguf_writer_f32(w, KEY("rope.freq_base"), sh->rope_base);
     gguf_writer_f32(w, KEY("attention.layer_norm_rms_epsilon"), sh->eps);
     if (sh->sliding_window) gguf_writer_u32(w, KEY("attention.sliding_window"), (uint32_t)sh->sliding_window);
+    if (sh->rope_linear) {
+        gguf_writer_str(w, KEY("rope.scaling.type"), "linear");
+        gguf_writer_f32(w, KEY("rope.scaling.factor"), sh->rope_linear);
+    }
     if (sh->head_dim) {
         gguf_writer_u32(w, KEY("attention.key_length"), (uint32_t)sh->head_dim);
         gguf_writer_u32(w, KEY("attention.value_length"), (uint32_t)sh->head_dim);

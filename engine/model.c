@@ -104,6 +104,36 @@ const char *ai_arch_names(char *out, size_t cap) {
     return out;
 }
 
+/* RoPE scaling as llama.cpp reads it: rope.scaling.type ("linear" when
+ * absent) and the factor from rope.scaling.factor or the older
+ * rope.scale_linear (0 or absent: none). Linear scaling divides the
+ * positions by the factor; YaRN and LongRoPE also reshape the rates and
+ * the attention scale, which this engine does not do: refused, unless
+ * their factor leaves the rates as they are (1 or none). */
+static int load_rope_scaling(const gguf_file *f, const char *a, ai_hparams *hp, ai_error *err) {
+    char key[128], type[32] = "linear";
+    snprintf(key, sizeof key, "%s.rope.scaling.type", a);
+    if (gguf_find(f, key) && gguf_get_str(f, key, type, sizeof type, err)) return -1;
+    float factor = 0;
+    snprintf(key, sizeof key, "%s.rope.scaling.factor", a);
+    int r = gguf_opt_f32(f, key, &factor, err);
+    if (r == 0) {
+        snprintf(key, sizeof key, "%s.rope.scale_linear", a);
+        r = gguf_opt_f32(f, key, &factor, err);
+    }
+    if (r < 0) return -1;
+    if (r > 0 && !(isfinite(factor) && factor >= 0))
+        return ai_error_set(err, "%s: hyperparameter '%s' = %g is out of range", f->path, key, factor);
+    hp->rope_freq_scale = 1.0f;
+    bool scales = factor != 0 && factor != 1;
+    if (!strcmp(type, "none") || !scales) return 0;
+    if (strcmp(type, "linear"))
+        return ai_error_set(err, "%s: %s.rope.scaling.type '%s' (factor %g) is not supported (supported: none, linear)",
+                            f->path, a, type, factor);
+    hp->rope_freq_scale = 1.0f / factor;
+    return 0;
+}
+
 static int load_hparams(const gguf_file *f, const ai_arch *arch, ai_hparams *hp, ai_error *err) {
     const char *a = hp->arch;
     if (hp_u32(f, a, "embedding_length", &hp->n_embd, true, 0, err) ||
@@ -127,6 +157,7 @@ static int load_hparams(const gguf_file *f, const ai_arch *arch, ai_hparams *hp,
     if (hp->n_rot > hp->head_dim || hp->n_rot % 2)
         return ai_error_set(err, "%s: %s.rope.dimension_count %d must be even and <= head size %d",
                             f->path, a, hp->n_rot, hp->head_dim);
+    if (load_rope_scaling(f, a, hp, err)) return -1;
     hp->rope_neox = arch->rope_neox;
     hp->embd_scale = 1.0f;
     hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
@@ -299,10 +330,11 @@ uint64_t ai_model_bytes_per_token(const ai_model *m) {
     return b;
 }
 
-void ai_rope_inv_freq(const ai_model *m, float base, double *out) {
+void ai_rope_inv_freq(const ai_model *m, bool swa, double *out) {
     const ai_hparams *hp = &m->hp;
+    double base = swa ? hp->rope_base_swa : hp->rope_base, scale = swa ? 1.0 : hp->rope_freq_scale;
     for (int i = 0; i < hp->n_rot / 2; i++) {
-        out[i] = pow(base, -2.0 * i / hp->n_rot);
+        out[i] = scale * pow(base, -2.0 * i / hp->n_rot);
         if (m->rope_freq_factors) out[i] /= m->rope_freq_factors[i];
     }
 }

@@ -61,6 +61,10 @@ typedef struct ai_hparams {
     int n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx_train;
     int n_rot;           /* rotary dimensions (<= head_dim) */
     float rms_eps, rope_base;
+    float rope_freq_scale; /* positions are scaled by this before rotating:
+                              1 / rope.scaling.factor for linear scaling
+                              (DeepSeek-Coder, Gemma 3 4B+), else 1; the
+                              sliding-window layers never scale (llama.cpp) */
     bool rope_neox;      /* rotate (i, i + n_rot/2) pairs instead of (2i, 2i+1) */
     bool gelu;           /* MLP activation GELU (tanh approximation) instead of SiLU */
     float embd_scale;    /* embeddings are multiplied by this (1, or sqrt(n_embd)) */
@@ -89,8 +93,9 @@ void ai_model_free(ai_model *m);
 uint64_t ai_model_bytes_per_token(const ai_model *m);
 
 /* RoPE's per-dimension rates, n_rot/2 of them: theta_i(pos) = pos * out[i]
- * with out[i] = base^(-2i/n_rot) / freq_factor[i] (base: hp.rope_base, or
- * hp.rope_base_swa for the sliding-window layers). */
-void ai_rope_inv_freq(const ai_model *m, float base, double *out);
+ * with out[i] = scale * base^(-2i/n_rot) / freq_factor[i]: base
+ * hp.rope_base and scale hp.rope_freq_scale, or for the sliding-window
+ * layers (swa) hp.rope_base_swa and 1. */
+void ai_rope_inv_freq(const ai_model *m, bool swa, double *out);
 
 #endif

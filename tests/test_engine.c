@@ -306,6 +306,11 @@ static void test_model_load_errors(void **state) {
                       "tensor 'blk.0.attn_k.weight' has type q2_k, which autoinfer does not support");
     open_expect_error(&(tu_tiny_opts){.arch = "qwen2", .n_head = 3, .weight_type = AI_F16}, NULL,
                       "not a multiple of attention.head_count");
+    /* RoPE scalings other than linear reshape more than the positions */
+    open_expect_error(&(tu_tiny_opts){.rope_scaling_type = "yarn", .rope_scaling_factor = 4}, NULL,
+                      "llama.rope.scaling.type 'yarn' (factor 4) is not supported (supported: none, linear)");
+    open_expect_error(&(tu_tiny_opts){.rope_scaling_type = "linear", .rope_scaling_factor = -2}, NULL,
+                      "hyperparameter 'llama.rope.scaling.factor' = -2 is out of range");
     /* head size 16 cannot hold 32-element KV blocks */
     open_expect_error(&(tu_tiny_opts){0}, "kv_type=q8_0", "multiple of 32");
 }

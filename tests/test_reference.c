@@ -234,6 +234,12 @@ static void test_logits_synth_phi3(void **state) {
 static void test_logits_synth_gemma3(void **state) {
     check_logits(FIX "logits_synth_gemma3_tiny_q8_0.json", 0.005, 1.5, 0.92);
 }
+/* Linear RoPE scaling (rope.scaling.factor): DeepSeek-Coder's 4 on llama,
+ * Gemma 3 4B+'s 8 on gemma3's global layers only. */
+static void test_logits_synth_rope_linear(void **state) {
+    check_logits(FIX "logits_synth_deepseek_coder_tiny_q8_0.json", 0.005, 1.5, 0.92);
+    check_logits(FIX "logits_synth_gemma3_scaled_tiny_q8_0.json", 0.005, 1.5, 0.92);
+}
 
 /* ---- greedy continuations -------------------------------------------------- */
 
@@ -406,6 +412,7 @@ int main(void) {
         cmocka_unit_test(test_logits_synth_qwen3),
         cmocka_unit_test(test_logits_synth_phi3),
         cmocka_unit_test(test_logits_synth_gemma3),
+        cmocka_unit_test(test_logits_synth_rope_linear),
         cmocka_unit_test(test_greedy_smollm2_q4_1),
         cmocka_unit_test(test_greedy_smollm2_q8_0),
         cmocka_unit_test(test_greedy_qwen2),

@@ -111,6 +111,12 @@ void tu_make_tiny_model(const char *path, const tu_tiny_opts *o) {
     if (!o->drop_key || strcmp(o->drop_key, key)) gguf_writer_f32(w, key, 1e-5f);
     snprintf(key, sizeof key, "%s.rope.freq_base", arch);
     gguf_writer_f32(w, key, 10000.0f);
+    if (o->rope_scaling_type) {
+        snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+        gguf_writer_str(w, key, o->rope_scaling_type);
+        snprintf(key, sizeof key, "%s.rope.scaling.factor", arch);
+        gguf_writer_f32(w, key, o->rope_scaling_factor);
+    }
     for (uint64_t i = 0; i < vf->n_kv; i++) {
         const gguf_kv *kv = &vf->kvs[i];
 #define IS(k) (kv->key.len == strlen(k) && !memcmp(kv->key.ptr, k, strlen(k)))

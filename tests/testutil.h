@@ -45,6 +45,8 @@ typedef struct tu_tiny_opts {
     int add_bos_token;            /* 1: tokenizer.ggml.add_bos_token = true
                                      (the default model's is false) */
     int bos_token_id;             /* > 0: replaces tokenizer.ggml.bos_token_id */
+    const char *rope_scaling_type; /* written with rope_scaling_factor */
+    float rope_scaling_factor;
 } tu_tiny_opts;
 void tu_make_tiny_model(const char *path, const tu_tiny_opts *o);
 

@@ -44,7 +44,7 @@ if want synth; then
   BIN=${AUTOINFER:-build/autoinfer}
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
-  for st in qwen3-tiny:q4_k phi3-tiny:q5_0 gemma3-tiny:q8_0; do
+  for st in qwen3-tiny:q4_k phi3-tiny:q5_0 gemma3-tiny:q8_0 deepseek-coder-tiny:q8_0 gemma3-scaled-tiny:q8_0; do
     shape=${st%:*} type=${st#*:}
     "$BIN" synth --shape "$shape" --type "$type" --seed 1 -o "$tmp/synth-$shape-$type.gguf" >/dev/null
     run tools/fixtures_logits.py "$tmp/synth-$shape-$type.gguf" "$F/logits_synth_${shape//-/_}_$type.json"

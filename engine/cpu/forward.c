@@ -173,13 +173,13 @@ static ai_state *state_new(const ai_model *m, const ai_settings *s, ai_error *er
     st->rope_sin = malloc(B * (hp->n_rot / 2) * sizeof(float));
     st->rope_inv_freq = malloc((size_t)(hp->n_rot / 2) * sizeof(double));
     if (!st->rope_inv_freq) goto oom;
-    ai_rope_inv_freq(m, hp->rope_base, st->rope_inv_freq);
+    ai_rope_inv_freq(m, false, st->rope_inv_freq);
     if (hp->n_swa) {
         st->rope_cos_swa = malloc(B * (hp->n_rot / 2) * sizeof(float));
         st->rope_sin_swa = malloc(B * (hp->n_rot / 2) * sizeof(float));
         st->rope_inv_freq_swa = malloc((size_t)(hp->n_rot / 2) * sizeof(double));
         if (!st->rope_cos_swa || !st->rope_sin_swa || !st->rope_inv_freq_swa) goto oom;
-        ai_rope_inv_freq(m, hp->rope_base_swa, st->rope_inv_freq_swa);
+        ai_rope_inv_freq(m, true, st->rope_inv_freq_swa);
     }
     for (uint32_t t = 0; t < AI_DTYPE_MAX; t++) {
         const ai_dtype_info *d = ai_dtype_get(t);

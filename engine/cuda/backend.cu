@@ -337,7 +337,7 @@ static int upload_weights(CudaBackend *c, std::vector<DLayer> &layers, ai_error 
         CK(cudaMemcpy((void *)cp.first.w, cp.second, (size_t)cp.first.rows * cp.first.row_bytes,
                       cudaMemcpyHostToDevice));
     std::vector<double> inv(hp->n_rot / 2);
-    ai_rope_inv_freq(m, m->hp.rope_base, inv.data());
+    ai_rope_inv_freq(m, false, inv.data());
     c->net.inv_freq = (const double *)(base + cur);
     CK(cudaMemcpy((void *)c->net.inv_freq, inv.data(), inv.size() * sizeof(double), cudaMemcpyHostToDevice));
     return 0;
