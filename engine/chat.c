@@ -27,6 +27,7 @@ const char *ai_chat_family_name(ai_chat_family f) {
     case AI_CHAT_DEEPSEEK_R1: return "deepseek-r1";
     case AI_CHAT_MISTRAL_V7: return "mistral-v7";
     case AI_CHAT_MISTRAL_TEKKEN: return "mistral-tekken";
+    case AI_CHAT_MISTRAL_V3: return "mistral-v3";
     default: return "none";
     }
 }
@@ -46,6 +47,9 @@ ai_chat_family ai_chat_detect(const char *tmpl) {
     if (strstr(tmpl, "<|im_start|>")) return AI_CHAT_CHATML;
     if (strstr(tmpl, "[SYSTEM_PROMPT]")) return AI_CHAT_MISTRAL_V7;
     if (strstr(tmpl, "\"[INST]\"")) return AI_CHAT_MISTRAL_TEKKEN; /* v3-tekken (Nemo) */
+    /* v3 (Mistral 7B v0.3, Large 2407, Mixtral 8x22B); " [INST]" is v1's */
+    if (strstr(tmpl, "[INST]") && strstr(tmpl, "[AVAILABLE_TOOLS]") && !strstr(tmpl, " [INST]"))
+        return AI_CHAT_MISTRAL_V3;
     if (strstr(tmpl, "<|assistant|>") && strstr(tmpl, "<|end|>")) return AI_CHAT_PHI3;
     if (strstr(tmpl, "### Instruction:") && strstr(tmpl, "<|EOT|>")) return AI_CHAT_DEEPSEEK_CODER;
     if (strstr(tmpl, "'Assistant: ' + message['content'] + eos_token")) return AI_CHAT_DEEPSEEK_LLM;
@@ -61,7 +65,8 @@ int ai_chat_unknown_error(ai_error *err, const char *where) {
     return ai_error_set(err,
                         "%s%schat template is missing or not recognised (known: chatml <|im_start|>, "
                         "llama3 <|start_header_id|>, gemma <start_of_turn>, phi3 <|assistant|>, "
-                        "deepseek-llm/-coder/-r1, mistral-v7 [SYSTEM_PROMPT], mistral-tekken \"[INST]\"); %s",
+                        "deepseek-llm/-coder/-r1, mistral-v7 [SYSTEM_PROMPT], mistral-tekken \"[INST]\", "
+                        "mistral-v3 [AVAILABLE_TOOLS]); %s",
                         where ? where : "", where ? ": " : "", ai_chat_raw_hint());
 }
 
@@ -304,9 +309,11 @@ int ai_chat_template_render(const ai_chat_template *ct, const char *system, cons
         puts_(&b, "[/INST]");
         break;
     }
-    case AI_CHAT_MISTRAL_TEKKEN: /* the system text goes in front of the last user turn */
+    case AI_CHAT_MISTRAL_TEKKEN: case AI_CHAT_MISTRAL_V3:
+        /* the system text goes in front of the last user turn; v3 puts a
+           space after [INST], Tekken none */
         if (ct->writes_bos) puts_(&b, "<s>");
-        puts_(&b, "[INST]");
+        puts_(&b, ct->family == AI_CHAT_MISTRAL_V3 ? "[INST] " : "[INST]");
         if (system) {
             puts_(&b, system);
             puts_(&b, "\n\n");

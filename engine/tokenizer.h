@@ -79,7 +79,7 @@ int ai_tokenizer_decode(const ai_tokenizer *t, const int32_t *toks, int n,
 /* ---- chat templates ---- */
 typedef enum { AI_CHAT_NONE = 0, AI_CHAT_CHATML, AI_CHAT_LLAMA3, AI_CHAT_GEMMA, AI_CHAT_PHI3,
                AI_CHAT_DEEPSEEK_LLM, AI_CHAT_DEEPSEEK_CODER, AI_CHAT_DEEPSEEK_R1, AI_CHAT_MISTRAL_V7,
-               AI_CHAT_MISTRAL_TEKKEN, AI_CHAT_N_FAMILIES } ai_chat_family;
+               AI_CHAT_MISTRAL_TEKKEN, AI_CHAT_MISTRAL_V3, AI_CHAT_N_FAMILIES } ai_chat_family;
 
 /* Recognise the family of a Jinja template text; AI_CHAT_NONE if unknown. */
 ai_chat_family ai_chat_detect(const char *tmpl);

@@ -65,6 +65,7 @@ static void test_detect(void **state) {
         {"mistralai-Mistral-Large-Instruct-2411.jinja", AI_CHAT_MISTRAL_V7},
         {"unsloth-mistral-Devstral-Small-2507.jinja", AI_CHAT_MISTRAL_V7},
         {"mistralai-Mistral-Nemo-Instruct-2407.jinja", AI_CHAT_MISTRAL_TEKKEN},
+        {"mistralai-Mistral-Large-Instruct-2407.jinja", AI_CHAT_MISTRAL_V3},
     };
     for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
         char *s = read_template(T[i].file);

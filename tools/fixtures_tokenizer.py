@@ -109,7 +109,7 @@ MODELS = [  # name, file in models/, BOS text its template expects, family
 # templates in tests/data/chat-templates: file, BOS text, family (DS_BOS:
 # DeepSeek's). From llama.cpp's models/templates and, for those it keeps only
 # in tests/test-chat-template.cpp (deepseek-coder, DeepSeek-V2 = deepseek-llm
-# chat, Phi-3-mini, Mistral-Large-2411), from there. Mistral Small 3.2's is
+# chat, Phi-3-mini, Mistral-Large-2411, Mistral-Large-2407 = v3), from there. Mistral Small 3.2's is
 # left out: its default system prompt carries today's date.
 TEMPLATE_FILES = [
     ("Qwen-Qwen2.5-7B-Instruct.jinja", "", "chatml"),
@@ -127,6 +127,7 @@ TEMPLATE_FILES = [
     ("mistralai-Mistral-Large-Instruct-2411.jinja", "<s>", "mistral-v7"),
     ("unsloth-mistral-Devstral-Small-2507.jinja", "<s>", "mistral-v7"),
     ("mistralai-Mistral-Nemo-Instruct-2407.jinja", "<s>", "mistral-tekken"),
+    ("mistralai-Mistral-Large-Instruct-2407.jinja", "<s>", "mistral-v3"),
 ]
 
 
