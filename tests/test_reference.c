@@ -12,7 +12,8 @@
  *    chat template; identical until a step where the reference itself had a
  *    near-tie (top-1 vs top-2 margin below NEAR_TIE), after which the
  *    continuations may legitimately differ.
- *  - perplexity: llama-perplexity's protocol, within 0.5 %.
+ *  - perplexity: llama-perplexity's protocol, within 0.5 % (gemma3: of
+ *    llama.cpp's figure with float products, the fixture's exact_products).
  *
  * The architectures without small real weights here (qwen3, phi3, and a
  * gemma3 whose sliding window is short enough to slide within the text)
