@@ -6,8 +6,8 @@
  *   4. quality: reference text perplexity, KL against the baseline
  *   5. plausibility (roofline), gate, change monitor, report
  *
- * Hidden modes used by --ab: --worker (one timed speed run, one JSON line on
- * stdout) and --quality-only (steps 1, 2, 4, 5 without speed). */
+ * Hidden modes used by --ab: --worker (the candidate's side of the worker
+ * protocol, worker.c) and --quality-only (steps 1, 2, 4, 5 without speed). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -263,23 +263,6 @@ static int build_conf(const eval_opts *o, ai_conf *conf, const char **used_path,
     return 0;
 }
 
-static char *read_text(const char *path, ai_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        ai_error_set(err, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)(sz > 0 ? sz : 0) + 1);
-    if (!buf) abort();
-    size_t got = fread(buf, 1, (size_t)(sz > 0 ? sz : 0), f);
-    fclose(f);
-    buf[got] = 0;
-    return buf;
-}
-
 /* Everything one evaluation measures. */
 typedef struct eval_state {
     eval_opts *o;
@@ -494,7 +477,7 @@ static int run_quality(eval_state *s, const char *mp, ai_error *err) {
     eval_opts *o = s->o;
     char path[4300];
     ah_data_path(o->data_dir, "reference.txt", path, sizeof path);
-    char *text = read_text(path, err);
+    char *text = ah_read_text(path, err);
     if (!text) return -1;
     int chunk = TEXT_CHUNK;
     int max_chunks = o->quick ? 2 : 0;
@@ -758,58 +741,6 @@ static void state_free(eval_state *s) {
     ai_pipeline_close(s->p);
 }
 
-/* --worker: one timed speed run; one JSON line on stdout. */
-static int run_worker(eval_state *s, ai_error *err) {
-    s->o->runs = 1;
-    if (run_speed(s, err)) return -1;
-    int np = s->n_prompts;
-    double dec, pre, ttft;
-    ah_run_figures(s->timing, np, &dec, &pre, &ttft);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddBoolToObject(o, "ok", 1);
-    cJSON_AddItemToObject(o, "decode_tps", num_or_null(dec));
-    cJSON_AddItemToObject(o, "prefill_tps", num_or_null(pre));
-    cJSON_AddItemToObject(o, "ttft_ms", num_or_null(ttft));
-    cJSON_AddItemToObject(o, "peak_rss_mb", num_or_null(s->rss[0]));
-    /* median-step figure: 1 / mean over prompts of the median step time */
-    double med = 0, p10 = 0, p25 = 0, trim = 0;
-    for (int i = 0; i < np; i++) {
-        med += s->timing[i].step_med_s / np;
-        p10 += s->timing[i].step_p10_s / np;
-        p25 += s->timing[i].step_p25_s / np;
-        trim += s->timing[i].step_trim_s / np;
-    }
-    cJSON_AddItemToObject(o, "decode_tps_med", num_or_null(med > 0 ? 1 / med : NAN));
-    cJSON_AddItemToObject(o, "decode_tps_p10", num_or_null(p10 > 0 ? 1 / p10 : NAN));
-    cJSON_AddItemToObject(o, "decode_tps_p25", num_or_null(p25 > 0 ? 1 / p25 : NAN));
-    cJSON_AddItemToObject(o, "decode_tps_trim", num_or_null(trim > 0 ? 1 / trim : NAN));
-    cJSON_AddNumberToObject(o, "tokens", s->o->tokens);
-    cJSON_AddNumberToObject(o, "engine_bytes_per_token", (double)s->desc.bytes_per_token);
-    cJSON_AddStringToObject(o, "backend", s->desc.backend);
-    cJSON_AddStringToObject(o, "device", s->desc.device);
-    cJSON_AddItemToObject(o, "gpu_mb", num_or_null(gpu_peak_mb(s)));
-    cJSON_AddItemToObject(o, "engine_gpu_mb",
-                          num_or_null(is_cuda(s) ? (double)s->desc.device_bytes / MIB : NAN));
-    cJSON *pp = cJSON_AddArrayToObject(o, "per_prompt");
-    for (int i = 0; i < np; i++) {
-        ah_run_figures(s->timing + i, 1, &dec, &pre, &ttft);
-        cJSON *row = cJSON_CreateObject();
-        cJSON_AddStringToObject(row, "prompt", s->prompts[i].id);
-        cJSON_AddNumberToObject(row, "n_prompt", s->n_ptok[i]);
-        cJSON_AddItemToObject(row, "decode_tps", num_or_null(dec));
-        cJSON_AddItemToObject(row, "prefill_tps", num_or_null(pre));
-        cJSON_AddItemToObject(row, "ttft_ms", num_or_null(ttft));
-        cJSON_AddItemToArray(pp, row);
-    }
-    cJSON_AddItemToObject(o, "build", json_build());
-    char *line = cJSON_PrintUnformatted(o);
-    printf("%s\n", line);
-    fflush(stdout);
-    free(line);
-    cJSON_Delete(o);
-    return 0;
-}
-
 static int run_eval(eval_opts *o) {
     eval_state *s = calloc(1, sizeof *s);
     if (!s) abort();
@@ -820,11 +751,6 @@ static int run_eval(eval_opts *o) {
     char mbuf[4300];
     const char *mp = model_path(o, mbuf, sizeof mbuf);
     if (setup(s, &err)) goto fail;
-    if (o->worker) {
-        if (run_worker(s, &err)) goto fail;
-        rc = 0;
-        goto out;
-    }
     if (run_sanity(s, &err)) goto fail;
     if (!o->quality_only && run_speed(s, &err)) goto fail;
     if (run_quality(s, mp, &err)) goto fail;
@@ -905,6 +831,16 @@ int ai_cmd_eval(int argc, char **argv) {
         free(line);
         cJSON_Delete(b);
         return 0;
+    }
+    if (o.worker) { /* the candidate's side of --ab (worker.c) */
+        ai_conf conf;
+        const char *used;
+        char cbuf[4200], mbuf[4300];
+        if (build_conf(&o, &conf, &used, cbuf, sizeof cbuf, &err)) {
+            printf("error %s\n", err.msg);
+            return 1;
+        }
+        return ah_worker_serve(model_path(&o, mbuf, sizeof mbuf), &conf);
     }
     if (o.ab) {
         ah_ab_opts ab = {0};
