@@ -312,6 +312,26 @@ static cJSON *skeleton(const char *model) {
     return doc;
 }
 
+/* What B's binary says of its build (commit, flags): a description for
+ * the report, printed by the candidate, so never part of a verdict. */
+static cJSON *build_of(const char *bin) {
+    char *argv[] = {(char *)bin, "eval", "--build-id", NULL};
+    child_result cr;
+    cJSON *b = NULL;
+    if (run_child(argv, 60, &cr) == 0) {
+        if (cr.status == CHILD_OK) b = cJSON_Parse(cr.out);
+        free(cr.out);
+    }
+    if (!cJSON_IsObject(b)) {
+        cJSON_Delete(b);
+        b = cJSON_CreateObject();
+        cJSON_AddNullToObject(b, "commit");
+        cJSON_AddNullToObject(b, "dirty");
+        cJSON_AddNullToObject(b, "cflags");
+    }
+    return b;
+}
+
 /* The speed prompts of this evaluation: prompts.tsv's, each followed by a
  * passage drawn per round (ah_round_prompts), tokenized by the judge. */
 typedef struct speed_prompts {
@@ -689,19 +709,28 @@ int ah_run_ab(const ah_ab_opts *o) {
         snprintf(why, sizeof why, "B: %s", pl.why);
     }
 
-    /* B's quality, from one quality run of B (skipped after a failure) */
+    /* B's quality (skipped after a failure): a quality run of this judge's
+     * own build with B's worker making the answers and the logits */
     cJSON *doc = NULL;
     char qwhy[1400] = "";
+    char self[4096];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[sl > 0 ? sl : 0] = 0;
     if (!o->no_quality && !strcmp(status, "ok")) {
-        char tmpl[] = "/tmp/autoinfer-ab-XXXXXX";
+        char tmpl[] = "/tmp/autoinfer-ab-XXXXXX", wlimit[32];
+        snprintf(wlimit, sizeof wlimit, "%d", o->timeout_s * 2);
         int fd = mkstemp(tmpl);
         if (fd >= 0) {
             close(fd);
-            char *argv[20];
+            char *argv[24];
             int a = 0;
-            argv[a++] = (char *)sides[1].bin;
+            argv[a++] = self;
             argv[a++] = "eval";
             argv[a++] = "--quality-only";
+            argv[a++] = "--via";
+            argv[a++] = (char *)sides[1].bin;
+            argv[a++] = "--timeout";
+            argv[a++] = wlimit;
             argv[a++] = "-m";
             argv[a++] = (char *)o->model;
             argv[a++] = "--json";
@@ -725,7 +754,7 @@ int ah_run_ab(const ah_ab_opts *o) {
             if (o->allow_other_model) argv[a++] = "--allow-other-model";
             argv[a] = NULL;
             child_result cr;
-            if (run_child(argv, o->timeout_s * 2, &cr) == 0) {
+            if (run_child(argv, o->timeout_s * 2 + 30, &cr) == 0) {
                 if (cr.status == CHILD_OK || (cr.status == CHILD_FAILED && cr.code == 3)) {
                     ai_error jerr;
                     doc = ah_json_read(tmpl, &jerr);
@@ -752,10 +781,8 @@ int ah_run_ab(const ah_ab_opts *o) {
             cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(q, "failures"),
                                  cJSON_CreateString(qwhy));
         }
-        const cJSON *first = cJSON_GetArrayItem(sides[1].samples, 0);
-        const cJSON *b = cJSON_GetObjectItemCaseSensitive(first, "build");
-        if (b) replace_item(doc, "build", cJSON_Duplicate(b, 1));
     }
+    replace_item(doc, "build", build_of(sides[1].bin));
     replace_item(doc, "speed", speed_json(&sides[1], o->tokens));
     replace_item(doc, "plausible", ah_json_plausible(&pl));
     {

@@ -26,6 +26,8 @@
 #include "refs.h"
 
 #define AH_MAX_PROMPTS 16
+
+typedef struct ah_subject ah_subject; /* subject.c: what generates and scores */
 #define AH_DEFAULT_MODEL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 /* ---- workload.c ------------------------------------------------------------ */
@@ -82,13 +84,13 @@ typedef struct ah_capture {
 /* One generation timed by the harness. ignore_eos: speed run (then the
  * observed count must equal max_tokens, else an error). inject: test-only
  * busy-wait of this fraction of each step's engine time. */
-int ah_timed_generate(ai_pipeline *p, const int32_t *prompt, int n_prompt, int max_tokens,
+int ah_timed_generate(ah_subject *p, const int32_t *prompt, int n_prompt, int max_tokens,
                       int ignore_eos, double inject, ah_timing *t, ah_capture *cap,
                       ai_error *err);
 
 /* One speed run: every prompt once, `tokens` decoded tokens each, EOS
  * ignored. t[i] receives prompt i's timing. */
-int ah_speed_run(ai_pipeline *p, int32_t *const *prompts, const int *n_prompts, int n,
+int ah_speed_run(ah_subject *p, int32_t *const *prompts, const int *n_prompts, int n,
                  int tokens, double inject, ah_timing *t, ai_error *err);
 
 /* The timing of one streamed generation, from the judge's clock: the
@@ -136,6 +138,31 @@ double ah_worker_peak_rss_mb(const ah_worker *w);
 /* "quit", then waits for a clean exit; kills its process group in any case. */
 int ah_worker_stop(ah_worker *w, double deadline);
 
+/* Reads an answer: tokens up to end of generation, at most max, into ids
+ * (*n of them). */
+int ah_worker_answer(ah_worker *w, const int32_t *prompt, int k, int max, double deadline,
+                     int32_t *ids, int *n);
+/* Teacher-forced logits of tok[0..n) for positions from..n-2, each given
+ * to fn as ai_score would (the rest is read and dropped once fn returns
+ * nonzero). */
+int ah_worker_score(ah_worker *w, const int32_t *tok, int n, int from, int n_vocab,
+                    double deadline, ai_logits_fn fn, void *user);
+
+/* ---- subject.c: what an evaluation generates and scores with ----------------- */
+
+struct ah_subject {
+    ai_pipeline *p;     /* this process's: the tokenizer, and the engine unless worker */
+    ah_worker *worker;  /* eval --via: generation and scoring happen in this worker */
+    double deadline;    /* the worker's (absolute, ah_now) */
+};
+
+/* ai_generate on the subject (remote text comes from this build's tokenizer). */
+int ah_subject_generate(ah_subject *s, const int32_t *prompt, int k, const ai_gen_params *gp,
+                        ai_token_fn fn, void *user, ai_error *err);
+/* ai_score on the subject; positions before `from` may be skipped. */
+int ah_subject_score(ah_subject *s, const int32_t *tok, int n, int from, ai_logits_fn fn,
+                     void *user, ai_error *err);
+
 /* ---- workcheck.c: are a worker's tokens the model's? --------------------------- */
 
 typedef struct ah_work_check {
@@ -171,12 +198,12 @@ int ah_text_sequences(ai_pipeline *p, const char *text, int chunk, int max_chunk
 /* Teacher-forces every sequence of r (text sequences limited to max_text,
  * 0 = all). fill: store the current distributions into r (baseline);
  * else compare with them. res->kl is malloc'd (free it). */
-int ah_score_refs(ai_pipeline *p, ah_refs *r, int fill, int max_text, ah_score_result *res,
+int ah_score_refs(ah_subject *p, ah_refs *r, int fill, int max_text, ah_score_result *res,
                   ai_error *err);
 
 /* Self-perplexity of generated answers: exp(mean nll of the answer tokens
  * given prompt + earlier answer tokens). NAN when nothing was generated. */
-double ah_self_ppl(ai_pipeline *p, int32_t *const *prompts, const int *n_prompts,
+double ah_self_ppl(ah_subject *p, int32_t *const *prompts, const int *n_prompts,
                    int32_t *const *answers, const int *n_answers, int n, ai_error *err);
 
 /* ---- monitor.c ---------------------------------------------------------------- */

@@ -218,22 +218,26 @@ static int write_all(int fd, const char *s, size_t n) {
     return 0;
 }
 
-int ah_worker_gen(ah_worker *w, const int32_t *prompt, int k, int n, double deadline,
-                  int32_t *ids, double *t_sent, double *arrive) {
-    size_t cap = 32 + (size_t)k * 12, len = 0;
+/* Writes "<verb> N K t1 .. tK". */
+static int send_request(ah_worker *w, const char *verb, int n, const int32_t *tok, int k) {
+    size_t cap = 48 + (size_t)k * 12, len = 0;
     char *req = malloc(cap);
     if (!req) abort();
-    len += (size_t)snprintf(req, cap, "gen %d %d", n, k);
-    for (int i = 0; i < k; i++) len += (size_t)snprintf(req + len, cap - len, " %d", (int)prompt[i]);
+    len += (size_t)snprintf(req, cap, "%s %d %d", verb, n, k);
+    for (int i = 0; i < k; i++) len += (size_t)snprintf(req + len, cap - len, " %d", (int)tok[i]);
     req[len++] = '\n';
-    *t_sent = ah_now();
     int bad = write_all(w->in, req, len);
     free(req);
-    if (bad) {
+    if (bad)
         set_why(w, "crash", "%s: the worker stopped reading requests%s%s", w->who,
                 w->err_tail[0] ? ": " : "", w->err_tail);
-        return -1;
-    }
+    return bad ? -1 : 0;
+}
+
+int ah_worker_gen(ah_worker *w, const int32_t *prompt, int k, int n, double deadline,
+                  int32_t *ids, double *t_sent, double *arrive) {
+    *t_sent = ah_now();
+    if (send_request(w, "gen", n, prompt, k)) return -1;
     for (int i = 0; i < n; i++) {
         char line[256], *end;
         if (next_line(w, deadline, line, sizeof line, &arrive[i])) {
@@ -256,6 +260,89 @@ int ah_worker_gen(ah_worker *w, const int32_t *prompt, int k, int n, double dead
         ids[i] = (int32_t)v;
     }
     return 0;
+}
+
+/* Exactly n bytes of the worker's stdout. */
+static int read_bytes(ah_worker *w, void *dst, size_t n, double deadline) {
+    char *d = dst;
+    while (n) {
+        if (!w->len) {
+            int rc = pump(w, deadline);
+            if (rc <= 0) {
+                set_why(w, rc < 0 ? "timeout" : "crash", "%s: %s in the middle of a logits row",
+                        w->who, rc < 0 ? "no data within the time limit" : "the worker closed its output");
+                return -1;
+            }
+            continue;
+        }
+        size_t k = w->len < n ? w->len : n;
+        memcpy(d, w->buf, k);
+        memmove(w->buf, w->buf + k, w->len - k);
+        w->len -= k;
+        d += k;
+        n -= k;
+    }
+    return 0;
+}
+
+int ah_worker_answer(ah_worker *w, const int32_t *prompt, int k, int max, double deadline,
+                     int32_t *ids, int *n) {
+    *n = 0;
+    if (send_request(w, "answer", max, prompt, k)) return -1;
+    for (;;) {
+        char line[256], *end;
+        double at;
+        if (next_line(w, deadline, line, sizeof line, &at)) return -1;
+        if (!strcmp(line, "end")) return 0;
+        if (!strncmp(line, "error ", 6)) {
+            set_why(w, "crash", "%s: %s", w->who, line + 6);
+            return -1;
+        }
+        errno = 0;
+        long v = strtol(line, &end, 10);
+        if (end == line || *end || errno || v < 0 || v > INT32_MAX || *n == max) {
+            set_why(w, "crash", "%s: answer token %d: expected a token id or 'end' (at most %d "
+                    "tokens), the worker printed '%.80s'", w->who, *n + 1, max, line);
+            return -1;
+        }
+        ids[(*n)++] = (int32_t)v;
+    }
+}
+
+int ah_worker_score(ah_worker *w, const int32_t *tok, int n, int from, int n_vocab,
+                    double deadline, ai_logits_fn fn, void *user) {
+    if (send_request(w, "score", from, tok, n)) return -1;
+    float *row = malloc(sizeof *row * (size_t)n_vocab);
+    if (!row) abort();
+    int want = from, stop = 0, rc = -1;
+    for (;;) {
+        char line[256];
+        double at;
+        int pos, v, used = 0;
+        if (next_line(w, deadline, line, sizeof line, &at)) break;
+        if (!strcmp(line, "end")) {
+            if (want == n - 1) rc = 0;
+            else set_why(w, "crash", "%s: scoring %d tokens: logits for positions %d..%d, "
+                         "expected %d..%d", w->who, n, from, want - 1, from, n - 2);
+            break;
+        }
+        if (!strncmp(line, "error ", 6)) {
+            set_why(w, "crash", "%s: %s", w->who, line + 6);
+            break;
+        }
+        if (sscanf(line, "logits %d %d%n", &pos, &v, &used) != 2 || line[used] || pos != want ||
+            v != n_vocab) {
+            set_why(w, "crash", "%s: expected 'logits %d %d', the worker printed '%.80s'", w->who,
+                    want, n_vocab, line);
+            break;
+        }
+        if (read_bytes(w, row, sizeof *row * (size_t)n_vocab, deadline)) break;
+        /* after the caller has seen enough, the rest is read and dropped */
+        if (!stop) stop = fn(user, pos, row, n_vocab);
+        want++;
+    }
+    free(row);
+    return rc;
 }
 
 double ah_worker_peak_rss_mb(const ah_worker *w) {

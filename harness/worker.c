@@ -9,9 +9,18 @@
  *                                the pipeline's own sampler (EOS ignored)
  *   worker: one line per token, "<id>", written and flushed as it is made
  *
- * Every request looks the same whether the judge times it, warms up with
- * it or checks its tokens: nothing tells the worker which. Whatever else it
- * prints is a protocol error, never a result. Protocol text:
+ *   judge:  answer N K t1 .. tK  the same, stopping at end of generation
+ *   worker: one line per token, then "end"
+ *
+ *   judge:  score F K t1 .. tK   teacher-forced logits of the K tokens
+ *   worker: for each position P >= F (the logits that predict t(P+1)):
+ *           "logits P V" and V float32 values (binary, native order); "end"
+ *
+ * Every gen request looks the same whether the judge times it, warms up
+ * with it or checks its tokens: nothing tells the worker which. The judge
+ * computes every figure (timing, perplexity, KL, sanity) itself from what
+ * the worker sends; whatever else the worker prints is a protocol error,
+ * never a result. Protocol text:
  *
  *   hello:  "autoinfer-worker <version> <backend> <bytes/token> <device bytes> <device>"
  *   error:  "error <message>" then exit 1
@@ -44,14 +53,26 @@ static int fail(const char *fmt, const char *what) {
     return 1;
 }
 
-/* Parses "gen N K t1 .. tK" into n, prompt (malloc'd) and k. */
-static int parse_gen(char *line, int *n, int32_t **prompt, int *k) {
+typedef struct {
+    int from;
+} logits_state;
+
+static int on_logits(void *user, int pos, const float *logits, int n_vocab) {
+    logits_state *s = user;
+    if (pos < s->from) return 0;
+    printf("logits %d %d\n", pos, n_vocab);
+    return fwrite(logits, sizeof *logits, (size_t)n_vocab, stdout) != (size_t)n_vocab;
+}
+
+/* Parses "<verb> N K t1 .. tK" into n, prompt (malloc'd) and k (n may be
+ * 0 for score's F). */
+static int parse_request(char *line, int *n, int32_t **prompt, int *k) {
     char *save = NULL, *end;
-    strtok_r(line, " \n", &save); /* "gen" */
+    strtok_r(line, " \n", &save); /* the verb */
     const char *a = strtok_r(NULL, " \n", &save), *b = strtok_r(NULL, " \n", &save);
     if (!a || !b) return -1;
     long nv = strtol(a, &end, 10);
-    if (*end || nv < 1 || nv > 1000000) return -1;
+    if (*end || nv < 0 || nv > 1000000) return -1;
     long kv = strtol(b, &end, 10);
     if (*end || kv < 1 || kv > 1000000) return -1;
     int32_t *p = malloc(sizeof *p * (size_t)kv);
@@ -86,20 +107,33 @@ int ah_worker_serve(const char *model, const ai_conf *conf) {
     int rc = 0;
     while (getline(&line, &cap, stdin) > 0) {
         if (!strncmp(line, "quit", 4)) break;
-        int n, k;
+        int n, k, got;
         int32_t *prompt;
-        if (strncmp(line, "gen ", 4) || parse_gen(line, &n, &prompt, &k)) {
+        char verb[8];
+        snprintf(verb, sizeof verb, "%.*s", (int)strcspn(line, " \n"), line);
+        int gen = !strcmp(verb, "gen"), answer = !strcmp(verb, "answer");
+        if ((!gen && !answer && strcmp(verb, "score")) || parse_request(line, &n, &prompt, &k) ||
+            (!strcmp(verb, "score") ? n >= k : n < 1)) {
             line[strcspn(line, "\n")] = 0;
             rc = fail("bad request '%.80s'", line);
             break;
         }
-        serve_state s = {0, n};
-        ai_gen_params gp = {n, 1};
-        int got = ai_generate(p, prompt, k, &gp, on_token, &s, &err);
+        if (gen || answer) {
+            serve_state s = {0, n};
+            ai_gen_params gp = {n, gen};
+            got = ai_generate(p, prompt, k, &gp, on_token, &s, &err);
+        } else {
+            logits_state s = {n};
+            got = ai_score(p, prompt, k, on_logits, &s, &err);
+        }
         free(prompt);
         if (got < 0) {
             rc = fail("%s", err.msg);
             break;
+        }
+        if (!gen) {
+            printf("end\n");
+            fflush(stdout);
         }
     }
     free(line);

@@ -213,7 +213,7 @@ static void step_figures(double *steps, int n, ah_timing *t) {
     t->step_trim_s = k ? sum / k : NAN;
 }
 
-int ah_timed_generate(ai_pipeline *p, const int32_t *prompt, int n_prompt, int max_tokens,
+int ah_timed_generate(ah_subject *p, const int32_t *prompt, int n_prompt, int max_tokens,
                       int ignore_eos, double inject, ah_timing *t, ah_capture *cap,
                       ai_error *err) {
     gen_state g = {0};
@@ -225,7 +225,7 @@ int ah_timed_generate(ai_pipeline *p, const int32_t *prompt, int n_prompt, int m
     g.steps = malloc(sizeof *g.steps * (size_t)(max_tokens > 0 ? max_tokens : 1));
     if (!g.steps) abort();
     g.t0 = ah_now();
-    int n = ai_generate(p, prompt, n_prompt, &params, on_token, &g, err);
+    int n = ah_subject_generate(p, prompt, n_prompt, &params, on_token, &g, err);
     memset(t, 0, sizeof *t);
     step_figures(g.steps, g.n_steps, t);
     free(g.steps);
@@ -264,7 +264,7 @@ void ah_timing_from_arrivals(double t_sent, const double *arrive, int n, int n_p
     free(steps);
 }
 
-int ah_speed_run(ai_pipeline *p, int32_t *const *prompts, const int *n_prompts, int n,
+int ah_speed_run(ah_subject *p, int32_t *const *prompts, const int *n_prompts, int n,
                  int tokens, double inject, ah_timing *t, ai_error *err) {
     for (int i = 0; i < n; i++)
         if (ah_timed_generate(p, prompts[i], n_prompts[i], tokens, 1, inject, &t[i], NULL, err))
