@@ -238,12 +238,20 @@ int ah_worker_gen(ah_worker *w, const int32_t *prompt, int k, int n, double dead
                   int32_t *ids, double *t_sent, double *arrive) {
     *t_sent = ah_now();
     if (send_request(w, "gen", n, prompt, k)) return -1;
-    for (int i = 0; i < n; i++) {
+    /* the tokens, each stamped as it arrives, then "end" */
+    for (int i = 0;; i++) {
         char line[256], *end;
-        if (next_line(w, deadline, line, sizeof line, &arrive[i])) {
+        double at;
+        if (next_line(w, deadline, line, sizeof line, &at)) {
             if (!strcmp(w->status, "crash"))
                 snprintf(w->why + strlen(w->why), sizeof w->why - strlen(w->why),
-                         " (after %d of %d tokens)", i, n);
+                         " (after %d of %d tokens)", i < n ? i : n, n);
+            return -1;
+        }
+        if (!strcmp(line, "end")) {
+            if (i == n) return 0;
+            set_why(w, "crash", "%s: the worker ended the request after %d of %d tokens", w->who,
+                    i, n);
             return -1;
         }
         if (!strncmp(line, "error ", 6)) {
@@ -252,14 +260,14 @@ int ah_worker_gen(ah_worker *w, const int32_t *prompt, int k, int n, double dead
         }
         errno = 0;
         long v = strtol(line, &end, 10);
-        if (end == line || *end || errno || v < 0 || v > INT32_MAX) {
-            set_why(w, "crash", "%s: token %d of %d: expected a token id, the worker printed '%.80s'",
-                    w->who, i + 1, n, line);
+        if (end == line || *end || errno || v < 0 || v > INT32_MAX || i == n) {
+            set_why(w, "crash", "%s: token %d of %d: expected %s, the worker printed '%.80s'",
+                    w->who, i + 1, n, i == n ? "'end'" : "a token id", line);
             return -1;
         }
         ids[i] = (int32_t)v;
+        arrive[i] = at;
     }
-    return 0;
 }
 
 /* Exactly n bytes of the worker's stdout. */

@@ -7,10 +7,10 @@
  *   judge:  gen N K t1 .. tK     prefill the K prompt tokens from an empty
  *                                cache, then sample exactly N tokens with
  *                                the pipeline's own sampler (EOS ignored)
- *   worker: one line per token, "<id>", written and flushed as it is made
+ *   worker: one line per token, "<id>", written and flushed as it is made,
+ *           then "end"
  *
  *   judge:  answer N K t1 .. tK  the same, stopping at end of generation
- *   worker: one line per token, then "end"
  *
  *   judge:  score F K t1 .. tK   teacher-forced logits of the K tokens
  *   worker: for each position P >= F (the logits that predict t(P+1)):
@@ -131,10 +131,8 @@ int ah_worker_serve(const char *model, const ai_conf *conf) {
             rc = fail("%s", err.msg);
             break;
         }
-        if (!gen) {
-            printf("end\n");
-            fflush(stdout);
-        }
+        printf("end\n");
+        fflush(stdout);
     }
     free(line);
     ai_pipeline_close(p);
