@@ -350,12 +350,14 @@ static uint64_t fresh_seed(void) {
     return seed;
 }
 
-/* The judge's own pipeline of the model (this build's engine): the
- * tokenizer of the prompts and the reference of the work check. */
+/* The judge's own pipeline of the model (this build's CPU engine, the one
+ * held to llama.cpp): the tokenizer of the prompts and the reference of
+ * the work check. It never takes the GPU the workers are measured on. */
 static ai_pipeline *judge_pipeline(const ah_ab_opts *o, const char *set, ai_error *err) {
     ai_conf conf;
     ai_conf_defaults(&conf);
-    if (set && ai_conf_set(&conf, set, err)) return NULL;
+    if (ai_conf_set(&conf, "backend=cpu", err) || (set && ai_conf_set(&conf, set, err)))
+        return NULL;
     return ai_pipeline_open(o->model, &conf, err);
 }
 
