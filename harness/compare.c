@@ -670,6 +670,7 @@ int ah_run_ab(const ah_ab_opts *o) {
     ah_work_check wc;
     int wc_rounds = 0;
     double excess = NAN;
+    double wc_t0 = ah_now();
     if (!strcmp(status, "ok")) {
         if (check_work(o, &sides[1], &sp, n, &wc, &wc_rounds, &err)) {
             fprintf(stderr, "autoinfer eval: the work check: %s\n", err.msg);
@@ -687,6 +688,7 @@ int ah_run_ab(const ah_ab_opts *o) {
     } else {
         memset(&wc, 0, sizeof wc);
     }
+    double wc_seconds = ah_now() - wc_t0;
 
     /* B's roofline: the GPU's bandwidth when its pipeline ran on cuda,
      * measured now that no worker holds the GPU; then this process lets go
@@ -834,6 +836,7 @@ int ah_run_ab(const ah_ab_opts *o) {
     cJSON_AddItemToObject(w, "entropy", num_or_null(wc.n_tokens ? wc.entropy / wc.n_tokens : NAN));
     cJSON_AddItemToObject(w, "excess", num_or_null(excess));
     cJSON_AddNumberToObject(w, "limit", gate.work_excess_max);
+    cJSON_AddNumberToObject(w, "seconds", wc_seconds);
     cJSON_AddItemToObject(c, "a", side_json(&sides[0]));
     cJSON_AddItemToObject(c, "b", side_json(&sides[1]));
     replace_item(doc, "compare", c);
