@@ -166,26 +166,6 @@ static int run_child(char *const argv[], int timeout_s, child_result *r) {
     return 0;
 }
 
-/* The last JSON object line of a worker's stdout. */
-static cJSON *last_json_line(const char *out) {
-    const char *end = out + strlen(out);
-    while (end > out) {
-        const char *start = end;
-        while (start > out && start[-1] != '\n') start--;
-        if (end > start && *start == '{') {
-            char *line = malloc((size_t)(end - start) + 1);
-            if (!line) abort();
-            memcpy(line, start, (size_t)(end - start));
-            line[end - start] = 0;
-            cJSON *j = cJSON_Parse(line);
-            free(line);
-            return j;
-        }
-        end = start > out ? start - 1 : out;
-    }
-    return NULL;
-}
-
 typedef struct side {
     const char *bin, *conf;
     double *dec, *pre, *ttft, *rss, *dmed;
@@ -195,14 +175,10 @@ typedef struct side {
     /* from the latest worker line: where its pipeline ran, and what it says */
     char backend[16], device[160];
     double engine_gpu_mb, engine_bytes_per_token;
+    int32_t *ids; /* the tokens its workers streamed: [round][prompt][token] */
 } side;
 
 static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
-
-static const char *line_str(const cJSON *line, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(line, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
 
 /* The per-sample GPU memory as a distribution, or null when a sample has
  * none (the CPU backend, or the harness could not measure it). */
@@ -336,6 +312,232 @@ static cJSON *skeleton(const char *model) {
     return doc;
 }
 
+/* What B's binary says of its build (commit, flags): a description for
+ * the report, printed by the candidate, so never part of a verdict. */
+static cJSON *build_of(const char *bin) {
+    char *argv[] = {(char *)bin, "eval", "--build-id", NULL};
+    child_result cr;
+    cJSON *b = NULL;
+    if (run_child(argv, 60, &cr) == 0) {
+        if (cr.status == CHILD_OK) b = cJSON_Parse(cr.out);
+        free(cr.out);
+    }
+    if (!cJSON_IsObject(b)) {
+        cJSON_Delete(b);
+        b = cJSON_CreateObject();
+        cJSON_AddNullToObject(b, "commit");
+        cJSON_AddNullToObject(b, "dirty");
+        cJSON_AddNullToObject(b, "cflags");
+    }
+    return b;
+}
+
+/* The speed prompts of this evaluation: prompts.tsv's, each followed by a
+ * passage drawn per round (ah_round_prompts), tokenized by the judge. */
+typedef struct speed_prompts {
+    ah_prompt base[AH_MAX_PROMPTS];
+    int nb;
+    int32_t **tok; /* [round * nb + i] */
+    int *ntok;
+    uint64_t seed;
+} speed_prompts;
+
+static uint64_t fresh_seed(void) {
+    uint64_t seed = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(&seed, sizeof seed, 1, f) != 1) seed = (uint64_t)(ah_now() * 1e9) ^ (uint64_t)getpid();
+    if (f) fclose(f);
+    return seed;
+}
+
+/* The judge's own pipeline of the model (this build's CPU engine, the one
+ * held to llama.cpp): the tokenizer of the prompts and the reference of
+ * the work check. It never takes the GPU the workers are measured on. */
+static ai_pipeline *judge_pipeline(const ah_ab_opts *o, const char *set, ai_error *err) {
+    ai_conf conf;
+    ai_conf_defaults(&conf);
+    if (ai_conf_set(&conf, "backend=cpu", err) || (set && ai_conf_set(&conf, set, err)))
+        return NULL;
+    return ai_pipeline_open(o->model, &conf, err);
+}
+
+static int make_prompts(const ah_ab_opts *o, speed_prompts *sp, ai_error *err) {
+    memset(sp, 0, sizeof *sp);
+    char path[4400];
+    ah_data_path(o->data_dir, "prompts.tsv", path, sizeof path);
+    sp->nb = ah_prompts_load(path, sp->base, AH_MAX_PROMPTS, err);
+    if (sp->nb < 0) return -1;
+    ah_data_path(o->data_dir, "reference.txt", path, sizeof path);
+    char *text = ah_read_text(path, err);
+    if (!text) return -1;
+    size_t n = (size_t)o->rounds * (size_t)sp->nb;
+    sp->tok = calloc(n, sizeof *sp->tok);
+    sp->ntok = calloc(n, sizeof *sp->ntok);
+    if (!sp->tok || !sp->ntok) abort();
+    sp->seed = fresh_seed();
+    /* one thread, no repacking: this pipeline only tokenizes */
+    ai_pipeline *p = judge_pipeline(o, "repack=off", err);
+    int rc = p ? ah_round_prompts(p, sp->base, sp->nb, text, o->rounds, sp->seed, sp->tok,
+                                  sp->ntok, err)
+               : -1;
+    ai_pipeline_close(p);
+    free(text);
+    return rc;
+}
+
+static void free_prompts(speed_prompts *sp, int rounds) {
+    for (int i = 0; sp->tok && i < rounds * sp->nb; i++) free(sp->tok[i]);
+    free(sp->tok);
+    free(sp->ntok);
+}
+
+/* One sample: a fresh worker of one side warms up, then answers round r's
+ * prompts, each timed by this process as its tokens arrive. Returns the
+ * sample as a JSON line (the shape speed_json reads) with the tokens kept
+ * in s->ids for the work check, or NULL with w->status and w->why set. */
+static cJSON *measure(const ah_ab_opts *o, side *s, int which, const speed_prompts *sp, int r,
+                      ah_worker *w) {
+    char *argv[12];
+    int a = 0;
+    argv[a++] = (char *)s->bin;
+    argv[a++] = "eval";
+    argv[a++] = "--worker";
+    argv[a++] = "-m";
+    argv[a++] = (char *)o->model;
+    if (s->conf) {
+        argv[a++] = "--conf";
+        argv[a++] = (char *)s->conf;
+    }
+    argv[a] = NULL;
+    double deadline = ah_now() + o->timeout_s;
+    uint64_t gpu_before = 0, gpu_total, gpu_peak = 0;
+    char gwhy[256];
+    int np = sp->nb, n = o->tokens, warm = n < 8 ? n : 8;
+    double inject = which == 1 ? o->inject_b : 0;
+    int32_t *ids = s->ids + (size_t)r * np * n;
+    double *arrive = malloc(sizeof *arrive * (size_t)n), t_sent;
+    ah_timing *t = calloc((size_t)np, sizeof *t);
+    if (!arrive || !t) abort();
+    const char *who = which ? "B" : "A";
+    cJSON *line = NULL;
+    if (ah_worker_start(w, who, argv, deadline)) goto out;
+    int gpu = !strcmp(w->backend, "cuda") && ah_gpu_mem(&gpu_before, &gpu_total, gwhy, sizeof gwhy) == 0;
+    gpu_peak = gpu_before;
+    /* warm-up (caches, page faults, thread pool start): untimed, and
+     * indistinguishable from the timed requests */
+    const int32_t *p0 = sp->tok[(size_t)r * np];
+    if (ah_worker_gen(w, p0, sp->ntok[(size_t)r * np], warm, deadline, ids, &t_sent, arrive))
+        goto out;
+    for (int i = 0; i < np; i++) {
+        size_t at = (size_t)r * np + (size_t)i;
+        if (ah_worker_gen(w, sp->tok[at], sp->ntok[at], n, deadline, ids + (size_t)i * n, &t_sent,
+                          arrive))
+            goto out;
+        ah_timing_from_arrivals(t_sent, arrive, n, sp->ntok[at], inject, &t[i]);
+        uint64_t used;
+        if (gpu && ah_gpu_mem(&used, &gpu_total, gwhy, sizeof gwhy) == 0 && used > gpu_peak)
+            gpu_peak = used;
+    }
+    double rss = ah_worker_peak_rss_mb(w);
+    if (ah_worker_stop(w, deadline)) goto out;
+    double dec, pre, ttft;
+    ah_run_figures(t, np, &dec, &pre, &ttft);
+    line = cJSON_CreateObject();
+    cJSON_AddItemToObject(line, "decode_tps", num_or_null(dec));
+    cJSON_AddItemToObject(line, "prefill_tps", num_or_null(pre));
+    cJSON_AddItemToObject(line, "ttft_ms", num_or_null(ttft));
+    cJSON_AddItemToObject(line, "peak_rss_mb", num_or_null(rss));
+    /* median-step figure: 1 / mean over prompts of the median step time */
+    double med = 0, p10 = 0, p25 = 0, trim = 0;
+    for (int i = 0; i < np; i++) {
+        med += t[i].step_med_s / np;
+        p10 += t[i].step_p10_s / np;
+        p25 += t[i].step_p25_s / np;
+        trim += t[i].step_trim_s / np;
+    }
+    cJSON_AddItemToObject(line, "decode_tps_med", num_or_null(med > 0 ? 1 / med : NAN));
+    cJSON_AddItemToObject(line, "decode_tps_p10", num_or_null(p10 > 0 ? 1 / p10 : NAN));
+    cJSON_AddItemToObject(line, "decode_tps_p25", num_or_null(p25 > 0 ? 1 / p25 : NAN));
+    cJSON_AddItemToObject(line, "decode_tps_trim", num_or_null(trim > 0 ? 1 / trim : NAN));
+    cJSON_AddNumberToObject(line, "tokens", n);
+    cJSON_AddItemToObject(line, "gpu_mb",
+                          num_or_null(gpu ? (double)(gpu_peak - gpu_before) / (1024.0 * 1024.0) : NAN));
+    cJSON_AddItemToObject(line, "engine_gpu_mb",
+                          num_or_null(!strcmp(w->backend, "cuda") ? w->device_bytes / (1024.0 * 1024.0) : NAN));
+    cJSON *pp = cJSON_AddArrayToObject(line, "per_prompt");
+    for (int i = 0; i < np; i++) {
+        ah_run_figures(t + i, 1, &dec, &pre, &ttft);
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddStringToObject(row, "prompt", sp->base[i].id);
+        cJSON_AddNumberToObject(row, "n_prompt", sp->ntok[(size_t)r * np + (size_t)i]);
+        cJSON_AddItemToObject(row, "decode_tps", num_or_null(dec));
+        cJSON_AddItemToObject(row, "prefill_tps", num_or_null(pre));
+        cJSON_AddItemToObject(row, "ttft_ms", num_or_null(ttft));
+        cJSON_AddItemToArray(pp, row);
+    }
+out:
+    if (!line) ah_worker_stop(w, deadline);
+    free(arrive);
+    free(t);
+    return line;
+}
+
+/* The sampling temperature B's configuration sets (its last "temperature"
+ * line), else this build's default: read leniently, since a candidate's
+ * conf may name knobs this build does not know. */
+static double b_temperature(const ah_ab_opts *o) {
+    ai_conf d;
+    ai_conf_defaults(&d);
+    const char *dv = ai_conf_get(&d, "temperature");
+    double t = dv ? atof(dv) : 1.0;
+    FILE *f = o->conf[1] ? fopen(o->conf[1], "r") : NULL;
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        double v;
+        if (sscanf(line, " temperature = %lf", &v) == 1 && isfinite(v) && v >= 0) t = v;
+    }
+    if (f) fclose(f);
+    return t;
+}
+
+/* The work check of B: its tokens of some rounds, chosen after all rounds
+ * ran (a worker cannot know whether its round will be checked), re-scored
+ * by the judge's own pipeline. */
+static int check_work(const ah_ab_opts *o, const side *b, const speed_prompts *sp, int n_rounds,
+                      ah_work_check *wc, int *checked_rounds, ai_error *err) {
+    memset(wc, 0, sizeof *wc);
+    *checked_rounds = 0;
+    if (n_rounds < 1) return 0;
+    int want = n_rounds <= 3 ? n_rounds : (n_rounds + 2) / 3;
+    int *order = malloc(sizeof *order * (size_t)n_rounds);
+    if (!order) abort();
+    for (int i = 0; i < n_rounds; i++) order[i] = i;
+    uint64_t x = fresh_seed() | 1;
+    for (int i = n_rounds - 1; i > 0; i--) { /* Fisher-Yates */
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int j = (int)(x % (uint64_t)(i + 1)), tmp = order[i];
+        order[i] = order[j];
+        order[j] = tmp;
+    }
+    ai_pipeline *ref = judge_pipeline(o, NULL, err);
+    int rc = ref ? 0 : -1;
+    double temperature = b_temperature(o);
+    for (int c = 0; c < want && !rc; c++) {
+        int r = order[c];
+        for (int i = 0; i < sp->nb && !rc; i++) {
+            size_t at = (size_t)r * sp->nb + (size_t)i;
+            rc = ah_work_check_add(ref, temperature, sp->tok[at], sp->ntok[at],
+                                   b->ids + at * (size_t)o->tokens, o->tokens, wc, err);
+        }
+        if (!rc) ++*checked_rounds;
+    }
+    ai_pipeline_close(ref);
+    free(order);
+    return rc;
+}
+
 int ah_run_ab(const ah_ab_opts *o) {
     double t_start = ah_now();
     if (check_bin(o->bin[0]) || check_bin(o->bin[1])) return 1;
@@ -399,69 +601,44 @@ int ah_run_ab(const ah_ab_opts *o) {
     }
     const char *status = "ok";
     char why[1400] = "";
-    char tokens[32], inject[32], bwarg[32];
-    snprintf(tokens, sizeof tokens, "%d", o->tokens);
-    snprintf(inject, sizeof inject, "%g", o->inject_b);
+    char bwarg[32];
+    /* the speed prompts, drawn now for every round (workload.c) */
+    speed_prompts sp;
+    if (make_prompts(o, &sp, &err)) {
+        fprintf(stderr, "autoinfer eval: %s\n", err.msg);
+        return 1;
+    }
+    for (int i = 0; i < 2; i++) {
+        sides[i].ids = calloc((size_t)o->rounds * (size_t)sp.nb * (size_t)o->tokens,
+                              sizeof *sides[i].ids);
+        if (!sides[i].ids) abort();
+    }
+    /* a worker that dies mid-request must not take the judge with it */
+    signal(SIGPIPE, SIG_IGN);
     int rounds_done = 0;
     for (int r = 0; r < o->rounds && !strcmp(status, "ok"); r++) {
         for (int k = 0; k < 2 && !strcmp(status, "ok"); k++) {
             int which = (r % 2 == 0) ? k : 1 - k; /* A B, B A, A B, ... */
             side *s = &sides[which];
-            char *argv[16];
-            int a = 0;
-            argv[a++] = (char *)s->bin;
-            argv[a++] = "eval";
-            argv[a++] = "--worker";
-            argv[a++] = "-m";
-            argv[a++] = (char *)o->model;
-            argv[a++] = "--tokens";
-            argv[a++] = tokens;
-            if (s->conf) {
-                argv[a++] = "--conf";
-                argv[a++] = (char *)s->conf;
-            }
-            if (o->data_dir) {
-                argv[a++] = "--data";
-                argv[a++] = (char *)o->data_dir;
-            }
-            if (which == 1 && o->inject_b > 0) {
-                argv[a++] = "--inject-slowdown";
-                argv[a++] = inject;
-            }
-            argv[a] = NULL;
-            child_result cr;
-            const char *who = which ? "B" : "A";
-            if (run_child(argv, o->timeout_s, &cr)) {
-                status = "crash";
-                snprintf(why, sizeof why, "%s: cannot start %s: %s", who, s->bin, strerror(errno));
+            ah_worker w;
+            cJSON *line = measure(o, s, which, &sp, r, &w);
+            if (!line) {
+                status = !strcmp(w.status, "timeout") ? "timeout" : "crash";
+                snprintf(why, sizeof why, "%s", w.why);
                 break;
             }
-            cJSON *line = cr.status == CHILD_OK ? last_json_line(cr.out) : NULL;
-            double dec = ah_jnum(line, "decode_tps");
-            if (cr.status != CHILD_OK) {
-                describe_failure(who, &cr, why, sizeof why, &status);
-            } else if (!line || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(line, "ok")) ||
-                       !(dec > 0) || !(ah_jnum(line, "decode_tps_med") > 0) ||
-                       ah_jnum(line, "tokens") != o->tokens) {
-                status = "crash";
-                snprintf(why, sizeof why, "%s: the worker printed no valid result line", who);
-            } else {
-                s->dec[s->n] = dec;
-                s->pre[s->n] = ah_jnum(line, "prefill_tps");
-                s->ttft[s->n] = ah_jnum(line, "ttft_ms");
-                s->rss[s->n] = ah_jnum(line, "peak_rss_mb");
-                s->dmed[s->n] = ah_jnum(line, "decode_tps_med");
-                s->gpu[s->n] = ah_jnum(line, "gpu_mb");
-                s->n++;
-                snprintf(s->backend, sizeof s->backend, "%s", line_str(line, "backend"));
-                snprintf(s->device, sizeof s->device, "%s", line_str(line, "device"));
-                s->engine_gpu_mb = ah_jnum(line, "engine_gpu_mb");
-                s->engine_bytes_per_token = ah_jnum(line, "engine_bytes_per_token");
-                cJSON_AddItemToArray(s->samples, line);
-                line = NULL;
-            }
-            cJSON_Delete(line);
-            free(cr.out);
+            s->dec[s->n] = ah_jnum(line, "decode_tps");
+            s->pre[s->n] = ah_jnum(line, "prefill_tps");
+            s->ttft[s->n] = ah_jnum(line, "ttft_ms");
+            s->rss[s->n] = ah_jnum(line, "peak_rss_mb");
+            s->dmed[s->n] = ah_jnum(line, "decode_tps_med");
+            s->gpu[s->n] = ah_jnum(line, "gpu_mb");
+            s->n++;
+            snprintf(s->backend, sizeof s->backend, "%s", w.backend);
+            snprintf(s->device, sizeof s->device, "%s", w.device);
+            s->engine_gpu_mb = ah_jnum(line, "engine_gpu_mb");
+            s->engine_bytes_per_token = w.bytes_per_token;
+            cJSON_AddItemToArray(s->samples, line);
         }
         if (!strcmp(status, "ok")) {
             rounds_done++;
@@ -489,6 +666,30 @@ int ah_run_ab(const ah_ab_opts *o) {
         status = "crash";
         snprintf(why, sizeof why, "fewer than 2 rounds completed");
     }
+    /* is B's output the model's? (workcheck.c) */
+    ah_work_check wc;
+    int wc_rounds = 0;
+    double excess = NAN;
+    double wc_t0 = ah_now();
+    if (!strcmp(status, "ok")) {
+        if (check_work(o, &sides[1], &sp, n, &wc, &wc_rounds, &err)) {
+            fprintf(stderr, "autoinfer eval: the work check: %s\n", err.msg);
+            return 1;
+        }
+        excess = ah_work_excess(&wc);
+        if (!(excess <= gate.work_excess_max)) {
+            status = "implausible";
+            snprintf(why, sizeof why,
+                     "B: its speed-run tokens are not the model's: %.2f nats/token more surprise "
+                     "than the model's entropy in %d tokens re-scored by the judge (limit %.2f)%s",
+                     excess, wc.n_tokens, gate.work_excess_max,
+                     wc.out_of_vocab ? "; it sent token ids outside the vocabulary" : "");
+        }
+    } else {
+        memset(&wc, 0, sizeof wc);
+    }
+    double wc_seconds = ah_now() - wc_t0;
+
     /* B's roofline: the GPU's bandwidth when its pipeline ran on cuda,
      * measured now that no worker holds the GPU; then this process lets go
      * of the GPU again before B's quality run */
@@ -512,19 +713,28 @@ int ah_run_ab(const ah_ab_opts *o) {
         snprintf(why, sizeof why, "B: %s", pl.why);
     }
 
-    /* B's quality, from one quality run of B (skipped after a failure) */
+    /* B's quality (skipped after a failure): a quality run of this judge's
+     * own build with B's worker making the answers and the logits */
     cJSON *doc = NULL;
     char qwhy[1400] = "";
+    char self[4096];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[sl > 0 ? sl : 0] = 0;
     if (!o->no_quality && !strcmp(status, "ok")) {
-        char tmpl[] = "/tmp/autoinfer-ab-XXXXXX";
+        char tmpl[] = "/tmp/autoinfer-ab-XXXXXX", wlimit[32];
+        snprintf(wlimit, sizeof wlimit, "%d", o->timeout_s * 2);
         int fd = mkstemp(tmpl);
         if (fd >= 0) {
             close(fd);
-            char *argv[20];
+            char *argv[24];
             int a = 0;
-            argv[a++] = (char *)sides[1].bin;
+            argv[a++] = self;
             argv[a++] = "eval";
             argv[a++] = "--quality-only";
+            argv[a++] = "--via";
+            argv[a++] = (char *)sides[1].bin;
+            argv[a++] = "--timeout";
+            argv[a++] = wlimit;
             argv[a++] = "-m";
             argv[a++] = (char *)o->model;
             argv[a++] = "--json";
@@ -548,7 +758,7 @@ int ah_run_ab(const ah_ab_opts *o) {
             if (o->allow_other_model) argv[a++] = "--allow-other-model";
             argv[a] = NULL;
             child_result cr;
-            if (run_child(argv, o->timeout_s * 2, &cr) == 0) {
+            if (run_child(argv, o->timeout_s * 2 + 30, &cr) == 0) {
                 if (cr.status == CHILD_OK || (cr.status == CHILD_FAILED && cr.code == 3)) {
                     ai_error jerr;
                     doc = ah_json_read(tmpl, &jerr);
@@ -575,10 +785,8 @@ int ah_run_ab(const ah_ab_opts *o) {
             cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(q, "failures"),
                                  cJSON_CreateString(qwhy));
         }
-        const cJSON *first = cJSON_GetArrayItem(sides[1].samples, 0);
-        const cJSON *b = cJSON_GetObjectItemCaseSensitive(first, "build");
-        if (b) replace_item(doc, "build", cJSON_Duplicate(b, 1));
     }
+    replace_item(doc, "build", build_of(sides[1].bin));
     replace_item(doc, "speed", speed_json(&sides[1], o->tokens));
     replace_item(doc, "plausible", ah_json_plausible(&pl));
     {
@@ -620,6 +828,15 @@ int ah_run_ab(const ah_ab_opts *o) {
     cJSON_AddNumberToObject(c, "rounds", n);
     cJSON_AddNumberToObject(c, "resamples", BOOT_RESAMPLES);
     cJSON_AddNumberToObject(c, "inject_slowdown_b", o->inject_b);
+    cJSON_AddNumberToObject(c, "prompt_seed", (double)(sp.seed >> 11)); /* exact in a double */
+    cJSON *w = cJSON_AddObjectToObject(c, "work_check");
+    cJSON_AddNumberToObject(w, "rounds", wc_rounds);
+    cJSON_AddNumberToObject(w, "tokens", wc.n_tokens);
+    cJSON_AddItemToObject(w, "surprise", num_or_null(wc.n_tokens ? wc.surprise / wc.n_tokens : NAN));
+    cJSON_AddItemToObject(w, "entropy", num_or_null(wc.n_tokens ? wc.entropy / wc.n_tokens : NAN));
+    cJSON_AddItemToObject(w, "excess", num_or_null(excess));
+    cJSON_AddNumberToObject(w, "limit", gate.work_excess_max);
+    cJSON_AddNumberToObject(w, "seconds", wc_seconds);
     cJSON_AddItemToObject(c, "a", side_json(&sides[0]));
     cJSON_AddItemToObject(c, "b", side_json(&sides[1]));
     replace_item(doc, "compare", c);
@@ -642,6 +859,7 @@ int ah_run_ab(const ah_ab_opts *o) {
         }
     }
     cJSON_Delete(doc);
+    free_prompts(&sp, o->rounds);
     for (int i = 0; i < 2; i++) {
         free(sides[i].dec);
         free(sides[i].pre);
@@ -649,6 +867,7 @@ int ah_run_ab(const ah_ab_opts *o) {
         free(sides[i].rss);
         free(sides[i].dmed);
         free(sides[i].gpu);
+        free(sides[i].ids);
         cJSON_Delete(sides[i].samples);
     }
     return rc;

@@ -6,10 +6,11 @@
  *   4. quality: reference text perplexity, KL against the baseline
  *   5. plausibility (roofline), gate, change monitor, report
  *
- * Hidden modes used by --ab: --worker (one timed speed run, one JSON line on
- * stdout) and --quality-only (steps 1, 2, 4, 5 without speed). */
+ * Hidden modes used by --ab: --worker (the candidate's side of the worker
+ * protocol, worker.c) and --quality-only (steps 1, 2, 4, 5 without speed). */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ typedef struct eval_opts {
     const char *json, *save_dir, *base_dir;
     const char *data_dir; /* gate.conf, prompts.tsv, reference.txt (NULL: the tree's harness/) */
     int worker, quality_only, allow_other_model, no_quality, build_id;
+    const char *via; /* --via BIN: generate and score in BIN's worker (--ab's quality run) */
     double inject;
     double bandwidth; /* given by the --ab orchestrator; 0 = probe */
     int ab;
@@ -192,6 +194,9 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
             o->ab = 1;
         } else if (!strcmp(a, "--worker")) {
             o->worker = 1;
+        } else if (!strcmp(a, "--via")) {
+            NEEDS_VALUE;
+            o->via = v;
         } else if (!strcmp(a, "--quality-only")) {
             o->quality_only = 1;
         } else if (!strcmp(a, "--no-quality")) {
@@ -225,6 +230,11 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
     }
     if (!o->ab && (o->a || o->b)) {
         fprintf(stderr, "autoinfer eval: --a/--b only make sense with --ab\n");
+        return 2;
+    }
+    if (o->via && (!o->quality_only || o->save_dir || o->n_set)) {
+        fprintf(stderr, "autoinfer eval: --via is --ab's quality run: it needs --quality-only "
+                        "and takes no --save-baseline or --set\n");
         return 2;
     }
     if (o->ab && o->save_dir) {
@@ -263,23 +273,6 @@ static int build_conf(const eval_opts *o, ai_conf *conf, const char **used_path,
     return 0;
 }
 
-static char *read_text(const char *path, ai_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        ai_error_set(err, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)(sz > 0 ? sz : 0) + 1);
-    if (!buf) abort();
-    size_t got = fread(buf, 1, (size_t)(sz > 0 ? sz : 0), f);
-    fclose(f);
-    buf[got] = 0;
-    return buf;
-}
-
 /* Everything one evaluation measures. */
 typedef struct eval_state {
     eval_opts *o;
@@ -291,6 +284,8 @@ typedef struct eval_state {
     int n_prompts;
     ah_baseline base;
     int has_base;
+    ah_subject subj; /* where answers and logits come from (s->p, or a worker: --via) */
+    ah_worker worker;
     ah_model_id model;
     ah_gguf_bytes gb; /* the harness's own count of the bytes a decode step reads */
     ai_model_desc desc;
@@ -364,6 +359,41 @@ static void gpu_before_open(eval_state *s) {
     s->gpu_peak = s->gpu_before;
 }
 
+static int prompt_tokens(eval_state *s, ai_error *err) {
+    for (int i = 0; i < s->n_prompts; i++) {
+        s->ptok[i] = ah_chat_tokens(s->p, s->prompts[i].text, &s->n_ptok[i], err);
+        if (!s->ptok[i]) return -1;
+    }
+    return 0;
+}
+
+/* --via BIN: this process keeps a CPU pipeline of its own build for the
+ * tokenizer, and a worker of BIN (with the evaluated configuration) makes
+ * the answers and the logits; every figure is computed here. */
+static int setup_via(eval_state *s, const char *mp, ai_error *err) {
+    ai_conf local = s->conf;
+    const char *own[] = {"backend=cpu", "repack=off", "threads=1"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (ai_conf_set(&local, own[i], err)) return -1;
+    s->p = ai_pipeline_open(mp, &local, err);
+    if (!s->p) return -1;
+    ai_pipeline_describe(s->p, &s->desc);
+    char *argv[] = {(char *)s->o->via, "eval", "--worker", "-m", (char *)mp,
+                    s->conf_used ? "--conf" : NULL, (char *)s->conf_used, NULL};
+    double deadline = ah_now() + s->o->timeout_s;
+    signal(SIGPIPE, SIG_IGN);
+    if (ah_worker_start(&s->worker, "B", argv, deadline))
+        return ai_error_set(err, "%s", s->worker.why);
+    s->subj = (ah_subject){s->p, &s->worker, deadline};
+    /* where it runs, as the worker says (shown; the figures are the judge's) */
+    snprintf(s->desc.backend, sizeof s->desc.backend, "%s", s->worker.backend);
+    snprintf(s->desc.device, sizeof s->desc.device, "%s", s->worker.device);
+    s->desc.device_bytes = (uint64_t)s->worker.device_bytes;
+    s->gpu_mem_ok = 0;
+    snprintf(s->gpu_why, sizeof s->gpu_why, "not measured in --ab's quality run");
+    return prompt_tokens(s, err);
+}
+
 static int setup(eval_state *s, ai_error *err) {
     eval_opts *o = s->o;
     char path[4300];
@@ -395,9 +425,11 @@ static int setup(eval_state *s, ai_error *err) {
                                 (unsigned long long)s->base.model.bytes, s->model.path,
                                 (unsigned long long)s->model.bytes);
     }
+    if (o->via) return setup_via(s, mp, err);
     gpu_before_open(s);
     s->p = ai_pipeline_open(mp, &s->conf, err);
     if (!s->p) return -1;
+    s->subj = (ah_subject){s->p, NULL, 0};
     ai_pipeline_describe(s->p, &s->desc);
     if (!s->desc.backend[0]) snprintf(s->desc.backend, sizeof s->desc.backend, "cpu");
     if (!is_cuda(s)) {
@@ -408,11 +440,7 @@ static int setup(eval_state *s, ai_error *err) {
                  "not measured: pipeline.conf's backend is cpu, yet the pipeline says cuda");
     }
     gpu_sample(s);
-    for (int i = 0; i < s->n_prompts; i++) {
-        s->ptok[i] = ah_chat_tokens(s->p, s->prompts[i].text, &s->n_ptok[i], err);
-        if (!s->ptok[i]) return -1;
-    }
-    return 0;
+    return prompt_tokens(s, err);
 }
 
 static int run_sanity(eval_state *s, ai_error *err) {
@@ -423,7 +451,7 @@ static int run_sanity(eval_state *s, ai_error *err) {
         if (!s->answer[i] || !s->atok[i]) abort();
         ah_capture c = {s->answer[i], (size_t)cap * 64 + 1, s->atok[i], cap};
         ah_timing t;
-        if (ah_timed_generate(s->p, s->ptok[i], s->n_ptok[i], cap, 0, 0, &t, &c, err)) return -1;
+        if (ah_timed_generate(&s->subj, s->ptok[i], s->n_ptok[i], cap, 0, 0, &t, &c, err)) return -1;
         s->n_atok[i] = t.n_gen;
         int r = ah_sanity_check(s->prompts[i].id, s->answer[i], s->sanity_why[i],
                                 sizeof s->sanity_why[i]);
@@ -444,9 +472,9 @@ static int run_speed(eval_state *s, ai_error *err) {
     /* warm-up: caches, page faults, thread pool start (not timed) */
     ah_timing warm;
     int wt = o->tokens < 8 ? o->tokens : 8;
-    if (ah_timed_generate(s->p, s->ptok[0], s->n_ptok[0], wt, 1, 0, &warm, NULL, err)) return -1;
+    if (ah_timed_generate(&s->subj, s->ptok[0], s->n_ptok[0], wt, 1, 0, &warm, NULL, err)) return -1;
     for (int r = 0; r < o->runs; r++) {
-        if (ah_speed_run(s->p, s->ptok, s->n_ptok, np, o->tokens, o->inject,
+        if (ah_speed_run(&s->subj, s->ptok, s->n_ptok, np, o->tokens, o->inject,
                          s->timing + (size_t)r * np, err))
             return -1;
         s->rss[r] = ah_peak_rss_mb();
@@ -467,12 +495,13 @@ static int greedy_answers(eval_state *s, const char *mp, ai_error *err) {
     ai_pipeline *pg = ai_pipeline_open(mp, &g, err);
     if (!pg) return -1;
     int cap = s->gate.greedy_tokens, rc = 0;
+    ah_subject greedy = {pg, NULL, 0};
     int32_t *ans = malloc(sizeof *ans * (size_t)cap);
     if (!ans) abort();
     for (int i = 0; i < s->n_prompts && !rc; i++) {
         ah_capture c = {NULL, 0, ans, cap};
         ah_timing t;
-        if (ah_timed_generate(pg, s->ptok[i], s->n_ptok[i], cap, 0, 0, &t, &c, err)) {
+        if (ah_timed_generate(&greedy, s->ptok[i], s->n_ptok[i], cap, 0, 0, &t, &c, err)) {
             rc = -1;
             break;
         }
@@ -494,7 +523,7 @@ static int run_quality(eval_state *s, const char *mp, ai_error *err) {
     eval_opts *o = s->o;
     char path[4300];
     ah_data_path(o->data_dir, "reference.txt", path, sizeof path);
-    char *text = read_text(path, err);
+    char *text = ah_read_text(path, err);
     if (!text) return -1;
     int chunk = TEXT_CHUNK;
     int max_chunks = o->quick ? 2 : 0;
@@ -507,7 +536,7 @@ static int run_quality(eval_state *s, const char *mp, ai_error *err) {
     if (o->save_dir && greedy_answers(s, mp, err)) return -1;
     if (o->save_dir || !s->has_base) {
         ah_score_result res;
-        if (ah_score_refs(s->p, &s->own, 1, 0, &res, err)) return -1;
+        if (ah_score_refs(&s->subj, &s->own, 1, 0, &res, err)) return -1;
         s->ppl = res.n_text ? exp(res.nll_text / res.n_text) : NAN;
         if (!s->has_base) s->n_scored = res.n_scored;
     }
@@ -524,7 +553,7 @@ static int run_quality(eval_state *s, const char *mp, ai_error *err) {
                 s->tokenizer_match = 0;
         }
         ah_score_result res;
-        if (ah_score_refs(s->p, &s->base.refs, 0, max_chunks, &res, err)) {
+        if (ah_score_refs(&s->subj, &s->base.refs, 0, max_chunks, &res, err)) {
             free(res.kl);
             return -1;
         }
@@ -541,7 +570,7 @@ static int run_quality(eval_state *s, const char *mp, ai_error *err) {
         }
         free(res.kl);
     }
-    s->self_ppl = ah_self_ppl(s->p, s->ptok, s->n_ptok, s->atok, s->n_atok, s->n_prompts, err);
+    s->self_ppl = ah_self_ppl(&s->subj, s->ptok, s->n_ptok, s->atok, s->n_atok, s->n_prompts, err);
     s->quality_done = 1;
 
     double base_self = s->has_base ? ah_jnum(s->base.doc, "quality.self_ppl") : NAN;
@@ -755,59 +784,8 @@ static void state_free(eval_state *s) {
     ah_refs_free(&s->own);
     if (s->has_base) ah_baseline_free(&s->base);
     if (s->has_changes) ah_changes_free(&s->changes);
+    if (s->o->via) ah_worker_stop(&s->worker, 0); /* no-op once stopped; else killed */
     ai_pipeline_close(s->p);
-}
-
-/* --worker: one timed speed run; one JSON line on stdout. */
-static int run_worker(eval_state *s, ai_error *err) {
-    s->o->runs = 1;
-    if (run_speed(s, err)) return -1;
-    int np = s->n_prompts;
-    double dec, pre, ttft;
-    ah_run_figures(s->timing, np, &dec, &pre, &ttft);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddBoolToObject(o, "ok", 1);
-    cJSON_AddItemToObject(o, "decode_tps", num_or_null(dec));
-    cJSON_AddItemToObject(o, "prefill_tps", num_or_null(pre));
-    cJSON_AddItemToObject(o, "ttft_ms", num_or_null(ttft));
-    cJSON_AddItemToObject(o, "peak_rss_mb", num_or_null(s->rss[0]));
-    /* median-step figure: 1 / mean over prompts of the median step time */
-    double med = 0, p10 = 0, p25 = 0, trim = 0;
-    for (int i = 0; i < np; i++) {
-        med += s->timing[i].step_med_s / np;
-        p10 += s->timing[i].step_p10_s / np;
-        p25 += s->timing[i].step_p25_s / np;
-        trim += s->timing[i].step_trim_s / np;
-    }
-    cJSON_AddItemToObject(o, "decode_tps_med", num_or_null(med > 0 ? 1 / med : NAN));
-    cJSON_AddItemToObject(o, "decode_tps_p10", num_or_null(p10 > 0 ? 1 / p10 : NAN));
-    cJSON_AddItemToObject(o, "decode_tps_p25", num_or_null(p25 > 0 ? 1 / p25 : NAN));
-    cJSON_AddItemToObject(o, "decode_tps_trim", num_or_null(trim > 0 ? 1 / trim : NAN));
-    cJSON_AddNumberToObject(o, "tokens", s->o->tokens);
-    cJSON_AddNumberToObject(o, "engine_bytes_per_token", (double)s->desc.bytes_per_token);
-    cJSON_AddStringToObject(o, "backend", s->desc.backend);
-    cJSON_AddStringToObject(o, "device", s->desc.device);
-    cJSON_AddItemToObject(o, "gpu_mb", num_or_null(gpu_peak_mb(s)));
-    cJSON_AddItemToObject(o, "engine_gpu_mb",
-                          num_or_null(is_cuda(s) ? (double)s->desc.device_bytes / MIB : NAN));
-    cJSON *pp = cJSON_AddArrayToObject(o, "per_prompt");
-    for (int i = 0; i < np; i++) {
-        ah_run_figures(s->timing + i, 1, &dec, &pre, &ttft);
-        cJSON *row = cJSON_CreateObject();
-        cJSON_AddStringToObject(row, "prompt", s->prompts[i].id);
-        cJSON_AddNumberToObject(row, "n_prompt", s->n_ptok[i]);
-        cJSON_AddItemToObject(row, "decode_tps", num_or_null(dec));
-        cJSON_AddItemToObject(row, "prefill_tps", num_or_null(pre));
-        cJSON_AddItemToObject(row, "ttft_ms", num_or_null(ttft));
-        cJSON_AddItemToArray(pp, row);
-    }
-    cJSON_AddItemToObject(o, "build", json_build());
-    char *line = cJSON_PrintUnformatted(o);
-    printf("%s\n", line);
-    fflush(stdout);
-    free(line);
-    cJSON_Delete(o);
-    return 0;
 }
 
 static int run_eval(eval_opts *o) {
@@ -820,14 +798,13 @@ static int run_eval(eval_opts *o) {
     char mbuf[4300];
     const char *mp = model_path(o, mbuf, sizeof mbuf);
     if (setup(s, &err)) goto fail;
-    if (o->worker) {
-        if (run_worker(s, &err)) goto fail;
-        rc = 0;
-        goto out;
-    }
     if (run_sanity(s, &err)) goto fail;
     if (!o->quality_only && run_speed(s, &err)) goto fail;
     if (run_quality(s, mp, &err)) goto fail;
+    if (o->via && ah_worker_stop(&s->worker, s->subj.deadline)) {
+        ai_error_set(&err, "%s", s->worker.why);
+        goto fail;
+    }
 
     gpu_sample(s);
     /* the roofline: the harness's bytes per token, the bandwidth of the
@@ -905,6 +882,16 @@ int ai_cmd_eval(int argc, char **argv) {
         free(line);
         cJSON_Delete(b);
         return 0;
+    }
+    if (o.worker) { /* the candidate's side of --ab (worker.c) */
+        ai_conf conf;
+        const char *used;
+        char cbuf[4200], mbuf[4300];
+        if (build_conf(&o, &conf, &used, cbuf, sizeof cbuf, &err)) {
+            printf("error %s\n", err.msg);
+            return 1;
+        }
+        return ah_worker_serve(model_path(&o, mbuf, sizeof mbuf), &conf);
     }
     if (o.ab) {
         ah_ab_opts ab = {0};

@@ -21,6 +21,7 @@ void ah_gate_defaults(ah_gate *g) {
     g->self_ppl_ratio_max = 1.5;
     g->tokenizer_must_match = 1;
     g->roofline_margin = 1.25;
+    g->work_excess_max = 1.0;
     g->sanity_tokens = 256;
     g->greedy_tokens = 128;
     snprintf(g->greedy_set, sizeof g->greedy_set, "temperature=0");
@@ -59,6 +60,7 @@ int ah_gate_load(ah_gate *g, const char *path, ai_error *err) {
         {"self_ppl_ratio_max", offsetof(ah_gate, self_ppl_ratio_max), 0, 1, 1e9},
         {"tokenizer_must_match", offsetof(ah_gate, tokenizer_must_match), 1, 0, 1},
         {"roofline_margin", offsetof(ah_gate, roofline_margin), 0, 1, 100},
+        {"work_excess_max", offsetof(ah_gate, work_excess_max), 0, 0, 100},
         {"sanity_tokens", offsetof(ah_gate, sanity_tokens), 1, 8, 4096},
         {"greedy_tokens", offsetof(ah_gate, greedy_tokens), 1, 8, 4096},
     };

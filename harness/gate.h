@@ -20,6 +20,10 @@ typedef struct ah_gate {
                                   unlikely tokens raises it; lower always passes) */
     int tokenizer_must_match; /* with a baseline: reference text tokenizes the same */
     double roofline_margin; /* decode tps above roofline x this is implausible */
+    double work_excess_max; /* --ab: surprise of B's speed-run tokens under the
+                               judge's own model above its entropy, nats per
+                               token, beyond which the tokens are not the
+                               model's (workcheck.c) */
     int sanity_tokens;      /* max tokens of a natural (EOS-stopped) answer */
     int greedy_tokens;      /* max tokens of a baseline greedy answer */
     char greedy_set[128];   /* knob settings (comma-separated KEY=VALUE) for greedy */

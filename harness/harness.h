@@ -26,6 +26,8 @@
 #include "refs.h"
 
 #define AH_MAX_PROMPTS 16
+
+typedef struct ah_subject ah_subject; /* subject.c: what generates and scores */
 #define AH_DEFAULT_MODEL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 /* ---- workload.c ------------------------------------------------------------ */
@@ -42,6 +44,17 @@ void ah_data_path(const char *data_dir, const char *name, char *out, size_t cap)
 
 /* Reads "id<TAB>text" lines. Returns the number of prompts or -1. */
 int ah_prompts_load(const char *path, ah_prompt *out, int cap, ai_error *err);
+
+/* A whole file as a NUL-terminated malloc'd string, or NULL. */
+char *ah_read_text(const char *path, ai_error *err);
+
+/* The speed prompts of one --ab evaluation: for each round, each base
+ * prompt followed by a passage of 8-24 words drawn from `text` (the seed
+ * makes the draws), chat-formatted and tokenized. No speed prompt is known
+ * before the evaluation, so none is worth special-casing or replaying.
+ * tok/ntok hold rounds * nb entries (round-major; tok[i] malloc'd). */
+int ah_round_prompts(ai_pipeline *p, const ah_prompt *base, int nb, const char *text,
+                     int rounds, uint64_t seed, int32_t **tok, int *ntok, ai_error *err);
 
 double ah_now(void); /* CLOCK_MONOTONIC seconds */
 /* Peak resident set (VmHWM) of this process in MiB; NAN if unknown. */
@@ -71,18 +84,100 @@ typedef struct ah_capture {
 /* One generation timed by the harness. ignore_eos: speed run (then the
  * observed count must equal max_tokens, else an error). inject: test-only
  * busy-wait of this fraction of each step's engine time. */
-int ah_timed_generate(ai_pipeline *p, const int32_t *prompt, int n_prompt, int max_tokens,
+int ah_timed_generate(ah_subject *p, const int32_t *prompt, int n_prompt, int max_tokens,
                       int ignore_eos, double inject, ah_timing *t, ah_capture *cap,
                       ai_error *err);
 
 /* One speed run: every prompt once, `tokens` decoded tokens each, EOS
  * ignored. t[i] receives prompt i's timing. */
-int ah_speed_run(ai_pipeline *p, int32_t *const *prompts, const int *n_prompts, int n,
+int ah_speed_run(ah_subject *p, int32_t *const *prompts, const int *n_prompts, int n,
                  int tokens, double inject, ah_timing *t, ai_error *err);
+
+/* The timing of one streamed generation, from the judge's clock: the
+ * request left at t_sent, token i arrived at arrive[i]. inject: test-only
+ * stretch of every decode step by this fraction. */
+void ah_timing_from_arrivals(double t_sent, const double *arrive, int n, int n_prompt,
+                             double inject, ah_timing *t);
 
 /* Aggregates of one run: total decode tokens / time etc. */
 void ah_run_figures(const ah_timing *t, int n, double *decode_tps, double *prefill_tps,
                     double *ttft_ms);
+
+/* ---- worker.c, stream.c: the worker protocol of --ab -------------------------- */
+
+#define AH_WORKER_PROTOCOL 1
+
+/* The candidate's side (`eval --worker`): load, say hello, answer requests
+ * on stdin until "quit". Returns the process exit status. */
+int ah_worker_serve(const char *model, const ai_conf *conf);
+
+/* The judge's side: one worker process and what it said about itself. */
+typedef struct ah_worker {
+    int pid, in, out, err, reaped;
+    char who[8];            /* "A" or "B", for messages */
+    char buf[65536];        /* stdout not yet split into lines */
+    size_t len;
+    double stamp;           /* when the judge read the data in buf */
+    char err_line[1024], err_tail[1024]; /* stderr: partial line, last full line */
+    size_t err_len;
+    char backend[16], device[160];       /* its hello (a claim, shown, never trusted) */
+    double bytes_per_token, device_bytes;
+    char status[16];        /* "" while fine, else "crash" or "timeout" */
+    char why[1400];
+} ah_worker;
+
+/* Starts argv as a worker and reads its hello. Every call below returns 0,
+ * or -1 with w->status and w->why set; the deadline is absolute (ah_now). */
+int ah_worker_start(ah_worker *w, const char *who, char *const argv[], double deadline);
+/* One request: k prompt tokens, exactly n tokens back into ids, each with
+ * its arrival time; *t_sent = when the request was written. */
+int ah_worker_gen(ah_worker *w, const int32_t *prompt, int k, int n, double deadline,
+                  int32_t *ids, double *t_sent, double *arrive);
+/* Peak resident memory of the worker (VmHWM from /proc), MiB; NAN if gone. */
+double ah_worker_peak_rss_mb(const ah_worker *w);
+/* "quit", then waits for a clean exit; kills its process group in any case. */
+int ah_worker_stop(ah_worker *w, double deadline);
+
+/* Reads an answer: tokens up to end of generation, at most max, into ids
+ * (*n of them). */
+int ah_worker_answer(ah_worker *w, const int32_t *prompt, int k, int max, double deadline,
+                     int32_t *ids, int *n);
+/* Teacher-forced logits of tok[0..n) for positions from..n-2, each given
+ * to fn as ai_score would (the rest is read and dropped once fn returns
+ * nonzero). */
+int ah_worker_score(ah_worker *w, const int32_t *tok, int n, int from, int n_vocab,
+                    double deadline, ai_logits_fn fn, void *user);
+
+/* ---- subject.c: what an evaluation generates and scores with ----------------- */
+
+struct ah_subject {
+    ai_pipeline *p;     /* this process's: the tokenizer, and the engine unless worker */
+    ah_worker *worker;  /* eval --via: generation and scoring happen in this worker */
+    double deadline;    /* the worker's (absolute, ah_now) */
+};
+
+/* ai_generate on the subject (remote text comes from this build's tokenizer). */
+int ah_subject_generate(ah_subject *s, const int32_t *prompt, int k, const ai_gen_params *gp,
+                        ai_token_fn fn, void *user, ai_error *err);
+/* ai_score on the subject; positions before `from` may be skipped. */
+int ah_subject_score(ah_subject *s, const int32_t *tok, int n, int from, ai_logits_fn fn,
+                     void *user, ai_error *err);
+
+/* ---- workcheck.c: are a worker's tokens the model's? --------------------------- */
+
+typedef struct ah_work_check {
+    int n_seq, n_tokens, out_of_vocab;
+    double surprise, entropy; /* sums over the checked tokens, nats */
+} ah_work_check;
+
+/* Re-scores prompt + ids with the judge's own pipeline and adds the n
+ * generated tokens' surprise and entropy (at the sampler's temperature,
+ * not below 0.5) to wc. */
+int ah_work_check_add(ai_pipeline *ref, double temperature, const int32_t *prompt, int k,
+                      const int32_t *ids, int n, ah_work_check *wc, ai_error *err);
+/* mean(surprise - entropy) per token; INFINITY with an id outside the
+ * vocabulary; NAN with nothing checked. */
+double ah_work_excess(const ah_work_check *wc);
 
 /* ---- quality.c ---------------------------------------------------------------- */
 
@@ -103,12 +198,12 @@ int ah_text_sequences(ai_pipeline *p, const char *text, int chunk, int max_chunk
 /* Teacher-forces every sequence of r (text sequences limited to max_text,
  * 0 = all). fill: store the current distributions into r (baseline);
  * else compare with them. res->kl is malloc'd (free it). */
-int ah_score_refs(ai_pipeline *p, ah_refs *r, int fill, int max_text, ah_score_result *res,
+int ah_score_refs(ah_subject *p, ah_refs *r, int fill, int max_text, ah_score_result *res,
                   ai_error *err);
 
 /* Self-perplexity of generated answers: exp(mean nll of the answer tokens
  * given prompt + earlier answer tokens). NAN when nothing was generated. */
-double ah_self_ppl(ai_pipeline *p, int32_t *const *prompts, const int *n_prompts,
+double ah_self_ppl(ah_subject *p, int32_t *const *prompts, const int *n_prompts,
                    int32_t *const *answers, const int *n_answers, int n, ai_error *err);
 
 /* ---- monitor.c ---------------------------------------------------------------- */

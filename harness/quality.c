@@ -1,4 +1,4 @@
-/* quality.c — teacher-forced scoring through ai_score: perplexity of the
+/* quality.c — teacher-forced scoring (ai_score, on the subject): perplexity of the
  * reference text, the baseline's reference distributions (fill) and the
  * KL divergence / top-1 agreement against them (compare). */
 #include <math.h>
@@ -77,11 +77,11 @@ static int on_logits(void *user, int pos, const float *logits, int n_vocab) {
     return 0;
 }
 
-int ah_score_refs(ai_pipeline *p, ah_refs *r, int fill, int max_text, ah_score_result *res,
+int ah_score_refs(ah_subject *p, ah_refs *r, int fill, int max_text, ah_score_result *res,
                   ai_error *err) {
     memset(res, 0, sizeof *res);
     ai_model_desc d;
-    ai_pipeline_describe(p, &d);
+    ai_pipeline_describe(p->p, &d);
     if (d.n_vocab != r->n_vocab)
         return ai_error_set(err, "the model has %d vocabulary entries, the references %d",
                             d.n_vocab, r->n_vocab);
@@ -96,7 +96,8 @@ int ah_score_refs(ai_pipeline *p, ah_refs *r, int fill, int max_text, ah_score_r
         ah_ref_seq *s = &r->seq[i];
         if (s->kind == AH_SEQ_TEXT && max_text && texts++ >= max_text) continue;
         score_state st = {s, fill, res, s->kind == AH_SEQ_TEXT, 0};
-        if (ai_score(p, s->tokens, s->n, on_logits, &st, err) < 0) return -1;
+        if (ah_subject_score(p, s->tokens, s->n, s->score_from, on_logits, &st, err) < 0)
+            return -1;
         if (st.seen != ah_seq_n_scored(s))
             return ai_error_set(err, "scoring %s: the pipeline gave logits for %d of %d positions",
                                 s->name, st.seen, ah_seq_n_scored(s));
@@ -119,20 +120,20 @@ static int on_self_logits(void *user, int pos, const float *logits, int n_vocab)
     return 0;
 }
 
-double ah_self_ppl(ai_pipeline *p, int32_t *const *prompts, const int *n_prompts,
+double ah_self_ppl(ah_subject *p, int32_t *const *prompts, const int *n_prompts,
                    int32_t *const *answers, const int *n_answers, int n, ai_error *err) {
     double nll = 0;
     int count = 0;
     for (int i = 0; i < n; i++) {
         if (n_answers[i] < 1) continue;
         int len = n_prompts[i] + n_answers[i];
-        if (len > ai_context_length(p)) continue;
+        if (len > ai_context_length(p->p)) continue;
         int32_t *seq = malloc(sizeof *seq * (size_t)len);
         if (!seq) abort();
         memcpy(seq, prompts[i], sizeof *seq * (size_t)n_prompts[i]);
         memcpy(seq + n_prompts[i], answers[i], sizeof *seq * (size_t)n_answers[i]);
         self_state st = {n_prompts[i] - 1, seq, 0, 0};
-        int rc = ai_score(p, seq, len, on_self_logits, &st, err);
+        int rc = ah_subject_score(p, seq, len, st.from, on_self_logits, &st, err);
         free(seq);
         if (rc < 0) return NAN;
         nll += st.nll;

@@ -3,6 +3,7 @@
  * Prefill time is ai_generate's start to the first token callback (the
  * first token comes right after prefill); each decode step is the time
  * between two callbacks. The pipeline reports no speed of its own. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -51,6 +52,72 @@ int ah_prompts_load(const char *path, ah_prompt *out, int cap, ai_error *err) {
     fclose(f);
     if (!n) return ai_error_set(err, "%s: no prompts", path);
     return n;
+}
+
+char *ah_read_text(const char *path, ai_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ai_error_set(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)(sz > 0 ? sz : 0) + 1);
+    if (!buf) abort();
+    size_t got = fread(buf, 1, (size_t)(sz > 0 ? sz : 0), f);
+    fclose(f);
+    buf[got] = 0;
+    return buf;
+}
+
+/* xorshift64*: the prompt draws (reproducible from the recorded seed) */
+static uint64_t next_random(uint64_t *s) {
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 0x2545F4914F6CDD1DULL;
+}
+
+int ah_round_prompts(ai_pipeline *p, const ah_prompt *base, int nb, const char *text,
+                     int rounds, uint64_t seed, int32_t **tok, int *ntok, ai_error *err) {
+    /* the passage pool: the reference text's words */
+    int nw = 0, cw = 0;
+    const char **words = NULL;
+    int *wlen = NULL;
+    for (const char *c = text; *c;) {
+        while (*c && isspace((unsigned char)*c)) c++;
+        if (!*c) break;
+        const char *w = c;
+        while (*c && !isspace((unsigned char)*c)) c++;
+        if (nw == cw) {
+            cw = cw ? cw * 2 : 1024;
+            words = realloc(words, sizeof *words * (size_t)cw);
+            wlen = realloc(wlen, sizeof *wlen * (size_t)cw);
+            if (!words || !wlen) abort();
+        }
+        words[nw] = w;
+        wlen[nw++] = (int)(c - w);
+    }
+    int rc = 0;
+    uint64_t s = seed ? seed : 1;
+    if (nw < 64) rc = ai_error_set(err, "the reference text has %d words; the speed prompts "
+                                        "draw passages from it and need at least 64", nw);
+    for (int r = 0; r < rounds && !rc; r++)
+        for (int i = 0; i < nb && !rc; i++) {
+            int len = 8 + (int)(next_random(&s) % 17); /* 8..24 words */
+            int at = (int)(next_random(&s) % (uint64_t)(nw - len));
+            char user[sizeof base->text + 512];
+            int n = snprintf(user, sizeof user, "%s\n\n", base[i].text);
+            for (int k = 0; k < len && n < (int)sizeof user - 1; k++)
+                n += snprintf(user + n, sizeof user - (size_t)n, "%s%.*s", k ? " " : "",
+                              wlen[at + k], words[at + k]);
+            tok[r * nb + i] = ah_chat_tokens(p, user, &ntok[r * nb + i], err);
+            if (!tok[r * nb + i]) rc = -1;
+        }
+    free(words);
+    free(wlen);
+    return rc;
 }
 
 double ah_now(void) {
@@ -131,7 +198,22 @@ static int on_token(void *user, int32_t token, const char *text, size_t len) {
     return g->count > g->limit; /* never asked for more than the budget */
 }
 
-int ah_timed_generate(ai_pipeline *p, const int32_t *prompt, int n_prompt, int max_tokens,
+/* Median, 10th/25th percentile and 20%-trimmed mean of the decode steps
+ * (sorts them); NAN without steps. */
+static void step_figures(double *steps, int n, ah_timing *t) {
+    t->step_med_s = t->step_p10_s = t->step_p25_s = t->step_trim_s = NAN;
+    if (!n) return;
+    ah_sort(steps, n);
+    t->step_med_s = ah_quantile_sorted(steps, n, 0.5);
+    t->step_p10_s = ah_quantile_sorted(steps, n, 0.1);
+    t->step_p25_s = ah_quantile_sorted(steps, n, 0.25);
+    int cut = n / 5, k = 0;
+    double sum = 0;
+    for (int i = cut; i < n - cut; i++, k++) sum += steps[i];
+    t->step_trim_s = k ? sum / k : NAN;
+}
+
+int ah_timed_generate(ah_subject *p, const int32_t *prompt, int n_prompt, int max_tokens,
                       int ignore_eos, double inject, ah_timing *t, ah_capture *cap,
                       ai_error *err) {
     gen_state g = {0};
@@ -143,21 +225,11 @@ int ah_timed_generate(ai_pipeline *p, const int32_t *prompt, int n_prompt, int m
     g.steps = malloc(sizeof *g.steps * (size_t)(max_tokens > 0 ? max_tokens : 1));
     if (!g.steps) abort();
     g.t0 = ah_now();
-    int n = ai_generate(p, prompt, n_prompt, &params, on_token, &g, err);
-    double step_med = NAN, p10 = NAN, p25 = NAN, trim = NAN;
-    if (g.n_steps) {
-        ah_sort(g.steps, g.n_steps);
-        step_med = ah_quantile_sorted(g.steps, g.n_steps, 0.5);
-        p10 = ah_quantile_sorted(g.steps, g.n_steps, 0.1);
-        p25 = ah_quantile_sorted(g.steps, g.n_steps, 0.25);
-        int cut = g.n_steps / 5, k = 0;
-        double sum = 0;
-        for (int i = cut; i < g.n_steps - cut; i++, k++) sum += g.steps[i];
-        trim = k ? sum / k : NAN;
-    }
+    int n = ah_subject_generate(p, prompt, n_prompt, &params, on_token, &g, err);
+    memset(t, 0, sizeof *t);
+    step_figures(g.steps, g.n_steps, t);
     free(g.steps);
     if (n < 0) return -1;
-    memset(t, 0, sizeof *t);
     t->n_prompt = n_prompt;
     t->n_gen = g.count;
     if (n != g.count)
@@ -173,14 +245,26 @@ int ah_timed_generate(ai_pipeline *p, const int32_t *prompt, int n_prompt, int m
         t->prefill_s = g.first - g.t0;
         t->decode_s = g.last - g.first;
     }
-    t->step_med_s = step_med;
-    t->step_p10_s = p10;
-    t->step_p25_s = p25;
-    t->step_trim_s = trim;
     return 0;
 }
 
-int ah_speed_run(ai_pipeline *p, int32_t *const *prompts, const int *n_prompts, int n,
+void ah_timing_from_arrivals(double t_sent, const double *arrive, int n, int n_prompt,
+                             double inject, ah_timing *t) {
+    memset(t, 0, sizeof *t);
+    t->n_prompt = n_prompt;
+    t->n_gen = n;
+    double *steps = malloc(sizeof *steps * (size_t)(n > 1 ? n - 1 : 1));
+    if (!steps) abort();
+    for (int i = 1; i < n; i++) steps[i - 1] = (arrive[i] - arrive[i - 1]) * (1 + inject);
+    if (n > 0) {
+        t->prefill_s = arrive[0] - t_sent;
+        t->decode_s = (arrive[n - 1] - arrive[0]) * (1 + inject);
+    }
+    step_figures(steps, n > 1 ? n - 1 : 0, t);
+    free(steps);
+}
+
+int ah_speed_run(ah_subject *p, int32_t *const *prompts, const int *n_prompts, int n,
                  int tokens, double inject, ah_timing *t, ai_error *err) {
     for (int i = 0; i < n; i++)
         if (ah_timed_generate(p, prompts[i], n_prompts[i], tokens, 1, inject, &t[i], NULL, err))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/cli/eval.sh BIN — `autoinfer eval` end to end on the real default model:
 # bad input, eval + baseline, A/A quality (KL 0), a known-bad config (gate
-# fails), A/A compare (no change), a crashing and a hanging candidate.
+# fails), A/A compare (no change), cheating workers (the work check, the
+# protocol), a crashing and a hanging candidate.
 # Sizes are small (--quick, few rounds) to keep it to a few minutes.
 set -uo pipefail
 BIN=$(realpath "$1")
@@ -25,6 +26,8 @@ if [ ! -f "$MODEL" ]; then echo "skip: $MODEL missing (make model)"; exit 0; fi
 "$BIN" eval --runs zero >"$T/o" 2>&1; expect_rc "bad --runs" 2 $?
 "$BIN" eval --ab --a "$BIN" --b "$BIN" --noise 11 >"$T/o" 2>&1; expect_rc "bad --noise" 2 $?
 expect_grep "bad --noise is named" "bad value '11' for --noise: expected a fraction in 0..10" "$T/o"
+"$BIN" eval --via "$BIN" >"$T/o" 2>&1; expect_rc "--via outside a quality run" 2 $?
+expect_grep "--via: says what it is for" "needs --quality-only" "$T/o"
 "$BIN" eval --quick --set no_such_knob=1 >"$T/o" 2>&1; expect_rc "unknown knob" 1 $?
 expect_grep "unknown knob is named" "unknown knob 'no_such_knob'" "$T/o"
 "$BIN" eval --quick --set threads=lots >"$T/o" 2>&1; expect_rc "bad knob value" 1 $?
@@ -167,6 +170,69 @@ assert d["device"]["backend"] == c["b"]["backend"] == d["plausible"]["backend"],
 assert "peak_gpu_mb" in d["speed"] and "peak_gpu_mb" in c["b"]
 for k in ["build", "model", "speed", "quality", "plausible", "changes"]: assert k in d, k
 EOF
+
+
+# ---- the judge measures from outside and checks the work (worker.c, stream.c, workcheck.c) ----
+python3 - "$T/ab.json" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1]))["compare"]
+w = c["work_check"]
+# every B token of the checked rounds re-scored; honest sampling pays no excess surprise
+assert w["rounds"] == 3 and w["tokens"] == 3 * 5 * 8, w
+assert w["excess"] < 0.5 <= w["limit"], w
+assert isinstance(c["prompt_seed"], (int, float)), c
+EOF
+[ $? = 0 ] && ok "A/A: the judge re-scored B's tokens (work check)" || bad "A/A work check figures"
+# cheats, each a stand-in worker: caught, and the status says how
+"$BIN" quantize -q --layers 20 "$MODEL" "$T/cut.gguf" keep >/dev/null
+printf '#!/bin/bash\nexec %s eval --worker -m %s "${@:5}"\n' "$BIN" "$T/cut.gguf" >"$T/fewer-layers"
+cat >"$T/replay" <<'EOF'
+#!/usr/bin/env python3
+# answers every request with the same canned tokens (a cache of known answers)
+import sys
+print("autoinfer-worker 1 cpu 96576768 0 stand-in", flush=True)
+for line in sys.stdin:
+    if line.startswith("quit"): break
+    for i in range(int(line.split()[1])): print([504, 3060, 314, 253, 1345, 282, 5288, 30][i % 8], flush=True)
+    print("end", flush=True)
+EOF
+cat >"$T/fake-line" <<'EOF'
+#!/bin/sh
+# prints a result line of the old protocol instead of tokens
+echo "autoinfer-worker 1 cpu 96576768 0 stand-in"; read req
+echo '{"ok": true, "decode_tps": 1e6, "decode_tps_med": 1e6, "tokens": 8}'; sleep 5
+EOF
+cat >"$T/early-stop" <<'EOF'
+#!/bin/sh
+# sends fewer tokens than asked and ends the request
+echo "autoinfer-worker 1 cpu 96576768 0 stand-in"; read req; echo 42; echo 43; echo end; sleep 5
+EOF
+cat >"$T/early-exit" <<'EOF'
+#!/bin/sh
+# sends fewer tokens than asked, then exits
+echo "autoinfer-worker 1 cpu 96576768 0 stand-in"; read req; echo 42; echo 43; exit 0
+EOF
+printf '#!/bin/sh\necho "{\\"ok\\": true}"\n' >"$T/old-worker"
+chmod +x "$T/fewer-layers" "$T/replay" "$T/fake-line" "$T/early-stop" "$T/early-exit" "$T/old-worker"
+"$BIN" eval --ab --a "$BIN" --b "$T/fewer-layers" --rounds 2 --tokens 8 --no-quality >"$T/o" 2>&1
+expect_rc "cheat: decoding 20 of 30 layers" 4 $?
+expect_grep "fewer layers: caught by the work check" "compare_status: implausible" "$T/o"
+expect_grep "fewer layers: the reason says so" "speed-run tokens are not the model's" "$T/o"
+"$BIN" eval --ab --a "$BIN" --b "$T/replay" --rounds 2 --tokens 8 --no-quality >"$T/o" 2>&1
+expect_rc "cheat: replayed answers" 4 $?
+expect_grep "replay: caught by the work check" "speed-run tokens are not the model's" "$T/o"
+"$BIN" eval --ab --a "$BIN" --b "$T/fake-line" --rounds 2 --tokens 8 --no-quality >"$T/o" 2>&1
+expect_rc "cheat: a fake result line" 4 $?
+expect_grep "fake line: a protocol error, never a result" "B: token 1 of 8: expected a token id, the worker printed '{\"ok\"" "$T/o"
+"$BIN" eval --ab --a "$BIN" --b "$T/early-stop" --rounds 2 --tokens 8 --no-quality >"$T/o" 2>&1
+expect_rc "cheat: stopping early" 4 $?
+expect_grep "early stop: counted by the judge" "B: the worker ended the request after 2 of 8 tokens" "$T/o"
+"$BIN" eval --ab --a "$BIN" --b "$T/early-exit" --rounds 2 --tokens 8 --no-quality >"$T/o" 2>&1
+expect_rc "cheat: exiting early" 4 $?
+expect_grep "early exit: counted by the judge" "B: the worker closed its output (after 2 of 8 tokens)" "$T/o"
+"$BIN" eval --ab --a "$T/old-worker" --b "$BIN" --rounds 2 --tokens 8 --no-quality >"$T/o" 2>&1
+expect_rc "a worker of another protocol" 4 $?
+expect_grep "another protocol: said so" "A: the worker does not speak protocol 1" "$T/o"
 
 fi # SANITIZED
 
