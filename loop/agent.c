@@ -56,7 +56,9 @@ static void rules(brief *b, const al_agent_ctx *c) {
                "now (lock check, commit, build, A/B, gate, keep or revert, one row) and prints "
                "the verdict; exit status 0 kept, 3 reverted, 4 crashed, 5 rejected. Each try is "
                "an experiment of its own; what you leave uncommitted when you exit is one more, "
-               "and a clean tree ends the turn with your tries.\n",
+               "and a clean tree ends the turn with your tries. (try commits: in a sandbox that "
+               "keeps .git read-only, as Codex's workspace-write does, it fails; then just "
+               "exit and leave the change to the driver.)\n",
             c->try_cmd);
     out(b, "\n");
     out(b, "## Files\n\n"

@@ -2125,6 +2125,11 @@ static int try_experiment(run *r, const char *message, al_try_out *o, ai_error *
         if (log_interrupted(r, "Ctrl-C", err)) return AL_TRY_ERROR;
         return AL_TRY_INTERRUPTED;
     }
+    if (rc && !r->st.pend_commit[0]) { /* failed before its commit: nothing to settle */
+        ai_error ignore;
+        r->st.pending = 0;
+        save_state(r, &ignore);
+    }
     if (rc) return AL_TRY_ERROR;
     verdict_line(&o->row, o->verdict, sizeof o->verdict);
     return AL_TRY_DONE;

@@ -162,4 +162,59 @@ check "agent + try: row 4 is the next turn's change" [ "$(row 4 | cut -f18)" = "
 check "agent + try: git and results.tsv agree" \
   [ "$(git rev-list --count main..autoinfer/t2)" = "$(col $RES 17 | grep -c '^keep$')" ]
 check "agent + try: tree clean" [ -z "$(git status --porcelain)" ]
+# ---- the agent-driven recipes of docs/loop.md, with stand-ins ----
+# recipe KIND: the line after the comment "# KIND, agent-driven", with T -> the tag
+recipe() {
+  awk -v k="# $1, agent-driven" 'index($0, k) == 1 { getline; print; exit }' "$SRC/docs/loop.md" |
+    sed "s/--tag T /--tag $2 /"
+}
+git checkout -q main
+mkdir -p build "$TMP/bin" "$TMP/calls"
+ln -sf "$BIN" build/autoinfer
+cat > "$TMP/bin/claude" <<'SH'
+#!/usr/bin/env bash
+die() { echo "stand-in claude: $*" >&2; exit 9; }
+[ "$1" = -p ] || die "no -p first"
+[[ $2 == *'build/autoinfer try -m "'* ]] || die "the prompt does not give the try command: $2"
+args=" $* "
+[[ $args == *" --permission-mode acceptEdits "* ]] || die "no --permission-mode acceptEdits"
+tools=""; while [ $# -gt 0 ]; do [ "$1" = --allowedTools ] && tools=$2; shift; done
+[[ ",$tools," == *",Bash(build/autoinfer try:*),"* ]] || die "--allowedTools lacks the try command: $tools"
+[[ ",$tools," == *",Bash(cmake"* ]] && die "--allowedTools lets it build: $tools"
+# what the allowed tools let it do: an edit, then the try
+printf '\n/* claude stand-in */\n' >> engine/sampler.c
+echo "# fake-eval: ratio=1.2" >> pipeline.conf
+build/autoinfer try -m "claude: sampler comment" > "$STANDIN_CALLS/claude.out" 2>&1
+echo $? > "$STANDIN_CALLS/claude.rc"
+SH
+cat > "$TMP/bin/my-agent-loop.sh" <<'SH'
+#!/usr/bin/env bash
+# a faster change, then a slower one; the exit statuses in order
+for r in 1.2 0.7; do
+  echo "# fake-eval: ratio=$r" >> pipeline.conf
+  build/autoinfer try -m "script: ratio $r" > /dev/null 2>&1
+  echo $? >> "$STANDIN_CALLS/script.rc"
+done
+SH
+chmod +x "$TMP/bin/claude" "$TMP/bin/my-agent-loop.sh"
+export STANDIN_CALLS=$TMP/calls
+
+line=$(recipe "Claude Code" r1)
+check "the Claude Code agent-driven recipe is in docs/loop.md" [ -n "$line" ]
+PATH="$TMP/bin:$PATH" bash -c "$line" > "$TMP/r1.txt" 2>&1; rc=$?
+RES=.autoinfer/r1/results.tsv
+check "Claude Code agent-driven: the line runs (exit 0)" [ $rc -eq 0 ]
+[ $rc -eq 0 ] || tail -n 5 "$TMP/r1.txt"
+check "Claude Code agent-driven: its try was kept" [ "$(cat "$TMP/calls/claude.rc" 2>/dev/null)" = 0 ]
+check "Claude Code agent-driven: row 1 is its try" [ "$(row 1 | cut -f17,18)" = "$(printf 'keep\tclaude: sampler comment')" ]
+
+git checkout -q main
+line=$(recipe "a plain script" r2 | sed "s#/path/to/my-agent-loop.sh#$TMP/bin/my-agent-loop.sh#")
+check "the plain-script agent-driven recipe is in docs/loop.md" grep -q "my-agent-loop.sh" <<<"$line"
+bash -c "$line" > "$TMP/r2.txt" 2>&1; rc=$?
+RES=.autoinfer/r2/results.tsv
+check "plain script agent-driven: the line runs (exit 0)" [ $rc -eq 0 ]
+check "plain script agent-driven: kept, then reverted (exit 0, 3)" [ "$(tr '\n' ' ' < "$TMP/calls/script.rc")" = "0 3 " ]
+check "plain script agent-driven: rows 1-2 are its tries" \
+  [ "$(col $RES 18 | tail -n 2 | tr '\n' '|')" = "script: ratio 1.2|script: ratio 0.7|" ]
 finish
