@@ -19,7 +19,8 @@
  *         strategy.c coordinate descent (--strategy knobs), pipeline.conf editing
  *         search.c  the screening search (--strategy search, the default)
  *         agent.c   the external agent: prompt file and run
- *         optimise.c the command itself
+ *         optimise.c the command itself, and the experiment step it shares with try
+ *         try.c     `autoinfer try`: one experiment on the change in a run's tree
  *         report.c, svg.c  `autoinfer report`
  */
 #ifndef AL_LOOP_H

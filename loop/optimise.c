@@ -303,7 +303,7 @@ static int copy_conf(run *r, const char *dst, ai_error *err) {
 }
 
 /* bin/best must be the build of the best commit (rebuilt after a resume).
- * A change waiting in the tree (a try's, an agent's) is stashed meanwhile. */
+ * A change waiting in the tree (a try's) is stashed meanwhile. */
 static int ensure_best_binary(run *r, ai_error *err) {
     if (!strcmp(r->st.best_bin_commit, r->st.best_commit) && al_exists(r->best_bin)) return 0;
     char dirty[256];

@@ -63,7 +63,10 @@ check "faster change: tree clean" [ -z "$(git status --porcelain)" ]
 printf 'int ai_zz_slow(void) { return 1; }\n' > engine/zz_slow.c
 echo "# fake-eval: ratio=0.8" >> pipeline.conf
 echo "matmul: slower split" > "$TMP/msg.txt"
+rm .autoinfer/t1/bin/best   # stale: rebuilt from the best commit, the change stashed meanwhile
 try t2 --message-file "$TMP/msg.txt"
+check "a missing bin/best is rebuilt with the change stashed" says t2 "rebuilding the current best .*; the change in the tree is stashed meanwhile"
+check "... and the stash is popped" [ -z "$(git stash list)" ]
 check "slower change: reverted (exit 3)" [ $rc -eq 3 ]
 check "slower change: verdict" says t2 "^\[exp 2\] revert (80.00 tok/s): slower -33.3%"
 check "slower change: the message came from the file" [ "$(row 2 | cut -f18)" = "matmul: slower split" ]
