@@ -101,6 +101,16 @@ wait $first; rc=$?
 check "the first try completes (reverted: same speed, exit 3)" [ $rc -eq 3 ]
 check "rows 0-5, each once" [ "$(col $RES 1 | tr '\n' ' ')" = "0 1 2 3 4 5 " ]
 
+# ---- 6: a try stopped (SIGTERM, as Ctrl-C) is logged and reverted ----
+printf 'int ai_zz_stop(void) { return 1; }\n' > engine/zz_stop.c
+FAKE_EVAL_SLEEP=30 "$BIN" try --jobs 2 -m "stopped midway" > "$TMP/t6.txt" 2>&1 &
+stopped=$!
+for _ in $(seq 150); do [ -e .autoinfer/t1/logs/6.eval.log ] && break; sleep 0.2; done
+kill -TERM $stopped; wait $stopped; rc=$?
+check "a stopped try: exit 130" [ $rc -eq 130 ]
+check "a stopped try: an interrupted row" [ "$(st 6)" = interrupted ]
+check "a stopped try: reverted" bash -c "[ ! -e engine/zz_stop.c ] && [ -z \"\$(git status --porcelain)\" ]"
+
 # ---- the report shows the tries ----
 "$BIN" report t1 > "$TMP/report.txt" 2>&1
 check "report: the tries' rows" bash -c "grep -q 'sampler: faster path' $TMP/report.txt && grep -q 'matmul: slower split' $TMP/report.txt && grep -q 'harness tweak' $TMP/report.txt"
@@ -108,7 +118,7 @@ check "report: the tries' rows" bash -c "grep -q 'sampler: faster path' $TMP/rep
 # ---- the driver resumes after the tries; a try during its experiment is refused ----
 FAKE_EVAL_SLEEP=2 "$BIN" optimise --resume --tag t1 --budget 6 --jobs 2 > "$TMP/resume.txt" 2>&1 &
 driver=$!
-for _ in $(seq 150); do grep -q '^\[exp 6\]' "$TMP/resume.txt" && break; sleep 0.2; done
+for _ in $(seq 150); do grep -q '^\[exp 7\]' "$TMP/resume.txt" && break; sleep 0.2; done
 try during -m "during the driver"
 check "a try during the driver's experiment: refused (exit 6)" [ $rc -eq 6 ]
 check "... as busy" says during "the run is busy"
@@ -116,8 +126,8 @@ wait $driver; rc=$?
 check "the driver's --resume finishes (exit 0)" [ $rc -eq 0 ]
 [ $rc -eq 0 ] || tail -n 20 "$TMP/resume.txt"
 check "--resume saw the tries: 5 experiments done" grep -q "resuming run 't1' on autoinfer/t1 (5 experiments done)" "$TMP/resume.txt"
-check "--resume continues at experiment 6" [ "$(col $RES 1 | tr '\n' ' ')" = "0 1 2 3 4 5 6 " ]
-check "the driver's experiment 6 is its knob move" grep -q "temperature" <<<"$(row 6 | cut -f18)"
+check "--resume continues at experiment 7" [ "$(col $RES 1 | tr '\n' ' ')" = "0 1 2 3 4 5 6 7 " ]
+check "the driver's experiment 7 is its knob move" grep -q "temperature" <<<"$(row 7 | cut -f18)"
 check "git and results.tsv agree: the keeps' commits only" \
   [ "$(git rev-list --count main..autoinfer/t1)" = "$(col $RES 17 | grep -c '^keep$')" ]
 check "the try's kept change is on the branch" bash -c "git log --format=%s main..autoinfer/t1 | grep -q 'sampler: faster path'"
