@@ -19,5 +19,6 @@ int ai_bench_kernels(long mib, int reps, size_t prefetch);
 int ai_cmd_eval(int argc, char **argv);       /* harness/ */
 int ai_cmd_optimise(int argc, char **argv);   /* loop/ */
 int ai_cmd_report(int argc, char **argv);     /* loop/ */
+int ai_cmd_try(int argc, char **argv);        /* loop/ */
 
 #endif

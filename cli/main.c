@@ -21,6 +21,7 @@ static const command COMMANDS[] = {
     {"bench", ai_cmd_bench, "raw speed figures (decode/prefill tok/s, read bandwidth) for bench/run.sh"},
     {"eval", ai_cmd_eval, "the locked evaluation: speed, quality gate, change monitor"},
     {"optimise", ai_cmd_optimise, "hill-climb tokens/s under the quality gate (git experiment log)"},
+    {"try", ai_cmd_try, "one experiment of a run on the change in its tree (the agent-driven way)"},
     {"report", ai_cmd_report, "markdown log and chart of an optimisation run"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

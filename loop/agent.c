@@ -48,8 +48,19 @@ static void rules(brief *b, const al_agent_ctx *c) {
            "- Keep the build warning-free (-Wall -Wextra -Werror) and outputs correct: a change "
            "that breaks the quality gate (sanity, KL divergence vs the baseline) is reverted.\n"
            "- A change is kept only if it is faster beyond the noise threshold (%.1f%%), or "
-           "equally fast with less code.\n\n",
+           "equally fast with less code.\n",
         c->noise * 100.0);
+    if (c->try_cmd)
+        out(b, "- You may also judge changes yourself during this turn: after a change, "
+               "`%s -m \"what you changed and why\"` runs the driver's own experiment step on it "
+               "now (lock check, commit, build, A/B, gate, keep or revert, one row) and prints "
+               "the verdict; exit status 0 kept, 3 reverted, 4 crashed, 5 rejected. Each try is "
+               "an experiment of its own; what you leave uncommitted when you exit is one more, "
+               "and a clean tree ends the turn with your tries. (try commits: in a sandbox that "
+               "keeps .git read-only, as Codex's workspace-write does, it fails; then just "
+               "exit and leave the change to the driver.)\n",
+            c->try_cmd);
+    out(b, "\n");
     out(b, "## Files\n\n"
            "- `%s`: write ONE line there saying what you changed and why (it becomes the commit "
            "message and the results row).\n"

@@ -19,7 +19,8 @@
  *         strategy.c coordinate descent (--strategy knobs), pipeline.conf editing
  *         search.c  the screening search (--strategy search, the default)
  *         agent.c   the external agent: prompt file and run
- *         optimise.c the command itself
+ *         optimise.c the command itself, and the experiment step it shares with try
+ *         try.c     `autoinfer try`: one experiment on the change in a run's tree
  *         report.c, svg.c  `autoinfer report`
  */
 #ifndef AL_LOOP_H
@@ -431,6 +432,7 @@ typedef struct al_agent_ctx {
     const char *results_path;
     const char *evals_dir, *diffs_dir; /* <k>.json and <k>.patch of past experiments */
     const char *message_path, *notes_path;
+    const char *try_cmd;               /* "<driver binary> try": one experiment, now */
 } al_agent_ctx;
 
 int al_agent_write_prompt(const al_agent_ctx *c, const char *path, ai_error *err);
@@ -444,6 +446,20 @@ int al_agent_tool_state(const char *path);
 
 int ai_cmd_optimise(int argc, char **argv);
 int ai_cmd_report(int argc, char **argv);
+int ai_cmd_try(int argc, char **argv); /* try.c */
+
+/* optimise.c: `autoinfer try`, one experiment of the run of the current
+ * branch on the change in its tree, through the driver's own experiment
+ * step (the run's lock, judge, build folder, A/B, decision and row). */
+enum { AL_TRY_ERROR = -1, AL_TRY_DONE = 0, AL_TRY_REFUSED = 1, AL_TRY_INTERRUPTED = 2 };
+typedef struct al_try_out {
+    char tag[64], run_dir[1100];
+    al_row row;              /* AL_TRY_DONE: the experiment's row */
+    char verdict[1200];      /* and its verdict line, the driver's words */
+} al_try_out;
+/* AL_TRY_REFUSED: nothing changed, err says why (not in a run, the run is
+ * busy, nothing to try, budget spent, ...). */
+int al_try_run(const char *message, int jobs, al_try_out *out, ai_error *err);
 
 /* report.c: the markdown log of a run dir (results.tsv) into a malloc'd
  * string; chart_name is linked when non-NULL. */

@@ -64,6 +64,11 @@ typedef struct run {
     al_search *search;         /* --strategy search: started at the first experiment */
     int search_saved;          /* rejected moves already written to rejected.txt */
     const char *test_build;    /* TEST-ONLY: AI_LOOP_TEST_BUILD_DIR, one build folder for many runs */
+    const char *who;           /* "autoinfer optimise" or "autoinfer try": prefixes messages */
+    int is_try;                /* an `autoinfer try` (its experiment is not the strategy's) */
+    char exp_lock[PATHSZ];     /* one experiment at a time (see take_exp_lock) */
+    int exp_lock_fd;
+    char self_exe[PATHSZ];     /* this binary: the agent's `try` command */
 } run;
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -129,6 +134,7 @@ static void setup_paths(run *r, int worktree) {
     path_in(r->evals_dir, r->run_dir, "evals");
     path_in(r->logs_dir, r->run_dir, "logs");
     path_in(r->diffs_dir, r->run_dir, "diffs");
+    path_in(r->exp_lock, r->run_dir, "exp.lock");
     /* The run's own build folder, outside the working tree and shared with
      * no other run (but under TEST-ONLY AI_LOOP_TEST_BUILD_DIR): its flags
      * are the judge's (checked before each build). */
@@ -145,6 +151,32 @@ static int make_dirs(run *r, ai_error *err) {
         al_mkdirs(r->diffs_dir, err))
         return -1;
     return 0;
+}
+
+/* flock(2) on a file, dropped by the kernel when the process dies (kill -9
+ * included). Three locks: <run>/lock, one driver per run; .autoinfer/
+ * .tree.lock, one in-place run per checkout (both held by the driver for its
+ * life); <run>/exp.lock, one experiment at a time: held by an `autoinfer try`
+ * for its life and by the driver except during its agent's turn, so that the
+ * agent (and only it) may call `try`. Returns the descriptor (kept open),
+ * -2 when another process holds the lock (err says which), -1 on error. */
+static int lock_file(const char *path, const char *what, ai_error *err) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return ai_error_set(err, "%s: cannot open: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        ai_error_set(err, "%s (%s)", what, path);
+        return -2;
+    }
+    return fd;
+}
+
+static int take_exp_lock(run *r, ai_error *err) {
+    r->exp_lock_fd = lock_file(r->exp_lock, r->is_try
+        ? "the run is busy: an experiment is in progress (the driver's own, or another "
+          "autoinfer try's); try again when it has ended"
+        : "an autoinfer try is in progress in this run; start the driver when it has ended", err);
+    return r->exp_lock_fd;
 }
 
 static void short_sha(char *out, size_t cap, const char *sha) {
@@ -270,20 +302,34 @@ static int copy_conf(run *r, const char *dst, ai_error *err) {
     return 0;
 }
 
-/* bin/best must be the build of the best commit (rebuilt after a resume). */
+/* bin/best must be the build of the best commit (rebuilt after a resume).
+ * A change waiting in the tree (a try's) is stashed meanwhile. */
 static int ensure_best_binary(run *r, ai_error *err) {
     if (!strcmp(r->st.best_bin_commit, r->st.best_commit) && al_exists(r->best_bin)) return 0;
-    say("autoinfer optimise: rebuilding the current best (%.12s)", r->st.best_commit);
+    char dirty[256];
+    int nd = al_git_dirty(&r->git, dirty, sizeof dirty, err);
+    if (nd < 0 ||
+        (nd && al_git_run(&r->git, NULL, 0, err, "stash", "push", "-q", "--include-untracked", NULL)))
+        return -1;
+    say("%s: rebuilding the current best (%.12s)%s", r->who, r->st.best_commit,
+        nd ? "; the change in the tree is stashed meanwhile" : "");
     char log[PATHSZ], why[300];
     path_in(log, r->logs_dir, "best.build.log");
     int rc = build(r, log, why, sizeof why, err);
-    if (rc == 2) return ai_error_set(err, "interrupted");
-    if (rc) return rc < 0 ? -1 : ai_error_set(err, "the best commit no longer builds: %s", why);
-    char built[PATHSZ];
-    path_in(built, r->build_dir, "autoinfer");
-    if (al_copy_file(built, r->best_bin, err) || copy_conf(r, r->best_conf, err) ||
-        al_judge_set_best(&r->judge, r->best_bin, r->best_conf, err))
-        return -1;
+    if (rc == 2) rc = ai_error_set(err, "interrupted");
+    else if (rc > 0) rc = ai_error_set(err, "the best commit no longer builds: %s", why);
+    if (!rc) {
+        char built[PATHSZ];
+        path_in(built, r->build_dir, "autoinfer");
+        if (al_copy_file(built, r->best_bin, err) || copy_conf(r, r->best_conf, err) ||
+            al_judge_set_best(&r->judge, r->best_bin, r->best_conf, err))
+            rc = -1;
+    }
+    ai_error perr;
+    if (nd && al_git_run(&r->git, NULL, 0, &perr, "stash", "pop", "-q", NULL))
+        return ai_error_set(err, "git stash pop after rebuilding the best: %s (the change is in "
+                            "`git stash list`)", perr.msg);
+    if (rc) return -1;
     snprintf(r->st.best_bin_commit, sizeof r->st.best_bin_commit, "%s", r->st.best_commit);
     return save_state(r, err);
 }
@@ -805,7 +851,8 @@ static int finish_experiment(run *r, const al_row *row, int have_build, ai_error
     }
     if (strcmp(row->status, "interrupted") != 0) {
         r->st.done_exps++;
-        if (!strcmp(r->st.strategy, "knobs")) al_strat_advance(&r->st.strat, r->nk, kept);
+        /* a try's change is not the strategy's move; its keep re-tunes all the same */
+        if (!strcmp(r->st.strategy, "knobs") && !r->is_try) al_strat_advance(&r->st.strat, r->nk, kept);
         if (r->search) {
             al_search_decided(r->search, kept);
             if (save_rejected(r, err)) return -1;
@@ -868,31 +915,71 @@ static void progress_line(run *r, int k, const char *desc) {
         r->st.best_decode, gain, desc, left);
 }
 
-/* The agent proposes: run it, then fold any commits it made back into the
- * working tree so the driver commits once. */
-static int agent_propose(run *r, int k, char *desc, size_t dcap, char *fail, size_t fcap,
-                         ai_error *err) {
-    char prompt[PATHSZ], msg[PATHSZ], notes[PATHSZ], log[PATHSZ];
+static int mark_pending(run *r, int k, const char *desc, const char *step, ai_error *err) {
+    r->st.pending = 1;
+    r->st.pend_exp = k;
+    snprintf(r->st.pend_step, sizeof r->st.pend_step, "%s", step);
+    snprintf(r->st.pend_desc, sizeof r->st.pend_desc, "%s", desc);
+    r->st.pend_commit[0] = 0;
+    return save_state(r, err);
+}
+
+/* Commits made in the tree since the best (an agent's own, a user's before
+ * `try`) become the change: one commit per experiment, made by the step. */
+static int fold_commits(run *r, ai_error *err) {
+    char head[64];
+    if (al_git_head(&r->git, head, sizeof head, err)) return -1;
+    if (strcmp(head, r->st.best_commit) != 0 &&
+        al_git_run(&r->git, NULL, 0, err, "reset", "-q", "--soft", r->st.best_commit, NULL))
+        return -1;
+    return 0;
+}
+
+static int settle_pending(run *r, ai_error *err);
+
+/* The best commit's pipeline.conf (malloc'd; "" when it has none). */
+static char *best_conf_text(run *r) {
+    char spec[80];
+    snprintf(spec, sizeof spec, "%s:pipeline.conf", r->st.best_commit);
+    size_t cap = 1 << 16;
+    char *text = malloc(cap);
+    ai_error none;
+    if (text && al_git_run(&r->git, text, cap, &none, "show", spec, NULL)) text[0] = 0;
+    return text;
+}
+
+/* The agent's turn: it runs with the experiment lock released, so it may
+ * call `autoinfer try` (each try an experiment of its own, numbered from
+ * k); then the lock is taken back, what the tries wrote is read back
+ * (state, judge) and a try cut off is settled. *tries: how many rows they
+ * wrote. What the agent leaves uncommitted is the driver's experiment.
+ * Returns 0, 2 interrupted, -1 error. */
+static int agent_turn(run *r, int k, char *desc, size_t dcap, char *fail, size_t fcap,
+                      int *tries, ai_error *err) {
+    char prompt[PATHSZ], msg[PATHSZ], notes[PATHSZ], log[PATHSZ], try_cmd[PATHSZ + 8];
     path_in(prompt, r->run_dir, "prompt.md");
     path_in(msg, r->run_dir, "message.txt");
     path_in(notes, r->run_dir, "notes.md");
     snprintf(log, sizeof log, "%s/%d.agent.log", r->logs_dir, k);
+    snprintf(try_cmd, sizeof try_cmd, "%s try", r->self_exe);
     char short_best[16];
     short_sha(short_best, sizeof short_best, r->st.best_commit);
     al_agent_ctx c = {r->run_dir, r->git.repo, r->st.tag, r->st.model, short_best,
-                      r->st.best_decode, r->st.base_decode, r->st.noise, r->st.done_exps + 1,
-                      r->st.budget, r->results_path, r->evals_dir, r->diffs_dir, msg, notes};
+                      r->st.best_decode, r->st.base_decode, r->st.noise, k,
+                      r->st.budget, r->results_path, r->evals_dir, r->diffs_dir, msg, notes,
+                      try_cmd};
     if (al_agent_write_prompt(&c, prompt, err) || al_agent_exclude_tool_state(&r->git, err)) return -1;
     unlink(msg);
     char e_prompt[PATHSZ + 32], e_msg[PATHSZ + 32], e_notes[PATHSZ + 32], e_exp[48], e_repo[1100],
-        e_run[PATHSZ + 32];
+        e_run[PATHSZ + 32], e_try[PATHSZ + 32];
     snprintf(e_prompt, sizeof e_prompt, "AUTOINFER_PROMPT=%s", prompt);
     snprintf(e_msg, sizeof e_msg, "AUTOINFER_MESSAGE=%s", msg);
     snprintf(e_notes, sizeof e_notes, "AUTOINFER_NOTES=%s", notes);
     snprintf(e_exp, sizeof e_exp, "AUTOINFER_EXP=%d", k);
     snprintf(e_repo, sizeof e_repo, "AUTOINFER_REPO=%s", r->git.repo);
     snprintf(e_run, sizeof e_run, "AUTOINFER_RUN_DIR=%s", r->run_dir);
-    const char *env[] = {e_prompt, e_msg, e_notes, e_exp, e_repo, e_run, NULL};
+    snprintf(e_try, sizeof e_try, "AUTOINFER_TRY=%s", try_cmd);
+    const char *env[] = {e_prompt, e_msg, e_notes, e_exp, e_repo, e_run, e_try, NULL};
     const char *argv[] = {"/bin/sh", "-c", r->st.agent, "autoinfer-agent", prompt, NULL};
     al_proc_opts o = {0};
     o.cwd = r->git.repo;
@@ -903,7 +990,30 @@ static int agent_propose(run *r, int k, char *desc, size_t dcap, char *fail, siz
     o.stop = &g_stop;
     o.env = env;
     al_proc_result pr;
-    if (al_proc_run(argv, &o, &pr, err)) return -1;
+    if (save_state(r, err) || flock(r->exp_lock_fd, LOCK_UN)) return -1;
+    int ran = al_proc_run(argv, &o, &pr, err);
+    /* a try the agent left running dies here, before the lock is taken back */
+    if (al_proc_reap_orphans()) say("[exp %d] killed what the agent left running", k);
+    if (flock(r->exp_lock_fd, LOCK_EX) != 0)
+        return ai_error_set(err, "%s: cannot lock: %s", r->exp_lock, strerror(errno));
+    if (ran) return -1;
+    al_state before = r->st;
+    if (al_state_load(r->state_path, &r->st, err)) return -1;
+    *tries = r->st.next_exp - k;
+    if (*tries || r->st.pending) {
+        /* the tries moved the best: the judge's manifest holds its new hashes */
+        if (load_judge(r, err)) return -1;
+        if (r->st.tuning && !before.tuning) { /* a try's keep: the knobs are re-tuned */
+            free(r->search);
+            r->search = NULL;
+        }
+        if (r->st.pending) {
+            say("[exp %d] a try of the agent was cut off during %s: reverting it", r->st.pend_exp,
+                r->st.pend_step);
+            if (settle_pending(r, err)) return -1;
+        }
+        *tries = r->st.next_exp - k;
+    }
     if (pr.interrupted) return 2;
     if (!pr.exited || pr.code) {
         char how[96];
@@ -921,93 +1031,49 @@ static int agent_propose(run *r, int k, char *desc, size_t dcap, char *fail, siz
         if (al_git_run(&r->git, NULL, 0, err, "checkout", "-q", "-f", r->st.branch, NULL)) return -1;
         return 0;
     }
-    char head[64];
-    if (al_git_head(&r->git, head, sizeof head, err)) return -1;
-    if (strcmp(head, r->st.best_commit) != 0 &&
-        al_git_run(&r->git, NULL, 0, err, "reset", "-q", "--soft", r->st.best_commit, NULL))
-        return -1;
+    return fold_commits(r, err);
+}
+
+/* The verdict, in the same words for the driver and `try`:
+ * "[exp 3] KEEP (23.60 tok/s): improved +8.1% [...]". */
+static void verdict_line(const al_row *row, char *out, size_t cap) {
+    char dec[32] = "";
+    if (row->decode != AL_NA) snprintf(dec, sizeof dec, " (%.2f tok/s)", row->decode);
+    snprintf(out, cap, "[exp %d] %s%s: %s", row->exp, !strcmp(row->status, "keep") ? "KEEP" : row->status,
+             dec, row->reason);
+}
+
+/* The row, keep or revert, state; then report.md and chart.svg are
+ * refreshed (a failure there is a warning: the experiment is complete). */
+static int finish_step(run *r, al_row *row, int have_build, ai_error *err) {
+    if (write_row_and_finish(r, row, have_build, err)) return -1;
+    ai_error rerr;
+    if (al_report_write(r->run_dir, 0, &rerr)) say("%s: warning: report: %s", r->who, rerr.msg);
     return 0;
 }
 
-/* Returns 0 to go on, 1 when the strategy has nothing left, 2 interrupted. */
-static int experiment(run *r, ai_error *err) {
-    int k = r->st.next_exp;
-    /* who proposes: the strategy, or the search while it re-tunes the knobs
-     * after an agent's keep */
-    const char *by = r->st.tuning ? "search" : r->st.strategy;
-    double t0 = al_now();
-    char desc[256] = "", key[64], value[64];
-    al_move move;
+/* The experiment step, the same for the driver and `autoinfer try`, on the
+ * change in the tree against the best (experiment k, already pending):
+ * judge and lock check, commit, build, interleaved A/B against the best
+ * with the judge's copies, decision, confirmation of a keep, judge check,
+ * row, keep or revert, state, report. best_text: the best's pipeline.conf;
+ * desc: what was tried ("" = the changed paths); fail: a failure of the
+ * proposal (a crash row); empty_ok: an empty change is evaluated (noop).
+ * Fills row. Returns 0 when the row is written, 2 interrupted, -1 error. */
+static int candidate_step(run *r, int k, const char *best_text, const char *desc,
+                          const char *fail, int empty_ok, al_row *row, ai_error *err) {
     char conf_path[PATHSZ];
     path_in(conf_path, r->git.repo, "pipeline.conf");
-    char *best_text = al_read_file(conf_path, NULL);
-
-    /* 1. the proposal */
-    if (!strcmp(by, "knobs")) {
-        if (!al_strat_next(&r->st.strat, r->knobs, r->nk, best_text, key, sizeof key, value,
-                           sizeof value, desc, sizeof desc)) {
-            free(best_text);
-            return 1;
-        }
-    } else if (!strcmp(by, "search")) {
-        int rc = search_propose(r, k, best_text, &move, err);
-        if (rc) {
-            free(best_text);
-            return rc;
-        }
-        snprintf(desc, sizeof desc, "%s", move.desc);
-    } else if (!strcmp(by, "noop")) {
-        snprintf(desc, sizeof desc, "no-op (nothing changed: measures false keeps)");
-    } else {
-        snprintf(desc, sizeof desc, "agent experiment");
-    }
-    r->st.pending = 1;
-    r->st.pend_exp = k;
-    snprintf(r->st.pend_step, sizeof r->st.pend_step, "propose");
-    snprintf(r->st.pend_desc, sizeof r->st.pend_desc, "%s", desc);
-    r->st.pend_commit[0] = 0;
-    if (save_state(r, err)) {
-        free(best_text);
-        return -1;
-    }
-    progress_line(r, k, desc);
-
-    al_row row;
-    al_row_init(&row, k);
-    char fail[300] = "";
-    if (!strcmp(by, "knobs") || !strcmp(by, "search")) {
-        char *text = !strcmp(by, "knobs") ? al_conf_text_set(best_text, key, value)
-                                                      : al_move_apply(r->search, &move, best_text);
-        int rc = text ? al_write_atomic(conf_path, text, strlen(text), err) : -1;
-        free(text);
-        if (rc) {
-            free(best_text);
-            return -1;
-        }
-    } else if (!strcmp(by, "agent")) {
-        int rc = agent_propose(r, k, desc, sizeof desc, fail, sizeof fail, err);
-        if (rc) {
-            free(best_text);
-            return rc;
-        }
-        snprintf(r->st.pend_desc, sizeof r->st.pend_desc, "%s", desc);
-    }
-    if (g_stop) {
-        free(best_text);
-        return 2;
-    }
-    failpoint("propose", k);
+    al_row_init(row, k);
     char *cand_text = al_read_file(conf_path, NULL);
     char kdesc[256], ktrade[512];
     knob_changes(r, best_text, cand_text, kdesc, sizeof kdesc, ktrade, sizeof ktrade);
-    free(best_text);
     free(cand_text);
-    snprintf(row.description, sizeof row.description, "%s", desc);
-    if (!strcmp(by, "agent") && !strcmp(desc, "agent experiment"))
-        describe_paths(r, kdesc, row.description, sizeof row.description);
-    snprintf(row.tradeoff, sizeof row.tradeoff, "%s", ktrade);
+    snprintf(row->description, sizeof row->description, "%s", desc);
+    if (!desc[0]) describe_paths(r, kdesc, row->description, sizeof row->description);
+    snprintf(row->tradeoff, sizeof row->tradeoff, "%s", ktrade);
 
-    /* 2. the judge and the lock: anything that judges is as it was, only
+    /* 1. the judge and the lock: anything that judges is as it was, only
      * engine/ and pipeline.conf changed, no file git ignores appeared */
     snprintf(r->st.pend_step, sizeof r->st.pend_step, "lock");
     if (al_proc_reap_orphans())
@@ -1021,36 +1087,34 @@ static int experiment(run *r, ai_error *err) {
     if (ig < 0) return -1;
     if (jc || lk || ig || fail[0]) {
         save_diff(r, k);
-        snprintf(row.status, sizeof row.status, jc || lk || ig ? "reject" : "crash");
+        snprintf(row->status, sizeof row->status, jc || lk || ig ? "reject" : "crash");
         if (jc)
-            snprintf(row.reason, sizeof row.reason, "%s", jwhy);
+            snprintf(row->reason, sizeof row->reason, "%s", jwhy);
         else if (lk)
-            snprintf(row.reason, sizeof row.reason, "lock: changed outside engine/ and "
+            snprintf(row->reason, sizeof row->reason, "lock: changed outside engine/ and "
                      "pipeline.conf: %s", bad);
         else if (ig)
-            snprintf(row.reason, sizeof row.reason, "lock: new files git ignores (built "
+            snprintf(row->reason, sizeof row->reason, "lock: new files git ignores (built "
                      "but never committed): %s", bad);
         else
-            snprintf(row.reason, sizeof row.reason, "%s", fail);
-        say("[exp %d] %s: %s", k, row.status, row.reason);
-        return write_row_and_finish(r, &row, 0, err);
+            snprintf(row->reason, sizeof row->reason, "%s", fail);
+        return finish_step(r, row, 0, err);
     }
     char dirty[4096];
     int nd = al_git_dirty(&r->git, dirty, sizeof dirty, err);
     if (nd < 0) return -1;
-    if (nd == 0 && strcmp(by, "noop") != 0) {
-        snprintf(row.status, sizeof row.status, "revert");
-        snprintf(row.reason, sizeof row.reason, "no change proposed");
-        say("[exp %d] revert: no change proposed", k);
-        return write_row_and_finish(r, &row, 0, err);
+    if (nd == 0 && !empty_ok) {
+        snprintf(row->status, sizeof row->status, "revert");
+        snprintf(row->reason, sizeof row->reason, "no change proposed");
+        return finish_step(r, row, 0, err);
     }
 
-    /* 3. commit: the binary is then built from a named commit */
+    /* 2. commit: the binary is then built from a named commit */
     char msg[1024], sha[64];
     snprintf(msg, sizeof msg, "autoinfer %s exp %d: %s\n\nChanged:\n%s", r->st.tag, k,
-             row.description, nd ? dirty : "  (nothing)\n");
+             row->description, nd ? dirty : "  (nothing)\n");
     if (al_git_commit_all(&r->git, msg, sha, sizeof sha, err)) return -1;
-    short_sha(row.commit, sizeof row.commit, sha);
+    short_sha(row->commit, sizeof row->commit, sha);
     failpoint("commit", k);
     snprintf(r->st.pend_commit, sizeof r->st.pend_commit, "%s", sha);
     snprintf(r->st.pend_step, sizeof r->st.pend_step, "build");
@@ -1059,12 +1123,12 @@ static int experiment(run *r, ai_error *err) {
     int added = 0, removed = 0;
     if (al_git_engine_numstat(&r->git, r->st.best_commit, sha, &added, &removed, err)) return -1;
     if (added || removed) {
-        size_t tl = strlen(row.tradeoff);
-        snprintf(row.tradeoff + tl, sizeof row.tradeoff - tl, "%sengine +%d -%d lines",
+        size_t tl = strlen(row->tradeoff);
+        snprintf(row->tradeoff + tl, sizeof row->tradeoff - tl, "%sengine +%d -%d lines",
                  tl ? "; " : "", added, removed);
     }
 
-    /* 4. build */
+    /* 3. build */
     char log[PATHSZ], why[300];
     snprintf(log, sizeof log, "%s/%d.build.log", r->logs_dir, k);
     failpoint_soon("building", k);
@@ -1072,15 +1136,14 @@ static int experiment(run *r, ai_error *err) {
     if (brc < 0) return -1;
     if (brc == 2) return 2;
     if (brc == 1) {
-        snprintf(row.status, sizeof row.status, "crash");
-        snprintf(row.reason, sizeof row.reason, "%s", why);
-        say("[exp %d] crash: %s", k, why);
-        return write_row_and_finish(r, &row, 0, err);
+        snprintf(row->status, sizeof row->status, "crash");
+        snprintf(row->reason, sizeof row->reason, "%s", why);
+        return finish_step(r, row, 0, err);
     }
 
     failpoint("build", k);
 
-    /* 5. evaluate: interleaved A/B against the current best */
+    /* 4. evaluate: interleaved A/B against the current best */
     snprintf(r->st.pend_step, sizeof r->st.pend_step, "eval");
     if (save_state(r, err)) return -1;
     if (copy_conf(r, r->cand_conf, err)) return -1;
@@ -1133,7 +1196,7 @@ static int experiment(run *r, ai_error *err) {
     if (pr.interrupted || g_stop) return 2;
     if (al_proc_reap_orphans()) say("[exp %d] killed what the evaluation left running", k);
 
-    /* 6. decide, log, keep or revert; a judge changed while it judged
+    /* 5. decide, log, keep or revert; a judge changed while it judged
      * voids the evaluation */
     al_outcome out;
     if (have) al_eval_objective(&e, r->objective);
@@ -1151,24 +1214,107 @@ static int experiment(run *r, ai_error *err) {
         snprintf(out.status, sizeof out.status, "reject");
         snprintf(out.reason, sizeof out.reason, "%s", jwhy);
     }
-    if (have) fill_row_from_eval(&row, &e);
-    snprintf(row.status, sizeof row.status, "%s", out.status);
-    snprintf(row.reason, sizeof row.reason, "%s", out.reason);
+    if (have) fill_row_from_eval(row, &e);
+    snprintf(row->status, sizeof row->status, "%s", out.status);
+    snprintf(row->reason, sizeof row->reason, "%s", out.reason);
     if (!have && !pr.timed_out && !pr.signaled) {
         char last[160];
         al_file_grep_line(log, NULL, last, sizeof last);
         if (last[0]) {
-            size_t rl = strlen(row.reason);
-            snprintf(row.reason + rl, sizeof row.reason - rl, ": %s", last);
+            size_t rl = strlen(row->reason);
+            snprintf(row->reason + rl, sizeof row->reason - rl, ": %s", last);
         }
     }
-    if (write_row_and_finish(r, &row, 1, err)) return -1;
-    r->exp_time_sum += al_now() - t0;
-    r->exp_time_n++;
-    char dec[32] = "";
-    if (row.decode != AL_NA) snprintf(dec, sizeof dec, " (%.2f tok/s)", row.decode);
-    say("[exp %d] %s%s: %s", k, !strcmp(row.status, "keep") ? "KEEP" : row.status, dec, row.reason);
-    return 0;
+    return finish_step(r, row, 1, err);
+}
+
+/* One experiment of the driver: the strategy's (or the agent's) proposal,
+ * then the step. Returns 0 to go on, 1 when the strategy has nothing left,
+ * 2 interrupted. */
+static int experiment(run *r, ai_error *err) {
+    int k = r->st.next_exp;
+    /* who proposes: the strategy, or the search while it re-tunes the knobs
+     * after an agent's keep */
+    const char *by = r->st.tuning ? "search" : r->st.strategy;
+    double t0 = al_now();
+    char desc[256] = "", fail[300] = "", key[64], value[64];
+    al_move move;
+    char conf_path[PATHSZ];
+    path_in(conf_path, r->git.repo, "pipeline.conf");
+    char *best_text = al_read_file(conf_path, NULL);
+    int rc = 0;
+
+    /* the proposal */
+    if (!strcmp(by, "agent")) {
+        progress_line(r, k, "agent experiment");
+        int tries = 0;
+        rc = agent_turn(r, k, desc, sizeof desc, fail, sizeof fail, &tries, err);
+        if (rc < 0) goto done;
+        k = r->st.next_exp;
+        char dirty[256];
+        int nd = al_git_dirty(&r->git, dirty, sizeof dirty, err);
+        if (nd < 0) {
+            rc = -1;
+            goto done;
+        }
+        if (rc == 0 && tries && !nd && !fail[0]) {
+            say("[exp %d] the agent's turn was its %d tr%s; nothing left to evaluate", k, tries,
+                tries == 1 ? "y" : "ies");
+            goto done;
+        }
+        if (tries) { /* the best may have moved: knob changes are against it */
+            free(best_text);
+            best_text = best_conf_text(r);
+        }
+        if (mark_pending(r, k, desc[0] ? desc : "agent experiment", "propose", err)) {
+            rc = -1;
+            goto done;
+        }
+        if (rc == 2) goto done;
+    } else {
+        if (!strcmp(by, "knobs")) {
+            if (!al_strat_next(&r->st.strat, r->knobs, r->nk, best_text, key, sizeof key, value,
+                               sizeof value, desc, sizeof desc)) {
+                rc = 1;
+                goto done;
+            }
+        } else if (!strcmp(by, "search")) {
+            rc = search_propose(r, k, best_text, &move, err);
+            if (rc) goto done;
+            snprintf(desc, sizeof desc, "%s", move.desc);
+        } else {
+            snprintf(desc, sizeof desc, "no-op (nothing changed: measures false keeps)");
+        }
+        if (mark_pending(r, k, desc, "propose", err)) {
+            rc = -1;
+            goto done;
+        }
+        progress_line(r, k, desc);
+        if (strcmp(by, "noop") != 0) {
+            char *text = !strcmp(by, "knobs") ? al_conf_text_set(best_text, key, value)
+                                              : al_move_apply(r->search, &move, best_text);
+            rc = text ? al_write_atomic(conf_path, text, strlen(text), err) : -1;
+            free(text);
+            if (rc) goto done;
+        }
+    }
+    if (g_stop) {
+        rc = 2;
+        goto done;
+    }
+    failpoint("propose", k);
+    al_row row;
+    rc = candidate_step(r, k, best_text ? best_text : "", desc, fail, !strcmp(by, "noop"), &row, err);
+    if (rc == 0) {
+        r->exp_time_sum += al_now() - t0;
+        r->exp_time_n++;
+        char line[1200];
+        verdict_line(&row, line, sizeof line);
+        say("%s", line);
+    }
+done:
+    free(best_text);
+    return rc;
 }
 
 /* ---- the result ------------------------------------------------------------ */
@@ -1288,7 +1434,7 @@ static void usage(FILE *f) {
             "                          [--strategy search|knobs|noop] [--objective decode|prefill]\n"
             "                          [--max-memory MB] [--screen-rounds N] [--final-rounds N]\n"
             "                          [--knobs A,B,...]\n"
-            "                          [--agent CMD] [--resume] [-m MODEL] [--worktree]\n"
+            "                          [--agent CMD] [--resume] [--start-only] [-m MODEL] [--worktree]\n"
             "                          [--rounds N] [--tokens N] [--eval-timeout S]\n"
             "                          [--quick] [--recalibrate N] [--agent-timeout S]"
 " [--mem-limit MB] [--jobs N]\n\n"
@@ -1312,6 +1458,9 @@ static void usage(FILE *f) {
             "                     with --strategy search, the knobs are re-tuned by the search\n"
             "                     after each agent keep\n"
             "  --resume           continue the run of --tag (or of the current branch)\n"
+            "  --start-only       stop before experiment 1 (after the baseline, or once --resume\n"
+            "                     has settled the run): the agent-driven way, where each change\n"
+            "                     is one `autoinfer try -m MESSAGE` (docs/loop.md)\n"
             "  -m MODEL           GGUF model (default models/SmolLM2-135M-Instruct.Q4_1.gguf)\n"
             "  --worktree         run in a git worktree under .autoinfer/<tag>/tree and leave\n"
             "                     this checkout alone\n"
@@ -1358,26 +1507,135 @@ static void exclude_run_dirs(al_git *g) {
     free(text);
 }
 
-/* One driver per run, and one in-place run per checkout: flock(2) on a
- * file, released by the kernel when the process dies (kill -9 included). */
-static int take_lock(const char *path, const char *what) {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        fprintf(stderr, "autoinfer optimise: %s: cannot open: %s\n", path, strerror(errno));
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        fprintf(stderr, "autoinfer optimise: %s is in use by another autoinfer optimise (%s)\n",
-                what, path);
-        close(fd);
-        return -1;
-    }
-    return fd; /* kept open until exit */
-}
-
 static int fail(const char *msg) {
     fprintf(stderr, "autoinfer optimise: %s\n", msg);
     return 1;
+}
+
+/* --start-only: the run is ready for `autoinfer try`; what to do next. */
+static void print_started(run *r) {
+    char best[32];
+    snprintf(best, sizeof best, "%.12s", r->st.best_commit);
+    printf("autoinfer optimise: run '%s' is ready on branch %s in %s: %d experiment%s done, best "
+           "%s at %.2f tok/s, noise threshold %.1f%%.\n"
+           "Next: change engine/ or pipeline.conf in %s, then run one experiment on it with\n"
+           "  %s try -m \"what you changed and why\"\n"
+           "(lock check, commit, build, interleaved A/B against the best, keep or revert, one row "
+           "in %s). The driver can take over at any time: autoinfer optimise --resume --tag %s\n",
+           r->st.tag, r->st.branch, r->st.repo, r->st.done_exps, r->st.done_exps == 1 ? "" : "s",
+           best, r->st.best_decode, r->st.noise * 100.0, r->st.repo, r->self_exe, r->results_path,
+           r->st.tag);
+    fflush(stdout);
+}
+
+/* A run's session: settings from the environment, signals, subreaper. */
+static run *run_new(const char *who, int jobs) {
+    run *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->who = who;
+    r->exp_lock_fd = -1;
+    r->session_start = al_now();
+    r->knobs = ai_knobs(&r->nk);
+    r->jobs = jobs > 0 ? jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (r->jobs < 1) r->jobs = 1;
+    ssize_t n = readlink("/proc/self/exe", r->self_exe, sizeof r->self_exe - 1);
+    r->self_exe[n > 0 ? n : 0] = 0;
+    r->test_eval = getenv("AI_LOOP_TEST_EVAL");
+    if (r->test_eval && !*r->test_eval) r->test_eval = NULL;
+    if (r->test_eval)
+        say("%s: TEST-ONLY: the evaluation is replaced by AI_LOOP_TEST_EVAL=%s", who, r->test_eval);
+    r->test_build = getenv("AI_LOOP_TEST_BUILD_DIR");
+    if (r->test_build && !*r->test_build) r->test_build = NULL;
+    if (r->test_build)
+        say("%s: TEST-ONLY: every run builds in AI_LOOP_TEST_BUILD_DIR=%s", who, r->test_build);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    g_stop = 0;
+    /* what an agent or a candidate leaves running in a session of its own
+     * comes to the driver when its parent ends, to be killed (al_proc_reap_orphans) */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    return r;
+}
+
+static void run_free(run *r) {
+    if (r) {
+        free(r->search);
+        free(r->ignored);
+        if (r->exp_lock_fd >= 0) close(r->exp_lock_fd);
+    }
+    free(r);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+}
+
+/* From the checkout at the current directory: r->top, the checkout holding
+ * .autoinfer/ (the main one, also from a run's worktree), and common, the
+ * git common dir (the judge's folders live there, named to no agent). */
+static int locate(run *r, al_git *here, char *common, size_t cap, ai_error *err) {
+    char cwd[1024];
+    if (!getcwd(cwd, sizeof cwd)) return ai_error_set(err, "getcwd: %s", strerror(errno));
+    if (al_git_init(here, cwd, err)) return -1;
+    snprintf(r->top, sizeof r->top, "%s", here->repo);
+    if (al_git_run(here, common, cap, err, "rev-parse", "--path-format=absolute",
+                   "--git-common-dir", NULL) != 0)
+        return -1;
+    common[strcspn(common, "\n")] = 0;
+    size_t cl = strlen(common);
+    if (cl > 5 && !strcmp(common + cl - 5, "/.git"))
+        snprintf(r->top, sizeof r->top, "%.*s", (int)(cl - 5), common);
+    return 0;
+}
+
+/* Opens the existing run `tag` (its state, locks, tree, judge): for
+ * --resume, and for `autoinfer try`, which takes only the experiment lock.
+ * Returns 0, -2 when a lock is held by another process (err says which),
+ * -1 on error. */
+static int open_existing(run *r, const char *tag, const char *common, ai_error *err) {
+    snprintf(r->run_dir, PATHSZ, "%s/.autoinfer/%s", r->top, tag);
+    snprintf(r->judge_root, PATHSZ, "%s/autoinfer/%s", common, tag);
+    char sp[PATHSZ];
+    path_in(sp, r->run_dir, "state.json");
+    if (al_state_load(sp, &r->st, err)) return -1;
+    int worktree = strcmp(r->st.repo, r->top) != 0;
+    setup_paths(r, worktree);
+    if (!r->is_try) {
+        char lk[PATHSZ];
+        path_in(lk, r->run_dir, "lock");
+        if (lock_file(lk, "this run is in use by another autoinfer optimise", err) < 0) return -2;
+        snprintf(lk, sizeof lk, "%s/.autoinfer/.tree.lock", r->top);
+        if (!worktree && lock_file(lk, "this checkout is in use by another autoinfer optimise",
+                                   err) < 0)
+            return -2;
+    }
+    int fd = take_exp_lock(r, err);
+    if (fd < 0) return fd;
+    if (al_git_init(&r->git, r->st.repo, err)) return -1;
+    /* a kill -9 inside a git step leaves its lock behind */
+    int stale = al_git_clear_stale_lock(&r->git, err);
+    if (stale < 0) return -1;
+    if (stale) say("%s: removed the index.lock a killed git step left", r->who);
+    char branch[200];
+    al_git_branch(&r->git, branch, sizeof branch);
+    if (strcmp(branch, r->st.branch) != 0) {
+        char dirty[4096];
+        int nd = al_git_dirty(&r->git, dirty, sizeof dirty, err);
+        if (nd < 0) return -1;
+        if (nd)
+            return ai_error_set(err, "cannot switch back to %s: the working tree has uncommitted "
+                                "changes:\n%s", r->st.branch, dirty);
+        if (al_git_run(&r->git, NULL, 0, err, "checkout", "-q", r->st.branch, NULL)) return -1;
+    }
+    r->prior_elapsed = r->st.elapsed_s;
+    if (make_dirs(r, err)) return -1;
+    if (strcmp(r->st.phase, "baseline") != 0 && load_judge(r, err)) return -1;
+    return al_objective_parse(r->st.objective[0] ? r->st.objective : "decode", &r->objective)
+               ? ai_error_set(err, "%s: unknown objective '%s'", sp, r->st.objective)
+               : 0;
 }
 
 int ai_cmd_optimise(int argc, char **argv) {
@@ -1392,13 +1650,13 @@ int ai_cmd_optimise(int argc, char **argv) {
         {"quick", no_argument, 0, 'q'},         {"recalibrate", required_argument, 0, 'C'},
         {"objective", required_argument, 0, 'O'}, {"max-memory", required_argument, 0, 'X'},
         {"screen-rounds", required_argument, 0, 'S'}, {"final-rounds", required_argument, 0, 'F'},
-        {"knobs", required_argument, 0, 'K'},
+        {"knobs", required_argument, 0, 'K'},    {"start-only", no_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *tag = NULL, *strategy = NULL, *agent = NULL, *model = NULL, *objective = NULL;
     const char *only = NULL;
     int budget = -1, resume = 0, worktree = 0, rounds = 0, jobs = 0, tokens = 0, quick = 0;
-    int recal = -1, screen_rounds = 2, final_rounds = 0;
+    int recal = -1, screen_rounds = 2, final_rounds = 0, start_only = 0;
     double hours = -1, eval_timeout = 0, agent_timeout = 3600, max_memory = 0;
     long mem_mb = 0;
     optind = 1;
@@ -1427,6 +1685,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         case 'X': max_memory = strtod(optarg, &end); break;
         case 'S': screen_rounds = (int)strtol(optarg, &end, 10); break;
         case 'F': final_rounds = (int)strtol(optarg, &end, 10); break;
+        case 'P': start_only = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -1510,57 +1769,15 @@ int ai_cmd_optimise(int argc, char **argv) {
         return 2;
     }
 
-    run *r = calloc(1, sizeof *r);
+    run *r = run_new("autoinfer optimise", jobs);
     if (!r) return fail("out of memory");
     ai_error err = {{0}};
     int status = 1;
-    r->session_start = al_now();
-    r->knobs = ai_knobs(&r->nk);
-    r->jobs = jobs > 0 ? jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (r->jobs < 1) r->jobs = 1;
-    r->test_eval = getenv("AI_LOOP_TEST_EVAL");
-    if (r->test_eval && !*r->test_eval) r->test_eval = NULL;
-    if (r->test_eval)
-        say("autoinfer optimise: TEST-ONLY: the evaluation is replaced by AI_LOOP_TEST_EVAL=%s",
-            r->test_eval);
-    r->test_build = getenv("AI_LOOP_TEST_BUILD_DIR");
-    if (r->test_build && !*r->test_build) r->test_build = NULL;
-    if (r->test_build)
-        say("autoinfer optimise: TEST-ONLY: every run builds in AI_LOOP_TEST_BUILD_DIR=%s",
-            r->test_build);
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    g_stop = 0;
-    /* what an agent or a candidate leaves running in a session of its own
-     * comes to the driver when its parent ends, to be killed (al_proc_reap_orphans) */
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
-
     al_git main_git;
-    char cwd[1024];
-    if (!getcwd(cwd, sizeof cwd) || al_git_init(&main_git, cwd, &err)) {
-        fail(err.msg);
-        goto out;
-    }
-    /* In a worktree made by a run, .autoinfer/ lives in the main checkout. */
-    snprintf(r->top, sizeof r->top, "%s", main_git.repo);
-    /* the judge's own folder: in the repository's git folder, outside every
-     * working tree, named to no agent */
     char common[1024];
-    if (al_git_run(&main_git, common, sizeof common, &err, "rev-parse", "--path-format=absolute",
-                   "--git-common-dir", NULL) != 0) {
+    if (locate(r, &main_git, common, sizeof common, &err)) {
         fail(err.msg);
         goto out;
-    }
-    common[strcspn(common, "\n")] = 0;
-    {
-        size_t cl = strlen(common);
-        if (cl > 5 && !strcmp(common + cl - 5, "/.git")) snprintf(r->top, sizeof r->top, "%.*s",
-                                                                  (int)(cl - 5), common);
     }
 
     char default_tag[64];
@@ -1585,44 +1802,9 @@ int ai_cmd_optimise(int argc, char **argv) {
     snprintf(r->judge_root, PATHSZ, "%s/autoinfer/%s", common, tag);
 
     if (resume) {
-        char sp[PATHSZ];
-        path_in(sp, r->run_dir, "state.json");
-        if (al_state_load(sp, &r->st, &err)) {
+        if (open_existing(r, tag, common, &err)) {
             fail(err.msg);
             goto out;
-        }
-        worktree = strcmp(r->st.repo, r->top) != 0;
-        setup_paths(r, worktree);
-        char lk[PATHSZ];
-        path_in(lk, r->run_dir, "lock");
-        if (take_lock(lk, "this run") < 0) goto out;
-        snprintf(lk, sizeof lk, "%s/.autoinfer/.tree.lock", r->top);
-        if (!worktree && take_lock(lk, "this checkout") < 0) goto out;
-        if (al_git_init(&r->git, r->st.repo, &err)) {
-            fail(err.msg);
-            goto out;
-        }
-        /* a kill -9 inside a git step leaves its lock behind */
-        int stale = al_git_clear_stale_lock(&r->git, &err);
-        if (stale < 0) {
-            fail(err.msg);
-            goto out;
-        }
-        if (stale) say("autoinfer optimise: removed the index.lock a killed git step left");
-        char branch[200];
-        al_git_branch(&r->git, branch, sizeof branch);
-        if (strcmp(branch, r->st.branch) != 0) {
-            char dirty[4096];
-            int nd = al_git_dirty(&r->git, dirty, sizeof dirty, &err);
-            if (nd != 0) {
-                fprintf(stderr, "autoinfer optimise: cannot switch back to %s: the working tree "
-                                "has uncommitted changes:\n%s", r->st.branch, dirty);
-                goto out;
-            }
-            if (al_git_run(&r->git, NULL, 0, &err, "checkout", "-q", r->st.branch, NULL)) {
-                fail(err.msg);
-                goto out;
-            }
         }
         if (budget > 0) r->st.budget = budget;
         if (hours > 0) r->st.hours = hours;
@@ -1630,16 +1812,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         if (mem_mb > 0) r->st.mem_mb = mem_mb;
         if (recal >= 0) r->st.recal = recal;
         if (model) say("autoinfer optimise: -m is ignored on --resume (the run keeps %s)", r->st.model);
-        r->prior_elapsed = r->st.elapsed_s;
         if (!strcmp(r->st.phase, "finished")) snprintf(r->st.phase, sizeof r->st.phase, "running");
-        if (make_dirs(r, &err)) {
-            fail(err.msg);
-            goto out;
-        }
-        if (strcmp(r->st.phase, "baseline") != 0 && load_judge(r, &err)) {
-            fail(err.msg);
-            goto out;
-        }
         say("autoinfer optimise: resuming run '%s' on %s (%d experiments done)", r->st.tag,
             r->st.branch, r->st.done_exps);
     } else {
@@ -1724,9 +1897,18 @@ int ai_cmd_optimise(int argc, char **argv) {
         }
         char lk[PATHSZ];
         path_in(lk, r->run_dir, "lock");
-        if (take_lock(lk, "this run") < 0) goto out;
+        snprintf(r->exp_lock, sizeof r->exp_lock, "%s/exp.lock", r->run_dir);
+        if (lock_file(lk, "this run is in use by another autoinfer optimise", &err) < 0 ||
+            take_exp_lock(r, &err) < 0) {
+            fail(err.msg);
+            goto out;
+        }
         snprintf(lk, sizeof lk, "%s/.autoinfer/.tree.lock", r->top);
-        if (!worktree && take_lock(lk, "this checkout") < 0) goto out;
+        if (!worktree &&
+            lock_file(lk, "this checkout is in use by another autoinfer optimise", &err) < 0) {
+            fail(err.msg);
+            goto out;
+        }
         if (worktree) {
             char tree[PATHSZ];
             path_in(tree, r->run_dir, "tree");
@@ -1757,7 +1939,7 @@ int ai_cmd_optimise(int argc, char **argv) {
             r->st.strategy, r->st.budget ? "" : " (no experiment budget)");
     }
 
-    if (al_objective_parse(r->st.objective[0] ? r->st.objective : "decode", &r->objective)) {
+    if (!resume && al_objective_parse(r->st.objective, &r->objective)) {
         fail("state.json: unknown objective");
         goto out;
     }
@@ -1769,6 +1951,12 @@ int ai_cmd_optimise(int argc, char **argv) {
         }
     } else if (settle_pending(r, &err)) {
         fail(err.msg);
+        goto out;
+    }
+
+    if (start_only) {
+        print_started(r);
+        status = 0;
         goto out;
     }
 
@@ -1870,12 +2058,89 @@ int ai_cmd_optimise(int argc, char **argv) {
     }
     status = 0;
 out:
-    if (r) {
-        free(r->search);
-        free(r->ignored);
-    }
-    free(r);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    run_free(r);
     return status;
+}
+
+/* ---- autoinfer try: one experiment of the driver's, on the tree's change -- */
+
+static int refuse(ai_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int refuse(ai_error *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    return AL_TRY_REFUSED;
+}
+
+static int try_experiment(run *r, const char *message, al_try_out *o, ai_error *err) {
+    al_git here;
+    char common[1024], branch[200];
+    if (locate(r, &here, common, sizeof common, err)) return AL_TRY_ERROR;
+    al_git_branch(&here, branch, sizeof branch);
+    if (strncmp(branch, "autoinfer/", 10) != 0)
+        return refuse(err, "not in a run: the current branch %s%s%s is not a run's autoinfer/<tag> "
+                      "(start one with `autoinfer optimise --tag T --start-only`, then work in "
+                      "its tree)", branch[0] ? "'" : "", branch[0] ? branch : "(none: HEAD is "
+                      "detached)", branch[0] ? "'" : "");
+    const char *tag = branch + 10;
+    snprintf(o->tag, sizeof o->tag, "%s", tag);
+    char sp[PATHSZ];
+    snprintf(sp, sizeof sp, "%s/.autoinfer/%s/state.json", r->top, tag);
+    if (!al_exists(sp))
+        return refuse(err, "branch %s has no run (%s is missing): start one with `autoinfer "
+                      "optimise --tag T --start-only`", branch, sp);
+    int rc = open_existing(r, tag, common, err);
+    if (rc == -2) return AL_TRY_REFUSED;
+    if (rc) return AL_TRY_ERROR;
+    snprintf(o->run_dir, sizeof o->run_dir, "%s", r->run_dir);
+    if (!strcmp(r->st.phase, "baseline"))
+        return refuse(err, "run '%s' has no baseline yet (its start was cut off): finish it with "
+                      "`autoinfer optimise --resume --tag %s --start-only`", tag, tag);
+    if (r->st.pending)
+        return refuse(err, "experiment %d of run '%s' was cut off during %s: `autoinfer optimise "
+                      "--resume --tag %s --start-only` settles it (it resets the tree to the "
+                      "best: save your change first)", r->st.pend_exp, tag, r->st.pend_step, tag);
+    if (r->st.budget > 0 && r->st.done_exps >= r->st.budget)
+        return refuse(err, "run '%s' has spent its budget of %d experiments (raise it: `autoinfer "
+                      "optimise --resume --tag %s --budget N --start-only`)", tag, r->st.budget, tag);
+    if (fold_commits(r, err)) return AL_TRY_ERROR;
+    char dirty[256];
+    int nd = al_git_dirty(&r->git, dirty, sizeof dirty, err);
+    if (nd < 0) return AL_TRY_ERROR;
+    if (nd == 0)
+        return refuse(err, "nothing to try: the tree of run '%s' has no change against the best "
+                      "commit %.12s (change engine/ or pipeline.conf first)", tag, r->st.best_commit);
+    /* the run's result is redone by the driver's next --resume */
+    if (!strcmp(r->st.phase, "finished")) snprintf(r->st.phase, sizeof r->st.phase, "running");
+    if (ensure_best_binary(r, err)) return g_stop ? AL_TRY_INTERRUPTED : AL_TRY_ERROR;
+
+    int k = r->st.next_exp;
+    if (mark_pending(r, k, message, "lock", err)) return AL_TRY_ERROR;
+    progress_line(r, k, message);
+    char *best_text = best_conf_text(r);
+    rc = candidate_step(r, k, best_text ? best_text : "", message, "", 0, &o->row, err);
+    free(best_text);
+    if (rc == 2) {
+        if (log_interrupted(r, "Ctrl-C", err)) return AL_TRY_ERROR;
+        return AL_TRY_INTERRUPTED;
+    }
+    if (rc && !r->st.pend_commit[0]) { /* failed before its commit: nothing to settle */
+        ai_error ignore;
+        r->st.pending = 0;
+        save_state(r, &ignore);
+    }
+    if (rc) return AL_TRY_ERROR;
+    verdict_line(&o->row, o->verdict, sizeof o->verdict);
+    return AL_TRY_DONE;
+}
+
+int al_try_run(const char *message, int jobs, al_try_out *out, ai_error *err) {
+    memset(out, 0, sizeof *out);
+    run *r = run_new("autoinfer try", jobs);
+    if (!r) return ai_error_set(err, "out of memory");
+    r->is_try = 1;
+    int rc = try_experiment(r, message, out, err);
+    run_free(r);
+    return rc;
 }
