@@ -169,6 +169,7 @@ static int run_child(char *const argv[], int timeout_s, child_result *r) {
 typedef struct side {
     const char *bin, *conf;
     double *dec, *pre, *ttft, *rss, *dmed;
+    double *req; /* requests per second: 1 / mean over prompts of request -> last token */
     double *gpu; /* GPU memory the worker's harness measured (MiB; NAN on the CPU) */
     int n;
     cJSON *samples; /* worker lines */
@@ -377,8 +378,8 @@ static int make_prompts(const ah_ab_opts *o, speed_prompts *sp, ai_error *err) {
     sp->seed = fresh_seed();
     /* one thread, no repacking: this pipeline only tokenizes */
     ai_pipeline *p = judge_pipeline(o, "repack=off", err);
-    int rc = p ? ah_round_prompts(p, sp->base, sp->nb, text, o->rounds, sp->seed, sp->tok,
-                                  sp->ntok, err)
+    int rc = p ? ah_round_prompts(p, sp->base, sp->nb, text, o->rounds, o->prompt_tokens,
+                                  sp->seed, sp->tok, sp->ntok, err)
                : -1;
     ai_pipeline_close(p);
     free(text);
@@ -415,7 +416,7 @@ static cJSON *measure(const ah_ab_opts *o, side *s, int which, const speed_promp
     int np = sp->nb, n = o->tokens, warm = n < 8 ? n : 8;
     double inject = which == 1 ? o->inject_b : 0;
     int32_t *ids = s->ids + (size_t)r * np * n;
-    double *arrive = malloc(sizeof *arrive * (size_t)n), t_sent;
+    double *arrive = malloc(sizeof *arrive * (size_t)n), t_sent, request_s = 0;
     ah_timing *t = calloc((size_t)np, sizeof *t);
     if (!arrive || !t) abort();
     const char *who = which ? "B" : "A";
@@ -434,6 +435,7 @@ static cJSON *measure(const ah_ab_opts *o, side *s, int which, const speed_promp
                           arrive))
             goto out;
         ah_timing_from_arrivals(t_sent, arrive, n, sp->ntok[at], inject, &t[i]);
+        request_s += (t[i].prefill_s + t[i].decode_s) / np;
         uint64_t used;
         if (gpu && ah_gpu_mem(&used, &gpu_total, gwhy, sizeof gwhy) == 0 && used > gpu_peak)
             gpu_peak = used;
@@ -460,6 +462,7 @@ static cJSON *measure(const ah_ab_opts *o, side *s, int which, const speed_promp
     cJSON_AddItemToObject(line, "decode_tps_p25", num_or_null(p25 > 0 ? 1 / p25 : NAN));
     cJSON_AddItemToObject(line, "decode_tps_trim", num_or_null(trim > 0 ? 1 / trim : NAN));
     cJSON_AddNumberToObject(line, "tokens", n);
+    cJSON_AddItemToObject(line, "requests_per_s", num_or_null(request_s > 0 ? 1 / request_s : NAN));
     cJSON_AddItemToObject(line, "gpu_mb",
                           num_or_null(gpu ? (double)(gpu_peak - gpu_before) / (1024.0 * 1024.0) : NAN));
     cJSON_AddItemToObject(line, "engine_gpu_mb",
@@ -592,11 +595,12 @@ int ah_run_ab(const ah_ab_opts *o) {
         sides[i].ttft = calloc((size_t)o->rounds, sizeof(double));
         sides[i].rss = calloc((size_t)o->rounds, sizeof(double));
         sides[i].dmed = calloc((size_t)o->rounds, sizeof(double));
+        sides[i].req = calloc((size_t)o->rounds, sizeof(double));
         sides[i].gpu = calloc((size_t)o->rounds, sizeof(double));
         sides[i].samples = cJSON_CreateArray();
         sides[i].engine_gpu_mb = sides[i].engine_bytes_per_token = NAN;
         if (!sides[i].dec || !sides[i].pre || !sides[i].ttft || !sides[i].rss || !sides[i].dmed ||
-            !sides[i].gpu)
+            !sides[i].gpu || !sides[i].req)
             abort();
     }
     const char *status = "ok";
@@ -632,6 +636,7 @@ int ah_run_ab(const ah_ab_opts *o) {
             s->ttft[s->n] = ah_jnum(line, "ttft_ms");
             s->rss[s->n] = ah_jnum(line, "peak_rss_mb");
             s->dmed[s->n] = ah_jnum(line, "decode_tps_med");
+            s->req[s->n] = ah_jnum(line, "requests_per_s");
             s->gpu[s->n] = ah_jnum(line, "gpu_mb");
             s->n++;
             snprintf(s->backend, sizeof s->backend, "%s", w.backend);
@@ -648,16 +653,27 @@ int ah_run_ab(const ah_ab_opts *o) {
     }
 
     int n = rounds_done;
-    ah_ratio dr = {0}, pr = {0}, mr = {0};
+    ah_ratio dr = {0}, pr = {0}, mr = {0}, tr, rr;
     dr.ratio = dr.ci_lo = dr.ci_hi = dr.p = NAN;
-    pr = dr;
-    dr.verdict = pr.verdict = "no change";
+    dr.verdict = "no change";
+    pr = tr = rr = dr;
+    /* time to first token as a rate, so that every ratio reads "B is x times faster" */
+    double *ttft_rate[2];
+    for (int i = 0; i < 2; i++) {
+        ttft_rate[i] = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
+        if (!ttft_rate[i]) abort();
+        for (int k = 0; k < n; k++) ttft_rate[i][k] = 1000.0 / sides[i].ttft[k];
+    }
     if (n >= 2) {
         /* the decision: median decode step (robust to interference spikes) */
         ah_compare_paired(sides[0].dmed, sides[1].dmed, n, o->noise, BOOT_RESAMPLES, BOOT_SEED,
                           &dr);
         ah_compare_paired(sides[0].pre, sides[1].pre, n, o->noise, BOOT_RESAMPLES, BOOT_SEED + 1,
                           &pr);
+        ah_compare_paired(ttft_rate[0], ttft_rate[1], n, o->noise, BOOT_RESAMPLES, BOOT_SEED + 3,
+                          &tr);
+        ah_compare_paired(sides[0].req, sides[1].req, n, o->noise, BOOT_RESAMPLES, BOOT_SEED + 4,
+                          &rr);
         /* for reference: plain throughput (all tokens / all decode time) */
         if (ah_compare_paired(sides[0].dec, sides[1].dec, n, o->noise, BOOT_RESAMPLES,
                               BOOT_SEED + 2, &mr))
@@ -825,6 +841,21 @@ int ah_run_ab(const ah_ab_opts *o) {
     cJSON_AddItemToObject(c, "prefill_ci_hi", num_or_null(pr.ci_hi));
     cJSON_AddItemToObject(c, "prefill_p", num_or_null(pr.p));
     cJSON_AddStringToObject(c, "prefill_verdict", strcmp(status, "ok") ? "no change" : pr.verdict);
+    {
+        /* every figure an objective can read, each "B is x times faster" */
+        cJSON *f = cJSON_AddObjectToObject(c, "figures");
+        const char *names[] = {"decode", "prefill", "ttft", "request"};
+        const ah_ratio *rs[] = {&dr, &pr, &tr, &rr};
+        for (int i = 0; i < 4; i++) {
+            cJSON *x = cJSON_AddObjectToObject(f, names[i]);
+            cJSON_AddItemToObject(x, "ratio", num_or_null(rs[i]->ratio));
+            cJSON_AddItemToObject(x, "ci_lo", num_or_null(rs[i]->ci_lo));
+            cJSON_AddItemToObject(x, "ci_hi", num_or_null(rs[i]->ci_hi));
+            cJSON_AddItemToObject(x, "p", num_or_null(rs[i]->p));
+            cJSON_AddStringToObject(x, "verdict",
+                                    strcmp(status, "ok") ? "no change" : rs[i]->verdict);
+        }
+    }
     cJSON_AddNumberToObject(c, "rounds", n);
     cJSON_AddNumberToObject(c, "resamples", BOOT_RESAMPLES);
     cJSON_AddNumberToObject(c, "inject_slowdown_b", o->inject_b);
@@ -860,6 +891,8 @@ int ah_run_ab(const ah_ab_opts *o) {
     }
     cJSON_Delete(doc);
     free_prompts(&sp, o->rounds);
+    free(ttft_rate[0]);
+    free(ttft_rate[1]);
     for (int i = 0; i < 2; i++) {
         free(sides[i].dec);
         free(sides[i].pre);
@@ -867,6 +900,7 @@ int ah_run_ab(const ah_ab_opts *o) {
         free(sides[i].rss);
         free(sides[i].dmed);
         free(sides[i].gpu);
+        free(sides[i].req);
         free(sides[i].ids);
         cJSON_Delete(sides[i].samples);
     }

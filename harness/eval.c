@@ -45,6 +45,7 @@ typedef struct eval_opts {
     int ab;
     const char *a, *b;
     int rounds, timeout_s;
+    int prompt_tokens; /* --ab: speed prompts of at least this many tokens (0: as drawn) */
     double noise;
 } eval_opts;
 
@@ -54,8 +55,8 @@ static void usage(FILE *out) {
             "                      [--tokens N] [--json FILE] [--save-baseline DIR]\n"
             "                      [--baseline DIR] [--quick]\n"
             "       autoinfer eval --ab --a BIN[:CONF] --b BIN[:CONF] [-m MODEL] [--rounds N]\n"
-            "                      [--tokens N] [--baseline DIR] [--noise FRAC] [--timeout S]\n"
-            "                      [--json FILE]\n"
+            "                      [--tokens N] [--prompt-tokens N] [--baseline DIR]\n"
+            "                      [--noise FRAC] [--timeout S] [--json FILE]\n"
             "\n"
             "The locked evaluation: timed speed runs (median and 95%% CI), the quality gate\n"
             "(sanity checks, perplexity, KL divergence against a baseline), the change\n"
@@ -78,6 +79,8 @@ static void usage(FILE *out) {
             "  --ab                 compare two builds/configs, interleaved A B B A ...\n"
             "  --a, --b BIN[:CONF]  the two autoinfer binaries and their pipeline.conf\n"
             "  --rounds N           A/B rounds (default 30; --tokens defaults to 32 with --ab)\n"
+            "  --prompt-tokens N    --ab: speed prompts of at least N tokens (a stated workload;\n"
+            "                       default: the prompts with a short passage, ~60-110 tokens)\n"
             "  --noise FRAC         noise threshold of the verdict (default 0.01)\n"
             "  --timeout S          per-child time limit in --ab (default 300)\n"
             "  --no-quality         --ab: skip B's quality run (speed only)\n"
@@ -152,6 +155,9 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
         } else if (!strcmp(a, "--tokens")) {
             NEEDS_VALUE;
             if (parse_int(v, 2, 100000, &o->tokens)) BAD_VALUE("an integer in 2..100000");
+        } else if (!strcmp(a, "--prompt-tokens")) {
+            NEEDS_VALUE;
+            if (parse_int(v, 1, 65536, &o->prompt_tokens)) BAD_VALUE("an integer in 1..65536");
         } else if (!strcmp(a, "--rounds")) {
             NEEDS_VALUE;
             if (parse_int(v, 2, 1000, &o->rounds)) BAD_VALUE("an integer in 2..1000");
@@ -226,6 +232,10 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
     }
     if (o->ab && (!o->a || !o->b)) {
         fprintf(stderr, "autoinfer eval: --ab needs --a BIN[:CONF] and --b BIN[:CONF]\n");
+        return 2;
+    }
+    if (!o->ab && o->prompt_tokens) {
+        fprintf(stderr, "autoinfer eval: --prompt-tokens only makes sense with --ab\n");
         return 2;
     }
     if (!o->ab && (o->a || o->b)) {
@@ -912,6 +922,7 @@ int ai_cmd_eval(int argc, char **argv) {
         ab.data_dir = o.data_dir;
         ab.json = o.json;
         ab.rounds = o.rounds;
+        ab.prompt_tokens = o.prompt_tokens;
         ab.tokens = o.tokens;
         ab.timeout_s = o.timeout_s;
         ab.noise = o.noise;

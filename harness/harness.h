@@ -50,11 +50,14 @@ char *ah_read_text(const char *path, ai_error *err);
 
 /* The speed prompts of one --ab evaluation: for each round, each base
  * prompt followed by a passage of 8-24 words drawn from `text` (the seed
- * makes the draws), chat-formatted and tokenized. No speed prompt is known
- * before the evaluation, so none is worth special-casing or replaying.
- * tok/ntok hold rounds * nb entries (round-major; tok[i] malloc'd). */
+ * makes the draws), chat-formatted and tokenized; with min_tokens > 0 the
+ * passage grows until the prompt has at least that many tokens (a stated
+ * workload). No speed prompt is known before the evaluation, so none is
+ * worth special-casing or replaying. tok/ntok hold rounds * nb entries
+ * (round-major; tok[i] malloc'd). */
 int ah_round_prompts(ai_pipeline *p, const ah_prompt *base, int nb, const char *text,
-                     int rounds, uint64_t seed, int32_t **tok, int *ntok, ai_error *err);
+                     int rounds, int min_tokens, uint64_t seed, int32_t **tok, int *ntok,
+                     ai_error *err);
 
 double ah_now(void); /* CLOCK_MONOTONIC seconds */
 /* Peak resident set (VmHWM) of this process in MiB; NAN if unknown. */
@@ -355,6 +358,7 @@ typedef struct ah_ab_opts {
     const char *data_dir; /* --data: the harness's inputs (NULL: the tree's) */
     const char *json;
     int rounds, tokens, timeout_s;
+    int prompt_tokens;    /* speed prompts of at least this many tokens (0: as drawn) */
     double noise;
     double inject_b;      /* test-only: --inject-slowdown passed to B's workers */
     int no_quality;       /* skip B's quality run */

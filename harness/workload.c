@@ -80,7 +80,8 @@ static uint64_t next_random(uint64_t *s) {
 }
 
 int ah_round_prompts(ai_pipeline *p, const ah_prompt *base, int nb, const char *text,
-                     int rounds, uint64_t seed, int32_t **tok, int *ntok, ai_error *err) {
+                     int rounds, int min_tokens, uint64_t seed, int32_t **tok, int *ntok,
+                     ai_error *err) {
     /* the passage pool: the reference text's words */
     int nw = 0, cw = 0;
     const char **words = NULL;
@@ -103,18 +104,39 @@ int ah_round_prompts(ai_pipeline *p, const ah_prompt *base, int nb, const char *
     uint64_t s = seed ? seed : 1;
     if (nw < 64) rc = ai_error_set(err, "the reference text has %d words; the speed prompts "
                                         "draw passages from it and need at least 64", nw);
+    size_t cap = strlen(text) + sizeof base->text + 16;
+    char *user = malloc(cap);
+    if (!user) abort();
     for (int r = 0; r < rounds && !rc; r++)
         for (int i = 0; i < nb && !rc; i++) {
             int len = 8 + (int)(next_random(&s) % 17); /* 8..24 words */
             int at = (int)(next_random(&s) % (uint64_t)(nw - len));
-            char user[sizeof base->text + 512];
-            int n = snprintf(user, sizeof user, "%s\n\n", base[i].text);
-            for (int k = 0; k < len && n < (int)sizeof user - 1; k++)
-                n += snprintf(user + n, sizeof user - (size_t)n, "%s%.*s", k ? " " : "",
-                              wlen[at + k], words[at + k]);
-            tok[r * nb + i] = ah_chat_tokens(p, user, &ntok[r * nb + i], err);
-            if (!tok[r * nb + i]) rc = -1;
+            int32_t **t = &tok[r * nb + i];
+            int *nt = &ntok[r * nb + i];
+            for (;;) {
+                size_t n = (size_t)snprintf(user, cap, "%s\n\n", base[i].text);
+                for (int k = 0; k < len; k++)
+                    n += (size_t)snprintf(user + n, cap - n, "%s%.*s", k ? " " : "",
+                                          wlen[(at + k) % nw], words[(at + k) % nw]);
+                *t = ah_chat_tokens(p, user, nt, err);
+                if (!*t) {
+                    rc = -1;
+                    break;
+                }
+                if (*nt >= min_tokens) break;
+                if (len == nw) {
+                    rc = ai_error_set(err, "speed prompts of %d tokens: the whole reference "
+                                           "text makes only %d", min_tokens, *nt);
+                    break;
+                }
+                /* about 1.3 tokens a word: grow by most of what is missing */
+                len += (min_tokens - *nt) * 2 / 3 + 1;
+                if (len > nw) len = nw;
+                free(*t);
+                *t = NULL;
+            }
         }
+    free(user);
     free(words);
     free(wlen);
     return rc;
@@ -143,17 +165,19 @@ double ah_peak_rss_mb(void) {
 }
 
 int32_t *ah_chat_tokens(ai_pipeline *p, const char *user, int *n, ai_error *err) {
-    char text[8192];
-    int len = ai_chat_format(p, NULL, user, text, sizeof text, err);
-    if (len < 0) return NULL;
-    if ((size_t)len >= sizeof text) {
-        ai_error_set(err, "chat-formatted prompt is longer than %zu bytes", sizeof text);
+    size_t tcap = strlen(user) + 8192; /* what the template adds fits in 8 KiB */
+    char *text = malloc(tcap);
+    if (!text) abort();
+    int len = ai_chat_format(p, NULL, user, text, tcap, err);
+    if (len < 0) {
+        free(text);
         return NULL;
     }
     int cap = len + 16;
     int32_t *tok = malloc(sizeof *tok * (size_t)cap);
     if (!tok) abort();
     int k = ai_tokenize(p, text, 1, 1, tok, cap, err);
+    free(text);
     if (k < 0 || k > cap) {
         if (k > cap) ai_error_set(err, "tokenizer returned %d tokens for %d bytes", k, len);
         free(tok);

@@ -45,8 +45,8 @@ int al_eval_parse(const char *json_path, al_eval *e, ai_error *err) {
     }
     e->have_json = 1;
     snprintf(e->status, sizeof e->status, "ok");
-    e->ratio = e->ratio_lo = e->ratio_hi = e->p = e->noise = e->prefill_ratio = AL_NA;
-    e->prefill_lo = e->prefill_hi = e->prefill_p = AL_NA;
+    e->ratio = e->ratio_lo = e->ratio_hi = e->p = e->noise = AL_NA;
+    for (int i = 0; i < 3; i++) e->fig[i] = (struct al_figure){AL_NA, AL_NA, AL_NA, AL_NA, ""};
 
     const cJSON *build = cJSON_GetObjectItemCaseSensitive(root, "build");
     str(build, "commit", e->build_commit, sizeof e->build_commit);
@@ -107,11 +107,14 @@ int al_eval_parse(const char *json_path, al_eval *e, ai_error *err) {
         e->ratio_hi = num(c, "ci_hi");
         e->p = num(c, "p");
         e->noise = num(c, "noise");
-        e->prefill_ratio = num(c, "prefill_ratio");
-        e->prefill_lo = num(c, "prefill_ci_lo");
-        e->prefill_hi = num(c, "prefill_ci_hi");
-        e->prefill_p = num(c, "prefill_p");
-        str(c, "prefill_verdict", e->prefill_verdict, sizeof e->prefill_verdict);
+        const cJSON *figs = cJSON_GetObjectItemCaseSensitive(c, "figures");
+        const char *names[3] = {"prefill", "ttft", "request"};
+        for (int i = 0; i < 3; i++) {
+            const cJSON *fj = cJSON_GetObjectItemCaseSensitive(figs, names[i]);
+            e->fig[i] = (struct al_figure){num(fj, "ratio"), num(fj, "ci_lo"), num(fj, "ci_hi"),
+                                           num(fj, "p"), ""};
+            str(fj, "verdict", e->fig[i].verdict, sizeof e->fig[i].verdict);
+        }
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(c, "a");
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(c, "b");
         e->a_decode = stat_of(a, "decode_tps");

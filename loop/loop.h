@@ -248,8 +248,12 @@ typedef struct al_eval {
     char why[256];
     char verdict[16];
     double ratio, ratio_lo, ratio_hi, p, noise;
-    double prefill_ratio, prefill_lo, prefill_hi, prefill_p;
-    char prefill_verdict[16];
+    /* the other figures an objective can read (compare.figures): prefill,
+     * ttft, request; each "B is x times faster" */
+    struct al_figure {
+        double ratio, lo, hi, p;
+        char verdict[16];
+    } fig[3];
     char backend[16];         /* device.backend: where the pipeline ran */
     al_stat decode, prefill, rss_mb, a_decode;
     int quality_pass;
@@ -375,7 +379,9 @@ void al_search_decided(al_search *s, int kept);
 /* conf_text with the move's knobs set (malloc'd). */
 char *al_move_apply(const al_search *s, const al_move *m, const char *conf_text);
 
-/* --objective: "decode" or "prefill" -> AL_FIG_*; -1 otherwise. */
+/* --objective: decode, prefill, ttft or request -> the AL_FIG_* mask of the
+ * figures a knob must move to matter (request: all three speeds); -1 on
+ * another name. */
 int al_objective_parse(const char *name, unsigned *mask);
 /* Puts the objective's A/B figures (ratio, CI, p, verdict) where the
  * decision reads them (a decode objective leaves e as it is). */
@@ -402,7 +408,8 @@ typedef struct al_state {
     int quick;                 /* pass --quick to the harness */
     int recal, recal_at;       /* --recalibrate N; done_exps at the last one */
     long mem_mb;
-    char objective[16];        /* decode | prefill: the figure the decision reads */
+    char objective[16];        /* decode | prefill | ttft | request: the figure the decision reads */
+    int prompt_tokens;         /* --prompt-tokens: the A/Bs' speed prompts' length (0: the harness's) */
     double max_memory_mb;      /* constraint on the candidate's peak RSS (0 = none) */
     int screen_rounds;         /* --strategy search: rounds of the first screening rung */
     int final_rounds;          /* rounds of the final best-vs-baseline A/B */

@@ -358,6 +358,12 @@ static int run_eval(run *r, const char **args, const char *json, const char *log
     for (const char **a = args; *a; a++) argv[n++] = *a;
     argv[n++] = "--data";
     argv[n++] = data;
+    char ptok[16]; /* a stated workload: every A/B's speed prompts */
+    snprintf(ptok, sizeof ptok, "%d", r->st.prompt_tokens);
+    if (r->st.prompt_tokens > 0 && args[0] && !strcmp(args[0], "--ab")) {
+        argv[n++] = "--prompt-tokens";
+        argv[n++] = ptok;
+    }
     if (r->st.quick) argv[n++] = "--quick";
     argv[n++] = "-m";
     argv[n++] = r->st.model;
@@ -1431,7 +1437,8 @@ static int settle_pending(run *r, ai_error *err) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: autoinfer optimise [--tag T] [--budget N] [--hours H]\n"
-            "                          [--strategy search|knobs|noop] [--objective decode|prefill]\n"
+            "                          [--strategy search|knobs|noop]\n"
+            "                          [--objective decode|prefill|ttft|request] [--prompt-tokens N]\n"
             "                          [--max-memory MB] [--screen-rounds N] [--final-rounds N]\n"
             "                          [--knobs A,B,...]\n"
             "                          [--agent CMD] [--resume] [--start-only] [-m MODEL] [--worktree]\n"
@@ -1447,7 +1454,12 @@ static void usage(FILE *f) {
             "                     speed-only A/Bs first, full A/Bs for the promising, joint\n"
             "                     moves, refinement); knobs: coordinate descent;\n"
             "                     noop: evaluate empty changes (measures false keeps)\n"
-            "  --objective F      the figure to raise: decode (default) or prefill tok/s\n"
+            "  --objective F      the figure to raise: decode (default) or prefill tok/s, time\n"
+            "                     to first token, or request: the end-to-end time of one request\n"
+            "                     (prompt + answer; with --prompt-tokens and --tokens, a stated\n"
+            "                     workload)\n"
+            "  --prompt-tokens N  the A/Bs' speed prompts have at least N tokens (default: the\n"
+            "                     harness's, ~60-110)\n"
             "  --knobs A,B,...    search only these knobs (--strategy search)\n"
             "  --max-memory MB    reject candidates whose peak RSS is above MB\n"
             "  --screen-rounds N  rounds of a first screening A/B (default 2)\n"
@@ -1651,12 +1663,13 @@ int ai_cmd_optimise(int argc, char **argv) {
         {"objective", required_argument, 0, 'O'}, {"max-memory", required_argument, 0, 'X'},
         {"screen-rounds", required_argument, 0, 'S'}, {"final-rounds", required_argument, 0, 'F'},
         {"knobs", required_argument, 0, 'K'},    {"start-only", no_argument, 0, 'P'},
+        {"prompt-tokens", required_argument, 0, 'W'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *tag = NULL, *strategy = NULL, *agent = NULL, *model = NULL, *objective = NULL;
     const char *only = NULL;
     int budget = -1, resume = 0, worktree = 0, rounds = 0, jobs = 0, tokens = 0, quick = 0;
-    int recal = -1, screen_rounds = 2, final_rounds = 0, start_only = 0;
+    int recal = -1, screen_rounds = 2, final_rounds = 0, start_only = 0, prompt_tokens = 0;
     double hours = -1, eval_timeout = 0, agent_timeout = 3600, max_memory = 0;
     long mem_mb = 0;
     optind = 1;
@@ -1686,6 +1699,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         case 'S': screen_rounds = (int)strtol(optarg, &end, 10); break;
         case 'F': final_rounds = (int)strtol(optarg, &end, 10); break;
         case 'P': start_only = 1; break;
+        case 'W': prompt_tokens = (int)strtol(optarg, &end, 10); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -1696,6 +1710,10 @@ int ai_cmd_optimise(int argc, char **argv) {
     }
     if (optind < argc) {
         fprintf(stderr, "autoinfer optimise: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (prompt_tokens < 0 || prompt_tokens > 65536) {
+        fprintf(stderr, "autoinfer optimise: --prompt-tokens: %d, expected 1..65536\n", prompt_tokens);
         return 2;
     }
     if (budget == 0 || budget < -1 || hours == 0 || hours < -1 || rounds < 0 || tokens < 0 ||
@@ -1716,7 +1734,8 @@ int ai_cmd_optimise(int argc, char **argv) {
     }
     unsigned objective_mask;
     if (objective && al_objective_parse(objective, &objective_mask)) {
-        fprintf(stderr, "autoinfer optimise: unknown objective '%s' (decode, prefill)\n", objective);
+        fprintf(stderr, "autoinfer optimise: unknown objective '%s' (decode, prefill, ttft, request)\n",
+                objective);
         return 2;
     }
     if (strategy && strcmp(strategy, "search") && strcmp(strategy, "knobs") &&
@@ -1875,6 +1894,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         r->st.recal = recal > 0 ? recal : 0;
         snprintf(r->st.objective, sizeof r->st.objective, "%s", objective ? objective : "decode");
         r->st.max_memory_mb = max_memory;
+        r->st.prompt_tokens = prompt_tokens;
         snprintf(r->st.only, sizeof r->st.only, "%s", only ? only : "");
         r->st.retune = agent && strategy;
         r->st.screen_rounds = screen_rounds;

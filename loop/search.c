@@ -345,20 +345,38 @@ char *al_move_apply(const al_search *s, const al_move *m, const char *conf_text)
     return text;
 }
 
+/* The objectives: the mask of the figures a knob must move to matter,
+ * and where the A/B's ratio is (-1: the decode ratio, else al_eval.fig[]). */
+static const struct {
+    const char *name;
+    unsigned mask;
+    int fig;
+} OBJECTIVES[] = {
+    {"decode", AL_FIG_DECODE, -1},
+    {"prefill", AL_FIG_PREFILL, 0},
+    {"ttft", AL_FIG_TTFT, 1},
+    {"request", AL_FIG_DECODE | AL_FIG_PREFILL | AL_FIG_TTFT, 2},
+};
+
 int al_objective_parse(const char *name, unsigned *mask) {
-    if (!strcmp(name, "decode")) *mask = AL_FIG_DECODE;
-    else if (!strcmp(name, "prefill")) *mask = AL_FIG_PREFILL;
-    else return -1;
-    return 0;
+    for (size_t i = 0; i < sizeof OBJECTIVES / sizeof OBJECTIVES[0]; i++)
+        if (!strcmp(name, OBJECTIVES[i].name)) {
+            *mask = OBJECTIVES[i].mask;
+            return 0;
+        }
+    return -1;
 }
 
 void al_eval_objective(al_eval *e, unsigned objective) {
-    if (objective != AL_FIG_PREFILL) return;
-    e->ratio = e->prefill_ratio;
-    e->ratio_lo = e->prefill_lo;
-    e->ratio_hi = e->prefill_hi;
-    e->p = e->prefill_p;
-    snprintf(e->verdict, sizeof e->verdict, "%s", e->prefill_verdict);
+    for (size_t i = 0; i < sizeof OBJECTIVES / sizeof OBJECTIVES[0]; i++) {
+        if (OBJECTIVES[i].mask != objective || OBJECTIVES[i].fig < 0) continue;
+        const struct al_figure *f = &e->fig[OBJECTIVES[i].fig];
+        e->ratio = f->ratio;
+        e->ratio_lo = f->lo;
+        e->ratio_hi = f->hi;
+        e->p = f->p;
+        snprintf(e->verdict, sizeof e->verdict, "%s", f->verdict);
+    }
 }
 
 int al_eval_constraint(const al_eval *e, double max_memory_mb, char *why, size_t cap) {

@@ -38,6 +38,7 @@ int al_state_save(const char *path, const al_state *s, ai_error *err) {
     cJSON_AddStringToObject(o, "objective", s->objective);
     cJSON_AddNumberToObject(o, "max_memory_mb", s->max_memory_mb);
     cJSON_AddNumberToObject(o, "screen_rounds", s->screen_rounds);
+    cJSON_AddNumberToObject(o, "prompt_tokens", s->prompt_tokens);
     cJSON_AddNumberToObject(o, "final_rounds", s->final_rounds);
     cJSON_AddStringToObject(o, "knobs", s->only);
     cJSON_AddNumberToObject(o, "retune", s->retune);
@@ -115,6 +116,7 @@ int al_state_load(const char *path, al_state *s, ai_error *err) {
     gets_(o, "objective", s->objective, sizeof s->objective);
     s->max_memory_mb = getn(o, "max_memory_mb");
     s->screen_rounds = (int)getn(o, "screen_rounds");
+    s->prompt_tokens = (int)getn(o, "prompt_tokens");
     s->final_rounds = (int)getn(o, "final_rounds");
     gets_(o, "knobs", s->only, sizeof s->only);
     s->retune = (int)getn(o, "retune");

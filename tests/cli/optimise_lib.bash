@@ -59,6 +59,7 @@ write_fake_eval() {
 # TEST-ONLY stand-in for `autoinfer eval`; behaviour chosen by "# fake-eval:"
 # lines in the candidate's (B's) pipeline.conf.
 shift  # "eval"
+[ -n "${FAKE_EVAL_ARGS_LOG:-}" ] && echo "$*" >> "$FAKE_EVAL_ARGS_LOG"
 ab=0; a=""; b=""; json=""; conf=""; save=""; noise=0.01; data=""
 while [ $# -gt 0 ]; do
   case $1 in
@@ -129,8 +130,8 @@ if [ $ab = 1 ]; then
   verdict="no change"
   is "$lo > 1+$noise" && verdict=improved
   is "$hi < 1-$noise" && verdict=regressed
-  cmp=$(printf '"compare": {"status": "%s", "why": "%s", "decode_ratio": %.4f, "ci_lo": %.4f, "ci_hi": %.4f, "p": 0.01, "noise": %s, "verdict": "%s", "prefill_ratio": 1.0, "a": {"decode_tps": {"median": %.2f, "ci_lo": %.2f, "ci_hi": %.2f}}, "b": {"decode_tps": {"median": %.2f, "ci_lo": %.2f, "ci_hi": %.2f}, "prefill_tps": {"median": 900, "ci_lo": 880, "ci_hi": 920}, "peak_rss_mb": {"median": 210}}},' \
-    "$status" "$why" "$r" "$lo" "$hi" "$noise" "$verdict" "$sa" "$(calc "$sa*0.99")" "$(calc "$sa*1.01")" "$sb" "$(calc "$sb*0.99")" "$(calc "$sb*1.01")")
+  cmp=$(printf '"compare": {"status": "%s", "why": "%s", "decode_ratio": %.4f, "ci_lo": %.4f, "ci_hi": %.4f, "p": 0.01, "noise": %s, "verdict": "%s", "prefill_ratio": 1.0, "figures": {"prefill": {"ratio": 1.0, "ci_lo": 0.99, "ci_hi": 1.01, "p": 1, "verdict": "no change"}, "ttft": {"ratio": 1.0, "ci_lo": 0.99, "ci_hi": 1.01, "p": 1, "verdict": "no change"}, "request": {"ratio": %.4f, "ci_lo": %.4f, "ci_hi": %.4f, "p": 0.01, "verdict": "%s"}}, "a": {"decode_tps": {"median": %.2f, "ci_lo": %.2f, "ci_hi": %.2f}}, "b": {"decode_tps": {"median": %.2f, "ci_lo": %.2f, "ci_hi": %.2f}, "prefill_tps": {"median": 900, "ci_lo": 880, "ci_hi": 920}, "peak_rss_mb": {"median": 210}}},' \
+    "$status" "$why" "$r" "$lo" "$hi" "$noise" "$verdict" "$r" "$lo" "$hi" "$verdict" "$sa" "$(calc "$sa*0.99")" "$(calc "$sa*1.01")" "$sb" "$(calc "$sb*0.99")" "$(calc "$sb*1.01")")
 else
   cmp=""
 fi

@@ -17,11 +17,12 @@ refused() { # refused "what" "expected message" args...
   check "$what: usage error (rc $rc)" [ $rc -eq 2 ]
   check "$what: says '$msg'" grep -qF -- "$msg" <<<"$out"
 }
-refused "an unknown objective" "unknown objective 'ttfx' (decode, prefill)" --objective ttfx
 refused "an unknown knob in --knobs" "--knobs: unknown knob 'nonsense'" --knobs threads,nonsense
 refused "--knobs with coordinate descent" "--knobs needs --strategy search" --strategy knobs --knobs threads
 refused "--final-rounds too few to conclude" "--final-rounds: 3 rounds can never keep anything" --final-rounds 3
 refused "--screen-rounds 1" "--screen-rounds at least 2" --screen-rounds 1
+refused "--objective bogus" "unknown objective 'bogus' (decode, prefill, ttft, request)" --objective bogus
+refused "--prompt-tokens 70000" "--prompt-tokens: 70000, expected 1..65536" --prompt-tokens 70000
 refused "--agent with coordinate descent" "--agent combines with --strategy search only" \
   --agent true --strategy knobs
 check "no run was started by a refusal" [ ! -e .autoinfer/x ]
@@ -84,6 +85,16 @@ git checkout -q main
 check "p1: a prefill search finishes" [ $rc -eq 0 ]
 check "p1: it screens the prefill-only knob" grep -q 'screen [0-9]*: prefill_chunk 256 -> 64: prefill' "$TMP/p1.txt"
 check "p1: it leaves the decode-only knob alone" bash -c "! grep -q 'screen [0-9]*: temperature' '$TMP/p1.txt'"
+git checkout -q main
+FAKE_EVAL_ARGS_LOG=$TMP/w1.args "$BIN" optimise --tag w1 --objective request --prompt-tokens 512 \
+  --tokens 64 --knobs temperature,prefill_chunk --jobs 2 > "$TMP/w1.txt" 2>&1; rc=$?
+check "w1: a search for a stated workload finishes" [ $rc -eq 0 ]
+check "w1: it screens on the request figure" grep -q 'screen [0-9]*: temperature 0.7 -> 0: request' "$TMP/w1.txt"
+check "w1: a prefill-only knob can move a request" grep -q 'screen [0-9]*: prefill_chunk 256 -> 64: request' "$TMP/w1.txt"
+check "w1: every A/B gets the stated prompt length" \
+  bash -c "[ \$(grep -c -- '^--ab' '$TMP/w1.args') -gt 2 ] && ! grep -- '^--ab' '$TMP/w1.args' | grep -qv -- '--prompt-tokens 512'"
+check "w1: the plain baseline evaluation does not" bash -c "grep -v -- '^--ab' '$TMP/w1.args' | grep -q . && ! grep -v -- '^--ab' '$TMP/w1.args' | grep -q -- --prompt-tokens"
+check "w1: the result is the request figure" grep -q "^autoinfer optimise: best vs baseline: request x" <(tail -n 1 "$TMP/w1.txt")
 git checkout -q main
 "$BIN" optimise --tag m1 --max-memory 100 --knobs temperature,spin --jobs 2 > "$TMP/m1.txt" 2>&1; rc=$?
 check "m1: a search under a memory constraint finishes" [ $rc -eq 0 ]
