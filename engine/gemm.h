@@ -28,7 +28,8 @@
 #include "quant.h"
 
 #define AI_GEMM_ROWS 4    /* weight rows per tile */
-#define AI_GEMM_TOKENS 16 /* tokens per tile: one per 32-bit lane */
+#define AI_GEMM_TOKENS 16 /* tokens per group: one per 32-bit lane */
+#define AI_GEMM_GROUPS 2  /* groups of tokens per tile, at most */
 /* Rows expanded at once before the token groups go over them: 64 rows of
  * the widest matrices (4864 columns) take 0.5 MB, within L2. */
 #define AI_GEMM_CHUNK_ROWS 64
@@ -56,8 +57,10 @@ void ai_gemm_expand_row_ref(uint32_t type, const void *row, int64_t n, void *dst
 bool ai_gemm_expand_group(uint32_t type, const void *group, int64_t n, void *dst);
 
 /* out[t * AI_GEMM_ROWS + r] = row r . token t for the AI_GEMM_ROWS
- * expanded rows at w (stride ai_gemm_row_bytes(n)) and the group of
- * prepared tokens at act. */
-void ai_gemm_tile(const void *w, const void *act, int64_t n, float *out);
+ * expanded rows at w (stride ai_gemm_row_bytes(n)) and ng (1 or
+ * AI_GEMM_GROUPS) groups of prepared tokens from act on (stride
+ * ai_gemm_act_bytes(n)): t < ng * AI_GEMM_TOKENS. Two groups per call keep
+ * twice as many independent dot-product chains in flight. */
+void ai_gemm_tile(const void *w, const void *act, int64_t n, int ng, float *out);
 
 #endif

@@ -334,7 +334,7 @@ static void assert_expanded_equal(const uint8_t *a, const uint8_t *b, int64_t n)
 }
 
 /* Batched products: the SIMD expanders write the reference expander's bytes,
- * and a 4 x 16 tile (token-major) equals the float dot of the dequantized row with the
+ * and a tile of 4 rows x 16 or 32 tokens (token-major) equals the float dot of the dequantized row with the
  * float activations within the activation rounding (Q8_0-style, 32 blocks)
  * plus float summation error; lanes past the tokens given read as zero. */
 static void test_gemm(void **state) {
@@ -346,7 +346,7 @@ static void test_gemm(void **state) {
     rng r = {2024};
     static const uint32_t GT[] = {AI_Q4_0, AI_Q4_1, AI_Q5_0, AI_Q5_1, AI_Q8_0, AI_Q4_K, AI_Q5_K, AI_Q6_K};
     static const int64_t LEN[] = {256, 576, 1536, 32 * 5};
-    enum { R = AI_GEMM_ROWS, T = AI_GEMM_TOKENS };
+    enum { R = AI_GEMM_ROWS, T = AI_GEMM_TOKENS, G = AI_GEMM_GROUPS };
     for (size_t ti = 0; ti < sizeof GT / sizeof GT[0]; ti++) {
         for (int li = 0; li < 4; li++) {
             int64_t n = LEN[li];
@@ -368,19 +368,30 @@ static void test_gemm(void **state) {
                 free(grp);
                 free(xg);
             }
-            float *x = malloc(T * (size_t)n * sizeof(float));
-            for (int64_t i = 0; i < T * n; i++) x[i] = rng_unit(&r) * (i % 97 == 0 ? 8.0f : 1.0f);
-            uint8_t *act = aligned_alloc(64, ab);
+            float *x = malloc(G * T * (size_t)n * sizeof(float));
+            for (int64_t i = 0; i < G * T * n; i++) x[i] = rng_unit(&r) * (i % 97 == 0 ? 8.0f : 1.0f);
+            uint8_t *act = aligned_alloc(64, G * ab);
             float *wd = malloc((size_t)n * sizeof(float));
-            static const int NT[] = {16, 1, 5};
-            for (int c = 0; c < 3; c++) {
-                int nt = NT[c];
-                float out[R * T];
-                ai_gemm_prepare_act(x, n, nt, act, ai_isa_detect());
-                ai_gemm_tile(xw, act, n, out);
+            /* tokens given: two groups of a tile (the second one partly
+             * filled), then one group alone */
+            static const int NT[] = {32, 21, 17, 16, 1, 5};
+            for (int c = 0; c < 6; c++) {
+                int nt = NT[c], ng = (nt + T - 1) / T;
+                float out[R * G * T];
+                for (int g = 0; g < ng; g++)
+                    ai_gemm_prepare_act(x + (size_t)g * T * n, n, nt - g * T < T ? nt - g * T : T, act + g * ab,
+                                        ai_isa_detect());
+                ai_gemm_tile(xw, act, n, ng, out);
+                if (ng == G) { /* each group alone gives the same bits */
+                    float one[R * T];
+                    for (int g = 0; g < G; g++) {
+                        ai_gemm_tile(xw, act + g * ab, n, 1, one);
+                        assert_memory_equal(one, out + g * R * T, sizeof one);
+                    }
+                }
                 for (int k = 0; k < R; k++) {
                     ai_dequantize_row(GT[ti], w + k * rb, wd, n);
-                    for (int t = 0; t < T; t++) {
+                    for (int t = 0; t < ng * T; t++) {
                         const float *xt = x + (size_t)t * n;
                         double exact = 0, mag = 0, bound = 0;
                         for (int64_t b = 0; t < nt && b < n / 32; b++) {

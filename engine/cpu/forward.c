@@ -343,11 +343,11 @@ static void gemm_expand(const matmul_job *j, const ai_weight *w, int64_t r, int 
                            dst + k * ai_gemm_row_bytes(n));
 }
 
-/* y[t][r] for 4 rows x 16 tokens at a time. AI_GEMM_CHUNK_ROWS rows are
- * expanded at once (gemm.h), then every group of 16 tokens goes over them:
- * the group's prepared activations stay in L1 (up to 1536 columns) while
- * the expanded rows stream from L2: fewer bytes per product than the other
- * way round. */
+/* y[t][r] for 4 rows x 32 tokens at a time. AI_GEMM_CHUNK_ROWS rows are
+ * expanded at once (gemm.h), then every pair of 16-token groups goes over them:
+ * the pair's prepared activations (40 bytes per column) stay in L1 up to
+ * 1152 columns while the expanded rows stream from L2: fewer bytes per
+ * product than the other way round. */
 static void gemm_rows(const matmul_job *j, int wi, int64_t r0, int64_t r1, int ith) {
     const ai_weight *w = j->w[wi];
     const int64_t n = w->cols;
@@ -359,15 +359,16 @@ static void gemm_rows(const matmul_job *j, int wi, int64_t r0, int64_t r1, int i
         int64_t c1 = r1 - c0 < AI_GEMM_CHUNK_ROWS ? r1 : c0 + AI_GEMM_CHUNK_ROWS;
         for (int64_t r = c0; r < c1; r += AI_GEMM_ROWS)
             gemm_expand(j, w, r, c1 - r < AI_GEMM_ROWS ? (int)(c1 - r) : AI_GEMM_ROWS, buf + (r - c0) * xb, ith);
-        for (int t = 0; t < j->n_tok; t += AI_GEMM_TOKENS) {
-            int nt = j->n_tok - t < AI_GEMM_TOKENS ? j->n_tok - t : AI_GEMM_TOKENS;
+        for (int t = 0; t < j->n_tok; t += AI_GEMM_GROUPS * AI_GEMM_TOKENS) {
+            int nt = j->n_tok - t < AI_GEMM_GROUPS * AI_GEMM_TOKENS ? j->n_tok - t : AI_GEMM_GROUPS * AI_GEMM_TOKENS;
+            int ng = (nt + AI_GEMM_TOKENS - 1) / AI_GEMM_TOKENS;
             const uint8_t *act = (const uint8_t *)j->xq + (size_t)(t / AI_GEMM_TOKENS) * ab;
             for (int64_t r = c0; r < c1; r += AI_GEMM_ROWS) {
                 int nr = c1 - r < AI_GEMM_ROWS ? (int)(c1 - r) : AI_GEMM_ROWS;
                 float b[AI_GEMM_ROWS] = {0};
                 for (int k = 0; bias && k < nr; k++) b[k] = bias[r + k];
-                float o[AI_GEMM_ROWS * AI_GEMM_TOKENS];
-                ai_gemm_tile(buf + (r - c0) * xb, act, n, o);
+                float o[AI_GEMM_ROWS * AI_GEMM_GROUPS * AI_GEMM_TOKENS];
+                ai_gemm_tile(buf + (r - c0) * xb, act, n, ng, o);
                 for (int u = 0; u < nt; u++) {
                     const float *ou = o + u * AI_GEMM_ROWS;
                     float *dst = y + (size_t)(t + u) * w->rows + r;
