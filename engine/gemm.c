@@ -411,7 +411,7 @@ AVX512 static inline __attribute__((always_inline)) __m512i dpbusd_bcst(__m512i 
  * (separate pointers per field did not fit the 16 general registers). */
 AVX512 static inline __attribute__((always_inline)) void
 tile_g(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, const int G, const bool has_min, const int ng,
-       float *out) {
+       int nt, int nr, const ai_gemm_out *o) {
     const uint8_t *row[4];
     for (int r = 0; r < 4; r++) row[r] = w + r * wb;
     /* offsets of block 0's codes, start value, scale and term */
@@ -458,11 +458,12 @@ tile_g(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, const int G, 
             }
         }
     }
-    /* transpose 4 rows x 16 tokens to out[t * 4 + r]: each token's four
-     * results land next to each other, as the output rows want them */
+    /* transpose 4 rows x 16 tokens: each token's four results land in one
+     * 128-bit lane, stored to its output row with the bias and the residual */
+    const __mmask8 rows = (__mmask8)((1u << nr) - 1);
+    const __m128 bias = o->bias ? _mm_maskz_loadu_ps(rows, o->bias) : _mm_setzero_ps();
     for (int g = 0; g < ng; g++) {
         const __m512 *a = acc[g];
-        float *o = out + g * 64;
         __m512 a01l = _mm512_unpacklo_ps(a[0], a[1]), a01h = _mm512_unpackhi_ps(a[0], a[1]);
         __m512 a23l = _mm512_unpacklo_ps(a[2], a[3]), a23h = _mm512_unpackhi_ps(a[2], a[3]);
         /* x_i holds tokens 4l + i (l = 128-bit lane), rows 0..3 */
@@ -472,17 +473,32 @@ tile_g(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, const int G, 
         __m512 x3 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a01h), _mm512_castps_pd(a23h)));
         __m512 p01 = _mm512_shuffle_f32x4(x0, x1, _MM_SHUFFLE(1, 0, 1, 0)), p23 = _mm512_shuffle_f32x4(x2, x3, _MM_SHUFFLE(1, 0, 1, 0));
         __m512 q01 = _mm512_shuffle_f32x4(x0, x1, _MM_SHUFFLE(3, 2, 3, 2)), q23 = _mm512_shuffle_f32x4(x2, x3, _MM_SHUFFLE(3, 2, 3, 2));
-        _mm512_storeu_ps(o, _mm512_shuffle_f32x4(p01, p23, _MM_SHUFFLE(2, 0, 2, 0)));
-        _mm512_storeu_ps(o + 16, _mm512_shuffle_f32x4(p01, p23, _MM_SHUFFLE(3, 1, 3, 1)));
-        _mm512_storeu_ps(o + 32, _mm512_shuffle_f32x4(q01, q23, _MM_SHUFFLE(2, 0, 2, 0)));
-        _mm512_storeu_ps(o + 48, _mm512_shuffle_f32x4(q01, q23, _MM_SHUFFLE(3, 1, 3, 1)));
+        /* tokens 0-3, 4-7, 8-11, 12-15 of the group */
+        __m512 v[4] = {_mm512_shuffle_f32x4(p01, p23, _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_f32x4(p01, p23, _MM_SHUFFLE(3, 1, 3, 1)),
+                       _mm512_shuffle_f32x4(q01, q23, _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_f32x4(q01, q23, _MM_SHUFFLE(3, 1, 3, 1))};
+        for (int t = 0; t < 16 && g * 16 + t < nt; t++) {
+            float *y = o->y + (size_t)(g * 16 + t) * o->ld;
+            __m128 r;
+            switch (t % 4) { /* the lane index must be a constant */
+            case 0: r = _mm512_extractf32x4_ps(v[t / 4], 0); break;
+            case 1: r = _mm512_extractf32x4_ps(v[t / 4], 1); break;
+            case 2: r = _mm512_extractf32x4_ps(v[t / 4], 2); break;
+            default: r = _mm512_extractf32x4_ps(v[t / 4], 3); break;
+            }
+            r = _mm_add_ps(r, bias);
+            if (o->add) r = _mm_add_ps(_mm_maskz_loadu_ps(rows, y), r);
+            _mm_mask_storeu_ps(y, rows, r);
+        }
     }
 }
 
 /* one function per block size, additive term and number of groups */
-#define TILE(name, G, has_min, ng)                                                                \
-    AVX512 static void name(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, float *out) { \
-        tile_g(w, wb, act, n, G, has_min, ng, out);                                             \
+#define TILE(name, G, has_min, ng)                                                                    \
+    AVX512 static void name(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, int nt, int nr, \
+                            const ai_gemm_out *o) {                                                   \
+        tile_g(w, wb, act, n, G, has_min, ng, nt, nr, o);                                           \
     }
 TILE(tile_32, QK, false, 1)
 TILE(tile_32m, QK, true, 1)
@@ -491,23 +507,23 @@ TILE(tile2_32, QK, false, 2)
 TILE(tile2_32m, QK, true, 2)
 TILE(tile2_16, 16, false, 2)
 
-void ai_gemm_tile(const void *w, const void *act, int64_t n, int ng, float *out) {
+void ai_gemm_tile(const void *w, const void *act, int64_t n, int nt, int nr, const ai_gemm_out *o) {
     int32_t g, has_min;
     memcpy(&g, w, 4);
     memcpy(&has_min, (const uint8_t *)w + 4, 4);
     size_t wb = ai_gemm_row_bytes(n);
-    if (ng == 2) {
-        if (g == 16) tile2_16(w, wb, act, n, out);
-        else if (has_min) tile2_32m(w, wb, act, n, out);
-        else tile2_32(w, wb, act, n, out);
+    if (nt > AI_GEMM_TOKENS) {
+        if (g == 16) tile2_16(w, wb, act, n, nt, nr, o);
+        else if (has_min) tile2_32m(w, wb, act, n, nt, nr, o);
+        else tile2_32(w, wb, act, n, nt, nr, o);
     } else {
-        if (g == 16) tile_16(w, wb, act, n, out);
-        else if (has_min) tile_32m(w, wb, act, n, out);
-        else tile_32(w, wb, act, n, out);
+        if (g == 16) tile_16(w, wb, act, n, nt, nr, o);
+        else if (has_min) tile_32m(w, wb, act, n, nt, nr, o);
+        else tile_32(w, wb, act, n, nt, nr, o);
     }
 }
 #else
-void ai_gemm_tile(const void *w, const void *act, int64_t n, int ng, float *out) {
-    (void)w; (void)act; (void)n; (void)ng; (void)out;
+void ai_gemm_tile(const void *w, const void *act, int64_t n, int nt, int nr, const ai_gemm_out *o) {
+    (void)w; (void)act; (void)n; (void)nt; (void)nr; (void)o;
 }
 #endif

@@ -56,11 +56,21 @@ void ai_gemm_expand_row_ref(uint32_t type, const void *row, int64_t n, void *dst
  * path (then unpack and expand row by row). */
 bool ai_gemm_expand_group(uint32_t type, const void *group, int64_t n, void *dst);
 
-/* out[t * AI_GEMM_ROWS + r] = row r . token t for the AI_GEMM_ROWS
- * expanded rows at w (stride ai_gemm_row_bytes(n)) and ng (1 or
- * AI_GEMM_GROUPS) groups of prepared tokens from act on (stride
- * ai_gemm_act_bytes(n)): t < ng * AI_GEMM_TOKENS. Two groups per call keep
- * twice as many independent dot-product chains in flight. */
-void ai_gemm_tile(const void *w, const void *act, int64_t n, int ng, float *out);
+/* Where a tile's results go: y[t * ld + r] for token t and row r of the
+ * tile, plus bias[r] where bias is not NULL, added to what y holds where
+ * add is set (the residual stream). */
+typedef struct {
+    float *y;
+    size_t ld;
+    const float *bias;
+    bool add;
+} ai_gemm_out;
+
+/* Row r . token t into o for the first nr <= AI_GEMM_ROWS of the
+ * AI_GEMM_ROWS expanded rows at w (stride ai_gemm_row_bytes(n)) and the
+ * first nt <= AI_GEMM_GROUPS * AI_GEMM_TOKENS tokens of the groups of
+ * prepared tokens from act on (stride ai_gemm_act_bytes(n)). Two groups
+ * per call keep twice as many independent dot-product chains in flight. */
+void ai_gemm_tile(const void *w, const void *act, int64_t n, int nt, int nr, const ai_gemm_out *o);
 
 #endif

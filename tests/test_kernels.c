@@ -377,18 +377,30 @@ static void test_gemm(void **state) {
             static const int NT[] = {32, 21, 17, 16, 1, 5};
             for (int c = 0; c < 6; c++) {
                 int nt = NT[c], ng = (nt + T - 1) / T;
-                float out[R * G * T];
+                float out[R * G * T] = {0};
                 for (int g = 0; g < ng; g++)
                     ai_gemm_prepare_act(x + (size_t)g * T * n, n, nt - g * T < T ? nt - g * T : T, act + g * ab,
                                         ai_isa_detect());
-                ai_gemm_tile(xw, act, n, ng, out);
+                ai_gemm_tile(xw, act, n, nt, R, &(ai_gemm_out){out, R, NULL, false});
                 if (ng == G) { /* each group alone gives the same bits */
                     float one[R * T];
                     for (int g = 0; g < G; g++) {
-                        ai_gemm_tile(xw, act + g * ab, n, 1, one);
+                        ai_gemm_tile(xw, act + g * ab, n, T, R, &(ai_gemm_out){one, R, NULL, false});
                         assert_memory_equal(one, out + g * R * T, sizeof one);
                     }
                 }
+                /* the epilogue: y += result + bias for the first nr rows and
+                 * nt tokens, every other float of y untouched */
+                enum { LD = R + 1 };
+                float y[LD * G * T], y0[LD * G * T], bias[R] = {0.5f, -1.25f, 2.0f, 0.125f};
+                for (int i = 0; i < LD * G * T; i++) y[i] = y0[i] = rng_unit(&r);
+                int nr = 1 + c % R;
+                ai_gemm_tile(xw, act, n, nt, nr, &(ai_gemm_out){y, LD, bias, true});
+                for (int t = 0; t < G * T; t++)
+                    for (int k = 0; k < LD; k++) {
+                        float want = t < nt && k < nr ? y0[t * LD + k] + (out[t * R + k] + bias[k]) : y0[t * LD + k];
+                        assert_true(y[t * LD + k] == want);
+                    }
                 for (int k = 0; k < R; k++) {
                     ai_dequantize_row(GT[ti], w + k * rb, wd, n);
                     for (int t = 0; t < ng * T; t++) {

@@ -361,24 +361,12 @@ static void gemm_rows(const matmul_job *j, int wi, int64_t r0, int64_t r1, int i
             gemm_expand(j, w, r, c1 - r < AI_GEMM_ROWS ? (int)(c1 - r) : AI_GEMM_ROWS, buf + (r - c0) * xb, ith);
         for (int t = 0; t < j->n_tok; t += AI_GEMM_GROUPS * AI_GEMM_TOKENS) {
             int nt = j->n_tok - t < AI_GEMM_GROUPS * AI_GEMM_TOKENS ? j->n_tok - t : AI_GEMM_GROUPS * AI_GEMM_TOKENS;
-            int ng = (nt + AI_GEMM_TOKENS - 1) / AI_GEMM_TOKENS;
             const uint8_t *act = (const uint8_t *)j->xq + (size_t)(t / AI_GEMM_TOKENS) * ab;
             for (int64_t r = c0; r < c1; r += AI_GEMM_ROWS) {
                 int nr = c1 - r < AI_GEMM_ROWS ? (int)(c1 - r) : AI_GEMM_ROWS;
-                float b[AI_GEMM_ROWS] = {0};
-                for (int k = 0; bias && k < nr; k++) b[k] = bias[r + k];
-                float o[AI_GEMM_ROWS * AI_GEMM_GROUPS * AI_GEMM_TOKENS];
-                ai_gemm_tile(buf + (r - c0) * xb, act, n, ng, o);
-                for (int u = 0; u < nt; u++) {
-                    const float *ou = o + u * AI_GEMM_ROWS;
-                    float *dst = y + (size_t)(t + u) * w->rows + r;
-                    if (nr == AI_GEMM_ROWS && j->epi == MM_ADD) /* fixed-size loops: vector code */
-                        for (int k = 0; k < AI_GEMM_ROWS; k++) dst[k] += ou[k] + b[k];
-                    else if (nr == AI_GEMM_ROWS)
-                        for (int k = 0; k < AI_GEMM_ROWS; k++) dst[k] = ou[k] + b[k];
-                    else
-                        for (int k = 0; k < nr; k++) dst[k] = (j->epi == MM_ADD ? dst[k] : 0.0f) + ou[k] + b[k];
-                }
+                ai_gemm_out o = {y + (size_t)t * w->rows + r, (size_t)w->rows, bias ? bias + r : NULL,
+                                 j->epi == MM_ADD};
+                ai_gemm_tile(buf + (r - c0) * xb, act, n, nt, nr, &o);
             }
         }
     }
