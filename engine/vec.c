@@ -433,6 +433,7 @@ AVX512 static inline __m512 ld_q4_0(const void *p, int i, __mmask16 m) {
         }                                                                                           \
         float inv[16];                                                                              \
         _mm512_storeu_ps(inv, _mm512_div_ps(_mm512_set1_ps(1.0f), sum));                            \
+        _Alignas(64) float ob[16 * 16];                                                             \
         for (int d = 0; d < n; d += 16) {                                                           \
             __mmask16 m = tail16(n - d);                                                            \
             __m512 o[16];                                                                           \
@@ -443,8 +444,12 @@ AVX512 static inline __m512 ld_q4_0(const void *p, int i, __mmask16 m) {
                 _Pragma("GCC unroll 16") for (int u = 0; u < 16; u++)                               \
                     o[u] = _mm512_fmadd_ps(_mm512_set1_ps(w[u]), vv, o[u]);                         \
             }                                                                                       \
+            /* all 16 through a buffer (constant indices): o indexed up to nq kept the         \
+             * array in memory, and the key loop stored all 16 accumulators per key */            \
+            _Pragma("GCC unroll 16") for (int u = 0; u < 16; u++)                               \
+                _mm512_store_ps(ob + 16 * u, _mm512_mul_ps(o[u], _mm512_set1_ps(inv[u])));      \
             for (int u = 0; u < nq; u++)                                                            \
-                _mm512_mask_storeu_ps(out + (size_t)u * os + d, m, _mm512_mul_ps(o[u], _mm512_set1_ps(inv[u]))); \
+                _mm512_mask_storeu_ps(out + (size_t)u * os + d, m, _mm512_load_ps(ob + 16 * u));  \
         }                                                                                           \
     }
 /* 16 vectors to the vector of their 16 sums */
