@@ -46,6 +46,8 @@ size_t ai_gemm_row_bytes(int64_t n);
 /* Prepares nt <= AI_GEMM_TOKENS tokens (rows of x, n floats each) into one
  * group at dst (64-byte aligned); lanes past nt read as zero tokens. */
 void ai_gemm_prepare_act(const float *x, int64_t n, int nt, void *dst, ai_isa isa);
+/* The same bytes from the scalar quantizer (the tests' reference). */
+void ai_gemm_prepare_act_ref(const float *x, int64_t n, int nt, void *dst);
 
 /* Expands one weight row into dst (ai_gemm_row_bytes(n), 64-byte aligned);
  * the _ref version is the plain-C reference (tests). */

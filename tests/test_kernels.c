@@ -370,7 +370,8 @@ static void test_gemm(void **state) {
             }
             float *x = malloc(G * T * (size_t)n * sizeof(float));
             for (int64_t i = 0; i < G * T * n; i++) x[i] = rng_unit(&r) * (i % 97 == 0 ? 8.0f : 1.0f);
-            uint8_t *act = aligned_alloc(64, G * ab);
+            memset(x + 3 * n, 0, 32 * sizeof(float)); /* a zero block: d = 0 */
+            uint8_t *act = aligned_alloc(64, G * ab), *act_ref = aligned_alloc(64, ab);
             float *wd = malloc((size_t)n * sizeof(float));
             /* tokens given: two groups of a tile (the second one partly
              * filled), then one group alone */
@@ -378,9 +379,12 @@ static void test_gemm(void **state) {
             for (int c = 0; c < 6; c++) {
                 int nt = NT[c], ng = (nt + T - 1) / T;
                 float out[R * G * T] = {0};
-                for (int g = 0; g < ng; g++)
-                    ai_gemm_prepare_act(x + (size_t)g * T * n, n, nt - g * T < T ? nt - g * T : T, act + g * ab,
-                                        ai_isa_detect());
+                for (int g = 0; g < ng; g++) { /* the same bytes as the scalar quantizer's */
+                    int gt = nt - g * T < T ? nt - g * T : T;
+                    ai_gemm_prepare_act(x + (size_t)g * T * n, n, gt, act + g * ab, ai_isa_detect());
+                    ai_gemm_prepare_act_ref(x + (size_t)g * T * n, n, gt, act_ref);
+                    assert_memory_equal(act + g * ab, act_ref, ab);
+                }
                 ai_gemm_tile(xw, act, n, nt, R, &(ai_gemm_out){out, R, NULL, false});
                 if (ng == G) { /* each group alone gives the same bits */
                     float one[R * T];
@@ -426,7 +430,7 @@ static void test_gemm(void **state) {
                     }
                 }
             }
-            free(w); free(xw); free(xr); free(x); free(act); free(wd);
+            free(w); free(xw); free(xr); free(x); free(act); free(act_ref); free(wd);
         }
     }
 }
