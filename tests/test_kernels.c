@@ -195,14 +195,15 @@ static void test_attend(void **state) {
         assert_int_equal(ai_vec_kernels_get(&ref, KV[t], AI_ISA_SCALAR), 0);
         for (int hi = 0; hi < 3; hi++) {
             int n = HD[hi] + ((KV[t] == AI_F32 || KV[t] == AI_F16) ? hi % 3 : 0);
-            size_t rb = KV[t] == AI_F32 ? (size_t)n * 4 : ai_row_bytes(KV[t], n);
+            /* rows of a cache hold several heads: the head's bytes, then others' */
+            size_t hb = KV[t] == AI_F32 ? (size_t)n * 4 : ai_row_bytes(KV[t], n), rb = hb + 36;
             enum { KEYS = 64 };
-            uint8_t *kc = malloc(KEYS * rb), *vc = malloc(KEYS * rb);
+            uint8_t *kc = calloc(KEYS, rb), *vc = calloc(KEYS, rb);
             float *src = malloc((size_t)n * 4);
             for (int i = 0; i < KEYS; i++) {
                 void *kr = kv_rows(&r, KV[t], n, src), *vr = kv_rows(&r, KV[t], n, src);
-                memcpy(kc + i * rb, kr, rb);
-                memcpy(vc + i * rb, vr, rb);
+                memcpy(kc + i * rb, kr, hb);
+                memcpy(vc + i * rb, vr, hb);
                 free(kr);
                 free(vr);
             }
