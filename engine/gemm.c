@@ -484,16 +484,19 @@ AVX512 static inline __attribute__((always_inline)) __m512i dpbusd_bcst(__m512i 
 #endif
 }
 
-/* 4 rows x 16 tokens per group, ng (1 or 2) groups, with blocks of G codes;
+/* 4 rows x 16 tokens per group, ng (1 to 3) groups, with blocks of G codes;
  * G, has_min and ng are constants at each call site so that the loops
- * unroll. Two groups give 8 independent vpdpbusd chains per step instead of
- * 4: with 4, each chain waits for its previous vpdpbusd (latency 5 cycles
- * on this Xeon) and the tile ran at half of the two per cycle the core can
- * issue (a micro-benchmark: 0.39 ns per vpdpbusd with 4 chains, 0.20 with
- * 8); each weight dword is also loaded once for both groups. Every field
- * of a row is addressed from the row's start with offsets shared by the
- * four rows, so that the loop needs one pointer per row and no spills
- * (separate pointers per field did not fit the 16 general registers). */
+ * unroll. Several groups give 4 ng independent vpdpbusd chains per step: with
+ * 4, each chain waits for its previous vpdpbusd (latency 5 cycles on this
+ * Xeon) and the tile ran at half of the two per cycle the core can issue
+ * (a micro-benchmark: 0.39 ns per vpdpbusd with 4 chains, 0.20 with 8);
+ * each weight dword is also loaded once for all the groups. Measured per
+ * vpdpbusd (one core, 64 rows of 576-4864 columns): 0.59-0.67 ns with one
+ * group, 0.39-0.46 with two, 0.35-0.38 with three (its float accumulators
+ * spill, once per block). Every field of a row is addressed from the row's
+ * start with offsets shared by the four rows, so that the loop needs one
+ * pointer per row (separate pointers per field did not fit the 16 general
+ * registers). */
 AVX512 static inline __attribute__((always_inline)) void
 tile_g(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, const int G, const bool has_min, const int ng,
        int nt, int nr, const ai_gemm_out *o) {
@@ -503,14 +506,14 @@ tile_g(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, const int G, 
     const size_t o_c = HDR, o_i = HDR + (size_t)n, o_d = o_i + (size_t)n / 4, o_m = o_d + (size_t)n / 4;
     /* offsets of the groups' scales and sums from their codes */
     const size_t o_dy = 16 * (size_t)n, o_sy = o_dy + 64 * (size_t)(n / QK), ab = ai_gemm_act_bytes(n);
-    __m512 acc[2][4];
+    __m512 acc[AI_GEMM_GROUPS][4];
     for (int g = 0; g < ng; g++)
         for (int r = 0; r < 4; r++) acc[g][r] = _mm512_setzero_ps();
     for (int64_t k = 0; k < n / G; k++) {
-        __m512i s[2][4];
+        __m512i s[AI_GEMM_GROUPS][4];
         _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
             s[0][r] = _mm512_set1_epi32(load_u32(row[r] + o_i + 4 * k));
-            if (ng == 2) s[1][r] = s[0][r];
+            for (int g = 1; g < ng; g++) s[g][r] = s[0][r];
         }
         _Pragma("GCC unroll 8") for (int st = 0; st < G / 4; st++) {
             const uint8_t *y = act + (k * (G / 4) + st) * 64;
@@ -520,11 +523,13 @@ tile_g(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, const int G, 
                     s[0][r] = dpbusd_bcst(s[0][r], y0, row[r] + o_c + k * G + 4 * st);
                 continue;
             }
-            __m512i y1 = _mm512_load_si512((const void *)(y + ab));
+            __m512i y1 = _mm512_load_si512((const void *)(y + ab)), y2 = y1;
+            if (ng == 3) y2 = _mm512_load_si512((const void *)(y + 2 * ab));
             _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
                 __m512i wv = _mm512_set1_epi32((int)load_u32(row[r] + o_c + k * G + 4 * st));
                 s[0][r] = _mm512_dpbusd_epi32(s[0][r], y0, wv);
                 s[1][r] = _mm512_dpbusd_epi32(s[1][r], y1, wv);
+                if (ng == 3) s[2][r] = _mm512_dpbusd_epi32(s[2][r], y2, wv);
             }
         }
         _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
@@ -532,7 +537,7 @@ tile_g(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, const int G, 
             memcpy(&dr, row[r] + o_d + 4 * k, 4);
             if (has_min) memcpy(&mr, row[r] + o_m + 4 * k, 4);
             const __m512 drv = _mm512_set1_ps(dr), mrv = _mm512_set1_ps(mr);
-            _Pragma("GCC unroll 2") for (int g = 0; g < ng; g++) {
+            _Pragma("GCC unroll 3") for (int g = 0; g < ng; g++) {
                 const float *dy = (const float *)(const void *)(act + g * ab + o_dy);
                 __m512 dyv = _mm512_load_ps(dy + (k * G / QK) * 16);
                 acc[g][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[g][r]), _mm512_mul_ps(dyv, drv), acc[g][r]);
@@ -591,13 +596,20 @@ TILE(tile_16, 16, false, 1)
 TILE(tile2_32, QK, false, 2)
 TILE(tile2_32m, QK, true, 2)
 TILE(tile2_16, 16, false, 2)
+TILE(tile3_32, QK, false, 3)
+TILE(tile3_32m, QK, true, 3)
+TILE(tile3_16, 16, false, 3)
 
 void ai_gemm_tile(const void *w, const void *act, int64_t n, int nt, int nr, const ai_gemm_out *o) {
     int32_t g, has_min;
     memcpy(&g, w, 4);
     memcpy(&has_min, (const uint8_t *)w + 4, 4);
     size_t wb = ai_gemm_row_bytes(n);
-    if (nt > AI_GEMM_TOKENS) {
+    if (nt > 2 * AI_GEMM_TOKENS) {
+        if (g == 16) tile3_16(w, wb, act, n, nt, nr, o);
+        else if (has_min) tile3_32m(w, wb, act, n, nt, nr, o);
+        else tile3_32(w, wb, act, n, nt, nr, o);
+    } else if (nt > AI_GEMM_TOKENS) {
         if (g == 16) tile2_16(w, wb, act, n, nt, nr, o);
         else if (has_min) tile2_32m(w, wb, act, n, nt, nr, o);
         else tile2_32(w, wb, act, n, nt, nr, o);

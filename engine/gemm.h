@@ -29,7 +29,7 @@
 
 #define AI_GEMM_ROWS 4    /* weight rows per tile */
 #define AI_GEMM_TOKENS 16 /* tokens per group: one per 32-bit lane */
-#define AI_GEMM_GROUPS 2  /* groups of tokens per tile, at most */
+#define AI_GEMM_GROUPS 3  /* groups of tokens per tile, at most */
 /* Rows expanded at once before the token groups go over them: 64 rows of
  * the widest matrices (4864 columns) take 0.5 MB, within L2. */
 #define AI_GEMM_CHUNK_ROWS 64
@@ -71,8 +71,8 @@ typedef struct {
 /* Row r . token t into o for the first nr <= AI_GEMM_ROWS of the
  * AI_GEMM_ROWS expanded rows at w (stride ai_gemm_row_bytes(n)) and the
  * first nt <= AI_GEMM_GROUPS * AI_GEMM_TOKENS tokens of the groups of
- * prepared tokens from act on (stride ai_gemm_act_bytes(n)). Two groups
- * per call keep twice as many independent dot-product chains in flight. */
+ * prepared tokens from act on (stride ai_gemm_act_bytes(n)). Several
+ * groups per call keep more independent dot-product chains in flight. */
 void ai_gemm_tile(const void *w, const void *act, int64_t n, int nt, int nr, const ai_gemm_out *o);
 
 #endif
