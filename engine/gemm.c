@@ -109,8 +109,8 @@ PREP512 static inline __m512i round_codes(__m512 v, __m512 id) {
 /* The same bytes as prepare_blocks with the scalar quantizer, without Q8_0
  * blocks in between and in passes over a token's blocks, so that the scale
  * arithmetic (a division, fp16 rounding) runs 16 blocks per instruction and
- * no pass is one long dependency chain per block (the blocks took ~3
- * cycles per element; perf: 6 % of a SmolLM2 prefill). Each block's eight
+ * no pass is one long dependency chain per block (the blocks took ~0.8 ns
+ * per element, now ~0.45; perf: 6 % of a SmolLM2 prefill). Each block's eight
  * code dwords are scattered straight to their token lane. */
 PREP512 static void prepare_avx512(const float *x, int64_t n, int nt, void *dst) {
     uint8_t *codes = dst;
@@ -491,12 +491,12 @@ AVX512 static inline __attribute__((always_inline)) __m512i dpbusd_bcst(__m512i 
  * Xeon) and the tile ran at half of the two per cycle the core can issue
  * (a micro-benchmark: 0.39 ns per vpdpbusd with 4 chains, 0.20 with 8);
  * each weight dword is also loaded once for all the groups. Measured per
- * vpdpbusd (one core, 64 rows of 576-4864 columns): 0.59-0.67 ns with one
- * group, 0.39-0.46 with two, 0.35-0.38 with three (its float accumulators
- * spill, once per block). Every field of a row is addressed from the row's
- * start with offsets shared by the four rows, so that the loop needs one
- * pointer per row (separate pointers per field did not fit the 16 general
- * registers). */
+ * vpdpbusd (one core, 64 rows of 576-4864 columns, from cache): 0.59-0.68
+ * ns with one group, 0.40-0.45 with two, 0.34-0.40 with three (`autoinfer
+ * bench --kernels` prints the rates). Every field of a row is addressed
+ * from the row's start with offsets shared by the four rows, so that the
+ * loop needs one pointer per row (separate pointers per field did not fit
+ * the 16 general registers). */
 AVX512 static inline __attribute__((always_inline)) void
 tile_g(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, const int G, const bool has_min, const int ng,
        int nt, int nr, const ai_gemm_out *o) {
