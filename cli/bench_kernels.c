@@ -3,7 +3,10 @@
  * (a matrix that fits L2, read over and over) and once streaming from
  * memory (a matrix of --mib MiB). The first is the kernel's arithmetic
  * ceiling, the second what decode can get; a format whose cache figure is
- * not well above the streaming read bandwidth cannot reach the roofline. */
+ * not well above the streaming read bandwidth cannot reach the roofline.
+ * Where the batched prefill path runs (gemm.h), also its tile's rate in
+ * multiply-adds per second over 64 expanded rows from cache, for one, two
+ * and three 16-token groups per tile. */
 #include "commands.h"
 
 #include <stdio.h>
@@ -11,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gemm.h"
 #include "quant.h"
 
 static double now_s(void) {
@@ -117,6 +121,47 @@ static double measure(const kmat *m, int reps, double min_s, size_t prefetch, fl
     return best;
 }
 
+/* Best G multiply-adds per second of the batched tile over 64 rows of
+ * `type` (cols columns, expanded) x groups of 16 prepared tokens, over reps
+ * runs of at least 50 ms; 0 when out of memory. */
+static double gemm_rate(uint32_t type, int64_t cols, int groups, int reps, uint64_t *seed, float *sink) {
+    enum { ROWS = 64 };
+    const size_t rb = ai_row_bytes(type, cols), xb = ai_gemm_row_bytes(cols), ab = ai_gemm_act_bytes(cols);
+    const int nt = groups * AI_GEMM_TOKENS;
+    float *x = malloc((size_t)nt * (size_t)cols * sizeof *x), *y = malloc((size_t)nt * ROWS * sizeof *y);
+    uint8_t *w = malloc(rb), *xw = aligned_alloc(64, ROWS * xb), *act = aligned_alloc(64, (size_t)groups * ab);
+    double best = 0;
+    if (x && y && w && xw && act) {
+        for (int64_t i = 0; i < (int64_t)nt * cols; i++) {
+            *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+            x[i] = (float)((int)(*seed >> 40) % 2001 - 1000) / 1000.0f;
+        }
+        for (int r = 0; r < ROWS; r++) { /* token rows double as weight rows */
+            ai_quantize_row(type, x + (size_t)(r % nt) * cols, w, cols);
+            ai_gemm_expand_row(type, w, cols, xw + (size_t)r * xb);
+        }
+        for (int g = 0; g < groups; g++)
+            ai_gemm_prepare_act(x + (size_t)g * AI_GEMM_TOKENS * cols, cols, AI_GEMM_TOKENS, act + (size_t)g * ab,
+                                ai_isa_detect());
+        memset(y, 0, (size_t)nt * ROWS * sizeof *y);
+        for (int rep = 0; rep < reps; rep++) {
+            long n = 0;
+            double t0 = now_s(), t;
+            do {
+                for (int r = 0; r < ROWS; r += AI_GEMM_ROWS)
+                    ai_gemm_tile(xw + (size_t)r * xb, act, cols, nt, AI_GEMM_ROWS,
+                                 &(ai_gemm_out){y + r, ROWS, NULL, true});
+                n++;
+            } while ((t = now_s() - t0) < 0.05);
+            double rate = (double)n * ROWS * (double)nt * (double)cols / t / 1e9;
+            if (rate > best) best = rate;
+        }
+        *sink += y[0];
+    }
+    free(x); free(y); free(w); free(xw); free(act);
+    return best;
+}
+
 int ai_bench_kernels(long mib, int reps, size_t prefetch) {
     static const uint32_t types[] = {AI_Q4_0, AI_Q4_1, AI_Q5_0, AI_Q5_1, AI_Q8_0, AI_Q4_K, AI_Q5_K, AI_Q6_K};
     const int64_t cols = 1536; /* a multiple of 256 (K formats), like SmolLM2's ffn */
@@ -138,6 +183,14 @@ int ai_bench_kernels(long mib, int reps, size_t prefetch) {
         double stream = measure(&big, reps, 0.0, prefetch, &sink);
         printf("sample kind=kernel type=%s kernel=%s bytes_per_weight=%.4f cache_gbps=%.2f stream_gbps=%.2f\n",
                ai_dtype_get(t)->name, small.kernel, (double)rb / (double)cols, cache, stream);
+        for (int g = 1; ai_gemm_supported(t, cols, ai_isa_detect()) && g <= AI_GEMM_GROUPS; g++) {
+            double rate = gemm_rate(t, cols, g, reps, &seed, &sink);
+            if (rate == 0) {
+                fprintf(stderr, "autoinfer bench: out of memory for the %s gemm tile\n", ai_dtype_get(t)->name);
+                return 1;
+            }
+            printf("sample kind=gemm type=%s groups=%d cache_gmacs=%.2f\n", ai_dtype_get(t)->name, g, rate);
+        }
         fflush(stdout);
         free(small.w);
         free(small.xq);

@@ -64,9 +64,9 @@ static inline int32_t codes_u8(const int8_t *qs, uint32_t u[QK / 4]) {
 }
 #endif
 
-PREP void ai_gemm_prepare_act(const float *x, int64_t n, int nt, void *dst, ai_isa isa) {
-    /* the same codes and d as the one-token path's Q8_0 */
-    ai_quantize_fn q = ai_quantize_act_get(AI_Q8_0, isa);
+/* The preparation from Q8_0 blocks made by q: the reference with the
+ * scalar quantizer, and the path of the ISAs without prepare_avx512. */
+PREP static void prepare_blocks(const float *x, int64_t n, int nt, void *dst, ai_quantize_fn q) {
     uint8_t *codes = dst;
     float *dy = (float *)(void *)(codes + 16 * n), *sy = dy + 16 * (n / QK);
     for (int t = 0; t < AI_GEMM_TOKENS; t++) {
@@ -90,6 +90,91 @@ PREP void ai_gemm_prepare_act(const float *x, int64_t n, int nt, void *dst, ai_i
             }
         }
     }
+}
+
+#if defined(__x86_64__)
+#define PREP512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,f16c")))
+
+/* 16 floats times id, rounded half away from zero (roundf, as the
+ * reference quantizer) */
+PREP512 static inline __m512i round_codes(__m512 v, __m512 id) {
+    __m512 x = _mm512_mul_ps(v, id);
+    __m512 t = _mm512_roundscale_ps(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(x, t)), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    __m512 step = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_set1_ps(1.0f),
+                                       _mm512_set1_ps(-1.0f));
+    return _mm512_cvttps_epi32(_mm512_mask_add_ps(t, up, t, step));
+}
+
+/* The same bytes as prepare_blocks with the scalar quantizer, without Q8_0
+ * blocks in between and in passes over a token's blocks, so that the scale
+ * arithmetic (a division, fp16 rounding) runs 16 blocks per instruction and
+ * no pass is one long dependency chain per block (the blocks took ~0.8 ns
+ * per element, now ~0.45; perf: 6 % of a SmolLM2 prefill). Each block's eight
+ * code dwords are scattered straight to their token lane. */
+PREP512 static void prepare_avx512(const float *x, int64_t n, int nt, void *dst) {
+    uint8_t *codes = dst;
+    float *dy = (float *)(void *)(codes + 16 * n), *sy = dy + 16 * (n / QK);
+    const int64_t nb = n / QK;
+    const __m256i lane = _mm256_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112); /* dword s at s * 16 */
+    for (int t = 0; t < AI_GEMM_TOKENS; t++) {
+        if (t >= nt) {
+            for (int64_t s = 0; s < n / 4; s++) memset(codes + (s * 16 + t) * 4, 0x80, 4);
+            for (int64_t k = 0; k < nb; k++) dy[k * 16 + t] = sy[k * 16 + t] = 0.0f;
+            continue;
+        }
+        const float *xt = x + (size_t)t * n;
+        for (int64_t k0 = 0; k0 < nb; k0 += 16) { /* 16 blocks: 512 elements */
+            const int kn = nb - k0 < 16 ? (int)(nb - k0) : 16;
+            const __mmask16 km = (__mmask16)((1u << kn) - 1);
+            _Alignas(64) float amax[16] = {0}, id[16];
+            _Alignas(64) int32_t sum[16] = {0};
+            for (int b = 0; b < kn; b++) {
+                const float *xb = xt + (k0 + b) * QK;
+                amax[b] = _mm512_reduce_max_ps(
+                    _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(xb)), _mm512_abs_ps(_mm512_loadu_ps(xb + 16))));
+            }
+            __m512 d = _mm512_div_ps(_mm512_load_ps(amax), _mm512_set1_ps(127.0f));
+            __mmask16 nz = _mm512_cmp_ps_mask(d, _mm512_setzero_ps(), _CMP_NEQ_OQ);
+            _mm512_store_ps(id, _mm512_maskz_div_ps(nz, _mm512_set1_ps(1.0f), d));
+            for (int b = 0; b < kn; b++) {
+                const float *xb = xt + (k0 + b) * QK;
+                __m512 idv = _mm512_set1_ps(id[b]);
+                __m256i q = _mm256_set_m128i(_mm512_cvtepi32_epi8(round_codes(_mm512_loadu_ps(xb + 16), idv)),
+                                             _mm512_cvtepi32_epi8(round_codes(_mm512_loadu_ps(xb), idv)));
+                __m256i u = _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80));
+                __m256i sad = _mm256_sad_epu8(u, _mm256_setzero_si256());
+                __m128i h = _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
+                sum[b] = (int32_t)(_mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1)) - QK * 128;
+                _mm256_i32scatter_epi32((int *)(void *)(codes + ((k0 + b) * 8 * 16 + t) * 4), lane, u, 4);
+            }
+            /* d and d * sum rounded to fp16 (the blocks' d and the one-token
+             * path's Q8_1 s), to their lanes: block k at k * 16 + t */
+            __m512 dr = _mm512_cvtph_ps(_mm512_cvtps_ph(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            __m512 sr = _mm512_mul_ps(dr, _mm512_cvtepi32_ps(_mm512_load_si512(sum)));
+            sr = _mm512_cvtph_ps(_mm512_cvtps_ph(sr, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            const __m512i at = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                  _mm512_set1_epi32(16));
+            _mm512_mask_i32scatter_ps(dy + k0 * 16 + t, km, at, dr, 4);
+            _mm512_mask_i32scatter_ps(sy + k0 * 16 + t, km, at, sr, 4);
+        }
+    }
+}
+#endif
+
+void ai_gemm_prepare_act(const float *x, int64_t n, int nt, void *dst, ai_isa isa) {
+#if defined(__x86_64__)
+    if (isa == AI_ISA_AVX512) {
+        prepare_avx512(x, n, nt, dst);
+        return;
+    }
+#endif
+    /* the same codes and d as the one-token path's Q8_0 */
+    prepare_blocks(x, n, nt, dst, ai_quantize_act_get(AI_Q8_0, isa));
+}
+
+void ai_gemm_prepare_act_ref(const float *x, int64_t n, int nt, void *dst) {
+    prepare_blocks(x, n, nt, dst, ai_quantize_act_get(AI_Q8_0, AI_ISA_SCALAR));
 }
 
 /* ---- expanders --------------------------------------------------------- */
@@ -399,79 +484,143 @@ AVX512 static inline __attribute__((always_inline)) __m512i dpbusd_bcst(__m512i 
 #endif
 }
 
-/* 4 rows x 16 tokens with blocks of G codes; G and has_min are constants at
- * each call site so that the step loop unrolls. Every field of a row is
- * addressed from the row's start with offsets shared by the four rows, so
- * that the loop needs one pointer per row and no spills (separate pointers
- * per field did not fit the 16 general registers). */
+/* 4 rows x 16 tokens per group, ng (1 to 3) groups, with blocks of G codes;
+ * G, has_min and ng are constants at each call site so that the loops
+ * unroll. Several groups give 4 ng independent vpdpbusd chains per step: with
+ * 4, each chain waits for its previous vpdpbusd (latency 5 cycles on this
+ * Xeon) and the tile ran at half of the two per cycle the core can issue
+ * (a micro-benchmark: 0.39 ns per vpdpbusd with 4 chains, 0.20 with 8);
+ * each weight dword is also loaded once for all the groups. Measured per
+ * vpdpbusd (one core, 64 rows of 576-4864 columns, from cache): 0.59-0.68
+ * ns with one group, 0.40-0.45 with two, 0.34-0.40 with three (`autoinfer
+ * bench --kernels` prints the rates). Every field of a row is addressed
+ * from the row's start with offsets shared by the four rows, so that the
+ * loop needs one pointer per row (separate pointers per field did not fit
+ * the 16 general registers). */
 AVX512 static inline __attribute__((always_inline)) void
-tile_g(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, const int G, const bool has_min, float *out) {
+tile_g(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, const int G, const bool has_min, const int ng,
+       int nt, int nr, const ai_gemm_out *o) {
     const uint8_t *row[4];
     for (int r = 0; r < 4; r++) row[r] = w + r * wb;
     /* offsets of block 0's codes, start value, scale and term */
     const size_t o_c = HDR, o_i = HDR + (size_t)n, o_d = o_i + (size_t)n / 4, o_m = o_d + (size_t)n / 4;
-    const uint8_t *y = act;
-    const float *dy = (const float *)(const void *)(act + 16 * n), *sy = dy + 16 * (n / QK);
-    __m512 acc[4];
-    for (int r = 0; r < 4; r++) acc[r] = _mm512_setzero_ps();
+    /* offsets of the groups' scales and sums from their codes */
+    const size_t o_dy = 16 * (size_t)n, o_sy = o_dy + 64 * (size_t)(n / QK), ab = ai_gemm_act_bytes(n);
+    __m512 acc[AI_GEMM_GROUPS][4];
+    for (int g = 0; g < ng; g++)
+        for (int r = 0; r < 4; r++) acc[g][r] = _mm512_setzero_ps();
     for (int64_t k = 0; k < n / G; k++) {
-        __m512i s[4];
-        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)
-            s[r] = _mm512_set1_epi32(load_u32(row[r] + o_i + 4 * k));
-        _Pragma("GCC unroll 8") for (int st = 0; st < G / 4; st++) {
-            __m512i yv = _mm512_load_si512((const void *)(y + (k * (G / 4) + st) * 64));
-            _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)
-                s[r] = dpbusd_bcst(s[r], yv, row[r] + o_c + k * G + 4 * st);
-        }
-        __m512 dyv = _mm512_load_ps(dy + (k * G / QK) * 16);
+        __m512i s[AI_GEMM_GROUPS][4];
         _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
-            float dr, mr;
+            s[0][r] = _mm512_set1_epi32(load_u32(row[r] + o_i + 4 * k));
+            for (int g = 1; g < ng; g++) s[g][r] = s[0][r];
+        }
+        _Pragma("GCC unroll 8") for (int st = 0; st < G / 4; st++) {
+            const uint8_t *y = act + (k * (G / 4) + st) * 64;
+            __m512i y0 = _mm512_load_si512((const void *)y);
+            if (ng == 1) {
+                _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)
+                    s[0][r] = dpbusd_bcst(s[0][r], y0, row[r] + o_c + k * G + 4 * st);
+                continue;
+            }
+            __m512i y1 = _mm512_load_si512((const void *)(y + ab)), y2 = y1;
+            if (ng == 3) y2 = _mm512_load_si512((const void *)(y + 2 * ab));
+            _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
+                __m512i wv = _mm512_set1_epi32((int)load_u32(row[r] + o_c + k * G + 4 * st));
+                s[0][r] = _mm512_dpbusd_epi32(s[0][r], y0, wv);
+                s[1][r] = _mm512_dpbusd_epi32(s[1][r], y1, wv);
+                if (ng == 3) s[2][r] = _mm512_dpbusd_epi32(s[2][r], y2, wv);
+            }
+        }
+        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {
+            float dr, mr = 0.0f;
             memcpy(&dr, row[r] + o_d + 4 * k, 4);
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[r]), _mm512_mul_ps(dyv, _mm512_set1_ps(dr)), acc[r]);
-            if (has_min) {
-                memcpy(&mr, row[r] + o_m + 4 * k, 4);
-                acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(mr), _mm512_load_ps(sy + k * 16), acc[r]);
+            if (has_min) memcpy(&mr, row[r] + o_m + 4 * k, 4);
+            const __m512 drv = _mm512_set1_ps(dr), mrv = _mm512_set1_ps(mr);
+            _Pragma("GCC unroll 3") for (int g = 0; g < ng; g++) {
+                const float *dy = (const float *)(const void *)(act + g * ab + o_dy);
+                __m512 dyv = _mm512_load_ps(dy + (k * G / QK) * 16);
+                acc[g][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[g][r]), _mm512_mul_ps(dyv, drv), acc[g][r]);
+                if (has_min) {
+                    const float *sy = (const float *)(const void *)(act + g * ab + o_sy);
+                    acc[g][r] = _mm512_fmadd_ps(mrv, _mm512_load_ps(sy + k * 16), acc[g][r]);
+                }
             }
         }
     }
-    /* transpose 4 rows x 16 tokens to out[t * 4 + r]: each token's four
-     * results land next to each other, as the output rows want them */
-    __m512 a01l = _mm512_unpacklo_ps(acc[0], acc[1]), a01h = _mm512_unpackhi_ps(acc[0], acc[1]);
-    __m512 a23l = _mm512_unpacklo_ps(acc[2], acc[3]), a23h = _mm512_unpackhi_ps(acc[2], acc[3]);
-    /* x_i holds tokens 4l + i (l = 128-bit lane), rows 0..3 */
-    __m512 x0 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a01l), _mm512_castps_pd(a23l)));
-    __m512 x1 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a01l), _mm512_castps_pd(a23l)));
-    __m512 x2 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a01h), _mm512_castps_pd(a23h)));
-    __m512 x3 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a01h), _mm512_castps_pd(a23h)));
-    __m512 p01 = _mm512_shuffle_f32x4(x0, x1, _MM_SHUFFLE(1, 0, 1, 0)), p23 = _mm512_shuffle_f32x4(x2, x3, _MM_SHUFFLE(1, 0, 1, 0));
-    __m512 q01 = _mm512_shuffle_f32x4(x0, x1, _MM_SHUFFLE(3, 2, 3, 2)), q23 = _mm512_shuffle_f32x4(x2, x3, _MM_SHUFFLE(3, 2, 3, 2));
-    _mm512_storeu_ps(out, _mm512_shuffle_f32x4(p01, p23, _MM_SHUFFLE(2, 0, 2, 0)));
-    _mm512_storeu_ps(out + 16, _mm512_shuffle_f32x4(p01, p23, _MM_SHUFFLE(3, 1, 3, 1)));
-    _mm512_storeu_ps(out + 32, _mm512_shuffle_f32x4(q01, q23, _MM_SHUFFLE(2, 0, 2, 0)));
-    _mm512_storeu_ps(out + 48, _mm512_shuffle_f32x4(q01, q23, _MM_SHUFFLE(3, 1, 3, 1)));
+    /* transpose 4 rows x 16 tokens: each token's four results land in one
+     * 128-bit lane, stored to its output row with the bias and the residual */
+    const __mmask8 rows = (__mmask8)((1u << nr) - 1);
+    const __m128 bias = o->bias ? _mm_maskz_loadu_ps(rows, o->bias) : _mm_setzero_ps();
+    for (int g = 0; g < ng; g++) {
+        const __m512 *a = acc[g];
+        __m512 a01l = _mm512_unpacklo_ps(a[0], a[1]), a01h = _mm512_unpackhi_ps(a[0], a[1]);
+        __m512 a23l = _mm512_unpacklo_ps(a[2], a[3]), a23h = _mm512_unpackhi_ps(a[2], a[3]);
+        /* x_i holds tokens 4l + i (l = 128-bit lane), rows 0..3 */
+        __m512 x0 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a01l), _mm512_castps_pd(a23l)));
+        __m512 x1 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a01l), _mm512_castps_pd(a23l)));
+        __m512 x2 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a01h), _mm512_castps_pd(a23h)));
+        __m512 x3 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a01h), _mm512_castps_pd(a23h)));
+        __m512 p01 = _mm512_shuffle_f32x4(x0, x1, _MM_SHUFFLE(1, 0, 1, 0)), p23 = _mm512_shuffle_f32x4(x2, x3, _MM_SHUFFLE(1, 0, 1, 0));
+        __m512 q01 = _mm512_shuffle_f32x4(x0, x1, _MM_SHUFFLE(3, 2, 3, 2)), q23 = _mm512_shuffle_f32x4(x2, x3, _MM_SHUFFLE(3, 2, 3, 2));
+        /* tokens 0-3, 4-7, 8-11, 12-15 of the group */
+        __m512 v[4] = {_mm512_shuffle_f32x4(p01, p23, _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_f32x4(p01, p23, _MM_SHUFFLE(3, 1, 3, 1)),
+                       _mm512_shuffle_f32x4(q01, q23, _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_f32x4(q01, q23, _MM_SHUFFLE(3, 1, 3, 1))};
+        for (int t = 0; t < 16 && g * 16 + t < nt; t++) {
+            float *y = o->y + (size_t)(g * 16 + t) * o->ld;
+            __m128 r;
+            switch (t % 4) { /* the lane index must be a constant */
+            case 0: r = _mm512_extractf32x4_ps(v[t / 4], 0); break;
+            case 1: r = _mm512_extractf32x4_ps(v[t / 4], 1); break;
+            case 2: r = _mm512_extractf32x4_ps(v[t / 4], 2); break;
+            default: r = _mm512_extractf32x4_ps(v[t / 4], 3); break;
+            }
+            r = _mm_add_ps(r, bias);
+            if (o->add) r = _mm_add_ps(_mm_maskz_loadu_ps(rows, y), r);
+            _mm_mask_storeu_ps(y, rows, r);
+        }
+    }
 }
 
-AVX512 static void tile_32(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, float *out) {
-    tile_g(w, wb, act, n, QK, false, out);
-}
-AVX512 static void tile_32m(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, float *out) {
-    tile_g(w, wb, act, n, QK, true, out);
-}
-AVX512 static void tile_16(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, float *out) {
-    tile_g(w, wb, act, n, 16, false, out);
-}
+/* one function per block size, additive term and number of groups */
+#define TILE(name, G, has_min, ng)                                                                    \
+    AVX512 static void name(const uint8_t *w, size_t wb, const uint8_t *act, int64_t n, int nt, int nr, \
+                            const ai_gemm_out *o) {                                                   \
+        tile_g(w, wb, act, n, G, has_min, ng, nt, nr, o);                                           \
+    }
+TILE(tile_32, QK, false, 1)
+TILE(tile_32m, QK, true, 1)
+TILE(tile_16, 16, false, 1)
+TILE(tile2_32, QK, false, 2)
+TILE(tile2_32m, QK, true, 2)
+TILE(tile2_16, 16, false, 2)
+TILE(tile3_32, QK, false, 3)
+TILE(tile3_32m, QK, true, 3)
+TILE(tile3_16, 16, false, 3)
 
-void ai_gemm_tile(const void *w, const void *act, int64_t n, float *out) {
+void ai_gemm_tile(const void *w, const void *act, int64_t n, int nt, int nr, const ai_gemm_out *o) {
     int32_t g, has_min;
     memcpy(&g, w, 4);
     memcpy(&has_min, (const uint8_t *)w + 4, 4);
     size_t wb = ai_gemm_row_bytes(n);
-    if (g == 16) tile_16(w, wb, act, n, out);
-    else if (has_min) tile_32m(w, wb, act, n, out);
-    else tile_32(w, wb, act, n, out);
+    if (nt > 2 * AI_GEMM_TOKENS) {
+        if (g == 16) tile3_16(w, wb, act, n, nt, nr, o);
+        else if (has_min) tile3_32m(w, wb, act, n, nt, nr, o);
+        else tile3_32(w, wb, act, n, nt, nr, o);
+    } else if (nt > AI_GEMM_TOKENS) {
+        if (g == 16) tile2_16(w, wb, act, n, nt, nr, o);
+        else if (has_min) tile2_32m(w, wb, act, n, nt, nr, o);
+        else tile2_32(w, wb, act, n, nt, nr, o);
+    } else {
+        if (g == 16) tile_16(w, wb, act, n, nt, nr, o);
+        else if (has_min) tile_32m(w, wb, act, n, nt, nr, o);
+        else tile_32(w, wb, act, n, nt, nr, o);
+    }
 }
 #else
-void ai_gemm_tile(const void *w, const void *act, int64_t n, float *out) {
-    (void)w; (void)act; (void)n; (void)out;
+void ai_gemm_tile(const void *w, const void *act, int64_t n, int nt, int nr, const ai_gemm_out *o) {
+    (void)w; (void)act; (void)n; (void)nt; (void)nr; (void)o;
 }
 #endif

@@ -28,7 +28,8 @@
 #include "quant.h"
 
 #define AI_GEMM_ROWS 4    /* weight rows per tile */
-#define AI_GEMM_TOKENS 16 /* tokens per tile: one per 32-bit lane */
+#define AI_GEMM_TOKENS 16 /* tokens per group: one per 32-bit lane */
+#define AI_GEMM_GROUPS 3  /* groups of tokens per tile, at most */
 /* Rows expanded at once before the token groups go over them: 64 rows of
  * the widest matrices (4864 columns) take 0.5 MB, within L2. */
 #define AI_GEMM_CHUNK_ROWS 64
@@ -45,6 +46,8 @@ size_t ai_gemm_row_bytes(int64_t n);
 /* Prepares nt <= AI_GEMM_TOKENS tokens (rows of x, n floats each) into one
  * group at dst (64-byte aligned); lanes past nt read as zero tokens. */
 void ai_gemm_prepare_act(const float *x, int64_t n, int nt, void *dst, ai_isa isa);
+/* The same bytes from the scalar quantizer (the tests' reference). */
+void ai_gemm_prepare_act_ref(const float *x, int64_t n, int nt, void *dst);
 
 /* Expands one weight row into dst (ai_gemm_row_bytes(n), 64-byte aligned);
  * the _ref version is the plain-C reference (tests). */
@@ -55,9 +58,21 @@ void ai_gemm_expand_row_ref(uint32_t type, const void *row, int64_t n, void *dst
  * path (then unpack and expand row by row). */
 bool ai_gemm_expand_group(uint32_t type, const void *group, int64_t n, void *dst);
 
-/* out[t * AI_GEMM_ROWS + r] = row r . token t for the AI_GEMM_ROWS
- * expanded rows at w (stride ai_gemm_row_bytes(n)) and the group of
- * prepared tokens at act. */
-void ai_gemm_tile(const void *w, const void *act, int64_t n, float *out);
+/* Where a tile's results go: y[t * ld + r] for token t and row r of the
+ * tile, plus bias[r] where bias is not NULL, added to what y holds where
+ * add is set (the residual stream). */
+typedef struct {
+    float *y;
+    size_t ld;
+    const float *bias;
+    bool add;
+} ai_gemm_out;
+
+/* Row r . token t into o for the first nr <= AI_GEMM_ROWS of the
+ * AI_GEMM_ROWS expanded rows at w (stride ai_gemm_row_bytes(n)) and the
+ * first nt <= AI_GEMM_GROUPS * AI_GEMM_TOKENS tokens of the groups of
+ * prepared tokens from act on (stride ai_gemm_act_bytes(n)). Several
+ * groups per call keep more independent dot-product chains in flight. */
+void ai_gemm_tile(const void *w, const void *act, int64_t n, int nt, int nr, const ai_gemm_out *o);
 
 #endif

@@ -195,14 +195,15 @@ static void test_attend(void **state) {
         assert_int_equal(ai_vec_kernels_get(&ref, KV[t], AI_ISA_SCALAR), 0);
         for (int hi = 0; hi < 3; hi++) {
             int n = HD[hi] + ((KV[t] == AI_F32 || KV[t] == AI_F16) ? hi % 3 : 0);
-            size_t rb = KV[t] == AI_F32 ? (size_t)n * 4 : ai_row_bytes(KV[t], n);
+            /* rows of a cache hold several heads: the head's bytes, then others' */
+            size_t hb = KV[t] == AI_F32 ? (size_t)n * 4 : ai_row_bytes(KV[t], n), rb = hb + 36;
             enum { KEYS = 64 };
-            uint8_t *kc = malloc(KEYS * rb), *vc = malloc(KEYS * rb);
+            uint8_t *kc = calloc(KEYS, rb), *vc = calloc(KEYS, rb);
             float *src = malloc((size_t)n * 4);
             for (int i = 0; i < KEYS; i++) {
                 void *kr = kv_rows(&r, KV[t], n, src), *vr = kv_rows(&r, KV[t], n, src);
-                memcpy(kc + i * rb, kr, rb);
-                memcpy(vc + i * rb, vr, rb);
+                memcpy(kc + i * rb, kr, hb);
+                memcpy(vc + i * rb, vr, hb);
                 free(kr);
                 free(vr);
             }
@@ -334,7 +335,7 @@ static void assert_expanded_equal(const uint8_t *a, const uint8_t *b, int64_t n)
 }
 
 /* Batched products: the SIMD expanders write the reference expander's bytes,
- * and a 4 x 16 tile (token-major) equals the float dot of the dequantized row with the
+ * and a tile of 4 rows x 16, 32 or 48 tokens (token-major) equals the float dot of the dequantized row with the
  * float activations within the activation rounding (Q8_0-style, 32 blocks)
  * plus float summation error; lanes past the tokens given read as zero. */
 static void test_gemm(void **state) {
@@ -346,7 +347,7 @@ static void test_gemm(void **state) {
     rng r = {2024};
     static const uint32_t GT[] = {AI_Q4_0, AI_Q4_1, AI_Q5_0, AI_Q5_1, AI_Q8_0, AI_Q4_K, AI_Q5_K, AI_Q6_K};
     static const int64_t LEN[] = {256, 576, 1536, 32 * 5};
-    enum { R = AI_GEMM_ROWS, T = AI_GEMM_TOKENS };
+    enum { R = AI_GEMM_ROWS, T = AI_GEMM_TOKENS, G = AI_GEMM_GROUPS };
     for (size_t ti = 0; ti < sizeof GT / sizeof GT[0]; ti++) {
         for (int li = 0; li < 4; li++) {
             int64_t n = LEN[li];
@@ -368,19 +369,46 @@ static void test_gemm(void **state) {
                 free(grp);
                 free(xg);
             }
-            float *x = malloc(T * (size_t)n * sizeof(float));
-            for (int64_t i = 0; i < T * n; i++) x[i] = rng_unit(&r) * (i % 97 == 0 ? 8.0f : 1.0f);
-            uint8_t *act = aligned_alloc(64, ab);
+            float *x = malloc(G * T * (size_t)n * sizeof(float));
+            for (int64_t i = 0; i < G * T * n; i++) x[i] = rng_unit(&r) * (i % 97 == 0 ? 8.0f : 1.0f);
+            memset(x + 3 * n, 0, 32 * sizeof(float)); /* a zero block: d = 0 */
+            uint8_t *act = aligned_alloc(64, G * ab), *act_ref = aligned_alloc(64, ab);
             float *wd = malloc((size_t)n * sizeof(float));
-            static const int NT[] = {16, 1, 5};
-            for (int c = 0; c < 3; c++) {
-                int nt = NT[c];
-                float out[R * T];
-                ai_gemm_prepare_act(x, n, nt, act, ai_isa_detect());
-                ai_gemm_tile(xw, act, n, out);
+            /* tokens given: three, then two groups of a tile (the last one
+             * partly filled), then one group alone */
+            static const int NT[] = {48, 40, 33, 32, 21, 17, 16, 1, 5};
+            for (int c = 0; c < 9; c++) {
+                int nt = NT[c], ng = (nt + T - 1) / T;
+                float out[R * G * T] = {0};
+                for (int g = 0; g < ng; g++) { /* the same bytes as the scalar quantizer's */
+                    int gt = nt - g * T < T ? nt - g * T : T;
+                    ai_gemm_prepare_act(x + (size_t)g * T * n, n, gt, act + g * ab, ai_isa_detect());
+                    ai_gemm_prepare_act_ref(x + (size_t)g * T * n, n, gt, act_ref);
+                    assert_memory_equal(act + g * ab, act_ref, ab);
+                }
+                ai_gemm_tile(xw, act, n, nt, R, &(ai_gemm_out){out, R, NULL, false});
+                if (nt % T == 0 && ng > 1) { /* each group alone gives the same bits */
+                    float one[R * T];
+                    for (int g = 0; g < ng; g++) {
+                        ai_gemm_tile(xw, act + g * ab, n, T, R, &(ai_gemm_out){one, R, NULL, false});
+                        assert_memory_equal(one, out + g * R * T, sizeof one);
+                    }
+                }
+                /* the epilogue: y += result + bias for the first nr rows and
+                 * nt tokens, every other float of y untouched */
+                enum { LD = R + 1 };
+                float y[LD * G * T], y0[LD * G * T], bias[R] = {0.5f, -1.25f, 2.0f, 0.125f};
+                for (int i = 0; i < LD * G * T; i++) y[i] = y0[i] = rng_unit(&r);
+                int nr = 1 + c % R;
+                ai_gemm_tile(xw, act, n, nt, nr, &(ai_gemm_out){y, LD, bias, true});
+                for (int t = 0; t < G * T; t++)
+                    for (int k = 0; k < LD; k++) {
+                        float want = t < nt && k < nr ? y0[t * LD + k] + (out[t * R + k] + bias[k]) : y0[t * LD + k];
+                        assert_true(y[t * LD + k] == want);
+                    }
                 for (int k = 0; k < R; k++) {
                     ai_dequantize_row(GT[ti], w + k * rb, wd, n);
-                    for (int t = 0; t < T; t++) {
+                    for (int t = 0; t < ng * T; t++) {
                         const float *xt = x + (size_t)t * n;
                         double exact = 0, mag = 0, bound = 0;
                         for (int64_t b = 0; t < nt && b < n / 32; b++) {
@@ -403,7 +431,7 @@ static void test_gemm(void **state) {
                     }
                 }
             }
-            free(w); free(xw); free(xr); free(x); free(act); free(wd);
+            free(w); free(xw); free(xr); free(x); free(act); free(act_ref); free(wd);
         }
     }
 }

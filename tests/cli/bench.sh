@@ -54,6 +54,11 @@ out=$("$BIN" bench --kernels --mib 1 --reps 1 2>&1); rc=$?
 [ $rc -eq 0 ] && ok "bench --kernels exits 0" || bad "bench --kernels exit $rc: $out"
 n=$(grep -cE '^sample kind=kernel type=[a-z0-9_]+ kernel=dot(4|4p)? bytes_per_weight=[0-9.]+ cache_gbps=[0-9.]*[1-9][0-9.]* stream_gbps=[0-9.]*[1-9][0-9.]*$' <<<"$out")
 [ "$n" = 8 ] && ok "bench --kernels: 8 formats" || bad "bench --kernels lines ($n): $out"
+# the batched tile's rates, where it runs (AVX-512 VNNI): 1-3 groups per format
+if grep -q '^kernels isa=avx512' <<<"$out"; then
+  n=$(grep -cE '^sample kind=gemm type=[a-z0-9_]+ groups=[123] cache_gmacs=[0-9.]*[1-9][0-9.]*$' <<<"$out")
+  [ "$n" = 24 ] && ok "bench --kernels: gemm tile rates" || bad "bench --kernels gemm lines ($n): $out"
+fi
 
 for n in x -1 1000001 " 5" 5x 99999999999999999999; do
   expect_error "bench --decode '$n'" 2 "--decode expects a whole number in 0..1000000, got '$n'" "$BIN" bench --decode "$n"
