@@ -1671,6 +1671,7 @@ int ai_cmd_optimise(int argc, char **argv) {
     int budget = -1, resume = 0, worktree = 0, rounds = 0, jobs = 0, tokens = 0, quick = 0;
     int recal = -1, screen_rounds = 2, final_rounds = 0, start_only = 0, prompt_tokens = 0;
     double hours = -1, eval_timeout = 0, agent_timeout = 3600, max_memory = 0;
+    int agent_timeout_set = 0; /* --agent-timeout given: --resume takes it too */
     long mem_mb = 0;
     optind = 1;
     int c;
@@ -1687,7 +1688,10 @@ int ai_cmd_optimise(int argc, char **argv) {
         case 'w': worktree = 1; break;
         case 'R': rounds = (int)strtol(optarg, &end, 10); break;
         case 'T': eval_timeout = strtod(optarg, &end); break;
-        case 'A': agent_timeout = strtod(optarg, &end); break;
+        case 'A':
+            agent_timeout = strtod(optarg, &end);
+            agent_timeout_set = 1;
+            break;
         case 'M': mem_mb = strtol(optarg, &end, 10); break;
         case 'j': jobs = (int)strtol(optarg, &end, 10); break;
         case 'N': tokens = (int)strtol(optarg, &end, 10); break;
@@ -1828,6 +1832,7 @@ int ai_cmd_optimise(int argc, char **argv) {
         if (budget > 0) r->st.budget = budget;
         if (hours > 0) r->st.hours = hours;
         if (eval_timeout > 0) r->st.eval_timeout = eval_timeout;
+        if (agent_timeout_set) r->st.agent_timeout = agent_timeout;
         if (mem_mb > 0) r->st.mem_mb = mem_mb;
         if (recal >= 0) r->st.recal = recal;
         if (model) say("autoinfer optimise: -m is ignored on --resume (the run keeps %s)", r->st.model);
