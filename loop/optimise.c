@@ -999,9 +999,16 @@ static int agent_turn(run *r, int k, char *desc, size_t dcap, char *fail, size_t
     if (save_state(r, err) || flock(r->exp_lock_fd, LOCK_UN)) return -1;
     int ran = al_proc_run(argv, &o, &pr, err);
     /* a try the agent left running dies here, before the lock is taken back */
-    if (al_proc_reap_orphans()) say("[exp %d] killed what the agent left running", k);
+    int reaped = al_proc_reap_orphans();
+    if (reaped) say("[exp %d] killed what the agent left running", k);
     if (flock(r->exp_lock_fd, LOCK_EX) != 0)
         return ai_error_set(err, "%s: cannot lock: %s", r->exp_lock, strerror(errno));
+    /* one of them may have been a git step of its try, killed midway */
+    if (reaped) {
+        int stale = al_git_clear_stale_lock(&r->git, err);
+        if (stale < 0) return -1;
+        if (stale) say("[exp %d] removed the index.lock a killed git step left", k);
+    }
     if (ran) return -1;
     al_state before = r->st;
     if (al_state_load(r->state_path, &r->st, err)) return -1;

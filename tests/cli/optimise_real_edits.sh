@@ -6,10 +6,10 @@
 # scripted agent then, one experiment each:
 #   1. restores it (a genuine speed-up): kept
 #   2. puts a slow path back: reverted
-#      -- the driver is killed (-9) once row 2 is written, and resumed --
 #   3. breaks RoPE (positions at half speed) and calls $AUTOINFER_TRY itself:
 #      its try reverts it (the quality gate or the work check)
 #   4. breaks the build: a crash row with the compiler's words
+#      -- the driver is killed (-9) once row 4 is written, and resumed --
 #   5. hangs: killed at --agent-timeout (set to 20 s on --resume), a crash
 #      row, the run goes on
 # (rows are found by their description: the try and the resume take
@@ -73,9 +73,9 @@ AGENT
 export EDITS=$TMP/edits.py
 args=(--tag r1 --worktree --agent "bash $TMP/agent.sh" --budget 6 --agent-timeout 600 --quick
       --rounds 6 --tokens 8 --final-rounds 6 --jobs 2 -m "$MODEL")
-AI_LOOP_TEST_CRASH_AT=row:2 "$BIN" optimise "${args[@]}" > "$TMP/r1.1.txt" 2>&1; rc=$?
+AI_LOOP_TEST_CRASH_AT=row:4 "$BIN" optimise "${args[@]}" > "$TMP/r1.1.txt" 2>&1; rc=$?
 cat "$TMP/r1.1.txt"
-check "the driver died after row 2 (rc $rc)" bash -c "[ $rc -eq 137 ] || [ $rc -eq 142 ]"
+check "the driver died after row 4 (rc $rc)" bash -c "[ $rc -eq 137 ] || [ $rc -eq 142 ]"
 # the resumed run takes a shorter agent time limit, for the hang
 "$BIN" optimise --resume --tag r1 --agent-timeout 20 > "$TMP/r1.2.txt" 2>&1; rc=$?
 cat "$TMP/r1.2.txt"
