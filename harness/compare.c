@@ -440,7 +440,7 @@ static cJSON *measure(const ah_ab_opts *o, side *s, int which, const speed_promp
         if (gpu && ah_gpu_mem(&used, &gpu_total, gwhy, sizeof gwhy) == 0 && used > gpu_peak)
             gpu_peak = used;
     }
-    double rss = ah_worker_peak_rss_mb(w);
+    double rss = ah_peak_rss_mb(w->pid);
     if (ah_worker_stop(w, deadline)) goto out;
     double dec, pre, ttft;
     ah_run_figures(t, np, &dec, &pre, &ttft);
@@ -517,10 +517,7 @@ static int check_work(const ah_ab_opts *o, const side *b, const speed_prompts *s
     for (int i = 0; i < n_rounds; i++) order[i] = i;
     uint64_t x = fresh_seed() | 1;
     for (int i = n_rounds - 1; i > 0; i--) { /* Fisher-Yates */
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        int j = (int)(x % (uint64_t)(i + 1)), tmp = order[i];
+        int j = (int)(ah_random(&x) % (uint64_t)(i + 1)), tmp = order[i];
         order[i] = order[j];
         order[j] = tmp;
     }

@@ -487,7 +487,7 @@ static int run_speed(eval_state *s, ai_error *err) {
         if (ah_speed_run(&s->subj, s->ptok, s->n_ptok, np, o->tokens, o->inject,
                          s->timing + (size_t)r * np, err))
             return -1;
-        s->rss[r] = ah_peak_rss_mb();
+        s->rss[r] = ah_peak_rss_mb(0);
         gpu_sample(s);
         s->gpu_mb[r] = gpu_peak_mb(s);
         s->runs_done++;

@@ -60,8 +60,12 @@ int ah_round_prompts(ai_pipeline *p, const ah_prompt *base, int nb, const char *
                      ai_error *err);
 
 double ah_now(void); /* CLOCK_MONOTONIC seconds */
-/* Peak resident set (VmHWM) of this process in MiB; NAN if unknown. */
-double ah_peak_rss_mb(void);
+/* Peak resident set (VmHWM) of process pid (0: this one) in MiB; NAN if
+ * unknown (a worker's, read from outside it). */
+double ah_peak_rss_mb(int pid);
+/* xorshift64*: the harness's draws (prompts, checked rounds), reproducible
+ * from the seed; *s must not be 0. */
+uint64_t ah_random(uint64_t *s);
 
 /* Chat-formats `user` and tokenizes it (BOS, special tokens parsed).
  * Returns a malloc'd array and its length in *n, or NULL. */
@@ -136,8 +140,6 @@ int ah_worker_start(ah_worker *w, const char *who, char *const argv[], double de
  * its arrival time; *t_sent = when the request was written. */
 int ah_worker_gen(ah_worker *w, const int32_t *prompt, int k, int n, double deadline,
                   int32_t *ids, double *t_sent, double *arrive);
-/* Peak resident memory of the worker (VmHWM from /proc), MiB; NAN if gone. */
-double ah_worker_peak_rss_mb(const ah_worker *w);
 /* "quit", then waits for a clean exit; kills its process group in any case. */
 int ah_worker_stop(ah_worker *w, double deadline);
 

@@ -234,22 +234,22 @@ static int send_request(ah_worker *w, const char *verb, int n, const int32_t *to
     return bad ? -1 : 0;
 }
 
-int ah_worker_gen(ah_worker *w, const int32_t *prompt, int k, int n, double deadline,
-                  int32_t *ids, double *t_sent, double *arrive) {
-    *t_sent = ah_now();
-    if (send_request(w, "gen", n, prompt, k)) return -1;
-    /* the tokens, each stamped as it arrives, then "end" */
+/* The token lines of a request, each stamped as it arrives, then "end":
+ * exactly n of them (exact: gen) or at most n (answer); *got = how many. */
+static int read_tokens(ah_worker *w, double deadline, int n, int exact, int32_t *ids,
+                       double *arrive, int *got) {
     for (int i = 0;; i++) {
         char line[256], *end;
         double at;
+        *got = i;
         if (next_line(w, deadline, line, sizeof line, &at)) {
-            if (!strcmp(w->status, "crash"))
+            if (exact && !strcmp(w->status, "crash"))
                 snprintf(w->why + strlen(w->why), sizeof w->why - strlen(w->why),
                          " (after %d of %d tokens)", i < n ? i : n, n);
             return -1;
         }
         if (!strcmp(line, "end")) {
-            if (i == n) return 0;
+            if (i == n || !exact) return 0;
             set_why(w, "crash", "%s: the worker ended the request after %d of %d tokens", w->who,
                     i, n);
             return -1;
@@ -261,13 +261,25 @@ int ah_worker_gen(ah_worker *w, const int32_t *prompt, int k, int n, double dead
         errno = 0;
         long v = strtol(line, &end, 10);
         if (end == line || *end || errno || v < 0 || v > INT32_MAX || i == n) {
-            set_why(w, "crash", "%s: token %d of %d: expected %s, the worker printed '%.80s'",
-                    w->who, i + 1, n, i == n ? "'end'" : "a token id", line);
+            if (exact)
+                set_why(w, "crash", "%s: token %d of %d: expected %s, the worker printed '%.80s'",
+                        w->who, i + 1, n, i == n ? "'end'" : "a token id", line);
+            else
+                set_why(w, "crash", "%s: answer token %d: expected a token id or 'end' (at most "
+                        "%d tokens), the worker printed '%.80s'", w->who, i + 1, n, line);
             return -1;
         }
         ids[i] = (int32_t)v;
-        arrive[i] = at;
+        if (arrive) arrive[i] = at;
     }
+}
+
+int ah_worker_gen(ah_worker *w, const int32_t *prompt, int k, int n, double deadline,
+                  int32_t *ids, double *t_sent, double *arrive) {
+    *t_sent = ah_now();
+    if (send_request(w, "gen", n, prompt, k)) return -1;
+    int got;
+    return read_tokens(w, deadline, n, 1, ids, arrive, &got);
 }
 
 /* Exactly n bytes of the worker's stdout. */
@@ -297,24 +309,7 @@ int ah_worker_answer(ah_worker *w, const int32_t *prompt, int k, int max, double
                      int32_t *ids, int *n) {
     *n = 0;
     if (send_request(w, "answer", max, prompt, k)) return -1;
-    for (;;) {
-        char line[256], *end;
-        double at;
-        if (next_line(w, deadline, line, sizeof line, &at)) return -1;
-        if (!strcmp(line, "end")) return 0;
-        if (!strncmp(line, "error ", 6)) {
-            set_why(w, "crash", "%s: %s", w->who, line + 6);
-            return -1;
-        }
-        errno = 0;
-        long v = strtol(line, &end, 10);
-        if (end == line || *end || errno || v < 0 || v > INT32_MAX || *n == max) {
-            set_why(w, "crash", "%s: answer token %d: expected a token id or 'end' (at most %d "
-                    "tokens), the worker printed '%.80s'", w->who, *n + 1, max, line);
-            return -1;
-        }
-        ids[(*n)++] = (int32_t)v;
-    }
+    return read_tokens(w, deadline, max, 0, ids, NULL, n);
 }
 
 int ah_worker_score(ah_worker *w, const int32_t *tok, int n, int from, int n_vocab,
@@ -351,23 +346,6 @@ int ah_worker_score(ah_worker *w, const int32_t *tok, int n, int from, int n_voc
     }
     free(row);
     return rc;
-}
-
-double ah_worker_peak_rss_mb(const ah_worker *w) {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)w->pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return NAN;
-    double mb = NAN;
-    while (fgets(line, sizeof line, f)) {
-        long kb;
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) {
-            mb = kb / 1024.0;
-            break;
-        }
-    }
-    fclose(f);
-    return mb;
 }
 
 int ah_worker_stop(ah_worker *w, double deadline) {

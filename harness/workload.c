@@ -71,8 +71,7 @@ char *ah_read_text(const char *path, ai_error *err) {
     return buf;
 }
 
-/* xorshift64*: the prompt draws (reproducible from the recorded seed) */
-static uint64_t next_random(uint64_t *s) {
+uint64_t ah_random(uint64_t *s) {
     *s ^= *s >> 12;
     *s ^= *s << 25;
     *s ^= *s >> 27;
@@ -109,8 +108,8 @@ int ah_round_prompts(ai_pipeline *p, const ah_prompt *base, int nb, const char *
     if (!user) abort();
     for (int r = 0; r < rounds && !rc; r++)
         for (int i = 0; i < nb && !rc; i++) {
-            int len = 8 + (int)(next_random(&s) % 17); /* 8..24 words */
-            int at = (int)(next_random(&s) % (uint64_t)(nw - len));
+            int len = 8 + (int)(ah_random(&s) % 17); /* 8..24 words */
+            int at = (int)(ah_random(&s) % (uint64_t)(nw - len));
             int32_t **t = &tok[r * nb + i];
             int *nt = &ntok[r * nb + i];
             for (;;) {
@@ -148,10 +147,12 @@ double ah_now(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-double ah_peak_rss_mb(void) {
-    FILE *f = fopen("/proc/self/status", "r");
+double ah_peak_rss_mb(int pid) {
+    char path[64], line[256];
+    if (pid) snprintf(path, sizeof path, "/proc/%d/status", pid);
+    else snprintf(path, sizeof path, "/proc/self/status");
+    FILE *f = fopen(path, "r");
     if (!f) return NAN;
-    char line[256];
     double mb = NAN;
     while (fgets(line, sizeof line, f)) {
         long kb;

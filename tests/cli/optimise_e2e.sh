@@ -6,14 +6,7 @@
 # budget: 1 experiment, 6 A/B rounds of 8 tokens per prompt. Runs in a
 # throwaway clone.
 source "$(dirname "$0")/optimise_lib.bash"
-MODEL=$SRC/models/SmolLM2-135M-Instruct.Q4_1.gguf
-if [ ! -f "$MODEL" ]; then echo "SKIP: $MODEL missing (make model)"; exit 0; fi
-# The candidates are Release builds made by the loop whatever the driver's
-# build is, so under the ASan suite this long case would only repeat itself.
-case $BIN in
-  *asan*) [ -z "${AI_E2E_FORCE:-}" ] && { echo "SKIP: long end-to-end case runs in the release suite only (AI_E2E_FORCE=1 runs it)"; exit 0; } ;;
-esac
-unset AI_LOOP_TEST_EVAL AI_LOOP_TEST_CRASH_AT
+real_harness_case
 R=$(make_clone)
 cd "$R" || exit 1
 

@@ -15,12 +15,7 @@
 # (rows are found by their description: the try and the resume take
 # experiment numbers too)
 source "$(dirname "$0")/optimise_lib.bash"
-MODEL=$SRC/models/SmolLM2-135M-Instruct.Q4_1.gguf
-if [ ! -f "$MODEL" ]; then echo "SKIP: $MODEL missing (make model)"; exit 0; fi
-case $BIN in
-  *asan*) [ -z "${AI_E2E_FORCE:-}" ] && { echo "SKIP: long end-to-end case runs in the release suite only (AI_E2E_FORCE=1 runs it)"; exit 0; } ;;
-esac
-unset AI_LOOP_TEST_EVAL AI_LOOP_TEST_CRASH_AT
+real_harness_case
 R=$(make_clone)
 cd "$R" || exit 1
 
